@@ -1,0 +1,109 @@
+//! `scim2ldap serve`: connect, listen, answer, and stop gracefully.
+
+use std::process::ExitCode;
+use std::sync::Arc;
+use std::time::Duration;
+
+use crate::config::Config;
+use crate::directory::pool::LdapPool;
+use crate::directory::{DirError, Directory};
+use std::future::IntoFuture;
+use crate::http::{AppState, router};
+use crate::service::Service;
+use crate::telemetry::{self, Metrics};
+
+/// How long in-flight requests may take to finish after SIGTERM.
+const SHUTDOWN_GRACE: Duration = Duration::from_secs(20);
+
+/// Connects to the directory, waiting out an outage at start-up (a bind that
+/// is refused is fatal: retrying will not fix credentials).
+pub async fn connect(config: &Config) -> Result<LdapPool, ExitCode> {
+    let mut delay = Duration::from_millis(250);
+    loop {
+        match LdapPool::connect(&config.ldap).await {
+            Ok(pool) => return Ok(pool),
+            Err(DirError::Unavailable(e)) => {
+                tracing::warn!(error = %e, retry_in_ms = delay.as_millis() as u64, "directory not reachable yet");
+                tokio::time::sleep(delay).await;
+                delay = (delay * 2).min(Duration::from_secs(5));
+            }
+            Err(e) => {
+                tracing::error!(error = %e, "cannot use the directory");
+                eprintln!("scim2ldap: {e}");
+                return Err(ExitCode::FAILURE);
+            }
+        }
+    }
+}
+
+async fn shutdown_signal() {
+    let ctrl_c = async {
+        let _ = tokio::signal::ctrl_c().await;
+    };
+    let term = async {
+        match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
+            Ok(mut s) => {
+                s.recv().await;
+            }
+            Err(_) => std::future::pending::<()>().await,
+        }
+    };
+    tokio::select! {
+        () = ctrl_c => {},
+        () = term => {},
+    }
+    tracing::info!("shutting down: no new connections, finishing requests in flight");
+}
+
+/// Runs the daemon until SIGTERM or Ctrl-C.
+pub async fn run(config: Config) -> Result<ExitCode, ExitCode> {
+    telemetry::init(config.server.log_format);
+    for w in &config.warnings {
+        tracing::warn!("{w}");
+    }
+    let config = Arc::new(config);
+    let pool = connect(&config).await?;
+    for line in pool.capabilities().describe() {
+        tracing::info!("{line}");
+    }
+    let metrics = Arc::new(Metrics::default());
+    let pool = Arc::new(pool);
+    let gauges_pool = pool.clone();
+    let size = config.ldap.pool_size;
+    let service = Service::new(pool, config.clone(), metrics);
+    let mut state = AppState::new(service);
+    state.pool_gauges = Box::new(move || (size, gauges_pool.connected_hint(), gauges_pool.in_use()));
+    let app = router(Arc::new(state));
+    let listener = tokio::net::TcpListener::bind(config.server.listen).await.map_err(|e| {
+        eprintln!("scim2ldap: cannot listen on {}: {e}", config.server.listen);
+        ExitCode::FAILURE
+    })?;
+    tracing::info!(listen = %config.server.listen, base_path = %config.server.base_path, "scim2ldap ready");
+    let (stop_tx, mut stop_rx) = tokio::sync::watch::channel(false);
+    let server = axum::serve(listener, app).with_graceful_shutdown(async move {
+        shutdown_signal().await;
+        let _ = stop_tx.send(true);
+    });
+    let grace = async move {
+        let _ = stop_rx.wait_for(|stopping| *stopping).await;
+        tokio::time::sleep(SHUTDOWN_GRACE).await;
+    };
+    let result = tokio::select! {
+        r = server.into_future() => r,
+        () = grace => {
+            tracing::warn!(grace_s = SHUTDOWN_GRACE.as_secs(), "requests still in flight after the grace period; stopping anyway");
+            Ok(())
+        }
+    };
+    match result {
+        Ok(()) => {
+            tracing::info!("stopped");
+            Ok(ExitCode::SUCCESS)
+        }
+        Err(e) => {
+            tracing::error!(error = %e, "server failed");
+            Err(ExitCode::FAILURE)
+        }
+    }
+}
+

@@ -1,0 +1,221 @@
+//! The configuration file as written: raw TOML structures.
+//!
+//! Everything here is `deny_unknown_fields`, so a typo is an error rather than
+//! a silently ignored key. No value is interpreted here; `config::mod`
+//! validates these structs into a [`super::Config`].
+
+use std::collections::BTreeMap;
+use std::path::PathBuf;
+
+use serde::Deserialize;
+
+/// The whole file.
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct File {
+    /// HTTP front end.
+    #[serde(default)]
+    pub server: Server,
+    /// Bearer tokens that SCIM clients present.
+    #[serde(default)]
+    pub auth: Auth,
+    /// The directory connection.
+    #[serde(default)]
+    pub ldap: Ldap,
+    /// How SCIM Users map onto LDAP entries.
+    pub users: Option<Resource>,
+    /// How SCIM Groups map onto LDAP entries.
+    pub groups: Option<Resource>,
+    /// Custom SCIM schema extensions referred to by attribute-map keys, by URN.
+    #[serde(default)]
+    pub extensions: BTreeMap<String, Extension>,
+}
+
+/// `[server]`
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Server {
+    /// Address to listen on, e.g. `127.0.0.1:8080`.
+    pub listen: Option<String>,
+    /// Path prefix of the SCIM API, e.g. `/scim/v2`.
+    pub base_path: Option<String>,
+    /// Serve /ServiceProviderConfig, /ResourceTypes and /Schemas without a token.
+    pub public_discovery: Option<bool>,
+    /// Serve /metrics without a token (for a scraper on a trusted network).
+    pub public_metrics: Option<bool>,
+    /// Public URL of the SCIM base, for `meta.location` behind a proxy (e.g. `https://scim.example.com/scim/v2`).
+    pub public_url: Option<String>,
+    /// Largest accepted request body in bytes.
+    pub max_body_bytes: Option<usize>,
+    /// Largest page a list request may ask for.
+    pub max_page_size: Option<usize>,
+    /// Page size when the client gives no `count`.
+    pub default_page_size: Option<usize>,
+    /// `text` or `json`.
+    pub log_format: Option<String>,
+    /// Most requests handled at once; past it clients get 429.
+    pub max_concurrent_requests: Option<usize>,
+    /// Seconds a request may take before it is answered 503.
+    pub request_timeout_seconds: Option<u64>,
+}
+
+/// `[auth]`
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Auth {
+    /// A single token inline (named `default`).
+    pub token: Option<String>,
+    /// A single token read from a file (named `default`).
+    pub token_file: Option<PathBuf>,
+    /// Several named tokens, e.g. an old and a new one during rotation.
+    #[serde(default)]
+    pub tokens: Vec<Token>,
+}
+
+/// One `[[auth.tokens]]` entry; exactly one of value/file/env/credential.
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Token {
+    /// Name shown in audit logs (never the token itself).
+    pub name: String,
+    /// The token inline.
+    pub value: Option<String>,
+    /// A file holding the token.
+    pub file: Option<PathBuf>,
+    /// An environment variable holding the token.
+    pub env: Option<String>,
+    /// A systemd credential name (`LoadCredential=NAME:...`).
+    pub credential: Option<String>,
+}
+
+/// A string or a list of strings.
+#[derive(Debug, Deserialize)]
+#[serde(untagged)]
+pub enum OneOrMany {
+    One(String),
+    Many(Vec<String>),
+}
+
+/// `[ldap]`
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Ldap {
+    /// `ldap://` or `ldaps://` URL, or a list tried in order for failover.
+    pub url: Option<OneOrMany>,
+    /// DN to bind as.
+    pub bind_dn: Option<String>,
+    /// Bind password inline.
+    pub bind_password: Option<String>,
+    /// Bind password from a file.
+    pub bind_password_file: Option<PathBuf>,
+    /// Bind password from a systemd credential.
+    pub bind_password_credential: Option<String>,
+    /// Bound connections kept open; operations are multiplexed on them.
+    pub pool_size: Option<usize>,
+    /// Seconds one LDAP operation may take.
+    pub timeout_seconds: Option<u64>,
+    /// Upgrade `ldap://` connections with StartTLS.
+    pub starttls: Option<bool>,
+    /// PEM file of CA certificates to trust for the directory.
+    pub ca_file: Option<PathBuf>,
+    /// Skip certificate verification (logged loudly; never in production).
+    pub insecure_skip_verify: Option<bool>,
+}
+
+/// `[users]` or `[groups]`.
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Resource {
+    /// Where entries of this type live (searches are confined to it).
+    pub base: Option<String>,
+    /// LDAP attribute that names entries (`uid`, `cn`).
+    pub rdn: Option<String>,
+    /// Object classes written on create.
+    pub object_classes: Option<Vec<String>>,
+    /// Attribute used as the SCIM `id` (`entryUUID` or `nsUniqueId`).
+    pub id_attribute: Option<String>,
+    /// Attribute whose value changes on every modify, used for `meta.version`.
+    pub version_attribute: Option<String>,
+    /// SCIM path → LDAP attribute.
+    #[serde(default)]
+    pub attributes: BTreeMap<String, Mapping>,
+    /// LDAP attribute → template (or list of templates, first non-empty wins)
+    /// for values the client may not send.
+    #[serde(default)]
+    pub defaults: BTreeMap<String, OneOrMany>,
+    /// What `active=false` does (users only).
+    pub disable: Option<Disable>,
+    /// How `password` is written (users only).
+    pub password: Option<String>,
+    /// Attribute the server maintains with the groups an entry belongs to (users only).
+    pub member_of: Option<String>,
+    /// Membership model (groups only).
+    pub members: Option<Members>,
+}
+
+/// One attribute mapping: a bare LDAP attribute name or a table.
+#[derive(Debug, Deserialize)]
+#[serde(untagged)]
+pub enum Mapping {
+    Attribute(String),
+    Detailed(MappingTable),
+}
+
+/// The table form of a mapping.
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct MappingTable {
+    /// LDAP attribute.
+    pub attribute: String,
+    /// SCIM type for custom extension attributes (`string`, `boolean`, `integer`, `decimal`, `dateTime`, `reference`, `binary`).
+    #[serde(rename = "type")]
+    pub ty: Option<String>,
+    /// The value is the `id` of another resource stored as its DN (`User` or `Group`).
+    pub reference: Option<String>,
+    /// `readWrite`, `immutable`, `readOnly` or `writeOnly`.
+    pub mutability: Option<String>,
+    /// Several values (custom extension attributes).
+    pub multi_valued: Option<bool>,
+    /// Values compare case-sensitively (custom extension attributes).
+    pub case_exact: Option<bool>,
+    /// Required on create (custom extension attributes).
+    pub required: Option<bool>,
+    /// `always`, `default`, `request` or `never`.
+    pub returned: Option<String>,
+    /// Text for /Schemas.
+    pub description: Option<String>,
+}
+
+/// `disable = { attribute = "...", value = "..." }`
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Disable {
+    /// Attribute written on `active=false`.
+    pub attribute: String,
+    /// Value written on `active=false` and removed on `active=true`.
+    pub value: String,
+}
+
+/// `[groups.members]`
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Members {
+    /// `member`, `uniqueMember` or `memberUid`.
+    pub attribute: String,
+    /// DN written when a group would otherwise have no member (groupOfNames needs one).
+    pub placeholder: Option<String>,
+    /// Who removes a deleted entry from its groups: `server` (refint) or `daemon`.
+    pub referential_integrity: Option<String>,
+}
+
+/// `[extensions."urn:..."]`
+#[derive(Debug, Clone, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Extension {
+    /// Short name for /Schemas.
+    pub name: Option<String>,
+    /// Description for /Schemas.
+    pub description: Option<String>,
+    /// Whether resources must carry the extension.
+    pub required: Option<bool>,
+}

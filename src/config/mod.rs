@@ -1,0 +1,516 @@
+//! The validated configuration.
+//!
+//! [`Config::load`] reads the TOML file, applies the `SCIM2LDAP_*` environment
+//! overrides, resolves secrets, compiles the attribute maps, and reports every
+//! problem at once, one line each, naming the key. Defaults are typed
+//! constants with the reason for their value next to them.
+
+pub mod file;
+pub mod secret;
+
+use std::collections::BTreeMap;
+use std::net::SocketAddr;
+use std::path::{Path, PathBuf};
+use std::time::Duration;
+
+use secret::SecretString;
+
+use crate::mapping::{self, AttrMap, ResourceKind};
+
+/// Listen on loopback unless told otherwise: the daemon fronts a directory.
+pub const DEFAULT_LISTEN: &str = "127.0.0.1:8080";
+/// The path Entra's docs and most SCIM clients use.
+pub const DEFAULT_BASE_PATH: &str = "/scim/v2";
+/// 1 MiB: a 1,000-member PATCH is about 60 KiB; anything far larger is abuse.
+pub const DEFAULT_MAX_BODY_BYTES: usize = 1024 * 1024;
+/// Entra pages at 100; 1,000 keeps one response's memory bounded.
+pub const DEFAULT_MAX_PAGE_SIZE: usize = 1000;
+/// Page size when a client gives no `count`.
+pub const DEFAULT_PAGE_SIZE: usize = 100;
+/// Enough bound connections to keep two cores busy; operations multiplex on them.
+pub const DEFAULT_POOL_SIZE: usize = 4;
+/// Long enough for a large modify on a loaded server, short enough that Entra retries.
+pub const DEFAULT_LDAP_TIMEOUT: Duration = Duration::from_secs(10);
+/// Past this many requests in flight clients get 429 and retry.
+pub const DEFAULT_MAX_CONCURRENT: usize = 256;
+/// Entra gives up on a request after about a minute; answer well before.
+pub const DEFAULT_REQUEST_TIMEOUT: Duration = Duration::from_secs(30);
+
+/// How log lines are written.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum LogFormat {
+    Text,
+    Json,
+}
+
+/// `[server]`, validated.
+#[derive(Debug, Clone)]
+pub struct Server {
+    pub listen: SocketAddr,
+    pub base_path: String,
+    pub public_discovery: bool,
+    pub public_metrics: bool,
+    pub public_url: Option<String>,
+    pub max_body_bytes: usize,
+    pub max_page_size: usize,
+    pub default_page_size: usize,
+    pub log_format: LogFormat,
+    pub max_concurrent_requests: usize,
+    pub request_timeout: Duration,
+}
+
+/// A named bearer token.
+#[derive(Debug, Clone)]
+pub struct Token {
+    pub name: String,
+    pub secret: SecretString,
+}
+
+/// `[ldap]`, validated.
+#[derive(Debug, Clone)]
+pub struct Ldap {
+    pub urls: Vec<String>,
+    pub bind_dn: String,
+    pub bind_password: SecretString,
+    pub pool_size: usize,
+    pub timeout: Duration,
+    pub starttls: bool,
+    pub ca_file: Option<PathBuf>,
+    pub insecure_skip_verify: bool,
+}
+
+/// The whole validated configuration.
+#[derive(Debug, Clone)]
+pub struct Config {
+    pub server: Server,
+    pub tokens: Vec<Token>,
+    pub ldap: Ldap,
+    pub users: AttrMap,
+    pub groups: Option<AttrMap>,
+    /// Declared custom extensions: URN → (name, description, required).
+    pub extensions: BTreeMap<String, file::Extension>,
+    /// Non-fatal findings (loose file modes, insecure TLS) to log at start-up.
+    pub warnings: Vec<String>,
+}
+
+/// Every problem found in a configuration, one per line.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[error("{}", .0.join("\n"))]
+pub struct Problems(pub Vec<String>);
+
+/// The process environment as the loader sees it (a function, so tests can fake it).
+pub trait Environment {
+    fn var(&self, name: &str) -> Option<String>;
+}
+
+/// The real process environment.
+pub struct ProcessEnv;
+
+impl Environment for ProcessEnv {
+    fn var(&self, name: &str) -> Option<String> {
+        std::env::var(name).ok().filter(|v| !v.is_empty())
+    }
+}
+
+impl Config {
+    /// Reads and validates `path` with overrides from `env`.
+    pub fn load(path: &Path, env: &dyn Environment) -> Result<Config, Problems> {
+        let text = std::fs::read_to_string(path)
+            .map_err(|e| Problems(vec![format!("cannot read config file {}: {e}", path.display())]))?;
+        let mut config = Config::parse(&text, env)?;
+        if let Some(w) = secret::permission_warning(path) {
+            config.warnings.push(w);
+        }
+        Ok(config)
+    }
+
+    /// Validates TOML text with overrides from `env`.
+    pub fn parse(text: &str, env: &dyn Environment) -> Result<Config, Problems> {
+        let raw: file::File = toml::from_str(text).map_err(|e| Problems(vec![toml_problem(&e)]))?;
+        let mut p = Vec::new();
+        let mut warnings = Vec::new();
+        let server = server(&raw.server, env, &mut p);
+        let tokens = tokens(&raw.auth, env, &mut p, &mut warnings);
+        let ldap = ldap(&raw.ldap, env, &mut p, &mut warnings);
+        for (urn, _) in &raw.extensions {
+            if !urn.to_ascii_lowercase().starts_with("urn:") {
+                p.push(format!("extensions.{urn:?}: an extension is named by its schema URN (urn:...)"));
+            }
+        }
+        let ext: Vec<String> = raw.extensions.keys().cloned().collect();
+        let users = match &raw.users {
+            Some(u) => mapping::compile(ResourceKind::User, u, &ext, &mut p),
+            None => {
+                p.push("[users]: section missing; it says where and how SCIM Users are stored".to_owned());
+                None
+            }
+        };
+        let groups = raw.groups.as_ref().and_then(|g| mapping::compile(ResourceKind::Group, g, &ext, &mut p));
+        if let (Some(u), Some(g)) = (&users, &groups) {
+            if u.base.is_within(&g.base) || g.base.is_within(&u.base) {
+                p.push(format!(
+                    "groups.base: {} and users.base {} overlap; give users and groups separate subtrees",
+                    g.base, u.base
+                ));
+            }
+        }
+        match (users, p.is_empty()) {
+            (Some(users), true) => Ok(Config {
+                server,
+                tokens,
+                ldap,
+                users,
+                groups,
+                extensions: raw.extensions,
+                warnings,
+            }),
+            _ => Err(Problems(p)),
+        }
+    }
+
+    /// The attribute map for a resource kind, if configured.
+    pub fn map(&self, kind: ResourceKind) -> Option<&AttrMap> {
+        match kind {
+            ResourceKind::User => Some(&self.users),
+            ResourceKind::Group => self.groups.as_ref(),
+        }
+    }
+}
+
+fn toml_problem(e: &toml::de::Error) -> String {
+    let msg = e.message().trim();
+    match e.span() {
+        Some(span) => format!("config syntax at byte {}: {msg}", span.start),
+        None => format!("config syntax: {msg}"),
+    }
+}
+
+fn server(raw: &file::Server, env: &dyn Environment, p: &mut Vec<String>) -> Server {
+    let listen_text = env
+        .var("SCIM2LDAP_LISTEN")
+        .or_else(|| raw.listen.clone())
+        .unwrap_or_else(|| DEFAULT_LISTEN.to_owned());
+    let listen = listen_text.parse().unwrap_or_else(|_| {
+        p.push(format!("server.listen: {listen_text:?} is not an address like 127.0.0.1:8080"));
+        SocketAddr::from(([127, 0, 0, 1], 8080))
+    });
+    let base_path = raw.base_path.clone().unwrap_or_else(|| DEFAULT_BASE_PATH.to_owned());
+    if !base_path.starts_with('/') || base_path.ends_with('/') && base_path.len() > 1 {
+        p.push(format!("server.base_path: {base_path:?} must start with '/' and not end with one"));
+    }
+    if let Some(u) = &raw.public_url {
+        if !(u.starts_with("https://") || u.starts_with("http://")) {
+            p.push(format!("server.public_url: {u:?} must be an http:// or https:// URL"));
+        }
+    }
+    let log_format = match raw.log_format.as_deref().unwrap_or("text") {
+        "text" => LogFormat::Text,
+        "json" => LogFormat::Json,
+        other => {
+            p.push(format!("server.log_format: {other:?} is not one of \"text\", \"json\""));
+            LogFormat::Text
+        }
+    };
+    let max_page_size = raw.max_page_size.unwrap_or(DEFAULT_MAX_PAGE_SIZE);
+    let default_page_size = raw.default_page_size.unwrap_or(DEFAULT_PAGE_SIZE.min(max_page_size));
+    if max_page_size == 0 {
+        p.push("server.max_page_size: must be at least 1".to_owned());
+    }
+    if default_page_size > max_page_size {
+        p.push("server.default_page_size: must not exceed server.max_page_size".to_owned());
+    }
+    Server {
+        listen,
+        base_path: if base_path == "/" { String::new() } else { base_path },
+        public_discovery: raw.public_discovery.unwrap_or(false),
+        public_metrics: raw.public_metrics.unwrap_or(false),
+        public_url: raw.public_url.as_ref().map(|u| u.trim_end_matches('/').to_owned()),
+        max_body_bytes: raw.max_body_bytes.unwrap_or(DEFAULT_MAX_BODY_BYTES),
+        max_page_size,
+        default_page_size,
+        log_format,
+        max_concurrent_requests: raw.max_concurrent_requests.unwrap_or(DEFAULT_MAX_CONCURRENT).max(1),
+        request_timeout: raw.request_timeout_seconds.map(Duration::from_secs).unwrap_or(DEFAULT_REQUEST_TIMEOUT),
+    }
+}
+
+fn credentials_dir(env: &dyn Environment) -> Option<PathBuf> {
+    env.var("CREDENTIALS_DIRECTORY").map(PathBuf::from)
+}
+
+fn tokens(raw: &file::Auth, env: &dyn Environment, p: &mut Vec<String>, warnings: &mut Vec<String>) -> Vec<Token> {
+    if let Some(t) = env.var("SCIM2LDAP_TOKEN") {
+        // The environment replaces the file's tokens rather than adding one, so
+        // an override never leaves a forgotten token valid.
+        return vec![Token {
+            name: "env".to_owned(),
+            secret: SecretString::from(t),
+        }];
+    }
+    let mut out = Vec::new();
+    let mut add = |name: &str, key: &str, result: Result<SecretString, String>, p: &mut Vec<String>| match result {
+        Ok(secret) if secret::ExposeSecret::expose_secret(&secret).len() < 16 => {
+            p.push(format!("{key}: token {name:?} is shorter than 16 characters; use a long random value"));
+        }
+        Ok(secret) => out.push(Token {
+            name: name.to_owned(),
+            secret,
+        }),
+        Err(e) => p.push(format!("{key}: {e}")),
+    };
+    match (&raw.token, &raw.token_file) {
+        (Some(_), Some(_)) => p.push("auth.token: set token or token_file, not both".to_owned()),
+        (Some(v), None) => add("default", "auth.token", Ok(SecretString::from(v.clone())), p),
+        (None, Some(f)) => {
+            if let Some(w) = secret::permission_warning(f) {
+                warnings.push(w);
+            }
+            add("default", "auth.token_file", secret::read_file(f), p)
+        }
+        (None, None) => {}
+    }
+    for (i, t) in raw.tokens.iter().enumerate() {
+        let key = format!("auth.tokens[{i}]");
+        if t.name.trim().is_empty() {
+            p.push(format!("{key}.name: give the token a name (it appears in audit logs)"));
+        }
+        let sources = [t.value.is_some(), t.file.is_some(), t.env.is_some(), t.credential.is_some()];
+        if sources.iter().filter(|s| **s).count() != 1 {
+            p.push(format!("{key}: set exactly one of value, file, env, credential"));
+            continue;
+        }
+        let result = if let Some(v) = &t.value {
+            Ok(SecretString::from(v.clone()))
+        } else if let Some(f) = &t.file {
+            if let Some(w) = secret::permission_warning(f) {
+                warnings.push(w);
+            }
+            secret::read_file(f)
+        } else if let Some(var) = &t.env {
+            env.var(var).map(SecretString::from).ok_or_else(|| format!("environment variable {var} is not set"))
+        } else if let Some(c) = &t.credential {
+            secret::read_credential(c, credentials_dir(env).as_deref())
+        } else {
+            Err("no source".to_owned())
+        };
+        add(&t.name, &key, result, p);
+    }
+    let mut names: Vec<&str> = out.iter().map(|t| t.name.as_str()).collect();
+    names.sort_unstable();
+    if names.windows(2).any(|w| w[0] == w[1]) {
+        p.push("auth.tokens: token names must be unique".to_owned());
+    }
+    if out.is_empty() && !p.iter().any(|x| x.starts_with("auth.")) {
+        p.push("auth: no bearer token configured; set auth.token, auth.token_file, [[auth.tokens]] or SCIM2LDAP_TOKEN".to_owned());
+    }
+    out
+}
+
+fn ldap(raw: &file::Ldap, env: &dyn Environment, p: &mut Vec<String>, warnings: &mut Vec<String>) -> Ldap {
+    let urls = match (env.var("SCIM2LDAP_LDAP_URL"), &raw.url) {
+        (Some(u), _) => u.split_whitespace().map(str::to_owned).collect(),
+        (None, Some(file::OneOrMany::One(u))) => vec![u.clone()],
+        (None, Some(file::OneOrMany::Many(v))) => v.clone(),
+        (None, None) => Vec::new(),
+    };
+    if urls.is_empty() {
+        p.push("ldap.url: missing; e.g. \"ldap://127.0.0.1:389\" (or SCIM2LDAP_LDAP_URL)".to_owned());
+    }
+    for u in &urls {
+        let lower = u.to_ascii_lowercase();
+        if !(lower.starts_with("ldap://") || lower.starts_with("ldaps://")) {
+            p.push(format!("ldap.url: {u:?} must start with ldap:// or ldaps://"));
+        }
+    }
+    let bind_dn = env.var("SCIM2LDAP_LDAP_BIND_DN").or_else(|| raw.bind_dn.clone()).unwrap_or_default();
+    if bind_dn.is_empty() {
+        p.push("ldap.bind_dn: missing; the DN the daemon binds as (or SCIM2LDAP_LDAP_BIND_DN)".to_owned());
+    } else if let Err(e) = crate::ldap::Dn::parse(&bind_dn) {
+        p.push(format!("ldap.bind_dn: {e}"));
+    }
+    let bind_password = if let Some(pw) = env.var("SCIM2LDAP_LDAP_BIND_PASSWORD") {
+        SecretString::from(pw)
+    } else {
+        let sources = [
+            raw.bind_password.is_some(),
+            raw.bind_password_file.is_some(),
+            raw.bind_password_credential.is_some(),
+        ];
+        match sources.iter().filter(|s| **s).count() {
+            0 => {
+                p.push("ldap.bind_password: missing; set bind_password, bind_password_file, bind_password_credential or SCIM2LDAP_LDAP_BIND_PASSWORD".to_owned());
+                SecretString::from(String::new())
+            }
+            1 => {
+                let r = if let Some(v) = &raw.bind_password {
+                    Ok(SecretString::from(v.clone()))
+                } else if let Some(f) = &raw.bind_password_file {
+                    if let Some(w) = secret::permission_warning(f) {
+                        warnings.push(w);
+                    }
+                    secret::read_file(f)
+                } else if let Some(c) = &raw.bind_password_credential {
+                    secret::read_credential(c, credentials_dir(env).as_deref())
+                } else {
+                    Err("no source".to_owned())
+                };
+                r.unwrap_or_else(|e| {
+                    p.push(format!("ldap.bind_password: {e}"));
+                    SecretString::from(String::new())
+                })
+            }
+            _ => {
+                p.push("ldap.bind_password: set only one of bind_password, bind_password_file, bind_password_credential".to_owned());
+                SecretString::from(String::new())
+            }
+        }
+    };
+    let insecure = raw.insecure_skip_verify.unwrap_or(false);
+    if insecure {
+        warnings.push("ldap.insecure_skip_verify = true: the directory's certificate is NOT verified; anyone on the path can read the bind password".to_owned());
+    }
+    let pool_size = raw.pool_size.unwrap_or(DEFAULT_POOL_SIZE);
+    if pool_size == 0 {
+        p.push("ldap.pool_size: must be at least 1".to_owned());
+    }
+    Ldap {
+        urls,
+        bind_dn,
+        bind_password,
+        pool_size: pool_size.max(1),
+        timeout: raw.timeout_seconds.map(Duration::from_secs).unwrap_or(DEFAULT_LDAP_TIMEOUT),
+        starttls: raw.starttls.unwrap_or(false),
+        ca_file: raw.ca_file.clone(),
+        insecure_skip_verify: insecure,
+    }
+}
+
+#[cfg(test)]
+pub(crate) mod tests {
+    #![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
+    use super::*;
+
+    /// The secrets the shipped configs read from files, given as overrides.
+    pub const SECRETS: [(&str, &str); 2] = [("SCIM2LDAP_TOKEN", "test-token-0123456789abcdef"), ("SCIM2LDAP_LDAP_BIND_PASSWORD", "admin-secret-pw")];
+
+    /// A fake environment for tests.
+    pub struct Vars(pub Vec<(&'static str, &'static str)>);
+
+    impl Environment for Vars {
+        fn var(&self, name: &str) -> Option<String> {
+            self.0.iter().find(|(k, _)| *k == name).map(|(_, v)| (*v).to_owned())
+        }
+    }
+
+    pub fn example(name: &str) -> String {
+        std::fs::read_to_string(format!("{}/config/{name}", env!("CARGO_MANIFEST_DIR"))).unwrap()
+    }
+
+    #[test]
+    fn shipped_configs_are_valid() {
+        for name in ["openldap.toml", "389ds.toml"] {
+            let c = Config::parse(&example(name), &Vars(SECRETS.to_vec())).unwrap_or_else(|e| panic!("{name}: {e}"));
+            assert!(c.groups.is_some(), "{name} maps groups");
+            assert!(!c.tokens.is_empty());
+        }
+    }
+
+    #[test]
+    fn env_overrides_win() {
+        let c = Config::parse(
+            &example("openldap.toml"),
+            &Vars(vec![
+                ("SCIM2LDAP_LISTEN", "0.0.0.0:9999"),
+                ("SCIM2LDAP_LDAP_URL", "ldap://a:1 ldaps://b:2"),
+                ("SCIM2LDAP_LDAP_BIND_DN", "cn=other,dc=x"),
+                ("SCIM2LDAP_LDAP_BIND_PASSWORD", "pw-from-env"),
+                ("SCIM2LDAP_TOKEN", "token-from-env-0123456789"),
+            ]),
+        )
+        .unwrap();
+        assert_eq!(c.server.listen.to_string(), "0.0.0.0:9999");
+        assert_eq!(c.ldap.urls, ["ldap://a:1", "ldaps://b:2"]);
+        assert_eq!(c.ldap.bind_dn, "cn=other,dc=x");
+        assert_eq!(secret::ExposeSecret::expose_secret(&c.ldap.bind_password), "pw-from-env");
+        assert_eq!(c.tokens.len(), 1);
+        assert_eq!(c.tokens[0].name, "env");
+        assert!(!format!("{c:?}").contains("pw-from-env"), "secrets must not appear in Debug");
+        assert!(!format!("{c:?}").contains("token-from-env"), "secrets must not appear in Debug");
+    }
+
+    #[test]
+    fn unknown_keys_are_errors() {
+        let text = example("openldap.toml").replace("[ldap]", "[ldap]\nbind_passwrod = \"x\"");
+        let e = Config::parse(&text, &Vars(SECRETS.to_vec())).unwrap_err();
+        assert_eq!(e.0.len(), 1);
+        assert!(e.0[0].contains("bind_passwrod"), "{e}");
+    }
+
+    #[test]
+    fn every_problem_is_reported_at_once() {
+        let text = r#"
+[server]
+listen = "nowhere"
+log_format = "xml"
+[auth]
+token = "short"
+[ldap]
+url = "http://x"
+[users]
+base = "ou=people,dc=example,dc=com"
+rdn = "uid"
+object_classes = ["inetOrgPerson"]
+[users.attributes]
+userName = "uid"
+nickNam = "displayName"
+'emails[type eq "work"' = "mail"
+"urn:example:unknown:2.0:User:foo" = "description"
+"name.givenName" = { attribute = "givenName", mutability = "sometimes" }
+"#;
+        let e = Config::parse(text, &Vars(vec![])).unwrap_err();
+        let all = e.to_string();
+        for needle in [
+            "server.listen",
+            "server.log_format",
+            "auth.token",
+            "ldap.url",
+            "ldap.bind_dn",
+            "ldap.bind_password",
+            "nickNam",
+            "emails[type eq \\\"work\\\"",
+            "urn:example:unknown:2.0:User",
+            "mutability",
+        ] {
+            assert!(all.contains(needle), "missing {needle:?} in:\n{all}");
+        }
+        assert!(e.0.len() >= 10, "{all}");
+    }
+
+    #[test]
+    fn token_sources() {
+        let dir = std::env::temp_dir().join(format!("scim2ldap-cfg-{}", std::process::id()));
+        std::fs::create_dir_all(&dir).unwrap();
+        std::fs::write(dir.join("cred"), "credential-token-0123456789\n").unwrap();
+        let text = example("openldap.toml").replace(
+            "[auth]",
+            "[auth]\n[[auth.tokens]]\nname = \"new\"\nenv = \"MY_TOKEN\"\n[[auth.tokens]]\nname = \"cred\"\ncredential = \"cred\"\n[auth.x]",
+        );
+        // The example file's own [auth] keys now sit under [auth.x]; cut them out.
+        let text = text.replace("[auth.x]", "[ignored]");
+        let text = text.replace("[ignored]", "");
+        let text = text.lines().filter(|l| !l.starts_with("token")).collect::<Vec<_>>().join("\n");
+        let c = Config::parse(
+            &text,
+            &Vars(vec![
+                ("MY_TOKEN", "env-token-0123456789abc"),
+                ("SCIM2LDAP_LDAP_BIND_PASSWORD", "pw"),
+                ("CREDENTIALS_DIRECTORY", Box::leak(dir.to_string_lossy().into_owned().into_boxed_str())),
+            ]),
+        )
+        .unwrap();
+        let names: Vec<_> = c.tokens.iter().map(|t| t.name.as_str()).collect();
+        assert_eq!(names, ["new", "cred"]);
+        assert_eq!(secret::ExposeSecret::expose_secret(&c.tokens[1].secret), "credential-token-0123456789");
+        std::fs::remove_dir_all(&dir).unwrap();
+    }
+}

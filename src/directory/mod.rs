@@ -1,0 +1,229 @@
+//! The only code that talks to LDAP.
+//!
+//! [`Directory`] is what the service needs from a directory; [`pool::LdapPool`]
+//! implements it over pooled, bound, multiplexed ldap3 connections with
+//! PostRead, Assertion and paged-results controls where the server offers
+//! them (read from the rootDSE, never assumed per vendor); [`DryRun`] runs
+//! reads for real and records writes, for `scim2ldap explain`.
+
+pub mod dryrun;
+pub mod pool;
+pub mod subschema;
+
+use std::future::Future;
+
+use secrecy::SecretString;
+
+pub use dryrun::DryRun;
+
+use crate::ldap::{Entry, Filter, Mod};
+
+/// Search scope.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Scope {
+    Base,
+    One,
+    Subtree,
+}
+
+/// One search request.
+#[derive(Debug, Clone)]
+pub struct Search {
+    pub base: String,
+    pub scope: Scope,
+    pub filter: Filter,
+    pub attrs: Vec<String>,
+}
+
+/// A window of a search's results: `total` counts every match, `entries`
+/// holds those from `skip` on, at most `take` of them.
+#[derive(Debug, Clone, Default)]
+pub struct Window {
+    pub total: usize,
+    pub entries: Vec<Entry>,
+}
+
+/// Server-side sort request (RFC 2891).
+#[derive(Debug, Clone)]
+pub struct Sort {
+    pub attribute: String,
+    pub reverse: bool,
+}
+
+/// A failed directory operation.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum DirError {
+    /// The server answered with a non-success result code.
+    #[error("LDAP result {rc}: {text}")]
+    Result { rc: u32, text: String },
+    /// No connection could be made or kept, or the operation timed out.
+    #[error("{0}")]
+    Unavailable(String),
+    /// An answer the daemon cannot use.
+    #[error("{0}")]
+    Protocol(String),
+}
+
+/// LDAP result codes the service acts on (RFC 4511 Appendix A).
+pub mod rc {
+    pub const NO_SUCH_ATTRIBUTE: u32 = 16;
+    pub const UNDEFINED_ATTRIBUTE_TYPE: u32 = 17;
+    pub const CONSTRAINT_VIOLATION: u32 = 19;
+    pub const ATTRIBUTE_OR_VALUE_EXISTS: u32 = 20;
+    pub const INVALID_ATTRIBUTE_SYNTAX: u32 = 21;
+    pub const NO_SUCH_OBJECT: u32 = 32;
+    pub const INVALID_DN_SYNTAX: u32 = 34;
+    pub const INSUFFICIENT_ACCESS: u32 = 50;
+    pub const BUSY: u32 = 51;
+    pub const UNAVAILABLE: u32 = 52;
+    pub const UNWILLING_TO_PERFORM: u32 = 53;
+    pub const NAMING_VIOLATION: u32 = 64;
+    pub const OBJECT_CLASS_VIOLATION: u32 = 65;
+    pub const NOT_ALLOWED_ON_NON_LEAF: u32 = 66;
+    pub const NOT_ALLOWED_ON_RDN: u32 = 67;
+    pub const ENTRY_ALREADY_EXISTS: u32 = 68;
+    pub const OTHER: u32 = 80;
+    pub const ASSERTION_FAILED: u32 = 122;
+    pub const SORT_CONTROL_MISSING: u32 = 60;
+}
+
+/// What the server supports, from its rootDSE.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct Capabilities {
+    pub vendor: String,
+    pub post_read: bool,
+    pub assertion: bool,
+    pub paged_results: bool,
+    pub server_side_sort: bool,
+    pub password_modify: bool,
+    pub permissive_modify: bool,
+    pub starttls: bool,
+    pub naming_contexts: Vec<String>,
+}
+
+/// OIDs read from `supportedControl` / `supportedExtension`.
+pub mod oid {
+    pub const POST_READ: &str = "1.3.6.1.1.13.2";
+    pub const ASSERTION: &str = "1.3.6.1.1.12";
+    pub const PAGED_RESULTS: &str = "1.2.840.113556.1.4.319";
+    pub const SERVER_SIDE_SORT: &str = "1.2.840.113556.1.4.473";
+    pub const PASSWORD_MODIFY: &str = "1.3.6.1.4.1.4203.1.11.1";
+    pub const PERMISSIVE_MODIFY: &str = "1.2.840.113556.1.4.1413";
+    pub const STARTTLS: &str = "1.3.6.1.4.1.1466.20037";
+}
+
+impl Capabilities {
+    /// Reads the capabilities out of a rootDSE entry.
+    pub fn from_root_dse(e: &Entry) -> Capabilities {
+        let has = |attr: &str, oid: &str| e.values(attr).iter().any(|v| v == oid);
+        let control = |oid| has("supportedControl", oid);
+        let ext = |oid| has("supportedExtension", oid);
+        Capabilities {
+            vendor: e
+                .first("vendorName")
+                .map(|v| format!("{v} {}", e.first("vendorVersion").unwrap_or_default()).trim().to_owned())
+                .unwrap_or_else(|| {
+                    if e.values("objectClass").iter().any(|o| o.eq_ignore_ascii_case("OpenLDAProotDSE")) {
+                        "OpenLDAP".to_owned()
+                    } else {
+                        "unknown".to_owned()
+                    }
+                }),
+            post_read: control(oid::POST_READ),
+            assertion: control(oid::ASSERTION),
+            paged_results: control(oid::PAGED_RESULTS),
+            server_side_sort: control(oid::SERVER_SIDE_SORT),
+            password_modify: ext(oid::PASSWORD_MODIFY),
+            permissive_modify: control(oid::PERMISSIVE_MODIFY),
+            starttls: ext(oid::STARTTLS),
+            naming_contexts: e.values("namingContexts").to_vec(),
+        }
+    }
+
+    /// One line per capability, for `check-config` and the start-up log.
+    pub fn describe(&self) -> Vec<String> {
+        let yes = |b: bool| if b { "yes" } else { "no" };
+        vec![
+            format!("server: {}", self.vendor),
+            format!("naming contexts: {}", self.naming_contexts.join(", ")),
+            format!("PostRead control (writes answered without a re-read): {}", yes(self.post_read)),
+            format!("Assertion control (If-Match enforced atomically): {}", yes(self.assertion)),
+            format!("Simple Paged Results (large lists streamed): {}", yes(self.paged_results)),
+            format!("Server-side sort (sortBy): {}", yes(self.server_side_sort)),
+            format!("Password Modify extended operation: {}", yes(self.password_modify)),
+            format!("StartTLS: {}", yes(self.starttls)),
+        ]
+    }
+}
+
+/// A precondition checked atomically with a write (`If-Match`).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Precondition {
+    /// Attribute holding the version.
+    pub attribute: String,
+    /// The version the client saw.
+    pub value: String,
+}
+
+/// What the service needs from a directory.
+pub trait Directory: Send + Sync + 'static {
+    /// The server's capabilities (read once at start-up).
+    fn capabilities(&self) -> &Capabilities;
+
+    /// All entries matching a search (for bounded result sets).
+    fn search(&self, s: Search) -> impl Future<Output = Result<Vec<Entry>, DirError>> + Send;
+
+    /// Counts every match and returns the window `[skip, skip+take)`, streaming
+    /// through paged results so memory stays bounded.
+    fn search_window(&self, s: Search, skip: usize, take: usize, sort: Option<Sort>) -> impl Future<Output = Result<Window, DirError>> + Send;
+
+    /// Adds an entry; returns it as stored (PostRead) when `read` is non-empty.
+    fn add(&self, dn: &str, attrs: Vec<(String, Vec<String>)>, read: &[String]) -> impl Future<Output = Result<Option<Entry>, DirError>> + Send;
+
+    /// Applies all `mods` in one modify; returns the entry after it (PostRead).
+    fn modify(&self, dn: &str, mods: Vec<Mod>, read: &[String], pre: Option<&Precondition>) -> impl Future<Output = Result<Option<Entry>, DirError>> + Send;
+
+    /// Renames an entry in place (modrdn, deleting the old RDN value).
+    fn rename(&self, dn: &str, new_rdn: &str, read: &[String], pre: Option<&Precondition>) -> impl Future<Output = Result<Option<Entry>, DirError>> + Send;
+
+    /// Deletes an entry.
+    fn delete(&self, dn: &str, pre: Option<&Precondition>) -> impl Future<Output = Result<(), DirError>> + Send;
+
+    /// Sets a password with the Password Modify extended operation (RFC 3062).
+    fn set_password(&self, dn: &str, password: &SecretString) -> impl Future<Output = Result<(), DirError>> + Send;
+
+    /// True when a bound connection answers.
+    fn ready(&self) -> impl Future<Output = bool> + Send;
+}
+
+/// A shared directory is a directory (the pool is shared by the service and
+/// the metrics gauges).
+impl<T: Directory> Directory for std::sync::Arc<T> {
+    fn capabilities(&self) -> &Capabilities {
+        (**self).capabilities()
+    }
+    fn search(&self, s: Search) -> impl Future<Output = Result<Vec<Entry>, DirError>> + Send {
+        (**self).search(s)
+    }
+    fn search_window(&self, s: Search, skip: usize, take: usize, sort: Option<Sort>) -> impl Future<Output = Result<Window, DirError>> + Send {
+        (**self).search_window(s, skip, take, sort)
+    }
+    fn add(&self, dn: &str, attrs: Vec<(String, Vec<String>)>, read: &[String]) -> impl Future<Output = Result<Option<Entry>, DirError>> + Send {
+        (**self).add(dn, attrs, read)
+    }
+    fn modify(&self, dn: &str, mods: Vec<Mod>, read: &[String], pre: Option<&Precondition>) -> impl Future<Output = Result<Option<Entry>, DirError>> + Send {
+        (**self).modify(dn, mods, read, pre)
+    }
+    fn rename(&self, dn: &str, new_rdn: &str, read: &[String], pre: Option<&Precondition>) -> impl Future<Output = Result<Option<Entry>, DirError>> + Send {
+        (**self).rename(dn, new_rdn, read, pre)
+    }
+    fn delete(&self, dn: &str, pre: Option<&Precondition>) -> impl Future<Output = Result<(), DirError>> + Send {
+        (**self).delete(dn, pre)
+    }
+    fn set_password(&self, dn: &str, password: &SecretString) -> impl Future<Output = Result<(), DirError>> + Send {
+        (**self).set_password(dn, password)
+    }
+    fn ready(&self) -> impl Future<Output = bool> + Send {
+        (**self).ready()
+    }
+}

@@ -1,0 +1,472 @@
+//! The ldap3 adapter: a bounded pool of bound, multiplexed connections.
+//!
+//! Each slot holds one connection that many requests share (ldap3 multiplexes
+//! operations by message id). A slot whose connection broke is rebuilt on its
+//! next use, trying the configured URLs in order; while the directory stays
+//! unreachable, reconnect attempts back off and requests fail fast with
+//! `Unavailable` (503) instead of queueing behind a hung connect.
+
+use std::collections::HashSet;
+use std::sync::Arc;
+use std::sync::atomic::{AtomicUsize, Ordering};
+use std::time::{Duration, Instant};
+
+use ldap3::adapters::{Adapter, EntriesOnly, PagedResults};
+use ldap3::asn1::{ASNTag, Boolean, OctetString, Sequence, Tag, TagClass};
+use ldap3::controls::{Assertion, MakeCritical, PostRead, PostReadResp, RawControl};
+use ldap3::exop::PasswordModify;
+use ldap3::{Ldap, LdapConnAsync, LdapConnSettings, LdapError, LdapResult, SearchEntry};
+use secrecy::{ExposeSecret, SecretString};
+use tokio::sync::Mutex;
+
+use super::{Capabilities, DirError, Directory, Precondition, Scope, Search, Sort, Window, oid};
+use crate::config;
+use crate::ldap::{Entry, Filter, Mod};
+
+/// Shortest wait between reconnect attempts of one slot while the server is down.
+const MIN_BACKOFF: Duration = Duration::from_millis(250);
+/// Longest wait; keeps recovery within about a second of the server's return.
+const MAX_BACKOFF: Duration = Duration::from_secs(1);
+/// Page size for streamed searches.
+const PAGE_SIZE: i32 = 500;
+
+struct Slot {
+    conn: Option<Ldap>,
+    failures: u32,
+    retry_at: Option<Instant>,
+}
+
+/// The pool.
+pub struct LdapPool {
+    cfg: config::Ldap,
+    tls: Option<Arc<rustls::ClientConfig>>,
+    slots: Vec<Mutex<Slot>>,
+    next: AtomicUsize,
+    caps: Capabilities,
+    in_use: AtomicUsize,
+}
+
+fn dir_err(e: LdapError) -> DirError {
+    match e {
+        LdapError::LdapResult { result } => DirError::Result {
+            rc: result.rc,
+            text: result.text,
+        },
+        LdapError::Timeout { .. } => DirError::Unavailable("the directory did not answer in time".to_owned()),
+        other => DirError::Unavailable(format!("connection to the directory failed: {other}")),
+    }
+}
+
+fn is_transport(e: &DirError) -> bool {
+    matches!(e, DirError::Unavailable(_))
+}
+
+fn check(res: LdapResult) -> Result<LdapResult, DirError> {
+    match res.rc {
+        0 => Ok(res),
+        // busy / unavailable / unwilling-while-shutting-down: retryable.
+        super::rc::BUSY | super::rc::UNAVAILABLE => Err(DirError::Unavailable(format!("the directory is {}: {}", if res.rc == 51 { "busy" } else { "unavailable" }, res.text))),
+        rc => Err(DirError::Result { rc, text: res.text }),
+    }
+}
+
+fn scope(s: Scope) -> ldap3::Scope {
+    match s {
+        Scope::Base => ldap3::Scope::Base,
+        Scope::One => ldap3::Scope::OneLevel,
+        Scope::Subtree => ldap3::Scope::Subtree,
+    }
+}
+
+fn to_entry(se: SearchEntry) -> Entry {
+    let mut attrs: Vec<(String, Vec<String>)> = se.attrs.into_iter().collect();
+    // Binary values (rare in the mapped schema) are kept as lossy text rather than dropped.
+    attrs.extend(
+        se.bin_attrs
+            .into_iter()
+            .map(|(k, v)| (k, v.into_iter().map(|b| String::from_utf8_lossy(&b).into_owned()).collect())),
+    );
+    Entry::new(se.dn, attrs)
+}
+
+fn post_read(dn: &str, res: &LdapResult) -> Option<Entry> {
+    res.ctrls.iter().find(|c| c.1.ctype == oid::POST_READ).map(|c| {
+        let r: PostReadResp = c.1.parse();
+        Entry::new(dn.to_owned(), r.attrs.into_iter().chain(r.bin_attrs.into_iter().map(|(k, v)| (k, v.into_iter().map(|b| String::from_utf8_lossy(&b).into_owned()).collect()))))
+    })
+}
+
+/// RFC 2891 SortKeyList with one key.
+fn sort_control(s: &Sort) -> RawControl {
+    let mut key = vec![Tag::OctetString(OctetString {
+        inner: s.attribute.as_bytes().to_vec(),
+        ..Default::default()
+    })];
+    if s.reverse {
+        key.push(Tag::Boolean(Boolean {
+            id: 1,
+            class: TagClass::Context,
+            inner: true,
+        }));
+    }
+    let list = Tag::Sequence(Sequence {
+        inner: vec![Tag::Sequence(Sequence {
+            inner: key,
+            ..Default::default()
+        })],
+        ..Default::default()
+    });
+    let mut buf = bytes_buf();
+    let _ = ldap3::asn1::write::encode_into(&mut buf, list.into_structure());
+    RawControl {
+        ctype: oid::SERVER_SIDE_SORT.to_owned(),
+        crit: true,
+        val: Some(buf.to_vec()),
+    }
+}
+
+fn bytes_buf() -> bytes::BytesMut {
+    bytes::BytesMut::with_capacity(64)
+}
+
+fn to_ldap3_mods(mods: Vec<Mod>) -> Vec<ldap3::Mod<String>> {
+    mods.into_iter()
+        .map(|m| match m {
+            Mod::Add(a, v) => ldap3::Mod::Add(a, v.into_iter().collect::<HashSet<_>>()),
+            Mod::Delete(a, v) => ldap3::Mod::Delete(a, v.into_iter().collect::<HashSet<_>>()),
+            Mod::Replace(a, v) => ldap3::Mod::Replace(a, v.into_iter().collect::<HashSet<_>>()),
+        })
+        .collect()
+}
+
+/// Builds the rustls client configuration for `ldaps://` and StartTLS.
+fn tls_config(cfg: &config::Ldap) -> Result<Option<Arc<rustls::ClientConfig>>, String> {
+    use rustls::pki_types::CertificateDer;
+    use rustls::pki_types::pem::PemObject;
+    let Some(ca) = &cfg.ca_file else { return Ok(None) };
+    let mut roots = rustls::RootCertStore::empty();
+    for cert in CertificateDer::pem_file_iter(ca).map_err(|e| format!("ldap.ca_file {}: {e}", ca.display()))? {
+        let cert = cert.map_err(|e| format!("ldap.ca_file {}: {e}", ca.display()))?;
+        roots.add(cert).map_err(|e| format!("ldap.ca_file {}: {e}", ca.display()))?;
+    }
+    if roots.is_empty() {
+        return Err(format!("ldap.ca_file {}: no certificates in it", ca.display()));
+    }
+    let provider = Arc::new(rustls::crypto::ring::default_provider());
+    let config = rustls::ClientConfig::builder_with_provider(provider)
+        .with_safe_default_protocol_versions()
+        .map_err(|e| e.to_string())?
+        .with_root_certificates(roots)
+        .with_no_client_auth();
+    Ok(Some(Arc::new(config)))
+}
+
+impl LdapPool {
+    /// Connects the first slot (so a bad bind fails start-up loudly) and reads
+    /// the rootDSE; the other slots connect on first use.
+    pub async fn connect(cfg: &config::Ldap) -> Result<LdapPool, DirError> {
+        let tls = tls_config(cfg).map_err(DirError::Protocol)?;
+        let mut pool = LdapPool {
+            cfg: cfg.clone(),
+            tls,
+            slots: (0..cfg.pool_size)
+                .map(|_| {
+                    Mutex::new(Slot {
+                        conn: None,
+                        failures: 0,
+                        retry_at: None,
+                    })
+                })
+                .collect(),
+            next: AtomicUsize::new(0),
+            caps: Capabilities::default(),
+            in_use: AtomicUsize::new(0),
+        };
+        let mut ldap = pool.open().await?;
+        let (rs, _) = ldap
+            .with_timeout(cfg.timeout)
+            .search(
+                "",
+                ldap3::Scope::Base,
+                "(objectClass=*)",
+                vec!["supportedControl", "supportedExtension", "namingContexts", "vendorName", "vendorVersion", "objectClass"],
+            )
+            .await
+            .map_err(dir_err)?
+            .success()
+            .map_err(dir_err)?;
+        let root = rs.into_iter().next().map(|e| to_entry(SearchEntry::construct(e))).unwrap_or_default();
+        pool.caps = Capabilities::from_root_dse(&root);
+        if let Some(first) = pool.slots.first_mut() {
+            first.get_mut().conn = Some(ldap);
+        }
+        Ok(pool)
+    }
+
+    /// Opens and binds one connection, trying each URL in order.
+    async fn open(&self) -> Result<Ldap, DirError> {
+        let mut last = DirError::Unavailable("no LDAP URL configured".to_owned());
+        for url in &self.cfg.urls {
+            let mut settings = LdapConnSettings::new()
+                .set_conn_timeout(self.cfg.timeout)
+                .set_starttls(self.cfg.starttls && url.to_ascii_lowercase().starts_with("ldap://"))
+                .set_no_tls_verify(self.cfg.insecure_skip_verify);
+            if let Some(tls) = &self.tls {
+                settings = settings.set_config(tls.clone());
+            }
+            let attempt = async {
+                let (conn, mut ldap) = LdapConnAsync::with_settings(settings, url).await.map_err(dir_err)?;
+                ldap3::drive!(conn);
+                ldap.with_timeout(self.cfg.timeout)
+                    .simple_bind(&self.cfg.bind_dn, self.cfg.bind_password.expose_secret())
+                    .await
+                    .map_err(dir_err)
+                    .and_then(check)
+                    .map_err(|e| match e {
+                        DirError::Result { rc: 49, .. } => DirError::Protocol(format!("bind as {} was refused: invalid credentials", self.cfg.bind_dn)),
+                        other => other,
+                    })?;
+                Ok::<Ldap, DirError>(ldap)
+            };
+            match tokio::time::timeout(self.cfg.timeout, attempt).await {
+                Ok(Ok(ldap)) => return Ok(ldap),
+                Ok(Err(e)) => {
+                    tracing::warn!(url = %url, error = %e, "LDAP connection failed");
+                    last = e;
+                }
+                Err(_) => {
+                    tracing::warn!(url = %url, "LDAP connection timed out");
+                    last = DirError::Unavailable(format!("connecting to {url} timed out"));
+                }
+            }
+        }
+        Err(last)
+    }
+
+    /// A bound handle from the next slot, reconnecting it if needed.
+    async fn handle(&self) -> Result<(usize, Ldap), DirError> {
+        let i = self.next.fetch_add(1, Ordering::Relaxed) % self.slots.len();
+        let mut slot = self.slots[i].lock().await;
+        if let Some(c) = slot.conn.as_mut() {
+            if !c.is_closed() {
+                let mut h = c.clone();
+                h.with_timeout(self.cfg.timeout);
+                return Ok((i, h));
+            }
+        }
+        slot.conn = None;
+        if let Some(at) = slot.retry_at {
+            if Instant::now() < at {
+                return Err(DirError::Unavailable("the directory is unreachable; retrying shortly".to_owned()));
+            }
+        }
+        match self.open().await {
+            Ok(c) => {
+                if slot.failures > 0 {
+                    tracing::info!(slot = i, "LDAP connection restored");
+                }
+                slot.failures = 0;
+                slot.retry_at = None;
+                let mut h = c.clone();
+                slot.conn = Some(c);
+                h.with_timeout(self.cfg.timeout);
+                Ok((i, h))
+            }
+            Err(e) => {
+                slot.failures = slot.failures.saturating_add(1);
+                let backoff = MIN_BACKOFF.saturating_mul(slot.failures.min(8)).min(MAX_BACKOFF);
+                slot.retry_at = Some(Instant::now() + backoff);
+                Err(e)
+            }
+        }
+    }
+
+    /// Drops a slot's connection after a transport failure so it is rebuilt.
+    async fn discard(&self, i: usize) {
+        let mut slot = self.slots[i].lock().await;
+        slot.conn = None;
+    }
+
+    async fn run<T, F, Fut>(&self, op: F) -> Result<T, DirError>
+    where
+        F: FnOnce(Ldap) -> Fut,
+        Fut: Future<Output = Result<T, DirError>>,
+    {
+        let (i, h) = self.handle().await?;
+        self.in_use.fetch_add(1, Ordering::Relaxed);
+        let out = tokio::time::timeout(self.cfg.timeout + Duration::from_millis(500), op(h)).await;
+        self.in_use.fetch_sub(1, Ordering::Relaxed);
+        let out = out.unwrap_or_else(|_| Err(DirError::Unavailable("the directory did not answer in time".to_owned())));
+        if let Err(e) = &out {
+            if is_transport(e) {
+                self.discard(i).await;
+            }
+        }
+        out
+    }
+
+    fn controls(&self, read: &[String], pre: Option<&Precondition>) -> Vec<RawControl> {
+        let mut c = Vec::new();
+        if self.caps.post_read && !read.is_empty() {
+            c.push(PostRead::new(read.to_vec()));
+        }
+        if let Some(p) = pre {
+            let f = Filter::Equal(p.attribute.clone(), p.value.clone()).to_string();
+            c.push(Assertion { filter: f }.critical().into());
+        }
+        c
+    }
+
+    /// Operations currently waiting on the directory.
+    pub fn in_use(&self) -> usize {
+        self.in_use.load(Ordering::Relaxed)
+    }
+
+    /// Slots holding a connection (a slot busy reconnecting counts as not).
+    pub fn connected_hint(&self) -> usize {
+        self.slots.iter().filter(|s| s.try_lock().is_ok_and(|mut g| g.conn.as_mut().is_some_and(|c| !c.is_closed()))).count()
+    }
+
+    async fn read_back(&self, dn: &str, read: &[String]) -> Result<Option<Entry>, DirError> {
+        if read.is_empty() {
+            return Ok(None);
+        }
+        let s = Search {
+            base: dn.to_owned(),
+            scope: Scope::Base,
+            filter: Filter::everything(),
+            attrs: read.to_vec(),
+        };
+        Ok(self.search(s).await?.into_iter().next())
+    }
+}
+
+impl Directory for LdapPool {
+    fn capabilities(&self) -> &Capabilities {
+        &self.caps
+    }
+
+    async fn search(&self, s: Search) -> Result<Vec<Entry>, DirError> {
+        let filter = s.filter.to_string();
+        self.run(|mut h| async move {
+            let (rs, _) = h
+                .search(&s.base, scope(s.scope), &filter, s.attrs)
+                .await
+                .map_err(dir_err)?
+                .non_error()
+                .map_err(dir_err)?;
+            Ok(rs.into_iter().filter(|e| !e.is_ref() && !e.is_intermediate()).map(|e| to_entry(SearchEntry::construct(e))).collect())
+        })
+        .await
+        .or_else(|e| match e {
+            // A base that does not exist holds nothing.
+            DirError::Result { rc: super::rc::NO_SUCH_OBJECT, .. } => Ok(Vec::new()),
+            e => Err(e),
+        })
+    }
+
+    async fn search_window(&self, s: Search, skip: usize, take: usize, sort: Option<Sort>) -> Result<Window, DirError> {
+        let filter = s.filter.to_string();
+        let paged = self.caps.paged_results;
+        self.run(|mut h| async move {
+            let mut adapters: Vec<Box<dyn Adapter<String, Vec<String>>>> = vec![Box::new(EntriesOnly::new())];
+            if paged && sort.is_none() {
+                adapters.push(Box::new(PagedResults::new(PAGE_SIZE)));
+            }
+            if let Some(so) = &sort {
+                h.with_controls(vec![sort_control(so)]);
+            }
+            let mut stream = h.streaming_search_with(adapters, &s.base, scope(s.scope), &filter, s.attrs).await.map_err(dir_err)?;
+            let mut w = Window::default();
+            while let Some(e) = stream.next().await.map_err(dir_err)? {
+                if w.total >= skip && w.entries.len() < take {
+                    w.entries.push(to_entry(SearchEntry::construct(e)));
+                }
+                w.total += 1;
+            }
+            let res = stream.finish().await;
+            match res.rc {
+                0 => Ok(w),
+                super::rc::NO_SUCH_OBJECT => Ok(Window::default()),
+                _ => check(res).map(|_| w),
+            }
+        })
+        .await
+    }
+
+    async fn add(&self, dn: &str, attrs: Vec<(String, Vec<String>)>, read: &[String]) -> Result<Option<Entry>, DirError> {
+        let controls = self.controls(read, None);
+        let dn_owned = dn.to_owned();
+        let attrs: Vec<(String, HashSet<String>)> = attrs.into_iter().map(|(k, v)| (k, v.into_iter().collect())).collect();
+        let res = self
+            .run(|mut h| async move { h.with_controls(controls).add(&dn_owned, attrs).await.map_err(dir_err).and_then(check) })
+            .await?;
+        match post_read(dn, &res) {
+            Some(e) => Ok(Some(e)),
+            None => self.read_back(dn, read).await,
+        }
+    }
+
+    async fn modify(&self, dn: &str, mods: Vec<Mod>, read: &[String], pre: Option<&Precondition>) -> Result<Option<Entry>, DirError> {
+        if mods.is_empty() {
+            return self.read_back(dn, read).await;
+        }
+        let controls = self.controls(read, pre);
+        let dn_owned = dn.to_owned();
+        let mods = to_ldap3_mods(mods);
+        let res = self
+            .run(|mut h| async move { h.with_controls(controls).modify(&dn_owned, mods).await.map_err(dir_err).and_then(check) })
+            .await?;
+        match post_read(dn, &res) {
+            Some(e) => Ok(Some(e)),
+            None => self.read_back(dn, read).await,
+        }
+    }
+
+    async fn rename(&self, dn: &str, new_rdn: &str, read: &[String], pre: Option<&Precondition>) -> Result<Option<Entry>, DirError> {
+        let controls = self.controls(read, pre);
+        let (dn_owned, rdn_owned) = (dn.to_owned(), new_rdn.to_owned());
+        let res = self
+            .run(|mut h| async move { h.with_controls(controls).modifydn(&dn_owned, &rdn_owned, true, None).await.map_err(dir_err).and_then(check) })
+            .await?;
+        let parent = crate::ldap::Dn::parse(dn).map(|d| d.parent().to_string()).unwrap_or_default();
+        let new_dn = if parent.is_empty() { new_rdn.to_owned() } else { format!("{new_rdn},{parent}") };
+        match post_read(&new_dn, &res) {
+            Some(e) => Ok(Some(e)),
+            None => self.read_back(&new_dn, read).await,
+        }
+    }
+
+    async fn delete(&self, dn: &str, pre: Option<&Precondition>) -> Result<(), DirError> {
+        let controls = self.controls(&[], pre);
+        let dn_owned = dn.to_owned();
+        self.run(|mut h| async move { h.with_controls(controls).delete(&dn_owned).await.map_err(dir_err).and_then(check) })
+            .await
+            .map(|_| ())
+    }
+
+    async fn set_password(&self, dn: &str, password: &SecretString) -> Result<(), DirError> {
+        let dn_owned = dn.to_owned();
+        let pw = password.clone();
+        self.run(|mut h| async move {
+            let exop = PasswordModify {
+                user_id: Some(&dn_owned),
+                old_pass: None,
+                new_pass: Some(pw.expose_secret()),
+            };
+            h.extended(exop).await.map_err(dir_err).and_then(|r| check(r.1))
+        })
+        .await
+        .map(|_| ())
+    }
+
+    async fn ready(&self) -> bool {
+        let s = Search {
+            base: String::new(),
+            scope: Scope::Base,
+            filter: Filter::everything(),
+            attrs: vec!["1.1".to_owned()],
+        };
+        self.search(s).await.is_ok()
+    }
+}

@@ -1,0 +1,578 @@
+//! LDAP vocabulary as plain data: distinguished names, filters, entries and
+//! modifications, with the only string escaping in the crate.
+//!
+//! Every DN and filter that reaches the directory is built here. DNs are parsed
+//! with the RFC 4514 grammar (never split on commas) and values going into a DN
+//! are escaped per RFC 4514 §2.4; filter values are escaped per RFC 4515 §3 by
+//! the one `Display` impl of [`Filter`]. Nothing in this module does I/O.
+
+use std::collections::BTreeMap;
+use std::fmt;
+
+/// One attribute-type-and-value of an RDN, e.g. `uid=alice`.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Ava {
+    /// Attribute type as written (compared case-insensitively).
+    pub attr: String,
+    /// The unescaped value.
+    pub value: String,
+}
+
+/// A distinguished name as a list of RDNs, leaf first (RFC 4514 §2).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Dn {
+    rdns: Vec<Vec<Ava>>,
+}
+
+/// Why a DN string could not be parsed.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[error("invalid DN {dn:?}: {reason}")]
+pub struct DnError {
+    pub dn: String,
+    pub reason: &'static str,
+}
+
+impl Dn {
+    /// The empty DN (the root DSE).
+    pub fn root() -> Dn {
+        Dn { rdns: Vec::new() }
+    }
+
+    /// Parses an RFC 4514 string representation.
+    pub fn parse(input: &str) -> Result<Dn, DnError> {
+        let err = |reason| DnError {
+            dn: input.to_owned(),
+            reason,
+        };
+        let bytes = input.as_bytes();
+        let mut rdns = Vec::new();
+        let mut rdn = Vec::new();
+        let mut i = 0;
+        if input.trim().is_empty() {
+            return Ok(Dn::root());
+        }
+        loop {
+            // attributeType
+            while i < bytes.len() && bytes[i] == b' ' {
+                i += 1;
+            }
+            let start = i;
+            while i < bytes.len() && (bytes[i].is_ascii_alphanumeric() || matches!(bytes[i], b'-' | b'.')) {
+                i += 1;
+            }
+            if start == i {
+                return Err(err("expected an attribute type"));
+            }
+            let attr = input[start..i].to_owned();
+            while i < bytes.len() && bytes[i] == b' ' {
+                i += 1;
+            }
+            if i >= bytes.len() || bytes[i] != b'=' {
+                return Err(err("expected '=' after an attribute type"));
+            }
+            i += 1;
+            // attributeValue
+            let mut value: Vec<u8> = Vec::new();
+            if i < bytes.len() && bytes[i] == b'#' {
+                // hexstring form: keep it verbatim, it is compared as text
+                let s = i;
+                i += 1;
+                while i < bytes.len() && bytes[i].is_ascii_hexdigit() {
+                    i += 1;
+                }
+                value.extend_from_slice(&bytes[s..i]);
+            } else {
+                let mut trailing_unescaped_spaces = 0usize;
+                while i < bytes.len() && !matches!(bytes[i], b',' | b'+' | b';') {
+                    match bytes[i] {
+                        b'\\' => {
+                            let next = bytes.get(i + 1).copied().ok_or_else(|| err("dangling '\\'"))?;
+                            if next.is_ascii_hexdigit() {
+                                let hi = hex(next).ok_or_else(|| err("bad hex escape"))?;
+                                let lo = bytes.get(i + 2).copied().and_then(hex).ok_or_else(|| err("bad hex escape"))?;
+                                value.push(hi * 16 + lo);
+                                i += 3;
+                            } else if b"\"+,;<>\\ #=".contains(&next) {
+                                value.push(next);
+                                i += 2;
+                            } else {
+                                return Err(err("'\\' must escape a special character or two hex digits"));
+                            }
+                            trailing_unescaped_spaces = 0;
+                        }
+                        b'"' => return Err(err("unescaped '\"' in a value")),
+                        b => {
+                            if b == b' ' {
+                                trailing_unescaped_spaces += 1;
+                            } else {
+                                trailing_unescaped_spaces = 0;
+                            }
+                            value.push(b);
+                            i += 1;
+                        }
+                    }
+                }
+                value.truncate(value.len() - trailing_unescaped_spaces);
+            }
+            let value = String::from_utf8(value).map_err(|_| err("value is not UTF-8"))?;
+            rdn.push(Ava { attr, value });
+            match bytes.get(i) {
+                None => {
+                    rdns.push(std::mem::take(&mut rdn));
+                    break;
+                }
+                Some(b'+') => i += 1,
+                Some(_) => {
+                    rdns.push(std::mem::take(&mut rdn));
+                    i += 1;
+                }
+            }
+        }
+        Ok(Dn { rdns })
+    }
+
+    /// A DN made of one RDN `attr=value` under `parent`.
+    pub fn child(parent: &Dn, attr: &str, value: &str) -> Dn {
+        let mut rdns = Vec::with_capacity(parent.rdns.len() + 1);
+        rdns.push(vec![Ava {
+            attr: attr.to_owned(),
+            value: value.to_owned(),
+        }]);
+        rdns.extend(parent.rdns.iter().cloned());
+        Dn { rdns }
+    }
+
+    /// The leaf RDN's AVAs (empty for the root).
+    pub fn rdn(&self) -> &[Ava] {
+        self.rdns.first().map(Vec::as_slice).unwrap_or(&[])
+    }
+
+    /// The value of the leaf RDN for `attr`, if the RDN has that type.
+    pub fn rdn_value(&self, attr: &str) -> Option<&str> {
+        self.rdn().iter().find(|a| a.attr.eq_ignore_ascii_case(attr)).map(|a| a.value.as_str())
+    }
+
+    /// The DN without its leaf RDN.
+    pub fn parent(&self) -> Dn {
+        Dn {
+            rdns: self.rdns.iter().skip(1).cloned().collect(),
+        }
+    }
+
+    /// Number of RDNs.
+    pub fn len(&self) -> usize {
+        self.rdns.len()
+    }
+
+    /// True for the root DN.
+    pub fn is_empty(&self) -> bool {
+        self.rdns.is_empty()
+    }
+
+    /// True when `self` is `base` or below it. Attribute types and values are
+    /// compared case-insensitively, which is right for the naming attributes in
+    /// use (uid, cn, ou, dc are all caseIgnoreMatch).
+    pub fn is_within(&self, base: &Dn) -> bool {
+        if self.rdns.len() < base.rdns.len() {
+            return false;
+        }
+        let offset = self.rdns.len() - base.rdns.len();
+        self.rdns[offset..].iter().zip(&base.rdns).all(|(a, b)| rdn_eq(a, b))
+    }
+
+    /// Equality under the same rules as [`Dn::is_within`].
+    pub fn same_as(&self, other: &Dn) -> bool {
+        self.rdns.len() == other.rdns.len() && self.is_within(other)
+    }
+
+    /// A canonical key for maps: lower-cased types and values, RFC 4514 escaped.
+    pub fn key(&self) -> String {
+        self.to_string().to_lowercase()
+    }
+
+    /// The deepest DN that both `a` and `b` are within.
+    pub fn common_ancestor(a: &Dn, b: &Dn) -> Dn {
+        let mut common = Vec::new();
+        for (x, y) in a.rdns.iter().rev().zip(b.rdns.iter().rev()) {
+            if rdn_eq(x, y) {
+                common.push(x.clone());
+            } else {
+                break;
+            }
+        }
+        common.reverse();
+        Dn { rdns: common }
+    }
+}
+
+fn rdn_eq(a: &[Ava], b: &[Ava]) -> bool {
+    a.len() == b.len()
+        && a.iter().all(|x| {
+            b.iter()
+                .any(|y| x.attr.eq_ignore_ascii_case(&y.attr) && x.value.to_lowercase() == y.value.to_lowercase())
+        })
+}
+
+fn hex(b: u8) -> Option<u8> {
+    (b as char).to_digit(16).and_then(|d| u8::try_from(d).ok())
+}
+
+impl fmt::Display for Dn {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        for (i, rdn) in self.rdns.iter().enumerate() {
+            if i > 0 {
+                f.write_str(",")?;
+            }
+            for (j, ava) in rdn.iter().enumerate() {
+                if j > 0 {
+                    f.write_str("+")?;
+                }
+                write!(f, "{}=", ava.attr)?;
+                f.write_str(&escape_dn_value(&ava.value))?;
+            }
+        }
+        Ok(())
+    }
+}
+
+/// Escapes an attribute value for use in a DN string (RFC 4514 §2.4).
+pub fn escape_dn_value(value: &str) -> String {
+    let mut out = String::with_capacity(value.len() + 4);
+    let last = value.chars().count().saturating_sub(1);
+    for (i, c) in value.chars().enumerate() {
+        match c {
+            '"' | '+' | ',' | ';' | '<' | '>' | '\\' | '=' => {
+                out.push('\\');
+                out.push(c);
+            }
+            '#' if i == 0 => out.push_str("\\#"),
+            ' ' if i == 0 || i == last => out.push_str("\\ "),
+            '\0' => out.push_str("\\00"),
+            c if c.is_control() => {
+                let mut buf = [0u8; 4];
+                for b in c.encode_utf8(&mut buf).bytes() {
+                    out.push_str(&format!("\\{b:02x}"));
+                }
+            }
+            c => out.push(c),
+        }
+    }
+    out
+}
+
+/// Escapes an assertion value for a filter string (RFC 4515 §3).
+pub fn escape_filter_value(value: &str) -> String {
+    let mut out = String::with_capacity(value.len() + 4);
+    for c in value.chars() {
+        match c {
+            '*' => out.push_str("\\2a"),
+            '(' => out.push_str("\\28"),
+            ')' => out.push_str("\\29"),
+            '\\' => out.push_str("\\5c"),
+            '\0' => out.push_str("\\00"),
+            c => out.push(c),
+        }
+    }
+    out
+}
+
+/// An LDAP search filter (RFC 4511 §4.5.1), rendered by `Display` (RFC 4515).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Filter {
+    And(Vec<Filter>),
+    Or(Vec<Filter>),
+    Not(Box<Filter>),
+    Equal(String, String),
+    /// `(attr=initial*any*...*final)`: (initial, any, final).
+    Substring(String, Option<String>, Vec<String>, Option<String>),
+    GreaterOrEqual(String, String),
+    LessOrEqual(String, String),
+    Present(String),
+}
+
+impl Filter {
+    /// The filter that matches every entry.
+    pub fn everything() -> Filter {
+        Filter::Present("objectClass".to_owned())
+    }
+
+    /// A filter no entry matches (RFC 4526 absolute false).
+    pub fn nothing() -> Filter {
+        Filter::Or(Vec::new())
+    }
+
+    /// True for the absolute-false filter built by [`Filter::nothing`].
+    pub fn is_nothing(&self) -> bool {
+        matches!(self, Filter::Or(v) if v.is_empty())
+    }
+
+    /// Conjunction that drops redundant nesting and short-circuits on false.
+    pub fn and(parts: Vec<Filter>) -> Filter {
+        let mut out = Vec::with_capacity(parts.len());
+        for p in parts {
+            match p {
+                Filter::And(inner) => out.extend(inner),
+                p if p.is_nothing() => return Filter::nothing(),
+                p => out.push(p),
+            }
+        }
+        // Absolute true adds nothing to a conjunction.
+        if out.len() > 1 {
+            out.retain(|p| *p != Filter::everything());
+            if out.is_empty() {
+                return Filter::everything();
+            }
+        }
+        if out.len() == 1 {
+            out.pop().unwrap_or_else(Filter::nothing)
+        } else {
+            Filter::And(out)
+        }
+    }
+
+    /// Disjunction that drops redundant nesting and false members.
+    pub fn or(parts: Vec<Filter>) -> Filter {
+        let mut out = Vec::with_capacity(parts.len());
+        for p in parts {
+            match p {
+                p if p.is_nothing() => {}
+                p if p == Filter::everything() => return Filter::everything(),
+                Filter::Or(inner) => out.extend(inner),
+                p => out.push(p),
+            }
+        }
+        if out.len() == 1 {
+            out.pop().unwrap_or_else(Filter::nothing)
+        } else {
+            Filter::Or(out)
+        }
+    }
+}
+
+impl fmt::Display for Filter {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            Filter::And(parts) => {
+                f.write_str("(&")?;
+                for p in parts {
+                    p.fmt(f)?;
+                }
+                f.write_str(")")
+            }
+            Filter::Or(parts) => {
+                f.write_str("(|")?;
+                for p in parts {
+                    p.fmt(f)?;
+                }
+                f.write_str(")")
+            }
+            Filter::Not(inner) => write!(f, "(!{inner})"),
+            Filter::Equal(a, v) => write!(f, "({a}={})", escape_filter_value(v)),
+            Filter::GreaterOrEqual(a, v) => write!(f, "({a}>={})", escape_filter_value(v)),
+            Filter::LessOrEqual(a, v) => write!(f, "({a}<={})", escape_filter_value(v)),
+            Filter::Present(a) => write!(f, "({a}=*)"),
+            Filter::Substring(a, initial, any, fin) => {
+                write!(f, "({a}=")?;
+                if let Some(i) = initial {
+                    f.write_str(&escape_filter_value(i))?;
+                }
+                f.write_str("*")?;
+                for x in any {
+                    write!(f, "{}*", escape_filter_value(x))?;
+                }
+                if let Some(x) = fin {
+                    f.write_str(&escape_filter_value(x))?;
+                }
+                f.write_str(")")
+            }
+        }
+    }
+}
+
+/// An entry as read from the directory. Attribute names are keyed in lower case
+/// so look-ups follow LDAP's case-insensitive attribute descriptions.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct Entry {
+    pub dn: String,
+    pub attrs: BTreeMap<String, Vec<String>>,
+}
+
+impl Entry {
+    /// Builds an entry, folding attribute names to lower case.
+    pub fn new(dn: String, attrs: impl IntoIterator<Item = (String, Vec<String>)>) -> Entry {
+        let mut map: BTreeMap<String, Vec<String>> = BTreeMap::new();
+        for (k, v) in attrs {
+            // `attr;binary` and other options are folded onto the base name.
+            let base = k.split(';').next().unwrap_or(&k).to_lowercase();
+            map.entry(base).or_default().extend(v);
+        }
+        Entry { dn, attrs: map }
+    }
+
+    /// All values of `attr` (empty when absent).
+    pub fn values(&self, attr: &str) -> &[String] {
+        self.attrs.get(&attr.to_lowercase()).map(Vec::as_slice).unwrap_or(&[])
+    }
+
+    /// The first value of `attr`.
+    pub fn first(&self, attr: &str) -> Option<&str> {
+        self.values(attr).first().map(String::as_str)
+    }
+}
+
+/// One change of a modify operation (RFC 4511 §4.6).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Mod {
+    Add(String, Vec<String>),
+    Delete(String, Vec<String>),
+    Replace(String, Vec<String>),
+}
+
+impl Mod {
+    /// The attribute the change is about.
+    pub fn attr(&self) -> &str {
+        match self {
+            Mod::Add(a, _) | Mod::Delete(a, _) | Mod::Replace(a, _) => a,
+        }
+    }
+}
+
+/// Converts LDAP GeneralizedTime (`20240102030405Z`, optionally with
+/// fractions) into an RFC 3339 / xsd:dateTime string as SCIM wants it.
+pub fn generalized_to_rfc3339(value: &str) -> Option<String> {
+    let digits = value.get(..14)?;
+    if !digits.bytes().all(|b| b.is_ascii_digit()) {
+        return None;
+    }
+    let rest = &value[14..];
+    let frac = rest.strip_prefix('.').map(|r| r.trim_end_matches('Z')).filter(|f| !f.is_empty() && f.bytes().all(|b| b.is_ascii_digit()));
+    Some(format!(
+        "{}-{}-{}T{}:{}:{}{}Z",
+        &digits[0..4],
+        &digits[4..6],
+        &digits[6..8],
+        &digits[8..10],
+        &digits[10..12],
+        &digits[12..14],
+        frac.map(|f| format!(".{f}")).unwrap_or_default()
+    ))
+}
+
+/// Converts an RFC 3339 UTC timestamp (`2024-01-02T03:04:05Z`, optional
+/// fraction) into GeneralizedTime; other offsets are rejected rather than
+/// silently mis-compared.
+pub fn rfc3339_to_generalized(value: &str) -> Option<String> {
+    let b = value.as_bytes();
+    if b.len() < 20 || b[4] != b'-' || b[7] != b'-' || !(b[10] == b'T' || b[10] == b't') || b[13] != b':' || b[16] != b':' {
+        return None;
+    }
+    let parts = [&value[0..4], &value[5..7], &value[8..10], &value[11..13], &value[14..16], &value[17..19]];
+    if !parts.iter().all(|p| p.bytes().all(|c| c.is_ascii_digit())) {
+        return None;
+    }
+    let rest = &value[19..];
+    let (frac, tz) = match rest.strip_prefix('.') {
+        Some(r) => {
+            let n = r.bytes().take_while(u8::is_ascii_digit).count();
+            (Some(&r[..n]), &r[n..])
+        }
+        None => (None, rest),
+    };
+    if !(tz == "Z" || tz == "z" || tz == "+00:00") {
+        return None;
+    }
+    Some(format!("{}{}Z", parts.concat(), frac.filter(|f| !f.is_empty()).map(|f| format!(".{f}")).unwrap_or_default()))
+}
+
+#[cfg(test)]
+mod tests {
+    #![allow(clippy::unwrap_used)]
+    use super::*;
+
+    #[test]
+    fn dn_round_trips_and_escapes() {
+        let cases = [
+            ("uid=alice,ou=people,dc=example,dc=com", "uid=alice,ou=people,dc=example,dc=com"),
+            ("UID=Alice, OU=People,DC=example,DC=com", "UID=Alice,OU=People,DC=example,DC=com"),
+            ("cn=Smith\\, John,ou=people,dc=x", "cn=Smith\\, John,ou=people,dc=x"),
+            ("cn=a\\2Cb,dc=x", "cn=a\\,b,dc=x"),
+            ("cn=\\#hash,dc=x", "cn=\\#hash,dc=x"),
+            ("cn=\\ lead,dc=x", "cn=\\ lead,dc=x"),
+            ("cn=a+sn=b,dc=x", "cn=a+sn=b,dc=x"),
+            ("cn=caf\\C3\\A9,dc=x", "cn=café,dc=x"),
+        ];
+        for (input, out) in cases {
+            let dn = Dn::parse(input).unwrap();
+            assert_eq!(dn.to_string(), out, "{input}");
+            assert_eq!(Dn::parse(&dn.to_string()).unwrap(), dn);
+        }
+    }
+
+    #[test]
+    fn dn_rejects_garbage() {
+        for bad in ["=x", "uid", "uid=a,", "cn=a\\", "cn=a\\zz", "cn=\"q\""] {
+            assert!(Dn::parse(bad).is_err(), "{bad}");
+        }
+    }
+
+    #[test]
+    fn dn_value_escaping_is_rfc4514() {
+        let hostile = [
+            (",", "\\,"),
+            ("a+b", "a\\+b"),
+            ("\"q\"", "\\\"q\\\""),
+            ("back\\slash", "back\\\\slash"),
+            ("<x>", "\\<x\\>"),
+            ("a;b", "a\\;b"),
+            ("a=b", "a\\=b"),
+            ("#lead", "\\#lead"),
+            (" both ", "\\ both\\ "),
+            ("nul\0", "nul\\00"),
+        ];
+        for (raw, escaped) in hostile {
+            assert_eq!(escape_dn_value(raw), escaped);
+            let dn = Dn::child(&Dn::parse("ou=people,dc=x").unwrap(), "uid", raw);
+            let reparsed = Dn::parse(&dn.to_string()).unwrap();
+            assert_eq!(reparsed.rdn_value("uid"), Some(raw), "{raw:?}");
+            assert_eq!(reparsed.len(), 3, "{raw:?} must not add RDNs");
+            assert!(reparsed.is_within(&Dn::parse("ou=people,dc=x").unwrap()));
+        }
+    }
+
+    #[test]
+    fn within_and_ancestor() {
+        let base = Dn::parse("ou=People,dc=Example,dc=com").unwrap();
+        assert!(Dn::parse("uid=a,ou=people,dc=example,dc=com").unwrap().is_within(&base));
+        assert!(!Dn::parse("uid=a,ou=outside,dc=example,dc=com").unwrap().is_within(&base));
+        assert!(!Dn::parse("dc=com").unwrap().is_within(&base));
+        let groups = Dn::parse("ou=groups,dc=example,dc=com").unwrap();
+        assert_eq!(Dn::common_ancestor(&base, &groups).to_string(), "dc=Example,dc=com");
+    }
+
+    #[test]
+    fn filter_values_are_rfc4515_escaped() {
+        let f = Filter::Equal("uid".into(), "*)(uid=*".into());
+        assert_eq!(f.to_string(), "(uid=\\2a\\29\\28uid=\\2a)");
+        let f = Filter::Substring("cn".into(), Some("a(".into()), vec!["\\".into()], Some("\0".into()));
+        assert_eq!(f.to_string(), "(cn=a\\28*\\5c*\\00)");
+        assert_eq!(Filter::nothing().to_string(), "(|)");
+        assert_eq!(
+            Filter::and(vec![Filter::Present("a".into()), Filter::and(vec![Filter::Present("b".into()), Filter::Present("c".into())])]).to_string(),
+            "(&(a=*)(b=*)(c=*))"
+        );
+        assert!(Filter::and(vec![Filter::Present("a".into()), Filter::nothing()]).is_nothing());
+        assert_eq!(Filter::or(vec![Filter::nothing(), Filter::Present("a".into())]).to_string(), "(a=*)");
+        assert!(Filter::or(vec![Filter::nothing(), Filter::nothing()]).is_nothing());
+    }
+
+    #[test]
+    fn timestamps_convert_both_ways() {
+        assert_eq!(generalized_to_rfc3339("20261123193651Z").as_deref(), Some("2026-11-23T19:36:51Z"));
+        assert_eq!(generalized_to_rfc3339("20261123193651.123456Z").as_deref(), Some("2026-11-23T19:36:51.123456Z"));
+        assert_eq!(generalized_to_rfc3339("garbage"), None);
+        assert_eq!(rfc3339_to_generalized("2011-05-13T04:42:34Z").as_deref(), Some("20110513044234Z"));
+        assert_eq!(rfc3339_to_generalized("2011-05-13T04:42:34.5Z").as_deref(), Some("20110513044234.5Z"));
+        assert_eq!(rfc3339_to_generalized("2011-05-13T04:42:34+02:00"), None);
+        assert_eq!(rfc3339_to_generalized("yesterday"), None);
+    }
+}

@@ -1,0 +1,36 @@
+//! scim2ldap lets Microsoft Entra ID — and any SCIM 2.0 client — provision
+//! users and groups into an existing LDAP directory (OpenLDAP or 389 Directory
+//! Server). Every SCIM operation becomes LDAP search/add/modify/modrdn/delete
+//! through attribute maps written in TOML. The daemon keeps no local store:
+//! all state lives in the directory, so instances are stateless and scale out.
+//!
+//! # Layout
+//!
+//! - [`cli`]: the command line — `serve`, `check-config`, `explain`.
+//! - [`config`]: the TOML file as written (`file`), validated into [`config::Config`]
+//!   with every problem reported at once; secrets (`secret`).
+//! - [`http`]: routes, thin handlers, extractors with SCIM rejections,
+//!   bearer-token auth, the per-request envelope (request id, limits, logs, metrics).
+//! - [`service`]: the only code that sequences directory calls.
+//! - [`scim`]: SCIM vocabulary, pure: attribute paths, filters, PATCH
+//!   operations (Entra quirks normalised there), query parameters, schemas,
+//!   discovery documents.
+//! - [`mapping`]: the pure core — compiled attribute maps; resource ↔ entry;
+//!   PATCH/PUT/POST → one LDAP modify plan; SCIM filter → LDAP filter.
+//! - [`ldap`]: LDAP vocabulary as plain data (DN, filter, entry, modification)
+//!   and the crate's only RFC 4514/4515 escaping.
+//! - [`directory`]: the only code that talks to LDAP — the `Directory` trait,
+//!   the pooled ldap3 adapter, the dry run behind `explain`, the subschema reader.
+//! - [`error`]: the one error type and its SCIM rendering.
+//! - [`telemetry`]: logging set-up and the metrics registry.
+
+pub mod cli;
+pub mod config;
+pub mod directory;
+pub mod error;
+pub mod http;
+pub mod ldap;
+pub mod mapping;
+pub mod scim;
+pub mod service;
+pub mod telemetry;

@@ -1,0 +1,876 @@
+//! Writes as plans: PATCH operations, a PUT body or a POST body become the
+//! LDAP changes that realise them.
+//!
+//! All three work the same way: start from the entry's current values (empty
+//! for a create), apply the request to a working copy of the mapped
+//! attributes, fill default templates, then diff. The diff is value-level for
+//! multi-valued attributes (delete exactly the values that went, add exactly
+//! the ones that came), so concurrent membership changes from several
+//! daemons commute instead of overwriting each other, and a PATCH that
+//! changes nothing writes nothing. Every operation of one request lands in one
+//! LDAP modify (plus a modrdn when the RDN changes).
+
+use std::collections::BTreeMap;
+
+use secrecy::SecretString;
+use serde_json::Value;
+
+use crate::error::{Error, ScimType};
+use crate::ldap::{Dn, Entry, Mod};
+use crate::mapping::resource::{Desired, Values, leaves, to_ldap};
+use crate::mapping::{AttrMap, Field, Refs, ResourceKind, TemplatePart};
+use crate::scim::filter::{CompareOp, Filter, Value as Literal};
+use crate::scim::patch::{Op, Operation, as_bool};
+use crate::scim::path::AttrPath;
+use crate::scim::schema::Mutability;
+
+/// The LDAP changes one write request makes.
+#[derive(Debug, Default)]
+pub struct Plan {
+    /// One modify, in order; empty when nothing changes.
+    pub mods: Vec<Mod>,
+    /// A new RDN value: the entry is renamed after the modify.
+    pub rename: Option<String>,
+    /// Set through the Password Modify extended operation after the write.
+    pub password: Option<SecretString>,
+}
+
+impl Plan {
+    /// True when the request changes nothing in the directory.
+    pub fn is_noop(&self) -> bool {
+        self.mods.is_empty() && self.rename.is_none() && self.password.is_none()
+    }
+
+    /// LDAP attributes this plan changes, for the audit log.
+    pub fn changed_attributes(&self) -> Vec<String> {
+        let mut v: Vec<String> = self.mods.iter().map(|m| m.attr().to_owned()).collect();
+        if self.rename.is_some() {
+            v.push("(rdn)".to_owned());
+        }
+        if self.password.is_some() {
+            v.push("(password)".to_owned());
+        }
+        v.sort();
+        v.dedup();
+        v
+    }
+}
+
+/// A new entry: its DN, attributes, and a password to set after the add.
+#[derive(Debug)]
+pub struct NewEntry {
+    pub dn: Dn,
+    pub attrs: Vec<(String, Vec<String>)>,
+    pub password: Option<SecretString>,
+}
+
+fn mutability(detail: String) -> Error {
+    Error::bad(ScimType::Mutability, detail)
+}
+
+/// The working copy: LDAP attribute (lower-case) → values.
+struct Working<'a> {
+    map: &'a AttrMap,
+    current: Values,
+    values: Values,
+    password: Option<SecretString>,
+}
+
+impl<'a> Working<'a> {
+    fn new(map: &'a AttrMap, current: Option<&Entry>) -> Working<'a> {
+        let mut cur = Values::new();
+        let mut attrs: Vec<&str> = map.fields.iter().map(|f| f.ldap.as_str()).collect();
+        attrs.extend(map.defaults.iter().map(|(a, _)| a.as_str()));
+        if let Some(d) = &map.disable {
+            attrs.push(&d.attribute);
+        }
+        if let Some(e) = current {
+            for a in attrs {
+                let v = e.values(a);
+                if !v.is_empty() {
+                    cur.insert(a.to_ascii_lowercase(), v.to_vec());
+                }
+            }
+        }
+        Working {
+            map,
+            values: cur.clone(),
+            current: cur,
+            password: None,
+        }
+    }
+
+    fn get(&self, attr: &str) -> &[String] {
+        self.values.get(&attr.to_ascii_lowercase()).map(Vec::as_slice).unwrap_or(&[])
+    }
+
+    fn set(&mut self, attr: &str, v: Vec<String>) {
+        let key = attr.to_ascii_lowercase();
+        if v.is_empty() {
+            self.values.remove(&key);
+        } else {
+            self.values.insert(key, v);
+        }
+    }
+
+    fn set_active(&mut self, active: bool) -> Result<(), Error> {
+        let Some(d) = self.map.disable.clone() else {
+            return if active {
+                Ok(())
+            } else {
+                Err(Error::invalid_value(
+                    "active=false cannot be stored: no users.disable strategy is configured",
+                ))
+            };
+        };
+        let mut v: Vec<String> = self.get(&d.attribute).iter().filter(|x| !x.eq_ignore_ascii_case(&d.value)).cloned().collect();
+        if !active {
+            v.push(d.value.clone());
+        }
+        self.set(&d.attribute, v);
+        Ok(())
+    }
+}
+
+
+/// Three-valued evaluation of a value filter against one element, where
+/// `lookup` gives a sub-attribute's value or `None` when unknown.
+fn eval(f: &Filter, lookup: &dyn Fn(&str) -> Option<Value>) -> Option<bool> {
+    match f {
+        Filter::And(a, b) => match (eval(a, lookup), eval(b, lookup)) {
+            (Some(false), _) | (_, Some(false)) => Some(false),
+            (Some(true), Some(true)) => Some(true),
+            _ => None,
+        },
+        Filter::Or(a, b) => match (eval(a, lookup), eval(b, lookup)) {
+            (Some(true), _) | (_, Some(true)) => Some(true),
+            (Some(false), Some(false)) => Some(false),
+            _ => None,
+        },
+        Filter::Not(a) => eval(a, lookup).map(|b| !b),
+        Filter::Present(p) => lookup(&p.attr).map(|v| !v.is_null()),
+        Filter::Compare { path, op, value } => {
+            let actual = lookup(&path.attr)?;
+            Some(compare(&actual, *op, value))
+        }
+        Filter::ValuePath { .. } => None,
+    }
+}
+
+fn compare(actual: &Value, op: CompareOp, lit: &Literal) -> bool {
+    let text = |v: &Value| match v {
+        Value::String(s) => Some(s.to_lowercase()),
+        Value::Bool(b) => Some(b.to_string()),
+        Value::Number(n) => Some(n.to_string()),
+        _ => None,
+    };
+    let (a, l) = match lit {
+        Literal::Null => return matches!(op, CompareOp::Eq) == actual.is_null(),
+        Literal::Bool(b) => (as_bool(actual).map(|x| x.to_string()), Some(b.to_string())),
+        Literal::String(s) => (
+            match actual {
+                // `primary eq "True"`: Entra's string booleans compare as booleans.
+                Value::Bool(b) => Some(b.to_string()),
+                other => text(other),
+            },
+            Some(if matches!(actual, Value::Bool(_)) { s.to_lowercase() } else { s.to_lowercase() }),
+        ),
+        Literal::Number(n) => (text(actual), Some(n.clone())),
+    };
+    let (Some(a), Some(l)) = (a, l) else { return false };
+    match op {
+        CompareOp::Eq => a == l,
+        CompareOp::Ne => a != l,
+        CompareOp::Co => a.contains(&l),
+        CompareOp::Sw => a.starts_with(&l),
+        CompareOp::Ew => a.ends_with(&l),
+        CompareOp::Gt => a > l,
+        CompareOp::Ge => a >= l,
+        CompareOp::Lt => a < l,
+        CompareOp::Le => a <= l,
+    }
+}
+
+/// The fields a PATCH path addresses (RFC 7644 §3.5.2: an attribute, a
+/// sub-attribute, or values selected by a filter).
+fn covered<'a>(map: &'a AttrMap, path: &AttrPath) -> Vec<&'a Field> {
+    let mut fields: Vec<&Field> = map.fields_of(path.schema.as_deref(), &path.attr).map(|(_, f)| f).collect();
+    if path.schema.is_none() {
+        // Unqualified names mean the core schema first (RFC 7644 §3.10).
+        let core: Vec<&Field> = fields.iter().copied().filter(|f| f.is_core(map.kind)).collect();
+        if !core.is_empty() {
+            fields = core;
+        }
+    }
+    fields
+        .into_iter()
+        .filter(|f| match &path.sub {
+            Some(s) => f.sub.as_deref().is_some_and(|fs| fs.eq_ignore_ascii_case(s)),
+            None => true,
+        })
+        .filter(|f| match &path.filter {
+            None => true,
+            Some(flt) => eval(flt, &|name: &str| {
+                f.pinned.iter().find(|(k, _)| k.eq_ignore_ascii_case(name)).map(|(_, p)| p.to_json())
+            }) != Some(false),
+        })
+        .collect()
+}
+
+/// Whether a filter constrains anything beyond the field's pinned values
+/// (then it selects individual values, like `members[value eq "…"]`).
+fn selects_values(f: &Filter, field: &Field) -> bool {
+    match f {
+        Filter::And(a, b) | Filter::Or(a, b) => selects_values(a, field) || selects_values(b, field),
+        Filter::Not(a) => selects_values(a, field),
+        Filter::Present(p) | Filter::Compare { path: p, .. } | Filter::ValuePath { path: p, .. } => {
+            !field.pinned.iter().any(|(k, _)| k.eq_ignore_ascii_case(&p.attr))
+        }
+    }
+}
+
+fn literal_ids(f: &Filter, out: &mut Vec<String>) {
+    match f {
+        Filter::And(a, b) | Filter::Or(a, b) => {
+            literal_ids(a, out);
+            literal_ids(b, out);
+        }
+        Filter::Not(a) => literal_ids(a, out),
+        Filter::Compare {
+            path,
+            value: Literal::String(s),
+            ..
+        } if path.attr.eq_ignore_ascii_case("value") => out.push(s.clone()),
+        Filter::Present(_) | Filter::Compare { .. } | Filter::ValuePath { .. } => {}
+    }
+}
+
+/// Ids a PATCH refers to (values and `[value eq "…"]` filters of reference
+/// attributes), so the service resolves them all in one search.
+pub fn reference_ids(map: &AttrMap, ops: &[Operation]) -> Vec<String> {
+    let mut out = Vec::new();
+    for op in ops {
+        for f in covered(map, &op.path).into_iter().filter(|f| f.reference.is_some()) {
+            if let Some(flt) = &op.path.filter {
+                literal_ids(flt, &mut out);
+            }
+            if let Some(v) = &op.value {
+                for leaf in value_leaves(map, f, &op.path, v).ok().flatten().unwrap_or_default() {
+                    match leaf {
+                        Value::String(s) => out.push(s.clone()),
+                        Value::Object(o) => out.extend(
+                            o.iter().find(|(k, _)| k.eq_ignore_ascii_case("value")).and_then(|(_, v)| v.as_str()).map(str::to_owned),
+                        ),
+                        _ => {}
+                    }
+                }
+            }
+        }
+    }
+    out.sort();
+    out.dedup();
+    out
+}
+
+/// The leaf values an operation's `value` gives `field`, or `None` when the
+/// value does not mention the field at all (a complex replace leaves
+/// unmentioned sub-attributes alone, RFC 7644 §3.5.2.3).
+fn value_leaves<'v>(map: &AttrMap, field: &Field, path: &AttrPath, value: &'v Value) -> Result<Option<Vec<&'v Value>>, Error> {
+    if path.sub.is_some() || field.sub.is_none() {
+        let leafs: Vec<&Value> = match value {
+            Value::Array(items) => items.iter().filter(|v| !v.is_null()).collect(),
+            Value::Null => Vec::new(),
+            v => vec![v],
+        };
+        if field.reference.is_some() {
+            // `{"value": id}` and bare ids both name the target.
+            return Ok(Some(leafs));
+        }
+        if let Some(bad) = leafs.iter().find(|v| v.is_object() || v.is_array()) {
+            return Err(Error::invalid_value(format!("{} takes simple values, got {bad}", field.path_text())));
+        }
+        return Ok(Some(leafs));
+    }
+    // The path names the attribute (or filtered values of it); the value holds elements.
+    if !field.multi {
+        if let Value::Object(o) = value {
+            let sub = field.sub.as_deref().unwrap_or("value");
+            if !o.keys().any(|k| k.eq_ignore_ascii_case(sub)) {
+                return Ok(None);
+            }
+        }
+    }
+    leaves(map, field, value, path.filter.is_some()).map(Some)
+}
+
+fn apply(w: &mut Working<'_>, op: &Operation, refs: &Refs) -> Result<(), Error> {
+    let map = w.map;
+    let path = &op.path;
+    let core_path = path.schema.as_deref().is_none_or(|s| s.eq_ignore_ascii_case(map.kind.core_schema()));
+    if core_path && path.sub.is_none() && path.filter.is_none() {
+        let attr = path.attr.to_ascii_lowercase();
+        match (attr.as_str(), map.kind) {
+            ("id" | "meta" | "schemas", _) | ("groups", ResourceKind::User) => {
+                return Err(mutability(format!("{} is read-only", path.attr)));
+            }
+            ("active", ResourceKind::User) => {
+                let v = match (op.op, &op.value) {
+                    (Op::Remove, _) => return Err(Error::invalid_value("active cannot be removed; replace it with true or false")),
+                    (_, Some(v)) => as_bool(v).ok_or_else(|| Error::invalid_value(format!("active must be true or false, got {v}")))?,
+                    (_, None) => return Err(Error::invalid_value("active needs a value")),
+                };
+                return w.set_active(v);
+            }
+            ("password", ResourceKind::User) => {
+                return match (op.op, &op.value, map.password) {
+                    (_, _, None) => Err(Error::invalid_value("password changes are disabled (users.password = \"reject\")")),
+                    (Op::Remove, _, _) => Err(Error::invalid_value("password cannot be removed")),
+                    (_, Some(Value::String(s)), Some(_)) if !s.is_empty() => {
+                        w.password = Some(SecretString::from(s.clone()));
+                        Ok(())
+                    }
+                    _ => Err(Error::invalid_value("password must be a non-empty string")),
+                };
+            }
+            _ => {}
+        }
+    }
+    if core_path && path.attr.eq_ignore_ascii_case("meta") {
+        return Err(mutability(format!("{path} is read-only")));
+    }
+    let fields = covered(map, path);
+    if fields.is_empty() {
+        let known = crate::scim::schema::resolve(&map.schemas, path.schema.as_deref(), &path.attr, path.sub.as_deref());
+        if known.is_some_and(|(_, d)| d.mutability == Mutability::ReadOnly) {
+            return Err(mutability(format!("{path} is read-only")));
+        }
+        return Err(Error::bad(
+            ScimType::InvalidPath,
+            format!("{path} is not mapped to an LDAP attribute, so it cannot be changed"),
+        ));
+    }
+    for f in &fields {
+        if f.mutability == Mutability::ReadOnly {
+            return Err(mutability(format!("{} is read-only", f.path_text())));
+        }
+    }
+    for f in fields {
+        let current = w.get(&f.ldap).to_vec();
+        match (op.op, &op.value) {
+            (Op::Remove, Some(v)) if !v.is_null() => {
+                // Entra's older form: remove these values (absent ones are no error).
+                let gone: Vec<String> = value_leaves(map, f, path, v)?
+                    .unwrap_or_default()
+                    .into_iter()
+                    .filter_map(|leaf| to_ldap(f, leaf, refs).ok())
+                    .collect();
+                let keep = current.into_iter().filter(|c| !gone.iter().any(|g| same_value(f, c, g))).collect();
+                w.set(&f.ldap, keep);
+            }
+            (Op::Remove, _) => match &path.filter {
+                Some(flt) if selects_values(flt, f) => {
+                    let sub = f.sub.clone().unwrap_or_else(|| "value".to_owned());
+                    let keep = current
+                        .into_iter()
+                        .filter(|c| {
+                            let hit = eval(flt, &|name: &str| {
+                                if let Some((_, p)) = f.pinned.iter().find(|(k, _)| k.eq_ignore_ascii_case(name)) {
+                                    Some(p.to_json())
+                                } else if name.eq_ignore_ascii_case(&sub) {
+                                    Some(Value::String(stored_as_literal(f, c, refs)))
+                                } else {
+                                    Some(Value::Null)
+                                }
+                            });
+                            hit != Some(true)
+                        })
+                        .collect();
+                    w.set(&f.ldap, keep);
+                }
+                _ => w.set(&f.ldap, Vec::new()),
+            },
+            (Op::Add | Op::Replace, v) => {
+                let v = v.as_ref().unwrap_or(&Value::Null);
+                let Some(leafs) = value_leaves(map, f, path, v)? else { continue };
+                let mut new: Vec<String> = Vec::new();
+                for leaf in leafs {
+                    let s = to_ldap(f, leaf, refs)?;
+                    if !s.is_empty() && !new.iter().any(|x| same_value(f, x, &s)) {
+                        new.push(s);
+                    }
+                }
+                if !f.multi && new.len() > 1 {
+                    return Err(Error::invalid_value(format!("{} takes one value", f.path_text())));
+                }
+                let next = if op.op == Op::Add && f.multi {
+                    let mut out = current.clone();
+                    for n in new {
+                        if !out.iter().any(|c| same_value(f, c, &n)) {
+                            out.push(n);
+                        }
+                    }
+                    out
+                } else {
+                    new
+                };
+                w.set(&f.ldap, next);
+            }
+        }
+    }
+    Ok(())
+}
+
+/// For value filters on reference attributes the client names ids while the
+/// directory stores DNs: present a stored value as the id it stands for.
+fn stored_as_literal(f: &Field, stored: &str, refs: &Refs) -> String {
+    if f.reference.is_none() {
+        return stored.to_owned();
+    }
+    let r = if f.store_rdn { refs.rdn_value(ResourceKind::User, stored) } else { refs.dn(stored) };
+    r.map(|r| r.id.clone()).unwrap_or_else(|| stored.to_owned())
+}
+
+fn same_value(f: &Field, a: &str, b: &str) -> bool {
+    if f.reference.is_some() && !f.store_rdn {
+        return match (Dn::parse(a), Dn::parse(b)) {
+            (Ok(x), Ok(y)) => x.same_as(&y),
+            _ => a.eq_ignore_ascii_case(b),
+        };
+    }
+    if f.case_exact { a == b } else { a.to_lowercase() == b.to_lowercase() }
+}
+
+fn render(w: &Working<'_>, parts: &[TemplatePart]) -> Option<String> {
+    let mut s = String::new();
+    for p in parts {
+        match p {
+            TemplatePart::Text(t) => s.push_str(t),
+            TemplatePart::Field(i) => {
+                if let Some(v) = w.map.fields.get(*i).and_then(|f| w.get(&f.ldap).first()) {
+                    s.push_str(v);
+                }
+            }
+        }
+    }
+    let collapsed = s.split_whitespace().collect::<Vec<_>>().join(" ");
+    (!collapsed.is_empty()).then_some(collapsed)
+}
+
+fn finish(mut w: Working<'_>, creating: bool) -> Result<(Values, Plan), Error> {
+    let map = w.map;
+    // Defaults fill attributes that would otherwise be empty (MUST attributes
+    // like sn and cn), on create and whenever a change empties them.
+    for (attr, t) in &map.defaults {
+        if w.get(attr).is_empty() {
+            if let Some(v) = t.alternatives.iter().find_map(|parts| render(&w, parts)) {
+                w.set(attr, vec![v]);
+            }
+        }
+    }
+    // groupOfNames needs a member: keep the placeholder exactly when nothing else is left.
+    if let Some(m) = &map.members {
+        if let Some(ph) = &m.placeholder {
+            let ph_text = ph.to_string();
+            let real: Vec<String> = w
+                .get(&m.attribute)
+                .iter()
+                .filter(|v| Dn::parse(v).map_or(true, |d| !d.same_as(ph)))
+                .cloned()
+                .collect();
+            let next = if real.is_empty() {
+                let kept = w.current.get(&m.attribute.to_ascii_lowercase()).and_then(|c| c.iter().find(|v| Dn::parse(v).is_ok_and(|d| d.same_as(ph))).cloned());
+                vec![kept.unwrap_or(ph_text)]
+            } else {
+                real
+            };
+            w.set(&m.attribute, next);
+        }
+    }
+    let naming = map.naming_field();
+    let name = w.get(&naming.ldap).to_vec();
+    if name.len() != 1 {
+        return Err(Error::invalid_value(format!("{} is required and takes exactly one value", naming.path_text())));
+    }
+    for f in &map.fields {
+        if f.mutability != Mutability::Immutable || creating {
+            continue;
+        }
+        let key = f.ldap.to_ascii_lowercase();
+        let (old, new) = (w.current.get(&key), w.values.get(&key));
+        if let (Some(old), new) = (old, new) {
+            let same = new.is_some_and(|n| n.len() == old.len() && n.iter().all(|x| old.iter().any(|y| same_value(f, x, y))));
+            if !same {
+                return Err(mutability(format!("{} is immutable and already set", f.path_text())));
+            }
+        }
+    }
+    let mut plan = Plan {
+        password: w.password.take(),
+        ..Plan::default()
+    };
+    if !creating {
+        let old_name = w.current.get(&naming.ldap.to_ascii_lowercase()).and_then(|v| v.first());
+        if old_name.is_none_or(|o| o != &name[0]) {
+            plan.rename = Some(name[0].clone());
+        }
+        let keys: Vec<String> = w.values.keys().chain(w.current.keys()).cloned().collect::<std::collections::BTreeSet<_>>().into_iter().collect();
+        for key in keys {
+            if key == naming.ldap.to_ascii_lowercase() {
+                continue; // changed by the rename (deleteoldrdn)
+            }
+            let old = w.current.get(&key).cloned().unwrap_or_default();
+            let new = w.values.get(&key).cloned().unwrap_or_default();
+            if old == new {
+                continue;
+            }
+            let name = ldap_name(map, &key);
+            let multi = map.fields.iter().find(|f| f.ldap.eq_ignore_ascii_case(&key)).is_none_or(|f| f.multi)
+                || map.disable.as_ref().is_some_and(|d| d.attribute.eq_ignore_ascii_case(&key));
+            if multi && !(old.len() == 1 && new.len() == 1 && map.fields.iter().any(|f| f.ldap.eq_ignore_ascii_case(&key) && !f.multi)) {
+                let del: Vec<String> = old.iter().filter(|o| !new.contains(o)).cloned().collect();
+                let add: Vec<String> = new.iter().filter(|n| !old.contains(n)).cloned().collect();
+                if !del.is_empty() {
+                    plan.mods.push(Mod::Delete(name.clone(), del));
+                }
+                if !add.is_empty() {
+                    plan.mods.push(Mod::Add(name, add));
+                }
+            } else {
+                plan.mods.push(Mod::Replace(name, new));
+            }
+        }
+    }
+    Ok((w.values, plan))
+}
+
+/// The configured spelling of an LDAP attribute known by its lower-case key.
+fn ldap_name(map: &AttrMap, key: &str) -> String {
+    map.fields
+        .iter()
+        .map(|f| f.ldap.as_str())
+        .chain(map.defaults.iter().map(|(a, _)| a.as_str()))
+        .chain(map.disable.iter().map(|d| d.attribute.as_str()))
+        .find(|a| a.eq_ignore_ascii_case(key))
+        .unwrap_or(key)
+        .to_owned()
+}
+
+/// PATCH: applies every operation to the current entry, all or nothing.
+pub fn plan_patch(map: &AttrMap, current: &Entry, ops: &[Operation], refs: &Refs) -> Result<Plan, Error> {
+    let mut w = Working::new(map, Some(current));
+    for op in ops {
+        apply(&mut w, op, refs)?;
+    }
+    finish(w, false).map(|(_, plan)| plan)
+}
+
+/// PUT: the resource replaces every writable mapped attribute (RFC 7644 §3.5.1).
+pub fn plan_replace(map: &AttrMap, current: &Entry, desired: Desired) -> Result<Plan, Error> {
+    let mut w = Working::new(map, Some(current));
+    for f in &map.fields {
+        let key = f.ldap.to_ascii_lowercase();
+        let new = desired.values.get(&key).cloned().unwrap_or_default();
+        match f.mutability {
+            Mutability::ReadOnly => {}
+            // An immutable attribute left out of a PUT keeps its value.
+            Mutability::Immutable if new.is_empty() => {}
+            Mutability::ReadWrite | Mutability::WriteOnly | Mutability::Immutable => w.set(&f.ldap, new),
+        }
+    }
+    if let Some(a) = desired.active {
+        w.set_active(a)?;
+    }
+    if desired.password.is_some() && map.password.is_none() {
+        return Err(Error::invalid_value("password changes are disabled (users.password = \"reject\")"));
+    }
+    w.password = desired.password;
+    // Defaults are recomputed from what this PUT says, not kept from before.
+    for (attr, _) in &map.defaults {
+        if !map.fields.iter().any(|f| f.ldap.eq_ignore_ascii_case(attr)) {
+            w.set(attr, Vec::new());
+        }
+    }
+    finish(w, false).map(|(_, plan)| plan)
+}
+
+/// POST: the entry to add.
+pub fn plan_create(map: &AttrMap, desired: Desired) -> Result<NewEntry, Error> {
+    let mut w = Working::new(map, None);
+    for (k, v) in desired.values {
+        w.set(&k, v);
+    }
+    if desired.active == Some(false) {
+        w.set_active(false)?;
+    }
+    if desired.password.is_some() && map.password.is_none() {
+        return Err(Error::invalid_value("password changes are disabled (users.password = \"reject\")"));
+    }
+    w.password = desired.password;
+    let (values, plan) = finish(w, true)?;
+    let naming = map.naming_field();
+    let name = values.get(&naming.ldap.to_ascii_lowercase()).and_then(|v| v.first()).cloned().unwrap_or_default();
+    let mut attrs: BTreeMap<String, Vec<String>> = BTreeMap::new();
+    attrs.insert("objectClass".to_owned(), map.object_classes.clone());
+    for (k, v) in values {
+        attrs.insert(ldap_name(map, &k), v);
+    }
+    Ok(NewEntry {
+        dn: map.dn_for(&name),
+        attrs: attrs.into_iter().collect(),
+        password: plan.password,
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    #![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
+    use super::*;
+    use crate::mapping::RefEntry;
+    use crate::mapping::resource::desired;
+    use crate::mapping::tests::openldap;
+    use crate::scim::patch::parse;
+    use serde_json::json;
+
+    const U1: &str = "11111111-1111-1111-1111-111111111111";
+    const U2: &str = "22222222-2222-2222-2222-222222222222";
+    const U3: &str = "33333333-3333-3333-3333-333333333333";
+
+    fn refs() -> Refs {
+        let mut r = Refs::default();
+        for (id, uid) in [(U1, "one"), (U2, "two"), (U3, "three")] {
+            r.insert(RefEntry {
+                id: id.into(),
+                kind: ResourceKind::User,
+                dn: format!("uid={uid},ou=people,dc=example,dc=com"),
+                rdn_value: uid.into(),
+                display: None,
+            });
+        }
+        r
+    }
+
+    fn user() -> Entry {
+        Entry::new(
+            "uid=alice,ou=people,dc=example,dc=com".into(),
+            [
+                ("uid", vec!["alice"]),
+                ("givenName", vec!["Alice"]),
+                ("sn", vec!["Smith"]),
+                ("cn", vec!["Alice Smith"]),
+                ("mail", vec!["alice@example.com"]),
+                ("title", vec!["Engineer"]),
+                ("scimOrderCard", vec!["TRUE"]),
+            ]
+            .map(|(k, v)| (k.to_owned(), v.into_iter().map(str::to_owned).collect())),
+        )
+    }
+
+    fn patch(ops: Value) -> Result<Plan, Error> {
+        let c = openldap();
+        let ops = parse(&json!({"schemas": [crate::scim::patch::PATCH_OP], "Operations": ops}))?;
+        plan_patch(&c.users, &user(), &ops, &refs())
+    }
+
+    fn mods(ops: Value) -> Vec<Mod> {
+        patch(ops).unwrap().mods
+    }
+
+    fn s(v: &[&str]) -> Vec<String> {
+        v.iter().map(|x| (*x).to_owned()).collect()
+    }
+
+    #[test]
+    fn entra_user_patch_forms() {
+        assert_eq!(mods(json!([{"op": "Replace", "path": "title", "value": "Boss"}])), [Mod::Replace("title".into(), s(&["Boss"]))]);
+        assert_eq!(
+            mods(json!([{"op": "Replace", "path": "emails[type eq \"work\"].value", "value": "new@example.com"}])),
+            [Mod::Delete("mail".into(), s(&["alice@example.com"])), Mod::Add("mail".into(), s(&["new@example.com"]))]
+        );
+        assert_eq!(
+            mods(json!([{"op": "Add", "path": "phoneNumbers[type eq \"mobile\"].value", "value": "+1 5"}])),
+            [Mod::Add("mobile".into(), s(&["+1 5"]))]
+        );
+        assert_eq!(
+            mods(json!([{"op": "Add", "path": "addresses[type eq \"work\"].postalCode", "value": "12345"}])),
+            [Mod::Add("postalCode".into(), s(&["12345"]))]
+        );
+        assert_eq!(
+            mods(json!([{"op": "Add", "path": "roles[primary eq \"True\"].value", "value": "Admin"}])),
+            [Mod::Add("scimRole".into(), s(&["Admin"]))]
+        );
+        assert_eq!(
+            mods(json!([{"op": "Replace", "path": "urn:ietf:params:scim:schemas:extension:enterprise:2.0:User:department", "value": "Sales"}])),
+            [Mod::Replace("departmentNumber".into(), s(&["Sales"]))]
+        );
+        // No path, dotted and URN keys.
+        let m = mods(json!([{"op": "Replace", "value": {"displayName": "Al", "name.givenName": "Ally",
+            "urn:ietf:params:scim:schemas:extension:enterprise:2.0:User:employeeNumber": "7"}}]));
+        assert!(m.contains(&Mod::Add("displayName".into(), s(&["Al"]))) || m.contains(&Mod::Replace("displayName".into(), s(&["Al"]))), "{m:?}");
+        assert!(m.contains(&Mod::Replace("givenName".into(), s(&["Ally"]))), "{m:?}");
+        assert!(m.contains(&Mod::Replace("employeeNumber".into(), s(&["7"]))), "{m:?}");
+        // Complex replace leaves unmentioned sub-attributes alone.
+        assert_eq!(mods(json!([{"op": "replace", "path": "name", "value": {"givenName": "Al"}}])), [Mod::Replace("givenName".into(), s(&["Al"]))]);
+        // Removing what is absent is not an error and writes nothing.
+        assert!(patch(json!([{"op": "remove", "path": "phoneNumbers[type eq \"mobile\"].value"}])).unwrap().is_noop());
+        // Replacing with the current value writes nothing.
+        assert!(patch(json!([{"op": "replace", "path": "title", "value": "Engineer"}])).unwrap().is_noop());
+        // Remove a whole attribute.
+        assert_eq!(mods(json!([{"op": "remove", "path": "title"}])), [Mod::Replace("title".into(), vec![])]);
+    }
+
+    #[test]
+    fn active_and_disable() {
+        for v in [json!(false), json!("False"), json!("FALSE")] {
+            assert_eq!(
+                mods(json!([{"op": "Replace", "path": "active", "value": v}])),
+                [Mod::Add("pwdAccountLockedTime".into(), s(&["000001010000Z"]))]
+            );
+        }
+        assert!(patch(json!([{"op": "Replace", "path": "active", "value": "True"}])).unwrap().is_noop());
+        let c = openldap();
+        let mut locked = user();
+        locked.attrs.insert("pwdaccountlockedtime".into(), s(&["000001010000Z"]));
+        let ops = parse(&json!({"schemas": [crate::scim::patch::PATCH_OP], "Operations": [{"op": "replace", "path": "active", "value": true}]})).unwrap();
+        assert_eq!(plan_patch(&c.users, &locked, &ops, &refs()).unwrap().mods, [Mod::Delete("pwdAccountLockedTime".into(), s(&["000001010000Z"]))]);
+        // A lock-out by the password policy (another value) is not lifted by provisioning.
+        let mut policy = user();
+        policy.attrs.insert("pwdaccountlockedtime".into(), s(&["20240101000000Z"]));
+        assert!(plan_patch(&c.users, &policy, &ops, &refs()).unwrap().is_noop());
+        assert!(patch(json!([{"op": "Replace", "path": "active", "value": "maybe"}])).is_err());
+    }
+
+    #[test]
+    fn rename_is_a_modrdn_not_a_modify() {
+        let p = patch(json!([{"op": "Replace", "path": "userName", "value": "alice2"}])).unwrap();
+        assert_eq!(p.rename.as_deref(), Some("alice2"));
+        assert!(p.mods.is_empty());
+        let e = patch(json!([{"op": "remove", "path": "userName"}])).unwrap_err();
+        assert!(e.to_string().contains("userName is required"), "{e}");
+    }
+
+    #[test]
+    fn read_only_and_immutable() {
+        for path in ["id", "meta", "meta.created", "groups", "schemas"] {
+            let e = patch(json!([{"op": "replace", "path": path, "value": "x"}])).unwrap_err();
+            assert!(matches!(e, Error::BadRequest { scim_type: ScimType::Mutability, .. }), "{path}: {e}");
+        }
+        let e = patch(json!([{"op": "replace", "path": "urn:ietf:params:scim:schemas:extension:contactify:2.0:User:orderCard", "value": false}])).unwrap_err();
+        assert!(e.to_string().contains("immutable"), "{e}");
+        // The same value again is fine.
+        assert!(patch(json!([{"op": "replace", "path": "urn:ietf:params:scim:schemas:extension:contactify:2.0:User:orderCard", "value": "True"}])).unwrap().is_noop());
+        let e = patch(json!([{"op": "replace", "path": "nickName", "value": "x"}])).unwrap_err();
+        assert!(matches!(e, Error::BadRequest { scim_type: ScimType::InvalidPath, .. }), "{e}");
+    }
+
+    #[test]
+    fn manager_forms() {
+        for v in [json!(U1), json!({"value": U1})] {
+            assert_eq!(
+                mods(json!([{"op": "Replace", "path": "urn:ietf:params:scim:schemas:extension:enterprise:2.0:User:manager", "value": v}])),
+                [Mod::Replace("manager".into(), s(&["uid=one,ou=people,dc=example,dc=com"]))]
+            );
+        }
+        let e = patch(json!([{"op": "Replace", "path": "urn:ietf:params:scim:schemas:extension:enterprise:2.0:User:manager", "value": "44444444-4444-4444-4444-444444444444"}])).unwrap_err();
+        assert!(e.to_string().contains("no User has id"), "{e}");
+        assert!(patch(json!([{"op": "Remove", "path": "urn:ietf:params:scim:schemas:extension:enterprise:2.0:User:manager"}])).unwrap().is_noop());
+        let ops = parse(&json!({"schemas": [crate::scim::patch::PATCH_OP], "Operations": [{"op": "Replace", "path": "urn:ietf:params:scim:schemas:extension:enterprise:2.0:User:manager", "value": {"value": U2}}]})).unwrap();
+        assert_eq!(reference_ids(&openldap().users, &ops), [U2]);
+    }
+
+    fn group() -> Entry {
+        Entry::new(
+            "cn=Sales,ou=groups,dc=example,dc=com".into(),
+            [
+                ("cn".to_owned(), s(&["Sales"])),
+                ("member".to_owned(), s(&["uid=one,ou=people,dc=example,dc=com", "uid=two,ou=people,dc=example,dc=com"])),
+            ],
+        )
+    }
+
+    fn gpatch(ops: Value) -> Result<Plan, Error> {
+        let c = openldap();
+        let ops = parse(&json!({"schemas": [crate::scim::patch::PATCH_OP], "Operations": ops}))?;
+        plan_patch(c.groups.as_ref().unwrap(), &group(), &ops, &refs())
+    }
+
+    #[test]
+    fn entra_membership_forms() {
+        let p = gpatch(json!([{"op": "Add", "path": "members", "value": [{"$ref": null, "value": U3}, {"value": U1}]}])).unwrap();
+        assert_eq!(p.mods, [Mod::Add("member".into(), s(&["uid=three,ou=people,dc=example,dc=com"]))]);
+        let p = gpatch(json!([{"op": "Remove", "path": "members", "value": [{"$ref": null, "value": U1}]}])).unwrap();
+        assert_eq!(p.mods, [Mod::Delete("member".into(), s(&["uid=one,ou=people,dc=example,dc=com"]))]);
+        let p = gpatch(json!([{"op": "remove", "path": format!("members[value eq \"{U2}\"]")}])).unwrap();
+        assert_eq!(p.mods, [Mod::Delete("member".into(), s(&["uid=two,ou=people,dc=example,dc=com"]))]);
+        // Absent member removal: nothing to do.
+        assert!(gpatch(json!([{"op": "remove", "path": format!("members[value eq \"{U3}\"]")}])).unwrap().is_noop());
+        // Unknown id on add: refused before anything is written.
+        let e = gpatch(json!([{"op": "Add", "path": "members", "value": [{"value": "99999999-9999-9999-9999-999999999999"}]}])).unwrap_err();
+        assert!(e.to_string().contains("99999999-9999-9999-9999-999999999999"), "{e}");
+        // Replace the whole list.
+        let p = gpatch(json!([{"op": "replace", "path": "members", "value": [{"value": U3}]}])).unwrap();
+        assert_eq!(
+            p.mods,
+            [
+                Mod::Delete("member".into(), s(&["uid=one,ou=people,dc=example,dc=com", "uid=two,ou=people,dc=example,dc=com"])),
+                Mod::Add("member".into(), s(&["uid=three,ou=people,dc=example,dc=com"]))
+            ]
+        );
+        // No-path form with members.
+        let p = gpatch(json!([{"op": "add", "value": {"members": [{"value": U3}]}}])).unwrap();
+        assert_eq!(p.mods, [Mod::Add("member".into(), s(&["uid=three,ou=people,dc=example,dc=com"]))]);
+        // Removing every member leaves the placeholder.
+        let p = gpatch(json!([{"op": "remove", "path": "members"}])).unwrap();
+        assert_eq!(
+            p.mods,
+            [
+                Mod::Delete("member".into(), s(&["uid=one,ou=people,dc=example,dc=com", "uid=two,ou=people,dc=example,dc=com"])),
+                Mod::Add("member".into(), s(&["cn=empty-group-placeholder,dc=example,dc=com"]))
+            ]
+        );
+        // Rename.
+        let p = gpatch(json!([{"op": "Replace", "path": "displayName", "value": "Sales EMEA"}])).unwrap();
+        assert_eq!(p.rename.as_deref(), Some("Sales EMEA"));
+        // Several operations: one modify.
+        let p = gpatch(json!([
+            {"op": "Add", "path": "members", "value": [{"value": U3}]},
+            {"op": "Remove", "path": "members", "value": [{"value": U1}]}
+        ]))
+        .unwrap();
+        assert_eq!(p.mods.len(), 2);
+    }
+
+    #[test]
+    fn create_fills_defaults_and_object_classes() {
+        let c = openldap();
+        let body = json!({"schemas": ["urn:ietf:params:scim:schemas:core:2.0:User"], "userName": "bob", "active": false,
+            "name": {"givenName": "Bob"}});
+        let d = desired(&c.users, &body, &Refs::default()).unwrap();
+        let n = plan_create(&c.users, d).unwrap();
+        assert_eq!(n.dn.to_string(), "uid=bob,ou=people,dc=example,dc=com");
+        let get = |a: &str| n.attrs.iter().find(|(k, _)| k.eq_ignore_ascii_case(a)).map(|(_, v)| v.clone());
+        assert_eq!(get("sn"), Some(s(&["bob"])));
+        assert_eq!(get("cn"), Some(s(&["Bob"])));
+        assert_eq!(get("pwdAccountLockedTime"), Some(s(&["000001010000Z"])));
+        assert!(get("objectClass").unwrap().contains(&"inetOrgPerson".to_owned()));
+        // A DN-hostile userName stays one RDN under the base.
+        let body = json!({"schemas": ["urn:ietf:params:scim:schemas:core:2.0:User"], "userName": "a,ou=admins+cn=x\\"});
+        let n = plan_create(&c.users, desired(&c.users, &body, &Refs::default()).unwrap()).unwrap();
+        assert_eq!(n.dn.rdn_value("uid"), Some("a,ou=admins+cn=x\\"));
+        assert!(n.dn.parent().same_as(&c.users.base));
+    }
+
+    #[test]
+    fn put_replaces_and_clears() {
+        let c = openldap();
+        let body = json!({"schemas": ["urn:ietf:params:scim:schemas:core:2.0:User"], "userName": "alice", "name": {"givenName": "Alice", "familyName": "Smith"}, "title": "CTO"});
+        let d = desired(&c.users, &body, &Refs::default()).unwrap();
+        let p = plan_replace(&c.users, &user(), d).unwrap();
+        assert!(p.mods.contains(&Mod::Replace("title".into(), s(&["CTO"]))), "{:?}", p.mods);
+        assert!(p.mods.contains(&Mod::Delete("mail".into(), s(&["alice@example.com"]))), "{:?}", p.mods);
+        // cn came from the default template before and is recomputed the same: no change.
+        assert!(!p.mods.iter().any(|m| m.attr() == "cn"), "{:?}", p.mods);
+        // Immutable kept when omitted.
+        assert!(!p.mods.iter().any(|m| m.attr() == "scimOrderCard"));
+        assert!(p.rename.is_none());
+    }
+}

@@ -1,0 +1,8 @@
+//! SCIM 2.0 vocabulary (RFC 7643, RFC 7644), pure: nothing here knows LDAP.
+
+pub mod discovery;
+pub mod filter;
+pub mod patch;
+pub mod path;
+pub mod query;
+pub mod schema;

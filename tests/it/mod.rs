@@ -1,0 +1,288 @@
+//! The integration harness: real slapd and real 389-ds (started by
+//! `scripts/test`, found through `SCIM2LDAP_IT_*_URL`), a real daemon on a
+//! loopback port per test, real HTTP. Every test runs once per server; tests
+//! are isolated by unique names, not by serialising.
+
+#![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic, dead_code)]
+
+mod groups;
+mod protocol;
+mod users;
+
+use std::sync::Arc;
+use std::sync::atomic::{AtomicUsize, Ordering};
+
+use ldap3::{LdapConnAsync, Scope, SearchEntry};
+use scim2ldap::config::{Config, Environment};
+use scim2ldap::directory::pool::LdapPool;
+use scim2ldap::http::{AppState, router};
+use scim2ldap::service::Service;
+use scim2ldap::telemetry::Metrics;
+use serde_json::{Value, json};
+
+pub const TOKEN: &str = "integration-token-0123456789";
+pub const ADMIN_PW: &str = "admin-secret-pw";
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Server {
+    OpenLdap,
+    Ds389,
+}
+
+impl Server {
+    fn env(self) -> &'static str {
+        match self {
+            Server::OpenLdap => "SCIM2LDAP_IT_OPENLDAP_URL",
+            Server::Ds389 => "SCIM2LDAP_IT_389DS_URL",
+        }
+    }
+    pub fn url(self) -> String {
+        std::env::var(self.env()).unwrap_or_else(|_| {
+            panic!(
+                "{} is not set: the integration tests need a real directory. Run scripts/test (it starts slapd and 389-ds), or set {} to a server seeded like scripts/test-servers does.",
+                self.env(),
+                self.env()
+            )
+        })
+    }
+    pub fn bind_dn(self) -> &'static str {
+        match self {
+            Server::OpenLdap => "cn=admin,dc=example,dc=com",
+            Server::Ds389 => "cn=Directory Manager",
+        }
+    }
+    pub fn config_file(self) -> &'static str {
+        match self {
+            Server::OpenLdap => "openldap.toml",
+            Server::Ds389 => "389ds.toml",
+        }
+    }
+}
+
+struct Env(Vec<(String, String)>);
+
+impl Environment for Env {
+    fn var(&self, name: &str) -> Option<String> {
+        self.0.iter().find(|(k, _)| k == name).map(|(_, v)| v.clone())
+    }
+}
+
+static COUNTER: AtomicUsize = AtomicUsize::new(0);
+
+/// A unique name for this test run.
+pub fn unique(prefix: &str) -> String {
+    let n = COUNTER.fetch_add(1, Ordering::Relaxed);
+    let t = std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).unwrap().as_micros() % 1_000_000_000;
+    format!("{prefix}-{t}-{n}")
+}
+
+/// A running daemon plus an LDAP client for checking what it wrote.
+pub struct Daemon {
+    pub server: Server,
+    pub base: String,
+    pub http: reqwest::Client,
+    pub config: Arc<Config>,
+    task: tokio::task::JoinHandle<()>,
+}
+
+impl Drop for Daemon {
+    fn drop(&mut self) {
+        self.task.abort();
+    }
+}
+
+pub fn config_text(server: Server) -> String {
+    std::fs::read_to_string(format!("{}/config/{}", env!("CARGO_MANIFEST_DIR"), server.config_file())).unwrap()
+}
+
+impl Daemon {
+    pub async fn start(server: Server) -> Daemon {
+        Daemon::with_config(server, &config_text(server)).await
+    }
+
+    /// Starts a daemon from config text, with the test server's URL and secrets as overrides.
+    pub async fn with_config(server: Server, text: &str) -> Daemon {
+        let env = Env(vec![
+            ("SCIM2LDAP_LDAP_URL".into(), server.url()),
+            ("SCIM2LDAP_LDAP_BIND_DN".into(), server.bind_dn().into()),
+            ("SCIM2LDAP_LDAP_BIND_PASSWORD".into(), ADMIN_PW.into()),
+            ("SCIM2LDAP_TOKEN".into(), TOKEN.into()),
+            ("SCIM2LDAP_LISTEN".into(), "127.0.0.1:0".into()),
+        ]);
+        let config = Arc::new(Config::parse(text, &env).unwrap_or_else(|e| panic!("config: {e}")));
+        let pool = Arc::new(LdapPool::connect(&config.ldap).await.unwrap_or_else(|e| panic!("cannot reach {server:?} at {}: {e}", server.url())));
+        let service = Service::new(pool, config.clone(), Arc::new(Metrics::default()));
+        let app = router(Arc::new(AppState::new(service)));
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let addr = listener.local_addr().unwrap();
+        let task = tokio::spawn(async move {
+            let _ = axum::serve(listener, app).await;
+        });
+        Daemon {
+            server,
+            base: format!("http://{addr}{}", config.server.base_path),
+            http: reqwest::Client::new(),
+            config,
+            task,
+        }
+    }
+
+    pub fn url(&self, path: &str) -> String {
+        format!("{}{path}", self.base)
+    }
+
+    /// Sends a request with the token; returns status and JSON body (Null when empty).
+    pub async fn call(&self, method: &str, path: &str, body: Option<&Value>) -> (u16, Value) {
+        self.call_with(method, path, body, &[("authorization", &format!("Bearer {TOKEN}"))]).await
+    }
+
+    pub async fn call_with(&self, method: &str, path: &str, body: Option<&Value>, headers: &[(&str, &str)]) -> (u16, Value) {
+        let (s, _, v) = self.raw(method, path, body.map(|b| b.to_string().into_bytes()), headers).await;
+        (s, v)
+    }
+
+    pub async fn raw(&self, method: &str, path: &str, body: Option<Vec<u8>>, headers: &[(&str, &str)]) -> (u16, reqwest::header::HeaderMap, Value) {
+        let mut req = self.http.request(method.parse().unwrap(), self.url(path));
+        let mut has_ct = false;
+        for (k, v) in headers {
+            has_ct |= k.eq_ignore_ascii_case("content-type");
+            req = req.header(*k, *v);
+        }
+        if let Some(b) = body {
+            if !has_ct {
+                req = req.header("content-type", "application/scim+json");
+            }
+            req = req.body(b);
+        }
+        let resp = req.send().await.unwrap();
+        let status = resp.status().as_u16();
+        let headers = resp.headers().clone();
+        let bytes = resp.bytes().await.unwrap();
+        let v = if bytes.is_empty() { Value::Null } else { serde_json::from_slice(&bytes).unwrap_or_else(|_| Value::String(String::from_utf8_lossy(&bytes).into_owned())) };
+        (status, headers, v)
+    }
+
+    /// An admin LDAP connection to the same server.
+    pub async fn ldap(&self) -> ldap3::Ldap {
+        let (conn, mut ldap) = LdapConnAsync::new(&self.server.url()).await.unwrap();
+        ldap3::drive!(conn);
+        ldap.simple_bind(self.server.bind_dn(), ADMIN_PW).await.unwrap().success().unwrap();
+        ldap
+    }
+
+    /// The entry at `dn` with all user and operational attributes, or None.
+    pub async fn entry(&self, dn: &str) -> Option<SearchEntry> {
+        let mut l = self.ldap().await;
+        let r = l.search(dn, Scope::Base, "(objectClass=*)", vec!["*", "+"]).await.unwrap();
+        let out = r.0.into_iter().next().map(SearchEntry::construct);
+        let _ = l.unbind().await;
+        out
+    }
+
+    /// DNs matching a filter under dc=example,dc=com.
+    pub async fn dns(&self, filter: &str) -> Vec<String> {
+        let mut l = self.ldap().await;
+        let (rs, _) = l.search("dc=example,dc=com", Scope::Subtree, filter, vec!["1.1"]).await.unwrap().success().unwrap();
+        let _ = l.unbind().await;
+        let mut v: Vec<String> = rs.into_iter().map(|e| SearchEntry::construct(e).dn.to_lowercase()).collect();
+        v.sort();
+        v
+    }
+
+    /// Creates a user with Entra's body; returns the created resource.
+    pub async fn create_user(&self, user_name: &str) -> Value {
+        let (s, v) = self.call("POST", "/Users", Some(&entra_user(user_name))).await;
+        assert_eq!(s, 201, "create {user_name}: {v}");
+        v
+    }
+
+    pub async fn create_group(&self, name: &str, members: &[&str]) -> Value {
+        let members: Vec<Value> = members.iter().map(|m| json!({"value": m})).collect();
+        let body = json!({"schemas": ["urn:ietf:params:scim:schemas:core:2.0:Group"], "externalId": unique("ext"), "displayName": name, "members": members, "meta": {"resourceType": "Group"}});
+        let (s, v) = self.call("POST", "/Groups", Some(&body)).await;
+        assert_eq!(s, 201, "create group {name}: {v}");
+        v
+    }
+}
+
+/// Entra's create body (ENTRA.md) with seed 000's attributes.
+pub fn entra_user(user_name: &str) -> Value {
+    json!({
+        "schemas": ["urn:ietf:params:scim:schemas:core:2.0:User",
+                    "urn:ietf:params:scim:schemas:extension:enterprise:2.0:User",
+                    "urn:ietf:params:scim:schemas:extension:contactify:2.0:User"],
+        "externalId": unique("ext"),
+        "userName": user_name,
+        "active": true,
+        "displayName": "Test User",
+        "title": "Engineer",
+        "emails": [{"primary": true, "type": "work", "value": format!("{user_name}@example.com")}],
+        "name": {"formatted": "Given Family", "familyName": "Family", "givenName": "Given"},
+        "addresses": [{"type": "work", "streetAddress": "1 Main St", "locality": "Springfield", "postalCode": "12345", "country": "US"}],
+        "phoneNumbers": [{"type": "work", "value": "+1 555 0100"}, {"type": "mobile", "value": "+1 555 0101"}],
+        "roles": [{"primary": "True", "type": "WindowsAzureActiveDirectoryRole", "display": "Admin", "value": "Admin"}],
+        "meta": {"resourceType": "User"},
+        "urn:ietf:params:scim:schemas:extension:enterprise:2.0:User": {"employeeNumber": "701984", "department": "Tour Operations"},
+        "urn:ietf:params:scim:schemas:extension:contactify:2.0:User": {"orderCard": true, "deliverCardToHeadquarters": "False", "uid": "CX-1", "externalCompanyId": "acme"}
+    })
+}
+
+pub fn patch_body(ops: Value) -> Value {
+    json!({"schemas": ["urn:ietf:params:scim:api:messages:2.0:PatchOp"], "Operations": ops})
+}
+
+/// First value of an attribute, case-insensitively.
+pub fn attr(e: &SearchEntry, name: &str) -> Option<String> {
+    e.attrs.iter().find(|(k, _)| k.eq_ignore_ascii_case(name)).and_then(|(_, v)| v.first().cloned())
+}
+
+pub fn attrs(e: &SearchEntry, name: &str) -> Vec<String> {
+    let mut v = e.attrs.iter().find(|(k, _)| k.eq_ignore_ascii_case(name)).map(|(_, v)| v.clone()).unwrap_or_default();
+    v.sort();
+    v
+}
+
+/// Runs each listed test once against OpenLDAP and once against 389-ds.
+macro_rules! on_both_servers {
+    ($($module:ident :: $name:ident),* $(,)?) => {
+        mod openldap {
+            $(
+                #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+                async fn $name() { super::$module::$name(super::Server::OpenLdap).await }
+            )*
+        }
+        mod ds389 {
+            $(
+                #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+                async fn $name() { super::$module::$name(super::Server::Ds389).await }
+            )*
+        }
+    };
+}
+
+on_both_servers!(
+    users::entra_test_connection,
+    users::entra_user_cycle,
+    users::update_each_mapped_attribute,
+    users::duplicate_user_name_conflicts,
+    users::rejected_requests_change_nothing,
+    users::manager_reference,
+    users::password_is_hashed_by_the_server,
+    users::put_replaces,
+    users::hostile_names_stay_under_the_base,
+    users::filters_push_down,
+    users::paging_and_projection,
+    users::etags_and_preconditions,
+    groups::entra_group_cycle,
+    groups::empty_groups_use_the_placeholder,
+    groups::unknown_member_writes_nothing,
+    groups::nested_group_member,
+    groups::user_deletion_cleans_memberships,
+    groups::thousand_members_in_one_patch,
+    groups::member_uid_model,
+    groups::unique_member_model,
+    protocol::auth_is_required,
+    protocol::errors_are_scim,
+    protocol::discovery,
+    protocol::outside_bases_are_invisible,
+);
