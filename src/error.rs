@@ -174,7 +174,10 @@ impl IntoResponse for Error {
         let headers = response.headers_mut();
         match &self {
             Error::Unauthorized => {
-                headers.insert(header::WWW_AUTHENTICATE, HeaderValue::from_static("Bearer realm=\"scim2ldap\""));
+                headers.insert(
+                    header::WWW_AUTHENTICATE,
+                    HeaderValue::from_static("Bearer realm=\"scim2ldap\""),
+                );
             }
             Error::TooManyRequests | Error::Unavailable(_) => {
                 headers.insert(header::RETRY_AFTER, HeaderValue::from(RETRY_AFTER_SECONDS));
@@ -207,10 +210,26 @@ mod tests {
         assert_eq!(b["scimType"], "invalidFilter");
         assert_eq!(b["detail"], "at position 3: bad");
         assert_eq!(b["requestId"], "r1");
-        assert_eq!(Error::Conflict("x".into()).body(None)["scimType"], "uniqueness");
+        assert_eq!(
+            Error::Conflict("x".into()).body(None)["scimType"],
+            "uniqueness"
+        );
         let internal = Error::Internal("ldap said secret things".into()).body(Some("abc"));
-        assert!(!internal["detail"].as_str().unwrap_or_default().contains("secret"));
-        assert!(internal["detail"].as_str().unwrap_or_default().contains("abc"));
-        assert_eq!(Error::Unavailable("down".into()).status(), StatusCode::SERVICE_UNAVAILABLE);
+        assert!(
+            !internal["detail"]
+                .as_str()
+                .unwrap_or_default()
+                .contains("secret")
+        );
+        assert!(
+            internal["detail"]
+                .as_str()
+                .unwrap_or_default()
+                .contains("abc")
+        );
+        assert_eq!(
+            Error::Unavailable("down".into()).status(),
+            StatusCode::SERVICE_UNAVAILABLE
+        );
     }
 }

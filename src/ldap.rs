@@ -57,7 +57,9 @@ impl Dn {
                 i += 1;
             }
             let start = i;
-            while i < bytes.len() && (bytes[i].is_ascii_alphanumeric() || matches!(bytes[i], b'-' | b'.')) {
+            while i < bytes.len()
+                && (bytes[i].is_ascii_alphanumeric() || matches!(bytes[i], b'-' | b'.'))
+            {
                 i += 1;
             }
             if start == i {
@@ -86,17 +88,26 @@ impl Dn {
                 while i < bytes.len() && !matches!(bytes[i], b',' | b'+' | b';') {
                     match bytes[i] {
                         b'\\' => {
-                            let next = bytes.get(i + 1).copied().ok_or_else(|| err("dangling '\\'"))?;
+                            let next = bytes
+                                .get(i + 1)
+                                .copied()
+                                .ok_or_else(|| err("dangling '\\'"))?;
                             if next.is_ascii_hexdigit() {
                                 let hi = hex(next).ok_or_else(|| err("bad hex escape"))?;
-                                let lo = bytes.get(i + 2).copied().and_then(hex).ok_or_else(|| err("bad hex escape"))?;
+                                let lo = bytes
+                                    .get(i + 2)
+                                    .copied()
+                                    .and_then(hex)
+                                    .ok_or_else(|| err("bad hex escape"))?;
                                 value.push(hi * 16 + lo);
                                 i += 3;
                             } else if b"\"+,;<>\\ #=".contains(&next) {
                                 value.push(next);
                                 i += 2;
                             } else {
-                                return Err(err("'\\' must escape a special character or two hex digits"));
+                                return Err(err(
+                                    "'\\' must escape a special character or two hex digits",
+                                ));
                             }
                             trailing_unescaped_spaces = 0;
                         }
@@ -149,7 +160,10 @@ impl Dn {
 
     /// The value of the leaf RDN for `attr`, if the RDN has that type.
     pub fn rdn_value(&self, attr: &str) -> Option<&str> {
-        self.rdn().iter().find(|a| a.attr.eq_ignore_ascii_case(attr)).map(|a| a.value.as_str())
+        self.rdn()
+            .iter()
+            .find(|a| a.attr.eq_ignore_ascii_case(attr))
+            .map(|a| a.value.as_str())
     }
 
     /// The DN without its leaf RDN.
@@ -177,7 +191,10 @@ impl Dn {
             return false;
         }
         let offset = self.rdns.len() - base.rdns.len();
-        self.rdns[offset..].iter().zip(&base.rdns).all(|(a, b)| rdn_eq(a, b))
+        self.rdns[offset..]
+            .iter()
+            .zip(&base.rdns)
+            .all(|(a, b)| rdn_eq(a, b))
     }
 
     /// Equality under the same rules as [`Dn::is_within`].
@@ -208,8 +225,10 @@ impl Dn {
 fn rdn_eq(a: &[Ava], b: &[Ava]) -> bool {
     a.len() == b.len()
         && a.iter().all(|x| {
-            b.iter()
-                .any(|y| x.attr.eq_ignore_ascii_case(&y.attr) && x.value.to_lowercase() == y.value.to_lowercase())
+            b.iter().any(|y| {
+                x.attr.eq_ignore_ascii_case(&y.attr)
+                    && x.value.to_lowercase() == y.value.to_lowercase()
+            })
         })
 }
 
@@ -411,7 +430,10 @@ impl Entry {
 
     /// All values of `attr` (empty when absent).
     pub fn values(&self, attr: &str) -> &[String] {
-        self.attrs.get(&attr.to_lowercase()).map(Vec::as_slice).unwrap_or(&[])
+        self.attrs
+            .get(&attr.to_lowercase())
+            .map(Vec::as_slice)
+            .unwrap_or(&[])
     }
 
     /// The first value of `attr`.
@@ -445,7 +467,10 @@ pub fn generalized_to_rfc3339(value: &str) -> Option<String> {
         return None;
     }
     let rest = &value[14..];
-    let frac = rest.strip_prefix('.').map(|r| r.trim_end_matches('Z')).filter(|f| !f.is_empty() && f.bytes().all(|b| b.is_ascii_digit()));
+    let frac = rest
+        .strip_prefix('.')
+        .map(|r| r.trim_end_matches('Z'))
+        .filter(|f| !f.is_empty() && f.bytes().all(|b| b.is_ascii_digit()));
     Some(format!(
         "{}-{}-{}T{}:{}:{}{}Z",
         &digits[0..4],
@@ -463,10 +488,23 @@ pub fn generalized_to_rfc3339(value: &str) -> Option<String> {
 /// silently mis-compared.
 pub fn rfc3339_to_generalized(value: &str) -> Option<String> {
     let b = value.as_bytes();
-    if b.len() < 20 || b[4] != b'-' || b[7] != b'-' || !(b[10] == b'T' || b[10] == b't') || b[13] != b':' || b[16] != b':' {
+    if b.len() < 20
+        || b[4] != b'-'
+        || b[7] != b'-'
+        || !(b[10] == b'T' || b[10] == b't')
+        || b[13] != b':'
+        || b[16] != b':'
+    {
         return None;
     }
-    let parts = [&value[0..4], &value[5..7], &value[8..10], &value[11..13], &value[14..16], &value[17..19]];
+    let parts = [
+        &value[0..4],
+        &value[5..7],
+        &value[8..10],
+        &value[11..13],
+        &value[14..16],
+        &value[17..19],
+    ];
     if !parts.iter().all(|p| p.bytes().all(|c| c.is_ascii_digit())) {
         return None;
     }
@@ -481,7 +519,13 @@ pub fn rfc3339_to_generalized(value: &str) -> Option<String> {
     if !(tz == "Z" || tz == "z" || tz == "+00:00") {
         return None;
     }
-    Some(format!("{}{}Z", parts.concat(), frac.filter(|f| !f.is_empty()).map(|f| format!(".{f}")).unwrap_or_default()))
+    Some(format!(
+        "{}{}Z",
+        parts.concat(),
+        frac.filter(|f| !f.is_empty())
+            .map(|f| format!(".{f}"))
+            .unwrap_or_default()
+    ))
 }
 
 #[cfg(test)]
@@ -492,9 +536,18 @@ mod tests {
     #[test]
     fn dn_round_trips_and_escapes() {
         let cases = [
-            ("uid=alice,ou=people,dc=example,dc=com", "uid=alice,ou=people,dc=example,dc=com"),
-            ("UID=Alice, OU=People,DC=example,DC=com", "UID=Alice,OU=People,DC=example,DC=com"),
-            ("cn=Smith\\, John,ou=people,dc=x", "cn=Smith\\, John,ou=people,dc=x"),
+            (
+                "uid=alice,ou=people,dc=example,dc=com",
+                "uid=alice,ou=people,dc=example,dc=com",
+            ),
+            (
+                "UID=Alice, OU=People,DC=example,DC=com",
+                "UID=Alice,OU=People,DC=example,DC=com",
+            ),
+            (
+                "cn=Smith\\, John,ou=people,dc=x",
+                "cn=Smith\\, John,ou=people,dc=x",
+            ),
             ("cn=a\\2Cb,dc=x", "cn=a\\,b,dc=x"),
             ("cn=\\#hash,dc=x", "cn=\\#hash,dc=x"),
             ("cn=\\ lead,dc=x", "cn=\\ lead,dc=x"),
@@ -542,36 +595,74 @@ mod tests {
     #[test]
     fn within_and_ancestor() {
         let base = Dn::parse("ou=People,dc=Example,dc=com").unwrap();
-        assert!(Dn::parse("uid=a,ou=people,dc=example,dc=com").unwrap().is_within(&base));
-        assert!(!Dn::parse("uid=a,ou=outside,dc=example,dc=com").unwrap().is_within(&base));
+        assert!(
+            Dn::parse("uid=a,ou=people,dc=example,dc=com")
+                .unwrap()
+                .is_within(&base)
+        );
+        assert!(
+            !Dn::parse("uid=a,ou=outside,dc=example,dc=com")
+                .unwrap()
+                .is_within(&base)
+        );
         assert!(!Dn::parse("dc=com").unwrap().is_within(&base));
         let groups = Dn::parse("ou=groups,dc=example,dc=com").unwrap();
-        assert_eq!(Dn::common_ancestor(&base, &groups).to_string(), "dc=Example,dc=com");
+        assert_eq!(
+            Dn::common_ancestor(&base, &groups).to_string(),
+            "dc=Example,dc=com"
+        );
     }
 
     #[test]
     fn filter_values_are_rfc4515_escaped() {
         let f = Filter::Equal("uid".into(), "*)(uid=*".into());
         assert_eq!(f.to_string(), "(uid=\\2a\\29\\28uid=\\2a)");
-        let f = Filter::Substring("cn".into(), Some("a(".into()), vec!["\\".into()], Some("\0".into()));
+        let f = Filter::Substring(
+            "cn".into(),
+            Some("a(".into()),
+            vec!["\\".into()],
+            Some("\0".into()),
+        );
         assert_eq!(f.to_string(), "(cn=a\\28*\\5c*\\00)");
         assert_eq!(Filter::nothing().to_string(), "(|)");
         assert_eq!(
-            Filter::and(vec![Filter::Present("a".into()), Filter::and(vec![Filter::Present("b".into()), Filter::Present("c".into())])]).to_string(),
+            Filter::and(vec![
+                Filter::Present("a".into()),
+                Filter::and(vec![
+                    Filter::Present("b".into()),
+                    Filter::Present("c".into())
+                ])
+            ])
+            .to_string(),
             "(&(a=*)(b=*)(c=*))"
         );
         assert!(Filter::and(vec![Filter::Present("a".into()), Filter::nothing()]).is_nothing());
-        assert_eq!(Filter::or(vec![Filter::nothing(), Filter::Present("a".into())]).to_string(), "(a=*)");
+        assert_eq!(
+            Filter::or(vec![Filter::nothing(), Filter::Present("a".into())]).to_string(),
+            "(a=*)"
+        );
         assert!(Filter::or(vec![Filter::nothing(), Filter::nothing()]).is_nothing());
     }
 
     #[test]
     fn timestamps_convert_both_ways() {
-        assert_eq!(generalized_to_rfc3339("20261123193651Z").as_deref(), Some("2026-11-23T19:36:51Z"));
-        assert_eq!(generalized_to_rfc3339("20261123193651.123456Z").as_deref(), Some("2026-11-23T19:36:51.123456Z"));
+        assert_eq!(
+            generalized_to_rfc3339("20261123193651Z").as_deref(),
+            Some("2026-11-23T19:36:51Z")
+        );
+        assert_eq!(
+            generalized_to_rfc3339("20261123193651.123456Z").as_deref(),
+            Some("2026-11-23T19:36:51.123456Z")
+        );
         assert_eq!(generalized_to_rfc3339("garbage"), None);
-        assert_eq!(rfc3339_to_generalized("2011-05-13T04:42:34Z").as_deref(), Some("20110513044234Z"));
-        assert_eq!(rfc3339_to_generalized("2011-05-13T04:42:34.5Z").as_deref(), Some("20110513044234.5Z"));
+        assert_eq!(
+            rfc3339_to_generalized("2011-05-13T04:42:34Z").as_deref(),
+            Some("20110513044234Z")
+        );
+        assert_eq!(
+            rfc3339_to_generalized("2011-05-13T04:42:34.5Z").as_deref(),
+            Some("20110513044234.5Z")
+        );
         assert_eq!(rfc3339_to_generalized("2011-05-13T04:42:34+02:00"), None);
         assert_eq!(rfc3339_to_generalized("yesterday"), None);
     }

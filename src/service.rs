@@ -61,41 +61,82 @@ fn not_found(kind: ResourceKind, id: &str) -> Error {
 /// attribute at fault where the server's message names one.
 pub fn dir_error(map: &AttrMap, e: DirError, what: &str) -> Error {
     match e {
-        DirError::Result { rc: rc::ENTRY_ALREADY_EXISTS, .. } => Error::Conflict(format!("{what}: an entry with this {} already exists", map.naming_field().path_text())),
-        DirError::Result { rc: rc::NO_SUCH_OBJECT, .. } => Error::NotFound(format!("{what}: the entry no longer exists")),
-        DirError::Result { rc: rc::ASSERTION_FAILED, .. } => Error::PreconditionFailed(format!("{what}: the resource changed since the version given in If-Match")),
-        DirError::Result { rc: rc::INSUFFICIENT_ACCESS, text } => Error::Forbidden(format!("{what}: the directory refused the bind DN this operation ({text})")),
         DirError::Result {
-            rc: rc::OBJECT_CLASS_VIOLATION
-            | rc::CONSTRAINT_VIOLATION
-            | rc::INVALID_ATTRIBUTE_SYNTAX
-            | rc::UNDEFINED_ATTRIBUTE_TYPE
-            | rc::NAMING_VIOLATION
-            | rc::NOT_ALLOWED_ON_RDN
-            | rc::INVALID_DN_SYNTAX
-            | rc::ATTRIBUTE_OR_VALUE_EXISTS
-            | rc::NO_SUCH_ATTRIBUTE,
+            rc: rc::ENTRY_ALREADY_EXISTS,
+            ..
+        } => Error::Conflict(format!(
+            "{what}: an entry with this {} already exists",
+            map.naming_field().path_text()
+        )),
+        DirError::Result {
+            rc: rc::NO_SUCH_OBJECT,
+            ..
+        } => Error::NotFound(format!("{what}: the entry no longer exists")),
+        DirError::Result {
+            rc: rc::ASSERTION_FAILED,
+            ..
+        } => Error::PreconditionFailed(format!(
+            "{what}: the resource changed since the version given in If-Match"
+        )),
+        DirError::Result {
+            rc: rc::INSUFFICIENT_ACCESS,
             text,
-        } => Error::invalid_value(format!("{what}: the directory refused the change: {text}{}", hint(map, &text))),
+        } => Error::Forbidden(format!(
+            "{what}: the directory refused the bind DN this operation ({text})"
+        )),
+        DirError::Result {
+            rc:
+                rc::OBJECT_CLASS_VIOLATION
+                | rc::CONSTRAINT_VIOLATION
+                | rc::INVALID_ATTRIBUTE_SYNTAX
+                | rc::UNDEFINED_ATTRIBUTE_TYPE
+                | rc::NAMING_VIOLATION
+                | rc::NOT_ALLOWED_ON_RDN
+                | rc::INVALID_DN_SYNTAX
+                | rc::ATTRIBUTE_OR_VALUE_EXISTS
+                | rc::INAPPROPRIATE_MATCHING
+                | rc::NO_SUCH_ATTRIBUTE,
+            text,
+        } => Error::invalid_value(format!(
+            "{what}: the directory refused the change: {text}{}",
+            hint(map, &text)
+        )),
         DirError::Unavailable(s) => Error::Unavailable(s),
-        DirError::Result { rc, text } => Error::Internal(format!("{what}: LDAP result {rc}: {text}")),
+        DirError::Result { rc, text } => {
+            Error::Internal(format!("{what}: LDAP result {rc}: {text}"))
+        }
         DirError::Protocol(s) => Error::Internal(format!("{what}: {s}")),
     }
 }
 
 fn hint(map: &AttrMap, text: &str) -> String {
     let lower = text.to_ascii_lowercase();
-    let words: Vec<&str> = lower.split(|c: char| !(c.is_ascii_alphanumeric() || c == '-')).collect();
+    let words: Vec<&str> = lower
+        .split(|c: char| !(c.is_ascii_alphanumeric() || c == '-'))
+        .collect();
     for f in &map.fields {
         if words.contains(&f.ldap.to_ascii_lowercase().as_str()) {
-            return format!(" (SCIM attribute {}, LDAP attribute {})", f.path_text(), f.ldap);
+            return format!(
+                " (SCIM attribute {}, LDAP attribute {})",
+                f.path_text(),
+                f.ldap
+            );
         }
     }
     for w in &words {
-        if !w.is_empty() && map.defaults.iter().all(|(a, _)| !a.eq_ignore_ascii_case(w)) && (lower.contains("requires attribute") || lower.contains("missing attribute")) {
-            let sec = if map.kind == ResourceKind::User { "users" } else { "groups" };
+        if !w.is_empty()
+            && map.defaults.iter().all(|(a, _)| !a.eq_ignore_ascii_case(w))
+            && (lower.contains("requires attribute") || lower.contains("missing attribute"))
+        {
+            let sec = if map.kind == ResourceKind::User {
+                "users"
+            } else {
+                "groups"
+            };
             if lower.contains(&format!("'{w}'")) || lower.contains(&format!("\"{w}\"")) {
-                return format!(" (LDAP attribute {w} has no value: map a SCIM attribute to it or give it a template in [{sec}.defaults])");
+                return format!(
+                    " (LDAP attribute {w} has no value: map a SCIM attribute to it or give it a template in [{sec}.defaults])"
+                );
             }
         }
     }
@@ -110,7 +151,11 @@ fn parse_etag(tag: &str) -> String {
 
 impl<D: Directory> Service<D> {
     pub fn new(dir: D, config: Arc<Config>, metrics: Arc<Metrics>) -> Service<D> {
-        Service { dir, config, metrics }
+        Service {
+            dir,
+            config,
+            metrics,
+        }
     }
 
     fn maps(&self) -> Maps<'_> {
@@ -121,9 +166,12 @@ impl<D: Directory> Service<D> {
     }
 
     fn map(&self, kind: ResourceKind) -> Result<&AttrMap, Error> {
-        self.config
-            .map(kind)
-            .ok_or_else(|| Error::NotFound(format!("{} are not configured here (no [groups] section)", kind.endpoint())))
+        self.config.map(kind).ok_or_else(|| {
+            Error::NotFound(format!(
+                "{} are not configured here (no [groups] section)",
+                kind.endpoint()
+            ))
+        })
     }
 
     fn filter_limits(&self) -> Limits {
@@ -141,7 +189,11 @@ impl<D: Directory> Service<D> {
             filter: Filter::Equal(map.id_attribute.clone(), id.to_owned()),
             attrs,
         };
-        let found = self.dir.search(s).await.map_err(|e| dir_error(map, e, "read"))?;
+        let found = self
+            .dir
+            .search(s)
+            .await
+            .map_err(|e| dir_error(map, e, "read"))?;
         found
             .into_iter()
             .find(|e| Dn::parse(&e.dn).is_ok_and(|d| d.is_within(&map.base)))
@@ -161,7 +213,10 @@ impl<D: Directory> Service<D> {
         Some(RefEntry {
             id: e.first(&map.id_attribute)?.to_owned(),
             kind: map.kind,
-            rdn_value: dn.rdn_value(&map.rdn).map(str::to_owned).or_else(|| e.first(&map.rdn).map(str::to_owned))?,
+            rdn_value: dn
+                .rdn_value(&map.rdn)
+                .map(str::to_owned)
+                .or_else(|| e.first(&map.rdn).map(str::to_owned))?,
             dn: e.dn.clone(),
             display: e.first(&Self::display_attr(map)).map(str::to_owned),
         })
@@ -169,7 +224,11 @@ impl<D: Directory> Service<D> {
 
     fn ref_attrs(&self) -> Vec<String> {
         let maps = self.maps();
-        let mut v = vec![maps.users.id_attribute.clone(), maps.users.rdn.clone(), Self::display_attr(maps.users)];
+        let mut v = vec![
+            maps.users.id_attribute.clone(),
+            maps.users.rdn.clone(),
+            Self::display_attr(maps.users),
+        ];
         if let Some(g) = maps.groups {
             v.extend([g.id_attribute.clone(), g.rdn.clone(), Self::display_attr(g)]);
         }
@@ -181,7 +240,12 @@ impl<D: Directory> Service<D> {
     pub async fn resolve_ids(&self, ids: &[String]) -> Result<Refs, Error> {
         let maps = self.maps();
         let mut refs = Refs::default();
-        let mut valid: Vec<&String> = ids.iter().filter(|id| maps.users.is_valid_id(id) || maps.groups.is_some_and(|g| g.is_valid_id(id))).collect();
+        let mut valid: Vec<&String> = ids
+            .iter()
+            .filter(|id| {
+                maps.users.is_valid_id(id) || maps.groups.is_some_and(|g| g.is_valid_id(id))
+            })
+            .collect();
         valid.sort();
         valid.dedup();
         if valid.is_empty() {
@@ -194,14 +258,25 @@ impl<D: Directory> Service<D> {
             bases.push(g.base.clone());
         }
         let id_attrs = mapping::dedup_ci(id_attrs);
-        let common = bases.iter().skip(1).fold(bases[0].clone(), |acc, b| Dn::common_ancestor(&acc, b));
-        let search_bases: Vec<Dn> = if common.is_empty() { bases } else { vec![common] };
+        let common = bases
+            .iter()
+            .skip(1)
+            .fold(bases[0].clone(), |acc, b| Dn::common_ancestor(&acc, b));
+        let search_bases: Vec<Dn> = if common.is_empty() {
+            bases
+        } else {
+            vec![common]
+        };
         let mut searches = Vec::new();
         for chunk in valid.chunks(BATCH) {
             let filter = Filter::or(
                 chunk
                     .iter()
-                    .flat_map(|id| id_attrs.iter().map(move |a| Filter::Equal(a.clone(), (*id).clone())))
+                    .flat_map(|id| {
+                        id_attrs
+                            .iter()
+                            .map(move |a| Filter::Equal(a.clone(), (*id).clone()))
+                    })
                     .collect(),
             );
             for base in &search_bases {
@@ -213,11 +288,14 @@ impl<D: Directory> Service<D> {
                 });
             }
         }
-        let results = futures_util::future::join_all(searches.into_iter().map(|s| self.dir.search(s))).await;
+        let results =
+            futures_util::future::join_all(searches.into_iter().map(|s| self.dir.search(s))).await;
         for r in results {
             for e in r.map_err(|e| dir_error(maps.users, e, "resolving ids"))? {
                 let Ok(dn) = Dn::parse(&e.dn) else { continue };
-                let Some(kind) = maps.kind_of(&dn) else { continue };
+                let Some(kind) = maps.kind_of(&dn) else {
+                    continue;
+                };
                 if let Some(m) = maps.get(kind) {
                     if let Some(r) = Self::ref_entry(m, &e) {
                         refs.insert(r);
@@ -230,28 +308,46 @@ impl<D: Directory> Service<D> {
 
     /// Resolves DNs (and memberUid values) to ids, batching one OR filter of
     /// RDNs per base.
-    async fn resolve_dns(&self, dns: &[String], rdn_values: &[String], refs: &mut Refs) -> Result<(), Error> {
+    async fn resolve_dns(
+        &self,
+        dns: &[String],
+        rdn_values: &[String],
+        refs: &mut Refs,
+    ) -> Result<(), Error> {
         let maps = self.maps();
         let mut per_kind: Vec<(ResourceKind, Vec<Filter>)> = Vec::new();
-        let mut push = |kind: ResourceKind, f: Filter| match per_kind.iter_mut().find(|(k, _)| *k == kind) {
-            Some((_, v)) => v.push(f),
-            None => per_kind.push((kind, vec![f])),
-        };
+        let mut push =
+            |kind: ResourceKind, f: Filter| match per_kind.iter_mut().find(|(k, _)| *k == kind) {
+                Some((_, v)) => v.push(f),
+                None => per_kind.push((kind, vec![f])),
+            };
         for dn in dns {
             if refs.dn(dn).is_some() {
                 continue;
             }
             let Ok(d) = Dn::parse(dn) else { continue };
-            let Some(kind) = maps.kind_of(&d) else { continue };
+            let Some(kind) = maps.kind_of(&d) else {
+                continue;
+            };
             let rdn = d.rdn();
             if rdn.is_empty() {
                 continue;
             }
-            push(kind, Filter::and(rdn.iter().map(|a| Filter::Equal(a.attr.clone(), a.value.clone())).collect()));
+            push(
+                kind,
+                Filter::and(
+                    rdn.iter()
+                        .map(|a| Filter::Equal(a.attr.clone(), a.value.clone()))
+                        .collect(),
+                ),
+            );
         }
         for v in rdn_values {
             if refs.rdn_value(ResourceKind::User, v).is_none() {
-                push(ResourceKind::User, Filter::Equal(maps.users.rdn.clone(), v.clone()));
+                push(
+                    ResourceKind::User,
+                    Filter::Equal(maps.users.rdn.clone(), v.clone()),
+                );
             }
         }
         let mut searches = Vec::new();
@@ -272,7 +368,12 @@ impl<D: Directory> Service<D> {
                 ));
             }
         }
-        let results = futures_util::future::join_all(searches.into_iter().map(|(m, s)| async move { (m, self.dir.search(s).await) })).await;
+        let results = futures_util::future::join_all(
+            searches
+                .into_iter()
+                .map(|(m, s)| async move { (m, self.dir.search(s).await) }),
+        )
+        .await;
         for (m, r) in results {
             for e in r.map_err(|e| dir_error(m, e, "resolving members"))? {
                 if Dn::parse(&e.dn).is_ok_and(|d| d.is_within(&m.base)) {
@@ -289,11 +390,16 @@ impl<D: Directory> Service<D> {
     /// server keeps no memberOf.
     async fn groups_of(&self, user: &Entry, refs: &mut Refs) -> Result<Option<Vec<String>>, Error> {
         let maps = self.maps();
-        let (Some(g), None) = (maps.groups, &maps.users.member_of) else { return Ok(None) };
+        let (Some(g), None) = (maps.groups, &maps.users.member_of) else {
+            return Ok(None);
+        };
         let Some(m) = &g.members else { return Ok(None) };
         let value = match m.value {
             mapping::MemberValue::Dn => user.dn.clone(),
-            mapping::MemberValue::RdnValue => match Dn::parse(&user.dn).ok().and_then(|d| d.rdn_value(&maps.users.rdn).map(str::to_owned)) {
+            mapping::MemberValue::RdnValue => match Dn::parse(&user.dn)
+                .ok()
+                .and_then(|d| d.rdn_value(&maps.users.rdn).map(str::to_owned))
+            {
                 Some(v) => v,
                 None => return Ok(Some(Vec::new())),
             },
@@ -304,7 +410,11 @@ impl<D: Directory> Service<D> {
             filter: Filter::Equal(m.attribute.clone(), value),
             attrs: vec![g.id_attribute.clone(), g.rdn.clone(), Self::display_attr(g)],
         };
-        let found = self.dir.search(s).await.map_err(|e| dir_error(g, e, "reading groups"))?;
+        let found = self
+            .dir
+            .search(s)
+            .await
+            .map_err(|e| dir_error(g, e, "reading groups"))?;
         let mut dns = Vec::new();
         for e in found {
             if let Some(r) = Self::ref_entry(g, &e) {
@@ -317,7 +427,14 @@ impl<D: Directory> Service<D> {
 
     /// Turns entries into resources, resolving every reference they hold in
     /// batched searches.
-    async fn render(&self, map: &AttrMap, entries: &[Entry], projection: &Projection, ctx: &Ctx, mut refs: Refs) -> Result<Vec<Value>, Error> {
+    async fn render(
+        &self,
+        map: &AttrMap,
+        entries: &[Entry],
+        projection: &Projection,
+        ctx: &Ctx,
+        mut refs: Refs,
+    ) -> Result<Vec<Value>, Error> {
         let mut dns = Vec::new();
         let mut rdns = Vec::new();
         for e in entries {
@@ -325,10 +442,15 @@ impl<D: Directory> Service<D> {
             rdns.extend(resource::referenced_rdn_values(map, e, projection));
         }
         self.resolve_dns(&dns, &rdns, &mut refs).await?;
-        let wants_groups = map.kind == ResourceKind::User && projection.wants(map.kind.core_schema(), "groups", Some("value"), false);
+        let wants_groups = map.kind == ResourceKind::User
+            && projection.wants(map.kind.core_schema(), "groups", Some("value"), false);
         let mut out = Vec::with_capacity(entries.len());
         for e in entries {
-            let groups = if wants_groups { self.groups_of(e, &mut refs).await? } else { None };
+            let groups = if wants_groups {
+                self.groups_of(e, &mut refs).await?
+            } else {
+                None
+            };
             let rc = ReadContext {
                 maps: self.maps(),
                 base_url: &ctx.base_url,
@@ -340,8 +462,19 @@ impl<D: Directory> Service<D> {
         Ok(out)
     }
 
-    async fn render_one(&self, map: &AttrMap, e: &Entry, projection: &Projection, ctx: &Ctx, refs: Refs) -> Result<Versioned, Error> {
-        let resource = self.render(map, std::slice::from_ref(e), projection, ctx, refs).await?.pop().unwrap_or(Value::Null);
+    async fn render_one(
+        &self,
+        map: &AttrMap,
+        e: &Entry,
+        projection: &Projection,
+        ctx: &Ctx,
+        refs: Refs,
+    ) -> Result<Versioned, Error> {
+        let resource = self
+            .render(map, std::slice::from_ref(e), projection, ctx, refs)
+            .await?
+            .pop()
+            .unwrap_or(Value::Null);
         Ok(Versioned {
             resource,
             etag: resource::version(map, e),
@@ -349,14 +482,28 @@ impl<D: Directory> Service<D> {
     }
 
     /// `GET /{Users|Groups}/{id}`.
-    pub async fn get(&self, kind: ResourceKind, id: &str, projection: &Projection, ctx: &Ctx) -> Result<Versioned, Error> {
+    pub async fn get(
+        &self,
+        kind: ResourceKind,
+        id: &str,
+        projection: &Projection,
+        ctx: &Ctx,
+    ) -> Result<Versioned, Error> {
         let map = self.map(kind)?;
-        let e = self.find(map, id, resource::attributes_for(map, projection)).await?;
-        self.render_one(map, &e, projection, ctx, Refs::default()).await
+        let e = self
+            .find(map, id, resource::attributes_for(map, projection))
+            .await?;
+        self.render_one(map, &e, projection, ctx, Refs::default())
+            .await
     }
 
     /// `GET /{Users|Groups}?…` and `POST /.search`.
-    pub async fn list(&self, kind: ResourceKind, params: &Params, ctx: &Ctx) -> Result<Value, Error> {
+    pub async fn list(
+        &self,
+        kind: ResourceKind,
+        params: &Params,
+        ctx: &Ctx,
+    ) -> Result<Value, Error> {
         let map = self.map(kind)?;
         let q = params.parse(self.filter_limits())?;
         let (total, resources) = self.query(map, &q, ctx).await?;
@@ -377,14 +524,19 @@ impl<D: Directory> Service<D> {
     pub async fn search_all(&self, params: &Params, ctx: &Ctx) -> Result<Value, Error> {
         let q = params.parse(self.filter_limits())?;
         if q.sort_by.is_some() {
-            return Err(Error::bad(ScimType::InvalidValue, "sortBy is not supported across resource types; search /Users or /Groups"));
+            return Err(Error::bad(
+                ScimType::InvalidValue,
+                "sortBy is not supported across resource types; search /Users or /Groups",
+            ));
         }
         let count = self.page_size(&q);
         let mut total = 0;
         let mut resources = Vec::new();
         let mut skip = q.start_index - 1;
         for kind in [ResourceKind::User, ResourceKind::Group] {
-            let Some(map) = self.config.map(kind) else { continue };
+            let Some(map) = self.config.map(kind) else {
+                continue;
+            };
             let take = count.saturating_sub(resources.len());
             let sub = Query {
                 start_index: skip + 1,
@@ -393,7 +545,10 @@ impl<D: Directory> Service<D> {
             };
             let (t, mut r) = match self.query(map, &sub, ctx).await {
                 // A filter on an attribute only the other type maps matches nothing here.
-                Err(Error::BadRequest { scim_type: ScimType::InvalidFilter, .. }) if q.filter.is_some() => (0, Vec::new()),
+                Err(Error::BadRequest {
+                    scim_type: ScimType::InvalidFilter,
+                    ..
+                }) if q.filter.is_some() => (0, Vec::new()),
                 other => other?,
             };
             skip = skip.saturating_sub(t);
@@ -404,12 +559,22 @@ impl<D: Directory> Service<D> {
     }
 
     fn page_size(&self, q: &Query) -> usize {
-        q.count.unwrap_or(self.config.server.default_page_size).min(self.config.server.max_page_size)
+        q.count
+            .unwrap_or(self.config.server.default_page_size)
+            .min(self.config.server.max_page_size)
     }
 
-    async fn query(&self, map: &AttrMap, q: &Query, ctx: &Ctx) -> Result<(usize, Vec<Value>), Error> {
+    async fn query(
+        &self,
+        map: &AttrMap,
+        q: &Query,
+        ctx: &Ctx,
+    ) -> Result<(usize, Vec<Value>), Error> {
         let refs = match &q.filter {
-            Some(f) => self.resolve_ids(&mapping::filter::reference_ids(map, f)).await?,
+            Some(f) => {
+                self.resolve_ids(&mapping::filter::reference_ids(map, f))
+                    .await?
+            }
             None => Refs::default(),
         };
         let translated = match &q.filter {
@@ -432,15 +597,29 @@ impl<D: Directory> Service<D> {
                 let f = map
                     .fields_of(p.schema.as_deref(), &p.attr)
                     .map(|(_, f)| f)
-                    .find(|f| p.sub.as_deref().is_none_or(|s| f.sub.as_deref().is_some_and(|fs| fs.eq_ignore_ascii_case(s))))
-                    .ok_or_else(|| Error::bad(ScimType::InvalidValue, format!("sortBy: {p} is not a mapped attribute")))?;
+                    .find(|f| {
+                        p.sub.as_deref().is_none_or(|s| {
+                            f.sub
+                                .as_deref()
+                                .is_some_and(|fs| fs.eq_ignore_ascii_case(s))
+                        })
+                    })
+                    .ok_or_else(|| {
+                        Error::bad(
+                            ScimType::InvalidValue,
+                            format!("sortBy: {p} is not a mapped attribute"),
+                        )
+                    })?;
                 Some(Sort {
                     attribute: f.ldap.clone(),
                     reverse: q.sort_order == SortOrder::Descending,
                 })
             }
         };
-        let filter = Filter::and(vec![Filter::Equal("objectClass".to_owned(), map.object_classes[0].clone()), translated]);
+        let filter = Filter::and(vec![
+            Filter::Equal("objectClass".to_owned(), map.object_classes[0].clone()),
+            translated,
+        ]);
         let s = Search {
             base: map.base.to_string(),
             scope: Scope::Subtree,
@@ -448,9 +627,19 @@ impl<D: Directory> Service<D> {
             attrs: resource::attributes_for(map, &q.projection),
         };
         let take = self.page_size(q);
-        let w = self.dir.search_window(s, q.start_index - 1, take, sort).await.map_err(|e| dir_error(map, e, "search"))?;
-        let entries: Vec<Entry> = w.entries.into_iter().filter(|e| Dn::parse(&e.dn).is_ok_and(|d| d.is_within(&map.base))).collect();
-        let resources = self.render(map, &entries, &q.projection, ctx, Refs::default()).await?;
+        let w = self
+            .dir
+            .search_window(s, q.start_index - 1, take, sort)
+            .await
+            .map_err(|e| dir_error(map, e, "search"))?;
+        let entries: Vec<Entry> = w
+            .entries
+            .into_iter()
+            .filter(|e| Dn::parse(&e.dn).is_ok_and(|d| d.is_within(&map.base)))
+            .collect();
+        let resources = self
+            .render(map, &entries, &q.projection, ctx, Refs::default())
+            .await?;
         Ok((w.total, resources))
     }
 
@@ -459,14 +648,24 @@ impl<D: Directory> Service<D> {
     }
 
     /// `POST /{Users|Groups}`.
-    pub async fn create(&self, kind: ResourceKind, body: &Value, ctx: &Ctx) -> Result<Versioned, Error> {
+    pub async fn create(
+        &self,
+        kind: ResourceKind,
+        body: &Value,
+        ctx: &Ctx,
+    ) -> Result<Versioned, Error> {
         let map = self.map(kind)?;
-        let refs = self.resolve_ids(&resource::reference_ids(map, body)).await?;
+        let refs = self
+            .resolve_ids(&resource::reference_ids(map, body))
+            .await?;
         let desired = resource::desired(map, body, &refs)?;
         let mut new = plan_create(map, desired)?;
         let password = new.password.take();
         if let (Some(pw), Some(mapping::PasswordMode::Attribute)) = (&password, map.password) {
-            new.attrs.push(("userPassword".to_owned(), vec![secrecy::ExposeSecret::expose_secret(pw).to_owned()]));
+            new.attrs.push((
+                "userPassword".to_owned(),
+                vec![secrecy::ExposeSecret::expose_secret(pw).to_owned()],
+            ));
         }
         let dn = new.dn.to_string();
         let read = map.read_attributes();
@@ -476,7 +675,9 @@ impl<D: Directory> Service<D> {
             .add(&dn, new.attrs, &read)
             .await
             .map_err(|e| dir_error(map, e, &format!("create {}", kind.name())))?
-            .ok_or_else(|| Error::Internal("the directory returned no entry after add".to_owned()))?;
+            .ok_or_else(|| {
+                Error::Internal("the directory returned no entry after add".to_owned())
+            })?;
         if let (Some(pw), Some(mapping::PasswordMode::Modify)) = (&password, map.password) {
             if let Err(e) = self.dir.set_password(&dn, pw).await {
                 // Leave nothing half-written: the entry goes again.
@@ -491,7 +692,8 @@ impl<D: Directory> Service<D> {
         }
         self.audit(ctx, "create", kind, &dn, &attr_names);
         self.metrics.provisioned(kind, "created");
-        self.render_one(map, &entry, &Projection::default(), ctx, refs).await
+        self.render_one(map, &entry, &Projection::default(), ctx, refs)
+            .await
     }
 
     async fn reread(&self, map: &AttrMap, dn: &str) -> Result<Option<Entry>, Error> {
@@ -501,10 +703,21 @@ impl<D: Directory> Service<D> {
             filter: Filter::everything(),
             attrs: map.read_attributes(),
         };
-        Ok(self.dir.search(s).await.map_err(|e| dir_error(map, e, "read"))?.into_iter().next())
+        Ok(self
+            .dir
+            .search(s)
+            .await
+            .map_err(|e| dir_error(map, e, "read"))?
+            .into_iter()
+            .next())
     }
 
-    fn precondition(&self, map: &AttrMap, entry: &Entry, if_match: Option<&str>) -> Result<Option<Precondition>, Error> {
+    fn precondition(
+        &self,
+        map: &AttrMap,
+        entry: &Entry,
+        if_match: Option<&str>,
+    ) -> Result<Option<Precondition>, Error> {
         let Some(tag) = if_match else { return Ok(None) };
         if tag.trim() == "*" {
             return Ok(None);
@@ -517,11 +730,15 @@ impl<D: Directory> Service<D> {
             return if current.as_deref() == Some(want.as_str()) {
                 Ok(None)
             } else {
-                Err(Error::PreconditionFailed("the resource changed since the version given in If-Match".to_owned()))
+                Err(Error::PreconditionFailed(
+                    "the resource changed since the version given in If-Match".to_owned(),
+                ))
             };
         }
         if current.as_deref() != Some(want.as_str()) {
-            return Err(Error::PreconditionFailed("the resource changed since the version given in If-Match".to_owned()));
+            return Err(Error::PreconditionFailed(
+                "the resource changed since the version given in If-Match".to_owned(),
+            ));
         }
         Ok(Some(Precondition {
             attribute: map.version_attribute.clone(),
@@ -531,23 +748,43 @@ impl<D: Directory> Service<D> {
 
     /// Executes a plan: one modify, then the rename (so a crash in between
     /// leaves a state the client's retry completes), then the password.
-    async fn execute(&self, map: &AttrMap, entry: &Entry, plan: Plan, pre: Option<Precondition>, what: &str) -> Result<Entry, Error> {
+    async fn execute(
+        &self,
+        map: &AttrMap,
+        entry: &Entry,
+        plan: Plan,
+        pre: Option<Precondition>,
+        what: &str,
+    ) -> Result<Entry, Error> {
         let read = map.read_attributes();
         let mut dn = entry.dn.clone();
         let mut latest: Option<Entry> = None;
         let mut pre = pre;
         if !plan.mods.is_empty() {
             let mut mods = plan.mods.clone();
-            if let (Some(pw), Some(mapping::PasswordMode::Attribute)) = (&plan.password, map.password) {
-                mods.push(Mod::Replace("userPassword".to_owned(), vec![secrecy::ExposeSecret::expose_secret(pw).to_owned()]));
+            if let (Some(pw), Some(mapping::PasswordMode::Attribute)) =
+                (&plan.password, map.password)
+            {
+                mods.push(Mod::Replace(
+                    "userPassword".to_owned(),
+                    vec![secrecy::ExposeSecret::expose_secret(pw).to_owned()],
+                ));
             }
             let want_read: &[String] = if plan.rename.is_some() { &[] } else { &read };
-            latest = self.dir.modify(&dn, mods, want_read, pre.as_ref()).await.map_err(|e| dir_error(map, e, what))?;
+            latest = self
+                .dir
+                .modify(&dn, mods, want_read, pre.as_ref())
+                .await
+                .map_err(|e| dir_error(map, e, what))?;
             pre = None;
         }
         if let Some(new_value) = &plan.rename {
             let rdn = format!("{}={}", map.rdn, ldap::escape_dn_value(new_value));
-            latest = self.dir.rename(&dn, &rdn, &read, pre.as_ref()).await.map_err(|e| dir_error(map, e, what))?;
+            latest = self
+                .dir
+                .rename(&dn, &rdn, &read, pre.as_ref())
+                .await
+                .map_err(|e| dir_error(map, e, what))?;
             dn = map.dn_for(new_value).to_string();
             if let Ok(old) = Dn::parse(&entry.dn) {
                 dn = Dn::child(&old.parent(), &map.rdn, new_value).to_string();
@@ -555,43 +792,71 @@ impl<D: Directory> Service<D> {
         }
         if let Some(pw) = &plan.password {
             if map.password == Some(mapping::PasswordMode::Modify) {
-                self.dir.set_password(&dn, pw).await.map_err(|e| dir_error(map, e, "set password"))?;
+                self.dir
+                    .set_password(&dn, pw)
+                    .await
+                    .map_err(|e| dir_error(map, e, "set password"))?;
                 latest = None;
             }
         }
         match latest {
             Some(e) => Ok(e),
-            None => Ok(self.reread(map, &dn).await?.unwrap_or_else(|| entry.clone())),
+            None => Ok(self
+                .reread(map, &dn)
+                .await?
+                .unwrap_or_else(|| entry.clone())),
         }
     }
 
     /// `PATCH /{Users|Groups}/{id}`; `None` means "answer 204".
-    pub async fn patch(&self, kind: ResourceKind, id: &str, body: &Value, if_match: Option<&str>, projection: Option<&Projection>, ctx: &Ctx) -> Result<Option<Versioned>, Error> {
+    pub async fn patch(
+        &self,
+        kind: ResourceKind,
+        id: &str,
+        body: &Value,
+        if_match: Option<&str>,
+        projection: Option<&Projection>,
+        ctx: &Ctx,
+    ) -> Result<Option<Versioned>, Error> {
         let map = self.map(kind)?;
         let ops = patch::parse(body)?;
         let ids = mapping::patch::reference_ids(map, &ops);
         let mut attempt = 0;
         loop {
             attempt += 1;
-            let (entry, refs) = tokio::join!(self.find(map, id, map.read_attributes()), self.resolve_ids(&ids));
+            let (entry, refs) = tokio::join!(
+                self.find(map, id, map.read_attributes()),
+                self.resolve_ids(&ids)
+            );
             let (entry, refs) = (entry?, refs?);
             let plan = plan_patch(map, &entry, &ops, &refs)?;
             let pre = self.precondition(map, &entry, if_match)?;
             let changed = plan.changed_attributes();
             let noop = plan.is_noop();
             let disabled = kind == ResourceKind::User && map.disable.as_ref().is_some_and(|d| plan.mods.iter().any(|m| matches!(m, Mod::Add(a, v) if a.eq_ignore_ascii_case(&d.attribute) && v.contains(&d.value))));
-            let result = if noop { Ok(entry.clone()) } else { self.execute(map, &entry, plan, pre, &format!("update {}", kind.name())).await };
+            let result = if noop {
+                Ok(entry.clone())
+            } else {
+                self.execute(map, &entry, plan, pre, &format!("update {}", kind.name()))
+                    .await
+            };
             match result {
-                Err(Error::BadRequest { .. }) if attempt < RACE_RETRIES && self.lost_race(map, &entry).await => continue,
+                Err(Error::BadRequest { .. })
+                    if attempt < RACE_RETRIES && self.lost_race(map, &entry).await =>
+                {
+                    continue;
+                }
                 Err(e) => return Err(e),
                 Ok(after) => {
                     if !noop {
                         self.audit(ctx, "patch", kind, &after.dn, &changed);
-                        self.metrics.provisioned(kind, if disabled { "disabled" } else { "updated" });
+                        self.metrics
+                            .provisioned(kind, if disabled { "disabled" } else { "updated" });
                     }
                     // Groups answer 204 unless the client asked for attributes:
                     // rendering thousands of members nobody reads costs searches.
-                    if kind == ResourceKind::Group && projection.is_none_or(Projection::is_default) {
+                    if kind == ResourceKind::Group && projection.is_none_or(Projection::is_default)
+                    {
                         return Ok(None);
                     }
                     let p = projection.cloned().unwrap_or_default();
@@ -604,15 +869,27 @@ impl<D: Directory> Service<D> {
     /// After a refused write, whether the entry changed meanwhile (a
     /// concurrent writer added or removed the same value): then retry.
     async fn lost_race(&self, map: &AttrMap, before: &Entry) -> bool {
-        let Ok(Some(now)) = self.reread(map, &before.dn).await else { return false };
+        let Ok(Some(now)) = self.reread(map, &before.dn).await else {
+            return false;
+        };
         resource::version(map, &now) != resource::version(map, before)
     }
 
     /// `PUT /{Users|Groups}/{id}`.
-    pub async fn replace(&self, kind: ResourceKind, id: &str, body: &Value, if_match: Option<&str>, ctx: &Ctx) -> Result<Versioned, Error> {
+    pub async fn replace(
+        &self,
+        kind: ResourceKind,
+        id: &str,
+        body: &Value,
+        if_match: Option<&str>,
+        ctx: &Ctx,
+    ) -> Result<Versioned, Error> {
         let map = self.map(kind)?;
         let ids = resource::reference_ids(map, body);
-        let (entry, refs) = tokio::join!(self.find(map, id, map.read_attributes()), self.resolve_ids(&ids));
+        let (entry, refs) = tokio::join!(
+            self.find(map, id, map.read_attributes()),
+            self.resolve_ids(&ids)
+        );
         let (entry, refs) = (entry?, refs?);
         let desired = resource::desired(map, body, &refs)?;
         let plan = plan_replace(map, &entry, desired)?;
@@ -621,36 +898,55 @@ impl<D: Directory> Service<D> {
         let after = if plan.is_noop() {
             entry.clone()
         } else {
-            let after = self.execute(map, &entry, plan, pre, &format!("replace {}", kind.name())).await?;
+            let after = self
+                .execute(map, &entry, plan, pre, &format!("replace {}", kind.name()))
+                .await?;
             self.audit(ctx, "replace", kind, &after.dn, &changed);
             self.metrics.provisioned(kind, "updated");
             after
         };
-        self.render_one(map, &after, &Projection::default(), ctx, refs).await
+        self.render_one(map, &after, &Projection::default(), ctx, refs)
+            .await
     }
 
     /// `DELETE /{Users|Groups}/{id}`: memberships first (when the daemon owns
     /// referential integrity), then the entry, so an interrupted delete is
     /// completed by the client's retry and never leaves a dangling member.
-    pub async fn delete(&self, kind: ResourceKind, id: &str, if_match: Option<&str>, ctx: &Ctx) -> Result<(), Error> {
+    pub async fn delete(
+        &self,
+        kind: ResourceKind,
+        id: &str,
+        if_match: Option<&str>,
+        ctx: &Ctx,
+    ) -> Result<(), Error> {
         let map = self.map(kind)?;
         let mut attrs = vec![map.id_attribute.clone(), map.version_attribute.clone()];
         attrs.push(map.rdn.clone());
         let entry = self.find(map, id, attrs).await?;
         let pre = self.precondition(map, &entry, if_match)?;
         self.remove_memberships(&entry).await?;
-        self.dir.delete(&entry.dn, pre.as_ref()).await.map_err(|e| dir_error(map, e, &format!("delete {}", kind.name())))?;
+        self.dir
+            .delete(&entry.dn, pre.as_ref())
+            .await
+            .map_err(|e| dir_error(map, e, &format!("delete {}", kind.name())))?;
         self.audit(ctx, "delete", kind, &entry.dn, &[]);
         self.metrics.provisioned(kind, "deleted");
         Ok(())
     }
 
     async fn remove_memberships(&self, entry: &Entry) -> Result<(), Error> {
-        let Some(g) = self.config.groups.as_ref() else { return Ok(()) };
-        let Some(m) = g.members.as_ref().filter(|m| m.daemon_cleans_up) else { return Ok(()) };
+        let Some(g) = self.config.groups.as_ref() else {
+            return Ok(());
+        };
+        let Some(m) = g.members.as_ref().filter(|m| m.daemon_cleans_up) else {
+            return Ok(());
+        };
         let value = match m.value {
             mapping::MemberValue::Dn => entry.dn.clone(),
-            mapping::MemberValue::RdnValue => match Dn::parse(&entry.dn).ok().and_then(|d| d.rdn_value(&self.config.users.rdn).map(str::to_owned)) {
+            mapping::MemberValue::RdnValue => match Dn::parse(&entry.dn)
+                .ok()
+                .and_then(|d| d.rdn_value(&self.config.users.rdn).map(str::to_owned))
+            {
                 Some(v) => v,
                 None => return Ok(()),
             },
@@ -661,16 +957,37 @@ impl<D: Directory> Service<D> {
             filter: Filter::Equal(m.attribute.clone(), value.clone()),
             attrs: vec!["1.1".to_owned()],
         };
-        let groups = self.dir.search(s).await.map_err(|e| dir_error(g, e, "finding memberships"))?;
+        let groups = self
+            .dir
+            .search(s)
+            .await
+            .map_err(|e| dir_error(g, e, "finding memberships"))?;
         for group in groups {
             let del = vec![Mod::Delete(m.attribute.clone(), vec![value.clone()])];
             match self.dir.modify(&group.dn, del, &[], None).await {
-                Ok(_) | Err(DirError::Result { rc: rc::NO_SUCH_ATTRIBUTE, .. }) => {}
+                Ok(_)
+                | Err(DirError::Result {
+                    rc: rc::NO_SUCH_ATTRIBUTE,
+                    ..
+                }) => {}
                 // The last member: groupOfNames needs one, so the placeholder takes its place.
-                Err(DirError::Result { rc: rc::OBJECT_CLASS_VIOLATION, .. }) if m.placeholder.is_some() => {
-                    let ph = m.placeholder.as_ref().map(Dn::to_string).unwrap_or_default();
-                    let swap = vec![Mod::Add(m.attribute.clone(), vec![ph]), Mod::Delete(m.attribute.clone(), vec![value.clone()])];
-                    self.dir.modify(&group.dn, swap, &[], None).await.map_err(|e| dir_error(g, e, "removing membership"))?;
+                Err(DirError::Result {
+                    rc: rc::OBJECT_CLASS_VIOLATION,
+                    ..
+                }) if m.placeholder.is_some() => {
+                    let ph = m
+                        .placeholder
+                        .as_ref()
+                        .map(Dn::to_string)
+                        .unwrap_or_default();
+                    let swap = vec![
+                        Mod::Add(m.attribute.clone(), vec![ph]),
+                        Mod::Delete(m.attribute.clone(), vec![value.clone()]),
+                    ];
+                    self.dir
+                        .modify(&group.dn, swap, &[], None)
+                        .await
+                        .map_err(|e| dir_error(g, e, "removing membership"))?;
                 }
                 Err(e) => return Err(dir_error(g, e, "removing membership")),
             }
@@ -690,7 +1007,8 @@ impl<D: Directory> Service<D> {
             &schema::Capabilities {
                 patch: true,
                 bulk: false,
-                filter_max_results: u32::try_from(self.config.server.max_page_size).unwrap_or(u32::MAX),
+                filter_max_results: u32::try_from(self.config.server.max_page_size)
+                    .unwrap_or(u32::MAX),
                 change_password: self.config.users.password.is_some(),
                 sort: caps.server_side_sort,
                 etag: true,

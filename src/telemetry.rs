@@ -15,17 +15,26 @@ use crate::mapping::ResourceKind;
 
 /// Installs the global subscriber. `RUST_LOG` refines the default `info` level.
 pub fn init(format: LogFormat) {
-    let filter = tracing_subscriber::EnvFilter::try_from_default_env().unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("info"));
-    let builder = tracing_subscriber::fmt().with_env_filter(filter).with_writer(std::io::stderr);
+    let filter = tracing_subscriber::EnvFilter::try_from_default_env()
+        .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("info"));
+    let builder = tracing_subscriber::fmt()
+        .with_env_filter(filter)
+        .with_writer(std::io::stderr);
     // A second init (tests) is harmless: the first subscriber stays.
     let _ = match format {
-        LogFormat::Json => builder.json().flatten_event(true).with_current_span(true).try_init(),
+        LogFormat::Json => builder
+            .json()
+            .flatten_event(true)
+            .with_current_span(true)
+            .try_init(),
         LogFormat::Text => builder.try_init(),
     };
 }
 
 /// Latency buckets in seconds, from a cached read to a slow bulk membership change.
-const BUCKETS: [f64; 12] = [0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 5.0];
+const BUCKETS: [f64; 12] = [
+    0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 5.0,
+];
 
 #[derive(Default)]
 struct Histogram {
@@ -47,7 +56,11 @@ impl Histogram {
 
     fn render(&self, out: &mut String, name: &str, labels: &str) {
         for (i, b) in BUCKETS.iter().enumerate() {
-            let _ = writeln!(out, "{name}_bucket{{{labels},le=\"{b}\"}} {}", self.counts[i]);
+            let _ = writeln!(
+                out,
+                "{name}_bucket{{{labels},le=\"{b}\"}} {}",
+                self.counts[i]
+            );
         }
         let _ = writeln!(out, "{name}_bucket{{{labels},le=\"+Inf\"}} {}", self.count);
         let _ = writeln!(out, "{name}_sum{{{labels}}} {}", self.sum);
@@ -72,8 +85,13 @@ impl Metrics {
     /// Records one answered HTTP request.
     pub fn http(&self, route: &str, method: &str, status: u16, elapsed: Duration) {
         if let Ok(mut r) = self.inner.lock() {
-            *r.http.entry((route.to_owned(), method.to_owned(), status)).or_default() += 1;
-            r.http_latency.entry((route.to_owned(), method.to_owned())).or_default().observe(elapsed.as_secs_f64());
+            *r.http
+                .entry((route.to_owned(), method.to_owned(), status))
+                .or_default() += 1;
+            r.http_latency
+                .entry((route.to_owned(), method.to_owned()))
+                .or_default()
+                .observe(elapsed.as_secs_f64());
         }
     }
 
@@ -85,25 +103,54 @@ impl Metrics {
     }
 
     /// The Prometheus text exposition, with the pool gauges given by the caller.
-    pub fn render(&self, pool_size: usize, pool_connected: usize, pool_in_use: usize, ldap_up: bool) -> String {
+    pub fn render(
+        &self,
+        pool_size: usize,
+        pool_connected: usize,
+        pool_in_use: usize,
+        ldap_up: bool,
+    ) -> String {
         let mut out = String::new();
         let Ok(r) = self.inner.lock() else { return out };
         out.push_str("# HELP scim2ldap_http_requests_total HTTP requests answered, by route, method and status.\n# TYPE scim2ldap_http_requests_total counter\n");
         for ((route, method, status), n) in &r.http {
-            let _ = writeln!(out, "scim2ldap_http_requests_total{{route=\"{route}\",method=\"{method}\",status=\"{status}\"}} {n}");
+            let _ = writeln!(
+                out,
+                "scim2ldap_http_requests_total{{route=\"{route}\",method=\"{method}\",status=\"{status}\"}} {n}"
+            );
         }
         out.push_str("# HELP scim2ldap_http_request_duration_seconds Time to answer HTTP requests.\n# TYPE scim2ldap_http_request_duration_seconds histogram\n");
         for ((route, method), h) in &r.http_latency {
-            h.render(&mut out, "scim2ldap_http_request_duration_seconds", &format!("route=\"{route}\",method=\"{method}\""));
+            h.render(
+                &mut out,
+                "scim2ldap_http_request_duration_seconds",
+                &format!("route=\"{route}\",method=\"{method}\""),
+            );
         }
         out.push_str("# HELP scim2ldap_provisioned_total Directory changes by resource type and action.\n# TYPE scim2ldap_provisioned_total counter\n");
         for ((kind, action), n) in &r.provisioned {
-            let _ = writeln!(out, "scim2ldap_provisioned_total{{resource=\"{kind}\",action=\"{action}\"}} {n}");
+            let _ = writeln!(
+                out,
+                "scim2ldap_provisioned_total{{resource=\"{kind}\",action=\"{action}\"}} {n}"
+            );
         }
-        let _ = writeln!(out, "# HELP scim2ldap_ldap_pool_size Configured LDAP connections.\n# TYPE scim2ldap_ldap_pool_size gauge\nscim2ldap_ldap_pool_size {pool_size}");
-        let _ = writeln!(out, "# HELP scim2ldap_ldap_pool_connected LDAP connections currently bound.\n# TYPE scim2ldap_ldap_pool_connected gauge\nscim2ldap_ldap_pool_connected {pool_connected}");
-        let _ = writeln!(out, "# HELP scim2ldap_ldap_operations_in_flight LDAP operations waiting for an answer.\n# TYPE scim2ldap_ldap_operations_in_flight gauge\nscim2ldap_ldap_operations_in_flight {pool_in_use}");
-        let _ = writeln!(out, "# HELP scim2ldap_ldap_up Whether the directory answered the readiness probe.\n# TYPE scim2ldap_ldap_up gauge\nscim2ldap_ldap_up {}", u8::from(ldap_up));
+        let _ = writeln!(
+            out,
+            "# HELP scim2ldap_ldap_pool_size Configured LDAP connections.\n# TYPE scim2ldap_ldap_pool_size gauge\nscim2ldap_ldap_pool_size {pool_size}"
+        );
+        let _ = writeln!(
+            out,
+            "# HELP scim2ldap_ldap_pool_connected LDAP connections currently bound.\n# TYPE scim2ldap_ldap_pool_connected gauge\nscim2ldap_ldap_pool_connected {pool_connected}"
+        );
+        let _ = writeln!(
+            out,
+            "# HELP scim2ldap_ldap_operations_in_flight LDAP operations waiting for an answer.\n# TYPE scim2ldap_ldap_operations_in_flight gauge\nscim2ldap_ldap_operations_in_flight {pool_in_use}"
+        );
+        let _ = writeln!(
+            out,
+            "# HELP scim2ldap_ldap_up Whether the directory answered the readiness probe.\n# TYPE scim2ldap_ldap_up gauge\nscim2ldap_ldap_up {}",
+            u8::from(ldap_up)
+        );
         out
     }
 }
@@ -119,9 +166,19 @@ mod tests {
         m.http("/Users", "GET", 200, Duration::from_millis(30));
         m.provisioned(ResourceKind::User, "created");
         let t = m.render(4, 3, 1, true);
-        assert!(t.contains("scim2ldap_http_requests_total{route=\"/Users\",method=\"GET\",status=\"200\"} 2"), "{t}");
+        assert!(
+            t.contains(
+                "scim2ldap_http_requests_total{route=\"/Users\",method=\"GET\",status=\"200\"} 2"
+            ),
+            "{t}"
+        );
         assert!(t.contains("scim2ldap_http_request_duration_seconds_bucket{route=\"/Users\",method=\"GET\",le=\"0.005\"} 1"), "{t}");
-        assert!(t.contains("scim2ldap_http_request_duration_seconds_count{route=\"/Users\",method=\"GET\"} 2"), "{t}");
+        assert!(
+            t.contains(
+                "scim2ldap_http_request_duration_seconds_count{route=\"/Users\",method=\"GET\"} 2"
+            ),
+            "{t}"
+        );
         assert!(t.contains("scim2ldap_provisioned_total{resource=\"User\",action=\"created\"} 1"));
         assert!(t.contains("scim2ldap_ldap_pool_connected 3"));
         assert!(t.contains("scim2ldap_ldap_up 1"));

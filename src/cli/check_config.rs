@@ -19,11 +19,22 @@ fn check_map(map: &AttrMap, schema: &subschema::Subschema, problems: &mut Vec<St
             problems.push(format!("{sec}.object_classes: {oc} is not an object class of this server (load config/schema/ or fix the name)"));
         }
     }
-    let mut attrs: Vec<(String, String)> = map.fields.iter().map(|f| (format!("{sec}.attributes.{:?}", f.key), f.ldap.clone())).collect();
-    attrs.extend(map.defaults.iter().map(|(a, _)| (format!("{sec}.defaults.{a}"), a.clone())));
+    let mut attrs: Vec<(String, String)> = map
+        .fields
+        .iter()
+        .map(|f| (format!("{sec}.attributes.{:?}", f.key), f.ldap.clone()))
+        .collect();
+    attrs.extend(
+        map.defaults
+            .iter()
+            .map(|(a, _)| (format!("{sec}.defaults.{a}"), a.clone())),
+    );
     attrs.push((format!("{sec}.rdn"), map.rdn.clone()));
     attrs.push((format!("{sec}.id_attribute"), map.id_attribute.clone()));
-    attrs.push((format!("{sec}.version_attribute"), map.version_attribute.clone()));
+    attrs.push((
+        format!("{sec}.version_attribute"),
+        map.version_attribute.clone(),
+    ));
     if let Some(d) = &map.disable {
         attrs.push((format!("{sec}.disable"), d.attribute.clone()));
     }
@@ -32,7 +43,9 @@ fn check_map(map: &AttrMap, schema: &subschema::Subschema, problems: &mut Vec<St
     }
     for (key, a) in attrs {
         if !schema.attribute_types.contains(&a.to_ascii_lowercase()) {
-            problems.push(format!("{key}: LDAP attribute {a} does not exist on this server"));
+            problems.push(format!(
+                "{key}: LDAP attribute {a} does not exist on this server"
+            ));
         }
     }
 }
@@ -48,7 +61,11 @@ pub async fn run(config: Config) -> Result<ExitCode, ExitCode> {
             return Err(ExitCode::FAILURE);
         }
     };
-    println!("ldap: bound to {} as {}", config.ldap.urls.join(", "), config.ldap.bind_dn);
+    println!(
+        "ldap: bound to {} as {}",
+        config.ldap.urls.join(", "),
+        config.ldap.bind_dn
+    );
     let caps = pool.capabilities().clone();
     for line in caps.describe() {
         println!("capability: {line}");
@@ -63,16 +80,25 @@ pub async fn run(config: Config) -> Result<ExitCode, ExitCode> {
         }
         Err(e) => problems.push(format!("ldap: cannot read the subschema: {e}")),
     }
-    if !caps.password_modify && config.users.password == Some(crate::mapping::PasswordMode::Modify) {
+    if !caps.password_modify && config.users.password == Some(crate::mapping::PasswordMode::Modify)
+    {
         problems.push("users.password: the server lacks the Password Modify extended operation; set users.password = \"attribute\"".to_owned());
     }
     if !caps.assertion {
-        println!("note: without the Assertion control, If-Match is checked against a read just before the write (not atomic)");
+        println!(
+            "note: without the Assertion control, If-Match is checked against a read just before the write (not atomic)"
+        );
     }
     if !caps.server_side_sort {
-        println!("note: without server-side sort, sortBy is refused and ServiceProviderConfig says sort.supported=false");
+        println!(
+            "note: without server-side sort, sortBy is refused and ServiceProviderConfig says sort.supported=false"
+        );
     }
-    for base in [Some(&config.users), config.groups.as_ref()].into_iter().flatten().map(|m| m.base.to_string()) {
+    for base in [Some(&config.users), config.groups.as_ref()]
+        .into_iter()
+        .flatten()
+        .map(|m| m.base.to_string())
+    {
         let found = pool
             .search(crate::directory::Search {
                 base: base.clone(),
@@ -82,7 +108,9 @@ pub async fn run(config: Config) -> Result<ExitCode, ExitCode> {
             })
             .await;
         if !matches!(found, Ok(ref v) if !v.is_empty()) {
-            problems.push(format!("base {base} does not exist or is not readable by the bind DN"));
+            problems.push(format!(
+                "base {base} does not exist or is not readable by the bind DN"
+            ));
         }
     }
     for p in &problems {

@@ -17,7 +17,12 @@ use crate::http::{AppState, router};
 use crate::service::Service;
 use crate::telemetry::Metrics;
 
-pub async fn run(config: Config, method: &str, path: &str, body_file: Option<&Path>) -> Result<ExitCode, ExitCode> {
+pub async fn run(
+    config: Config,
+    method: &str,
+    path: &str,
+    body_file: Option<&Path>,
+) -> Result<ExitCode, ExitCode> {
     let method: Method = method.to_ascii_uppercase().parse().map_err(|_| {
         eprintln!("explain: {method:?} is not an HTTP method");
         ExitCode::from(2)
@@ -29,11 +34,23 @@ pub async fn run(config: Config, method: &str, path: &str, body_file: Option<&Pa
         })?,
         None => Vec::new(),
     };
-    let token = config.tokens.first().map(|t| t.secret.expose_secret().to_owned()).unwrap_or_default();
+    let token = config
+        .tokens
+        .first()
+        .map(|t| t.secret.expose_secret().to_owned())
+        .unwrap_or_default();
     let uri = if path.starts_with(&config.server.base_path) && !config.server.base_path.is_empty() {
         path.to_owned()
     } else {
-        format!("{}{}", config.server.base_path, if path.starts_with('/') { path.to_owned() } else { format!("/{path}") })
+        format!(
+            "{}{}",
+            config.server.base_path,
+            if path.starts_with('/') {
+                path.to_owned()
+            } else {
+                format!("/{path}")
+            }
+        )
     };
     let pool = super::serve::connect(&config).await?;
     let dry = Arc::new(DryRun::new(pool));
@@ -53,7 +70,9 @@ pub async fn run(config: Config, method: &str, path: &str, body_file: Option<&Pa
         })?;
     let response = app.oneshot(req).await.map_err(|_| ExitCode::FAILURE)?;
     let status = response.status();
-    let bytes = axum::body::to_bytes(response.into_body(), usize::MAX).await.unwrap_or_default();
+    let bytes = axum::body::to_bytes(response.into_body(), usize::MAX)
+        .await
+        .unwrap_or_default();
     for (i, op) in dry.operations().iter().enumerate() {
         println!("{}. {op}", i + 1);
     }

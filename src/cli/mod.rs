@@ -15,7 +15,11 @@ use crate::config::{Config, ProcessEnv};
 pub const DEFAULT_CONFIG: &str = "/etc/scim2ldap/scim2ldap.toml";
 
 #[derive(Parser)]
-#[command(name = "scim2ldap", version, about = "Provision users and groups from Microsoft Entra ID (or any SCIM 2.0 client) into an LDAP directory")]
+#[command(
+    name = "scim2ldap",
+    version,
+    about = "Provision users and groups from Microsoft Entra ID (or any SCIM 2.0 client) into an LDAP directory"
+)]
 struct Cli {
     #[command(subcommand)]
     command: Command,
@@ -57,21 +61,34 @@ fn load(path: &std::path::Path) -> Result<Config, ExitCode> {
 }
 
 fn runtime() -> Result<tokio::runtime::Runtime, ExitCode> {
-    tokio::runtime::Builder::new_multi_thread().enable_all().build().map_err(|e| {
-        eprintln!("cannot start the async runtime: {e}");
-        ExitCode::FAILURE
-    })
+    tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()
+        .map_err(|e| {
+            eprintln!("cannot start the async runtime: {e}");
+            ExitCode::FAILURE
+        })
 }
 
 /// Runs the command line.
 pub fn run() -> ExitCode {
     let cli = Cli::parse();
     let outcome = match cli.command {
-        Command::Serve { config } => load(&config).and_then(|c| runtime().and_then(|rt| rt.block_on(serve::run(c)))),
-        Command::CheckConfig { config } => load(&config).and_then(|c| runtime().and_then(|rt| rt.block_on(check_config::run(c)))),
-        Command::Explain { config, method, path, body_file } => {
-            load(&config).and_then(|c| runtime().and_then(|rt| rt.block_on(explain::run(c, &method, &path, body_file.as_deref()))))
+        Command::Serve { config } => {
+            load(&config).and_then(|c| runtime().and_then(|rt| rt.block_on(serve::run(c))))
         }
+        Command::CheckConfig { config } => {
+            load(&config).and_then(|c| runtime().and_then(|rt| rt.block_on(check_config::run(c))))
+        }
+        Command::Explain {
+            config,
+            method,
+            path,
+            body_file,
+        } => load(&config).and_then(|c| {
+            runtime()
+                .and_then(|rt| rt.block_on(explain::run(c, &method, &path, body_file.as_deref())))
+        }),
     };
     outcome.unwrap_or_else(|code| code)
 }

@@ -7,10 +7,10 @@ use std::time::Duration;
 use crate::config::Config;
 use crate::directory::pool::LdapPool;
 use crate::directory::{DirError, Directory};
-use std::future::IntoFuture;
 use crate::http::{AppState, router};
 use crate::service::Service;
 use crate::telemetry::{self, Metrics};
+use std::future::IntoFuture;
 
 /// How long in-flight requests may take to finish after SIGTERM.
 const SHUTDOWN_GRACE: Duration = Duration::from_secs(20);
@@ -72,12 +72,15 @@ pub async fn run(config: Config) -> Result<ExitCode, ExitCode> {
     let size = config.ldap.pool_size;
     let service = Service::new(pool, config.clone(), metrics);
     let mut state = AppState::new(service);
-    state.pool_gauges = Box::new(move || (size, gauges_pool.connected_hint(), gauges_pool.in_use()));
+    state.pool_gauges =
+        Box::new(move || (size, gauges_pool.connected_hint(), gauges_pool.in_use()));
     let app = router(Arc::new(state));
-    let listener = tokio::net::TcpListener::bind(config.server.listen).await.map_err(|e| {
-        eprintln!("scim2ldap: cannot listen on {}: {e}", config.server.listen);
-        ExitCode::FAILURE
-    })?;
+    let listener = tokio::net::TcpListener::bind(config.server.listen)
+        .await
+        .map_err(|e| {
+            eprintln!("scim2ldap: cannot listen on {}: {e}", config.server.listen);
+            ExitCode::FAILURE
+        })?;
     tracing::info!(listen = %config.server.listen, base_path = %config.server.base_path, "scim2ldap ready");
     let (stop_tx, mut stop_rx) = tokio::sync::watch::channel(false);
     let server = axum::serve(listener, app).with_graceful_shutdown(async move {
@@ -106,4 +109,3 @@ pub async fn run(config: Config) -> Result<ExitCode, ExitCode> {
         }
     }
 }
-

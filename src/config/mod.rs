@@ -115,8 +115,12 @@ impl Environment for ProcessEnv {
 impl Config {
     /// Reads and validates `path` with overrides from `env`.
     pub fn load(path: &Path, env: &dyn Environment) -> Result<Config, Problems> {
-        let text = std::fs::read_to_string(path)
-            .map_err(|e| Problems(vec![format!("cannot read config file {}: {e}", path.display())]))?;
+        let text = std::fs::read_to_string(path).map_err(|e| {
+            Problems(vec![format!(
+                "cannot read config file {}: {e}",
+                path.display()
+            )])
+        })?;
         let mut config = Config::parse(&text, env)?;
         if let Some(w) = secret::permission_warning(path) {
             config.warnings.push(w);
@@ -132,20 +136,28 @@ impl Config {
         let server = server(&raw.server, env, &mut p);
         let tokens = tokens(&raw.auth, env, &mut p, &mut warnings);
         let ldap = ldap(&raw.ldap, env, &mut p, &mut warnings);
-        for (urn, _) in &raw.extensions {
+        for urn in raw.extensions.keys() {
             if !urn.to_ascii_lowercase().starts_with("urn:") {
-                p.push(format!("extensions.{urn:?}: an extension is named by its schema URN (urn:...)"));
+                p.push(format!(
+                    "extensions.{urn:?}: an extension is named by its schema URN (urn:...)"
+                ));
             }
         }
         let ext: Vec<String> = raw.extensions.keys().cloned().collect();
         let users = match &raw.users {
             Some(u) => mapping::compile(ResourceKind::User, u, &ext, &mut p),
             None => {
-                p.push("[users]: section missing; it says where and how SCIM Users are stored".to_owned());
+                p.push(
+                    "[users]: section missing; it says where and how SCIM Users are stored"
+                        .to_owned(),
+                );
                 None
             }
         };
-        let groups = raw.groups.as_ref().and_then(|g| mapping::compile(ResourceKind::Group, g, &ext, &mut p));
+        let groups = raw
+            .groups
+            .as_ref()
+            .and_then(|g| mapping::compile(ResourceKind::Group, g, &ext, &mut p));
         if let (Some(u), Some(g)) = (&users, &groups) {
             if u.base.is_within(&g.base) || g.base.is_within(&u.base) {
                 p.push(format!(
@@ -191,28 +203,41 @@ fn server(raw: &file::Server, env: &dyn Environment, p: &mut Vec<String>) -> Ser
         .or_else(|| raw.listen.clone())
         .unwrap_or_else(|| DEFAULT_LISTEN.to_owned());
     let listen = listen_text.parse().unwrap_or_else(|_| {
-        p.push(format!("server.listen: {listen_text:?} is not an address like 127.0.0.1:8080"));
+        p.push(format!(
+            "server.listen: {listen_text:?} is not an address like 127.0.0.1:8080"
+        ));
         SocketAddr::from(([127, 0, 0, 1], 8080))
     });
-    let base_path = raw.base_path.clone().unwrap_or_else(|| DEFAULT_BASE_PATH.to_owned());
+    let base_path = raw
+        .base_path
+        .clone()
+        .unwrap_or_else(|| DEFAULT_BASE_PATH.to_owned());
     if !base_path.starts_with('/') || base_path.ends_with('/') && base_path.len() > 1 {
-        p.push(format!("server.base_path: {base_path:?} must start with '/' and not end with one"));
+        p.push(format!(
+            "server.base_path: {base_path:?} must start with '/' and not end with one"
+        ));
     }
     if let Some(u) = &raw.public_url {
         if !(u.starts_with("https://") || u.starts_with("http://")) {
-            p.push(format!("server.public_url: {u:?} must be an http:// or https:// URL"));
+            p.push(format!(
+                "server.public_url: {u:?} must be an http:// or https:// URL"
+            ));
         }
     }
     let log_format = match raw.log_format.as_deref().unwrap_or("text") {
         "text" => LogFormat::Text,
         "json" => LogFormat::Json,
         other => {
-            p.push(format!("server.log_format: {other:?} is not one of \"text\", \"json\""));
+            p.push(format!(
+                "server.log_format: {other:?} is not one of \"text\", \"json\""
+            ));
             LogFormat::Text
         }
     };
     let max_page_size = raw.max_page_size.unwrap_or(DEFAULT_MAX_PAGE_SIZE);
-    let default_page_size = raw.default_page_size.unwrap_or(DEFAULT_PAGE_SIZE.min(max_page_size));
+    let default_page_size = raw
+        .default_page_size
+        .unwrap_or(DEFAULT_PAGE_SIZE.min(max_page_size));
     if max_page_size == 0 {
         p.push("server.max_page_size: must be at least 1".to_owned());
     }
@@ -221,16 +246,29 @@ fn server(raw: &file::Server, env: &dyn Environment, p: &mut Vec<String>) -> Ser
     }
     Server {
         listen,
-        base_path: if base_path == "/" { String::new() } else { base_path },
+        base_path: if base_path == "/" {
+            String::new()
+        } else {
+            base_path
+        },
         public_discovery: raw.public_discovery.unwrap_or(false),
         public_metrics: raw.public_metrics.unwrap_or(false),
-        public_url: raw.public_url.as_ref().map(|u| u.trim_end_matches('/').to_owned()),
+        public_url: raw
+            .public_url
+            .as_ref()
+            .map(|u| u.trim_end_matches('/').to_owned()),
         max_body_bytes: raw.max_body_bytes.unwrap_or(DEFAULT_MAX_BODY_BYTES),
         max_page_size,
         default_page_size,
         log_format,
-        max_concurrent_requests: raw.max_concurrent_requests.unwrap_or(DEFAULT_MAX_CONCURRENT).max(1),
-        request_timeout: raw.request_timeout_seconds.map(Duration::from_secs).unwrap_or(DEFAULT_REQUEST_TIMEOUT),
+        max_concurrent_requests: raw
+            .max_concurrent_requests
+            .unwrap_or(DEFAULT_MAX_CONCURRENT)
+            .max(1),
+        request_timeout: raw
+            .request_timeout_seconds
+            .map(Duration::from_secs)
+            .unwrap_or(DEFAULT_REQUEST_TIMEOUT),
     }
 }
 
@@ -238,7 +276,12 @@ fn credentials_dir(env: &dyn Environment) -> Option<PathBuf> {
     env.var("CREDENTIALS_DIRECTORY").map(PathBuf::from)
 }
 
-fn tokens(raw: &file::Auth, env: &dyn Environment, p: &mut Vec<String>, warnings: &mut Vec<String>) -> Vec<Token> {
+fn tokens(
+    raw: &file::Auth,
+    env: &dyn Environment,
+    p: &mut Vec<String>,
+    warnings: &mut Vec<String>,
+) -> Vec<Token> {
     if let Some(t) = env.var("SCIM2LDAP_TOKEN") {
         // The environment replaces the file's tokens rather than adding one, so
         // an override never leaves a forgotten token valid.
@@ -248,9 +291,14 @@ fn tokens(raw: &file::Auth, env: &dyn Environment, p: &mut Vec<String>, warnings
         }];
     }
     let mut out = Vec::new();
-    let mut add = |name: &str, key: &str, result: Result<SecretString, String>, p: &mut Vec<String>| match result {
+    let mut add = |name: &str,
+                   key: &str,
+                   result: Result<SecretString, String>,
+                   p: &mut Vec<String>| match result {
         Ok(secret) if secret::ExposeSecret::expose_secret(&secret).len() < 16 => {
-            p.push(format!("{key}: token {name:?} is shorter than 16 characters; use a long random value"));
+            p.push(format!(
+                "{key}: token {name:?} is shorter than 16 characters; use a long random value"
+            ));
         }
         Ok(secret) => out.push(Token {
             name: name.to_owned(),
@@ -260,7 +308,12 @@ fn tokens(raw: &file::Auth, env: &dyn Environment, p: &mut Vec<String>, warnings
     };
     match (&raw.token, &raw.token_file) {
         (Some(_), Some(_)) => p.push("auth.token: set token or token_file, not both".to_owned()),
-        (Some(v), None) => add("default", "auth.token", Ok(SecretString::from(v.clone())), p),
+        (Some(v), None) => add(
+            "default",
+            "auth.token",
+            Ok(SecretString::from(v.clone())),
+            p,
+        ),
         (None, Some(f)) => {
             if let Some(w) = secret::permission_warning(f) {
                 warnings.push(w);
@@ -272,11 +325,20 @@ fn tokens(raw: &file::Auth, env: &dyn Environment, p: &mut Vec<String>, warnings
     for (i, t) in raw.tokens.iter().enumerate() {
         let key = format!("auth.tokens[{i}]");
         if t.name.trim().is_empty() {
-            p.push(format!("{key}.name: give the token a name (it appears in audit logs)"));
+            p.push(format!(
+                "{key}.name: give the token a name (it appears in audit logs)"
+            ));
         }
-        let sources = [t.value.is_some(), t.file.is_some(), t.env.is_some(), t.credential.is_some()];
+        let sources = [
+            t.value.is_some(),
+            t.file.is_some(),
+            t.env.is_some(),
+            t.credential.is_some(),
+        ];
         if sources.iter().filter(|s| **s).count() != 1 {
-            p.push(format!("{key}: set exactly one of value, file, env, credential"));
+            p.push(format!(
+                "{key}: set exactly one of value, file, env, credential"
+            ));
             continue;
         }
         let result = if let Some(v) = &t.value {
@@ -287,7 +349,9 @@ fn tokens(raw: &file::Auth, env: &dyn Environment, p: &mut Vec<String>, warnings
             }
             secret::read_file(f)
         } else if let Some(var) = &t.env {
-            env.var(var).map(SecretString::from).ok_or_else(|| format!("environment variable {var} is not set"))
+            env.var(var)
+                .map(SecretString::from)
+                .ok_or_else(|| format!("environment variable {var} is not set"))
         } else if let Some(c) = &t.credential {
             secret::read_credential(c, credentials_dir(env).as_deref())
         } else {
@@ -306,7 +370,12 @@ fn tokens(raw: &file::Auth, env: &dyn Environment, p: &mut Vec<String>, warnings
     out
 }
 
-fn ldap(raw: &file::Ldap, env: &dyn Environment, p: &mut Vec<String>, warnings: &mut Vec<String>) -> Ldap {
+fn ldap(
+    raw: &file::Ldap,
+    env: &dyn Environment,
+    p: &mut Vec<String>,
+    warnings: &mut Vec<String>,
+) -> Ldap {
     let urls = match (env.var("SCIM2LDAP_LDAP_URL"), &raw.url) {
         (Some(u), _) => u.split_whitespace().map(str::to_owned).collect(),
         (None, Some(file::OneOrMany::One(u))) => vec![u.clone()],
@@ -314,17 +383,27 @@ fn ldap(raw: &file::Ldap, env: &dyn Environment, p: &mut Vec<String>, warnings: 
         (None, None) => Vec::new(),
     };
     if urls.is_empty() {
-        p.push("ldap.url: missing; e.g. \"ldap://127.0.0.1:389\" (or SCIM2LDAP_LDAP_URL)".to_owned());
+        p.push(
+            "ldap.url: missing; e.g. \"ldap://127.0.0.1:389\" (or SCIM2LDAP_LDAP_URL)".to_owned(),
+        );
     }
     for u in &urls {
         let lower = u.to_ascii_lowercase();
         if !(lower.starts_with("ldap://") || lower.starts_with("ldaps://")) {
-            p.push(format!("ldap.url: {u:?} must start with ldap:// or ldaps://"));
+            p.push(format!(
+                "ldap.url: {u:?} must start with ldap:// or ldaps://"
+            ));
         }
     }
-    let bind_dn = env.var("SCIM2LDAP_LDAP_BIND_DN").or_else(|| raw.bind_dn.clone()).unwrap_or_default();
+    let bind_dn = env
+        .var("SCIM2LDAP_LDAP_BIND_DN")
+        .or_else(|| raw.bind_dn.clone())
+        .unwrap_or_default();
     if bind_dn.is_empty() {
-        p.push("ldap.bind_dn: missing; the DN the daemon binds as (or SCIM2LDAP_LDAP_BIND_DN)".to_owned());
+        p.push(
+            "ldap.bind_dn: missing; the DN the daemon binds as (or SCIM2LDAP_LDAP_BIND_DN)"
+                .to_owned(),
+        );
     } else if let Err(e) = crate::ldap::Dn::parse(&bind_dn) {
         p.push(format!("ldap.bind_dn: {e}"));
     }
@@ -378,7 +457,10 @@ fn ldap(raw: &file::Ldap, env: &dyn Environment, p: &mut Vec<String>, warnings: 
         bind_dn,
         bind_password,
         pool_size: pool_size.max(1),
-        timeout: raw.timeout_seconds.map(Duration::from_secs).unwrap_or(DEFAULT_LDAP_TIMEOUT),
+        timeout: raw
+            .timeout_seconds
+            .map(Duration::from_secs)
+            .unwrap_or(DEFAULT_LDAP_TIMEOUT),
         starttls: raw.starttls.unwrap_or(false),
         ca_file: raw.ca_file.clone(),
         insecure_skip_verify: insecure,
@@ -391,14 +473,20 @@ pub(crate) mod tests {
     use super::*;
 
     /// The secrets the shipped configs read from files, given as overrides.
-    pub const SECRETS: [(&str, &str); 2] = [("SCIM2LDAP_TOKEN", "test-token-0123456789abcdef"), ("SCIM2LDAP_LDAP_BIND_PASSWORD", "admin-secret-pw")];
+    pub const SECRETS: [(&str, &str); 2] = [
+        ("SCIM2LDAP_TOKEN", "test-token-0123456789abcdef"),
+        ("SCIM2LDAP_LDAP_BIND_PASSWORD", "admin-secret-pw"),
+    ];
 
     /// A fake environment for tests.
     pub struct Vars(pub Vec<(&'static str, &'static str)>);
 
     impl Environment for Vars {
         fn var(&self, name: &str) -> Option<String> {
-            self.0.iter().find(|(k, _)| *k == name).map(|(_, v)| (*v).to_owned())
+            self.0
+                .iter()
+                .find(|(k, _)| *k == name)
+                .map(|(_, v)| (*v).to_owned())
         }
     }
 
@@ -409,7 +497,8 @@ pub(crate) mod tests {
     #[test]
     fn shipped_configs_are_valid() {
         for name in ["openldap.toml", "389ds.toml"] {
-            let c = Config::parse(&example(name), &Vars(SECRETS.to_vec())).unwrap_or_else(|e| panic!("{name}: {e}"));
+            let c = Config::parse(&example(name), &Vars(SECRETS.to_vec()))
+                .unwrap_or_else(|e| panic!("{name}: {e}"));
             assert!(c.groups.is_some(), "{name} maps groups");
             assert!(!c.tokens.is_empty());
         }
@@ -431,11 +520,20 @@ pub(crate) mod tests {
         assert_eq!(c.server.listen.to_string(), "0.0.0.0:9999");
         assert_eq!(c.ldap.urls, ["ldap://a:1", "ldaps://b:2"]);
         assert_eq!(c.ldap.bind_dn, "cn=other,dc=x");
-        assert_eq!(secret::ExposeSecret::expose_secret(&c.ldap.bind_password), "pw-from-env");
+        assert_eq!(
+            secret::ExposeSecret::expose_secret(&c.ldap.bind_password),
+            "pw-from-env"
+        );
         assert_eq!(c.tokens.len(), 1);
         assert_eq!(c.tokens[0].name, "env");
-        assert!(!format!("{c:?}").contains("pw-from-env"), "secrets must not appear in Debug");
-        assert!(!format!("{c:?}").contains("token-from-env"), "secrets must not appear in Debug");
+        assert!(
+            !format!("{c:?}").contains("pw-from-env"),
+            "secrets must not appear in Debug"
+        );
+        assert!(
+            !format!("{c:?}").contains("token-from-env"),
+            "secrets must not appear in Debug"
+        );
     }
 
     #[test]
@@ -498,19 +596,29 @@ nickNam = "displayName"
         // The example file's own [auth] keys now sit under [auth.x]; cut them out.
         let text = text.replace("[auth.x]", "[ignored]");
         let text = text.replace("[ignored]", "");
-        let text = text.lines().filter(|l| !l.starts_with("token")).collect::<Vec<_>>().join("\n");
+        let text = text
+            .lines()
+            .filter(|l| !l.starts_with("token"))
+            .collect::<Vec<_>>()
+            .join("\n");
         let c = Config::parse(
             &text,
             &Vars(vec![
                 ("MY_TOKEN", "env-token-0123456789abc"),
                 ("SCIM2LDAP_LDAP_BIND_PASSWORD", "pw"),
-                ("CREDENTIALS_DIRECTORY", Box::leak(dir.to_string_lossy().into_owned().into_boxed_str())),
+                (
+                    "CREDENTIALS_DIRECTORY",
+                    Box::leak(dir.to_string_lossy().into_owned().into_boxed_str()),
+                ),
             ]),
         )
         .unwrap();
         let names: Vec<_> = c.tokens.iter().map(|t| t.name.as_str()).collect();
         assert_eq!(names, ["new", "cred"]);
-        assert_eq!(secret::ExposeSecret::expose_secret(&c.tokens[1].secret), "credential-token-0123456789");
+        assert_eq!(
+            secret::ExposeSecret::expose_secret(&c.tokens[1].secret),
+            "credential-token-0123456789"
+        );
         std::fs::remove_dir_all(&dir).unwrap();
     }
 }

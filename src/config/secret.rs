@@ -22,7 +22,8 @@ pub enum Source {
 
 /// Reads a secret from a file, dropping one trailing newline (editors add it).
 pub fn read_file(path: &Path) -> Result<SecretString, String> {
-    let text = std::fs::read_to_string(path).map_err(|e| format!("cannot read {}: {e}", path.display()))?;
+    let text = std::fs::read_to_string(path)
+        .map_err(|e| format!("cannot read {}: {e}", path.display()))?;
     let trimmed = text.strip_suffix('\n').unwrap_or(&text);
     let trimmed = trimmed.strip_suffix('\r').unwrap_or(trimmed);
     if trimmed.is_empty() {
@@ -36,7 +37,9 @@ pub fn read_credential(name: &str, credentials_dir: Option<&Path>) -> Result<Sec
     let dir = credentials_dir
         .ok_or_else(|| format!("credential {name:?} requested but $CREDENTIALS_DIRECTORY is not set (use LoadCredential= in the unit)"))?;
     if name.contains('/') || name.is_empty() {
-        return Err(format!("credential name {name:?} must be a plain file name"));
+        return Err(format!(
+            "credential name {name:?} must be a plain file name"
+        ));
     }
     read_file(&dir.join(name))
 }
@@ -81,8 +84,15 @@ mod tests {
         assert!(permission_warning(&p).is_none());
         std::fs::write(&p, "\n").unwrap();
         assert!(read_file(&p).unwrap_err().contains("empty"));
-        assert!(read_credential("tok", None).unwrap_err().contains("CREDENTIALS_DIRECTORY"));
-        assert_eq!(read_credential("tok", Some(&dir)).unwrap_err(), format!("{} is empty", p.display()));
+        assert!(
+            read_credential("tok", None)
+                .unwrap_err()
+                .contains("CREDENTIALS_DIRECTORY")
+        );
+        assert_eq!(
+            read_credential("tok", Some(&dir)).unwrap_err(),
+            format!("{} is empty", p.display())
+        );
         assert!(read_credential("../x", Some(&dir)).is_err());
         std::fs::remove_dir_all(&dir).unwrap();
     }

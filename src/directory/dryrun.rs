@@ -37,7 +37,8 @@ impl<D: Directory> DryRun<D> {
     }
 
     fn pre(pre: Option<&Precondition>) -> String {
-        pre.map(|p| format!(" [assert ({}={})]", p.attribute, p.value)).unwrap_or_default()
+        pre.map(|p| format!(" [assert ({}={})]", p.attribute, p.value))
+            .unwrap_or_default()
     }
 }
 
@@ -59,11 +60,20 @@ impl<D: Directory> Directory for DryRun<D> {
     }
 
     async fn search(&self, s: Search) -> Result<Vec<Entry>, DirError> {
-        self.note(format!("search base={:?} scope={:?} filter={} attrs={:?}", s.base, s.scope, s.filter, s.attrs));
+        self.note(format!(
+            "search base={:?} scope={:?} filter={} attrs={:?}",
+            s.base, s.scope, s.filter, s.attrs
+        ));
         self.inner.search(s).await
     }
 
-    async fn search_window(&self, s: Search, skip: usize, take: usize, sort: Option<Sort>) -> Result<Window, DirError> {
+    async fn search_window(
+        &self,
+        s: Search,
+        skip: usize,
+        take: usize,
+        sort: Option<Sort>,
+    ) -> Result<Window, DirError> {
         self.note(format!(
             "search (paged) base={:?} scope={:?} filter={} attrs={:?} window={}+{}{}",
             s.base,
@@ -72,31 +82,64 @@ impl<D: Directory> Directory for DryRun<D> {
             s.attrs,
             skip,
             take,
-            sort.as_ref().map(|s| format!(" sort={}{}", if s.reverse { "-" } else { "" }, s.attribute)).unwrap_or_default()
+            sort.as_ref()
+                .map(|s| format!(" sort={}{}", if s.reverse { "-" } else { "" }, s.attribute))
+                .unwrap_or_default()
         ));
         self.inner.search_window(s, skip, take, sort).await
     }
 
-    async fn add(&self, dn: &str, attrs: Vec<(String, Vec<String>)>, _read: &[String]) -> Result<Option<Entry>, DirError> {
+    async fn add(
+        &self,
+        dn: &str,
+        attrs: Vec<(String, Vec<String>)>,
+        _read: &[String],
+    ) -> Result<Option<Entry>, DirError> {
         let shown: Vec<String> = attrs
             .iter()
-            .map(|(k, v)| if k.eq_ignore_ascii_case("userPassword") { format!("{k}: [redacted]") } else { format!("{k}: {v:?}") })
+            .map(|(k, v)| {
+                if k.eq_ignore_ascii_case("userPassword") {
+                    format!("{k}: [redacted]")
+                } else {
+                    format!("{k}: {v:?}")
+                }
+            })
             .collect();
         self.note(format!("add dn={dn:?} {}", shown.join("; ")));
         let mut e = Entry::new(dn.to_owned(), attrs);
-        e.attrs.insert("entryuuid".to_owned(), vec![DRY_RUN_ID.to_owned()]);
+        e.attrs
+            .insert("entryuuid".to_owned(), vec![DRY_RUN_ID.to_owned()]);
         Ok(Some(e))
     }
 
-    async fn modify(&self, dn: &str, mods: Vec<Mod>, _read: &[String], pre: Option<&Precondition>) -> Result<Option<Entry>, DirError> {
+    async fn modify(
+        &self,
+        dn: &str,
+        mods: Vec<Mod>,
+        _read: &[String],
+        pre: Option<&Precondition>,
+    ) -> Result<Option<Entry>, DirError> {
         if !mods.is_empty() {
-            self.note(format!("modify dn={dn:?}{} {}", Self::pre(pre), mods_text(&mods)));
+            self.note(format!(
+                "modify dn={dn:?}{} {}",
+                Self::pre(pre),
+                mods_text(&mods)
+            ));
         }
         Ok(None)
     }
 
-    async fn rename(&self, dn: &str, new_rdn: &str, _read: &[String], pre: Option<&Precondition>) -> Result<Option<Entry>, DirError> {
-        self.note(format!("modrdn dn={dn:?}{} newrdn={new_rdn:?} deleteoldrdn=1", Self::pre(pre)));
+    async fn rename(
+        &self,
+        dn: &str,
+        new_rdn: &str,
+        _read: &[String],
+        pre: Option<&Precondition>,
+    ) -> Result<Option<Entry>, DirError> {
+        self.note(format!(
+            "modrdn dn={dn:?}{} newrdn={new_rdn:?} deleteoldrdn=1",
+            Self::pre(pre)
+        ));
         Ok(None)
     }
 
@@ -106,7 +149,9 @@ impl<D: Directory> Directory for DryRun<D> {
     }
 
     async fn set_password(&self, dn: &str, _password: &SecretString) -> Result<(), DirError> {
-        self.note(format!("extended passwordModify user={dn:?} newPassword=[redacted]"));
+        self.note(format!(
+            "extended passwordModify user={dn:?} newPassword=[redacted]"
+        ));
         Ok(())
     }
 

@@ -67,6 +67,7 @@ pub enum DirError {
 /// LDAP result codes the service acts on (RFC 4511 Appendix A).
 pub mod rc {
     pub const NO_SUCH_ATTRIBUTE: u32 = 16;
+    pub const INAPPROPRIATE_MATCHING: u32 = 18;
     pub const UNDEFINED_ATTRIBUTE_TYPE: u32 = 17;
     pub const CONSTRAINT_VIOLATION: u32 = 19;
     pub const ATTRIBUTE_OR_VALUE_EXISTS: u32 = 20;
@@ -121,9 +122,16 @@ impl Capabilities {
         Capabilities {
             vendor: e
                 .first("vendorName")
-                .map(|v| format!("{v} {}", e.first("vendorVersion").unwrap_or_default()).trim().to_owned())
+                .map(|v| {
+                    format!("{v} {}", e.first("vendorVersion").unwrap_or_default())
+                        .trim()
+                        .to_owned()
+                })
                 .unwrap_or_else(|| {
-                    if e.values("objectClass").iter().any(|o| o.eq_ignore_ascii_case("OpenLDAProotDSE")) {
+                    if e.values("objectClass")
+                        .iter()
+                        .any(|o| o.eq_ignore_ascii_case("OpenLDAProotDSE"))
+                    {
                         "OpenLDAP".to_owned()
                     } else {
                         "unknown".to_owned()
@@ -146,11 +154,23 @@ impl Capabilities {
         vec![
             format!("server: {}", self.vendor),
             format!("naming contexts: {}", self.naming_contexts.join(", ")),
-            format!("PostRead control (writes answered without a re-read): {}", yes(self.post_read)),
-            format!("Assertion control (If-Match enforced atomically): {}", yes(self.assertion)),
-            format!("Simple Paged Results (large lists streamed): {}", yes(self.paged_results)),
+            format!(
+                "PostRead control (writes answered without a re-read): {}",
+                yes(self.post_read)
+            ),
+            format!(
+                "Assertion control (If-Match enforced atomically): {}",
+                yes(self.assertion)
+            ),
+            format!(
+                "Simple Paged Results (large lists streamed): {}",
+                yes(self.paged_results)
+            ),
             format!("Server-side sort (sortBy): {}", yes(self.server_side_sort)),
-            format!("Password Modify extended operation: {}", yes(self.password_modify)),
+            format!(
+                "Password Modify extended operation: {}",
+                yes(self.password_modify)
+            ),
             format!("StartTLS: {}", yes(self.starttls)),
         ]
     }
@@ -175,22 +195,53 @@ pub trait Directory: Send + Sync + 'static {
 
     /// Counts every match and returns the window `[skip, skip+take)`, streaming
     /// through paged results so memory stays bounded.
-    fn search_window(&self, s: Search, skip: usize, take: usize, sort: Option<Sort>) -> impl Future<Output = Result<Window, DirError>> + Send;
+    fn search_window(
+        &self,
+        s: Search,
+        skip: usize,
+        take: usize,
+        sort: Option<Sort>,
+    ) -> impl Future<Output = Result<Window, DirError>> + Send;
 
     /// Adds an entry; returns it as stored (PostRead) when `read` is non-empty.
-    fn add(&self, dn: &str, attrs: Vec<(String, Vec<String>)>, read: &[String]) -> impl Future<Output = Result<Option<Entry>, DirError>> + Send;
+    fn add(
+        &self,
+        dn: &str,
+        attrs: Vec<(String, Vec<String>)>,
+        read: &[String],
+    ) -> impl Future<Output = Result<Option<Entry>, DirError>> + Send;
 
     /// Applies all `mods` in one modify; returns the entry after it (PostRead).
-    fn modify(&self, dn: &str, mods: Vec<Mod>, read: &[String], pre: Option<&Precondition>) -> impl Future<Output = Result<Option<Entry>, DirError>> + Send;
+    fn modify(
+        &self,
+        dn: &str,
+        mods: Vec<Mod>,
+        read: &[String],
+        pre: Option<&Precondition>,
+    ) -> impl Future<Output = Result<Option<Entry>, DirError>> + Send;
 
     /// Renames an entry in place (modrdn, deleting the old RDN value).
-    fn rename(&self, dn: &str, new_rdn: &str, read: &[String], pre: Option<&Precondition>) -> impl Future<Output = Result<Option<Entry>, DirError>> + Send;
+    fn rename(
+        &self,
+        dn: &str,
+        new_rdn: &str,
+        read: &[String],
+        pre: Option<&Precondition>,
+    ) -> impl Future<Output = Result<Option<Entry>, DirError>> + Send;
 
     /// Deletes an entry.
-    fn delete(&self, dn: &str, pre: Option<&Precondition>) -> impl Future<Output = Result<(), DirError>> + Send;
+    fn delete(
+        &self,
+        dn: &str,
+        pre: Option<&Precondition>,
+    ) -> impl Future<Output = Result<(), DirError>> + Send;
 
     /// Sets a password with the Password Modify extended operation (RFC 3062).
-    fn set_password(&self, dn: &str, password: &SecretString) -> impl Future<Output = Result<(), DirError>> + Send;
+    fn set_password(
+        &self,
+        dn: &str,
+        password: &SecretString,
+    ) -> impl Future<Output = Result<(), DirError>> + Send;
 
     /// True when a bound connection answers.
     fn ready(&self) -> impl Future<Output = bool> + Send;
@@ -205,22 +256,53 @@ impl<T: Directory> Directory for std::sync::Arc<T> {
     fn search(&self, s: Search) -> impl Future<Output = Result<Vec<Entry>, DirError>> + Send {
         (**self).search(s)
     }
-    fn search_window(&self, s: Search, skip: usize, take: usize, sort: Option<Sort>) -> impl Future<Output = Result<Window, DirError>> + Send {
+    fn search_window(
+        &self,
+        s: Search,
+        skip: usize,
+        take: usize,
+        sort: Option<Sort>,
+    ) -> impl Future<Output = Result<Window, DirError>> + Send {
         (**self).search_window(s, skip, take, sort)
     }
-    fn add(&self, dn: &str, attrs: Vec<(String, Vec<String>)>, read: &[String]) -> impl Future<Output = Result<Option<Entry>, DirError>> + Send {
+    fn add(
+        &self,
+        dn: &str,
+        attrs: Vec<(String, Vec<String>)>,
+        read: &[String],
+    ) -> impl Future<Output = Result<Option<Entry>, DirError>> + Send {
         (**self).add(dn, attrs, read)
     }
-    fn modify(&self, dn: &str, mods: Vec<Mod>, read: &[String], pre: Option<&Precondition>) -> impl Future<Output = Result<Option<Entry>, DirError>> + Send {
+    fn modify(
+        &self,
+        dn: &str,
+        mods: Vec<Mod>,
+        read: &[String],
+        pre: Option<&Precondition>,
+    ) -> impl Future<Output = Result<Option<Entry>, DirError>> + Send {
         (**self).modify(dn, mods, read, pre)
     }
-    fn rename(&self, dn: &str, new_rdn: &str, read: &[String], pre: Option<&Precondition>) -> impl Future<Output = Result<Option<Entry>, DirError>> + Send {
+    fn rename(
+        &self,
+        dn: &str,
+        new_rdn: &str,
+        read: &[String],
+        pre: Option<&Precondition>,
+    ) -> impl Future<Output = Result<Option<Entry>, DirError>> + Send {
         (**self).rename(dn, new_rdn, read, pre)
     }
-    fn delete(&self, dn: &str, pre: Option<&Precondition>) -> impl Future<Output = Result<(), DirError>> + Send {
+    fn delete(
+        &self,
+        dn: &str,
+        pre: Option<&Precondition>,
+    ) -> impl Future<Output = Result<(), DirError>> + Send {
         (**self).delete(dn, pre)
     }
-    fn set_password(&self, dn: &str, password: &SecretString) -> impl Future<Output = Result<(), DirError>> + Send {
+    fn set_password(
+        &self,
+        dn: &str,
+        password: &SecretString,
+    ) -> impl Future<Output = Result<(), DirError>> + Send {
         (**self).set_password(dn, password)
     }
     fn ready(&self) -> impl Future<Output = bool> + Send {

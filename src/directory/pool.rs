@@ -52,7 +52,9 @@ fn dir_err(e: LdapError) -> DirError {
             rc: result.rc,
             text: result.text,
         },
-        LdapError::Timeout { .. } => DirError::Unavailable("the directory did not answer in time".to_owned()),
+        LdapError::Timeout { .. } => {
+            DirError::Unavailable("the directory did not answer in time".to_owned())
+        }
         other => DirError::Unavailable(format!("connection to the directory failed: {other}")),
     }
 }
@@ -65,7 +67,11 @@ fn check(res: LdapResult) -> Result<LdapResult, DirError> {
     match res.rc {
         0 => Ok(res),
         // busy / unavailable / unwilling-while-shutting-down: retryable.
-        super::rc::BUSY | super::rc::UNAVAILABLE => Err(DirError::Unavailable(format!("the directory is {}: {}", if res.rc == 51 { "busy" } else { "unavailable" }, res.text))),
+        super::rc::BUSY | super::rc::UNAVAILABLE => Err(DirError::Unavailable(format!(
+            "the directory is {}: {}",
+            if res.rc == 51 { "busy" } else { "unavailable" },
+            res.text
+        ))),
         rc => Err(DirError::Result { rc, text: res.text }),
     }
 }
@@ -81,19 +87,37 @@ fn scope(s: Scope) -> ldap3::Scope {
 fn to_entry(se: SearchEntry) -> Entry {
     let mut attrs: Vec<(String, Vec<String>)> = se.attrs.into_iter().collect();
     // Binary values (rare in the mapped schema) are kept as lossy text rather than dropped.
-    attrs.extend(
-        se.bin_attrs
-            .into_iter()
-            .map(|(k, v)| (k, v.into_iter().map(|b| String::from_utf8_lossy(&b).into_owned()).collect())),
-    );
+    attrs.extend(se.bin_attrs.into_iter().map(|(k, v)| {
+        (
+            k,
+            v.into_iter()
+                .map(|b| String::from_utf8_lossy(&b).into_owned())
+                .collect(),
+        )
+    }));
     Entry::new(se.dn, attrs)
 }
 
 fn post_read(dn: &str, res: &LdapResult) -> Option<Entry> {
-    res.ctrls.iter().find(|c| c.1.ctype == oid::POST_READ).map(|c| {
-        let r: PostReadResp = c.1.parse();
-        Entry::new(dn.to_owned(), r.attrs.into_iter().chain(r.bin_attrs.into_iter().map(|(k, v)| (k, v.into_iter().map(|b| String::from_utf8_lossy(&b).into_owned()).collect()))))
-    })
+    res.ctrls
+        .iter()
+        .find(|c| c.1.ctype == oid::POST_READ)
+        .map(|c| {
+            let r: PostReadResp = c.1.parse();
+            Entry::new(
+                dn.to_owned(),
+                r.attrs
+                    .into_iter()
+                    .chain(r.bin_attrs.into_iter().map(|(k, v)| {
+                        (
+                            k,
+                            v.into_iter()
+                                .map(|b| String::from_utf8_lossy(&b).into_owned())
+                                .collect(),
+                        )
+                    })),
+            )
+        })
 }
 
 /// RFC 2891 SortKeyList with one key.
@@ -143,14 +167,23 @@ fn to_ldap3_mods(mods: Vec<Mod>) -> Vec<ldap3::Mod<String>> {
 fn tls_config(cfg: &config::Ldap) -> Result<Option<Arc<rustls::ClientConfig>>, String> {
     use rustls::pki_types::CertificateDer;
     use rustls::pki_types::pem::PemObject;
-    let Some(ca) = &cfg.ca_file else { return Ok(None) };
+    let Some(ca) = &cfg.ca_file else {
+        return Ok(None);
+    };
     let mut roots = rustls::RootCertStore::empty();
-    for cert in CertificateDer::pem_file_iter(ca).map_err(|e| format!("ldap.ca_file {}: {e}", ca.display()))? {
+    for cert in CertificateDer::pem_file_iter(ca)
+        .map_err(|e| format!("ldap.ca_file {}: {e}", ca.display()))?
+    {
         let cert = cert.map_err(|e| format!("ldap.ca_file {}: {e}", ca.display()))?;
-        roots.add(cert).map_err(|e| format!("ldap.ca_file {}: {e}", ca.display()))?;
+        roots
+            .add(cert)
+            .map_err(|e| format!("ldap.ca_file {}: {e}", ca.display()))?;
     }
     if roots.is_empty() {
-        return Err(format!("ldap.ca_file {}: no certificates in it", ca.display()));
+        return Err(format!(
+            "ldap.ca_file {}: no certificates in it",
+            ca.display()
+        ));
     }
     let provider = Arc::new(rustls::crypto::ring::default_provider());
     let config = rustls::ClientConfig::builder_with_provider(provider)
@@ -189,13 +222,24 @@ impl LdapPool {
                 "",
                 ldap3::Scope::Base,
                 "(objectClass=*)",
-                vec!["supportedControl", "supportedExtension", "namingContexts", "vendorName", "vendorVersion", "objectClass"],
+                vec![
+                    "supportedControl",
+                    "supportedExtension",
+                    "namingContexts",
+                    "vendorName",
+                    "vendorVersion",
+                    "objectClass",
+                ],
             )
             .await
             .map_err(dir_err)?
             .success()
             .map_err(dir_err)?;
-        let root = rs.into_iter().next().map(|e| to_entry(SearchEntry::construct(e))).unwrap_or_default();
+        let root = rs
+            .into_iter()
+            .next()
+            .map(|e| to_entry(SearchEntry::construct(e)))
+            .unwrap_or_default();
         pool.caps = Capabilities::from_root_dse(&root);
         if let Some(first) = pool.slots.first_mut() {
             first.get_mut().conn = Some(ldap);
@@ -215,7 +259,9 @@ impl LdapPool {
                 settings = settings.set_config(tls.clone());
             }
             let attempt = async {
-                let (conn, mut ldap) = LdapConnAsync::with_settings(settings, url).await.map_err(dir_err)?;
+                let (conn, mut ldap) = LdapConnAsync::with_settings(settings, url)
+                    .await
+                    .map_err(dir_err)?;
                 ldap3::drive!(conn);
                 ldap.with_timeout(self.cfg.timeout)
                     .simple_bind(&self.cfg.bind_dn, self.cfg.bind_password.expose_secret())
@@ -223,7 +269,10 @@ impl LdapPool {
                     .map_err(dir_err)
                     .and_then(check)
                     .map_err(|e| match e {
-                        DirError::Result { rc: 49, .. } => DirError::Protocol(format!("bind as {} was refused: invalid credentials", self.cfg.bind_dn)),
+                        DirError::Result { rc: 49, .. } => DirError::Protocol(format!(
+                            "bind as {} was refused: invalid credentials",
+                            self.cfg.bind_dn
+                        )),
                         other => other,
                     })?;
                 Ok::<Ldap, DirError>(ldap)
@@ -257,7 +306,9 @@ impl LdapPool {
         slot.conn = None;
         if let Some(at) = slot.retry_at {
             if Instant::now() < at {
-                return Err(DirError::Unavailable("the directory is unreachable; retrying shortly".to_owned()));
+                return Err(DirError::Unavailable(
+                    "the directory is unreachable; retrying shortly".to_owned(),
+                ));
             }
         }
         match self.open().await {
@@ -274,7 +325,9 @@ impl LdapPool {
             }
             Err(e) => {
                 slot.failures = slot.failures.saturating_add(1);
-                let backoff = MIN_BACKOFF.saturating_mul(slot.failures.min(8)).min(MAX_BACKOFF);
+                let backoff = MIN_BACKOFF
+                    .saturating_mul(slot.failures.min(8))
+                    .min(MAX_BACKOFF);
                 slot.retry_at = Some(Instant::now() + backoff);
                 Err(e)
             }
@@ -296,7 +349,11 @@ impl LdapPool {
         self.in_use.fetch_add(1, Ordering::Relaxed);
         let out = tokio::time::timeout(self.cfg.timeout + Duration::from_millis(500), op(h)).await;
         self.in_use.fetch_sub(1, Ordering::Relaxed);
-        let out = out.unwrap_or_else(|_| Err(DirError::Unavailable("the directory did not answer in time".to_owned())));
+        let out = out.unwrap_or_else(|_| {
+            Err(DirError::Unavailable(
+                "the directory did not answer in time".to_owned(),
+            ))
+        });
         if let Err(e) = &out {
             if is_transport(e) {
                 self.discard(i).await;
@@ -324,7 +381,13 @@ impl LdapPool {
 
     /// Slots holding a connection (a slot busy reconnecting counts as not).
     pub fn connected_hint(&self) -> usize {
-        self.slots.iter().filter(|s| s.try_lock().is_ok_and(|mut g| g.conn.as_mut().is_some_and(|c| !c.is_closed()))).count()
+        self.slots
+            .iter()
+            .filter(|s| {
+                s.try_lock()
+                    .is_ok_and(|mut g| g.conn.as_mut().is_some_and(|c| !c.is_closed()))
+            })
+            .count()
     }
 
     async fn read_back(&self, dn: &str, read: &[String]) -> Result<Option<Entry>, DirError> {
@@ -355,28 +418,45 @@ impl Directory for LdapPool {
                 .map_err(dir_err)?
                 .non_error()
                 .map_err(dir_err)?;
-            Ok(rs.into_iter().filter(|e| !e.is_ref() && !e.is_intermediate()).map(|e| to_entry(SearchEntry::construct(e))).collect())
+            Ok(rs
+                .into_iter()
+                .filter(|e| !e.is_ref() && !e.is_intermediate())
+                .map(|e| to_entry(SearchEntry::construct(e)))
+                .collect())
         })
         .await
         .or_else(|e| match e {
             // A base that does not exist holds nothing.
-            DirError::Result { rc: super::rc::NO_SUCH_OBJECT, .. } => Ok(Vec::new()),
+            DirError::Result {
+                rc: super::rc::NO_SUCH_OBJECT,
+                ..
+            } => Ok(Vec::new()),
             e => Err(e),
         })
     }
 
-    async fn search_window(&self, s: Search, skip: usize, take: usize, sort: Option<Sort>) -> Result<Window, DirError> {
+    async fn search_window(
+        &self,
+        s: Search,
+        skip: usize,
+        take: usize,
+        sort: Option<Sort>,
+    ) -> Result<Window, DirError> {
         let filter = s.filter.to_string();
         let paged = self.caps.paged_results;
         self.run(|mut h| async move {
-            let mut adapters: Vec<Box<dyn Adapter<String, Vec<String>>>> = vec![Box::new(EntriesOnly::new())];
+            let mut adapters: Vec<Box<dyn Adapter<String, Vec<String>>>> =
+                vec![Box::new(EntriesOnly::new())];
             if paged && sort.is_none() {
                 adapters.push(Box::new(PagedResults::new(PAGE_SIZE)));
             }
             if let Some(so) = &sort {
                 h.with_controls(vec![sort_control(so)]);
             }
-            let mut stream = h.streaming_search_with(adapters, &s.base, scope(s.scope), &filter, s.attrs).await.map_err(dir_err)?;
+            let mut stream = h
+                .streaming_search_with(adapters, &s.base, scope(s.scope), &filter, s.attrs)
+                .await
+                .map_err(dir_err)?;
             let mut w = Window::default();
             while let Some(e) = stream.next().await.map_err(dir_err)? {
                 if w.total >= skip && w.entries.len() < take {
@@ -394,12 +474,26 @@ impl Directory for LdapPool {
         .await
     }
 
-    async fn add(&self, dn: &str, attrs: Vec<(String, Vec<String>)>, read: &[String]) -> Result<Option<Entry>, DirError> {
+    async fn add(
+        &self,
+        dn: &str,
+        attrs: Vec<(String, Vec<String>)>,
+        read: &[String],
+    ) -> Result<Option<Entry>, DirError> {
         let controls = self.controls(read, None);
         let dn_owned = dn.to_owned();
-        let attrs: Vec<(String, HashSet<String>)> = attrs.into_iter().map(|(k, v)| (k, v.into_iter().collect())).collect();
+        let attrs: Vec<(String, HashSet<String>)> = attrs
+            .into_iter()
+            .map(|(k, v)| (k, v.into_iter().collect()))
+            .collect();
         let res = self
-            .run(|mut h| async move { h.with_controls(controls).add(&dn_owned, attrs).await.map_err(dir_err).and_then(check) })
+            .run(|mut h| async move {
+                h.with_controls(controls)
+                    .add(&dn_owned, attrs)
+                    .await
+                    .map_err(dir_err)
+                    .and_then(check)
+            })
             .await?;
         match post_read(dn, &res) {
             Some(e) => Ok(Some(e)),
@@ -407,7 +501,13 @@ impl Directory for LdapPool {
         }
     }
 
-    async fn modify(&self, dn: &str, mods: Vec<Mod>, read: &[String], pre: Option<&Precondition>) -> Result<Option<Entry>, DirError> {
+    async fn modify(
+        &self,
+        dn: &str,
+        mods: Vec<Mod>,
+        read: &[String],
+        pre: Option<&Precondition>,
+    ) -> Result<Option<Entry>, DirError> {
         if mods.is_empty() {
             return self.read_back(dn, read).await;
         }
@@ -415,7 +515,13 @@ impl Directory for LdapPool {
         let dn_owned = dn.to_owned();
         let mods = to_ldap3_mods(mods);
         let res = self
-            .run(|mut h| async move { h.with_controls(controls).modify(&dn_owned, mods).await.map_err(dir_err).and_then(check) })
+            .run(|mut h| async move {
+                h.with_controls(controls)
+                    .modify(&dn_owned, mods)
+                    .await
+                    .map_err(dir_err)
+                    .and_then(check)
+            })
             .await?;
         match post_read(dn, &res) {
             Some(e) => Ok(Some(e)),
@@ -423,14 +529,32 @@ impl Directory for LdapPool {
         }
     }
 
-    async fn rename(&self, dn: &str, new_rdn: &str, read: &[String], pre: Option<&Precondition>) -> Result<Option<Entry>, DirError> {
+    async fn rename(
+        &self,
+        dn: &str,
+        new_rdn: &str,
+        read: &[String],
+        pre: Option<&Precondition>,
+    ) -> Result<Option<Entry>, DirError> {
         let controls = self.controls(read, pre);
         let (dn_owned, rdn_owned) = (dn.to_owned(), new_rdn.to_owned());
         let res = self
-            .run(|mut h| async move { h.with_controls(controls).modifydn(&dn_owned, &rdn_owned, true, None).await.map_err(dir_err).and_then(check) })
+            .run(|mut h| async move {
+                h.with_controls(controls)
+                    .modifydn(&dn_owned, &rdn_owned, true, None)
+                    .await
+                    .map_err(dir_err)
+                    .and_then(check)
+            })
             .await?;
-        let parent = crate::ldap::Dn::parse(dn).map(|d| d.parent().to_string()).unwrap_or_default();
-        let new_dn = if parent.is_empty() { new_rdn.to_owned() } else { format!("{new_rdn},{parent}") };
+        let parent = crate::ldap::Dn::parse(dn)
+            .map(|d| d.parent().to_string())
+            .unwrap_or_default();
+        let new_dn = if parent.is_empty() {
+            new_rdn.to_owned()
+        } else {
+            format!("{new_rdn},{parent}")
+        };
         match post_read(&new_dn, &res) {
             Some(e) => Ok(Some(e)),
             None => self.read_back(&new_dn, read).await,
@@ -440,9 +564,15 @@ impl Directory for LdapPool {
     async fn delete(&self, dn: &str, pre: Option<&Precondition>) -> Result<(), DirError> {
         let controls = self.controls(&[], pre);
         let dn_owned = dn.to_owned();
-        self.run(|mut h| async move { h.with_controls(controls).delete(&dn_owned).await.map_err(dir_err).and_then(check) })
-            .await
-            .map(|_| ())
+        self.run(|mut h| async move {
+            h.with_controls(controls)
+                .delete(&dn_owned)
+                .await
+                .map_err(dir_err)
+                .and_then(check)
+        })
+        .await
+        .map(|_| ())
     }
 
     async fn set_password(&self, dn: &str, password: &SecretString) -> Result<(), DirError> {
@@ -454,7 +584,10 @@ impl Directory for LdapPool {
                 old_pass: None,
                 new_pass: Some(pw.expose_secret()),
             };
-            h.extended(exop).await.map_err(dir_err).and_then(|r| check(r.1))
+            h.extended(exop)
+                .await
+                .map_err(dir_err)
+                .and_then(|r| check(r.1))
         })
         .await
         .map(|_| ())

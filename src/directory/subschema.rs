@@ -16,14 +16,20 @@ pub struct Subschema {
 
 /// The NAMEs of one RFC 4512 definition: `NAME 'cn'` or `NAME ( 'cn' 'commonName' )`.
 pub fn names(definition: &str) -> Vec<String> {
-    let Some(pos) = definition.find(" NAME ") else { return Vec::new() };
+    let Some(pos) = definition.find(" NAME ") else {
+        return Vec::new();
+    };
     let rest = definition[pos + 6..].trim_start();
     let list = if let Some(inner) = rest.strip_prefix('(') {
         inner.split(')').next().unwrap_or_default()
     } else {
         rest.split(' ').next().unwrap_or_default()
     };
-    list.split('\'').enumerate().filter(|(i, _)| i % 2 == 1).map(|(_, n)| n.to_ascii_lowercase()).collect()
+    list.split('\'')
+        .enumerate()
+        .filter(|(i, _)| i % 2 == 1)
+        .map(|(_, n)| n.to_ascii_lowercase())
+        .collect()
 }
 
 /// Reads the subschema entry named by the rootDSE.
@@ -51,8 +57,10 @@ pub async fn read(dir: &impl Directory) -> Result<Subschema, DirError> {
         .await?;
     let mut s = Subschema::default();
     for e in entries {
-        s.attribute_types.extend(e.values("attributeTypes").iter().flat_map(|d| names(d)));
-        s.object_classes.extend(e.values("objectClasses").iter().flat_map(|d| names(d)));
+        s.attribute_types
+            .extend(e.values("attributeTypes").iter().flat_map(|d| names(d)));
+        s.object_classes
+            .extend(e.values("objectClasses").iter().flat_map(|d| names(d)));
     }
     Ok(s)
 }
@@ -63,8 +71,14 @@ mod tests {
 
     #[test]
     fn parses_names() {
-        assert_eq!(names("( 2.5.4.3 NAME ( 'cn' 'commonName' ) DESC 'x' SUP name )"), ["cn", "commonname"]);
-        assert_eq!(names("( 0.9.2342.19200300.100.1.1 NAME 'uid' EQUALITY caseIgnoreMatch )"), ["uid"]);
+        assert_eq!(
+            names("( 2.5.4.3 NAME ( 'cn' 'commonName' ) DESC 'x' SUP name )"),
+            ["cn", "commonname"]
+        );
+        assert_eq!(
+            names("( 0.9.2342.19200300.100.1.1 NAME 'uid' EQUALITY caseIgnoreMatch )"),
+            ["uid"]
+        );
         assert_eq!(names("( 1.2.3 DESC 'no name' )"), Vec::<String>::new());
     }
 }

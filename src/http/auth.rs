@@ -29,7 +29,9 @@ pub struct Tokens {
 
 impl Tokens {
     pub fn new(tokens: &[Token]) -> Tokens {
-        Tokens { tokens: tokens.to_vec() }
+        Tokens {
+            tokens: tokens.to_vec(),
+        }
     }
 
     /// The name of the token equal to `presented`, if any.
@@ -57,7 +59,11 @@ pub fn bearer(value: &str) -> Option<&str> {
 }
 
 /// Middleware: refuses requests without a valid token with 401.
-pub async fn require_token<D: Directory>(State(state): State<Arc<super::AppState<D>>>, mut req: Request, next: Next) -> Response {
+pub async fn require_token<D: Directory>(
+    State(state): State<Arc<super::AppState<D>>>,
+    mut req: Request,
+    next: Next,
+) -> Response {
     let presented = req
         .headers()
         .get(header::AUTHORIZATION)

@@ -69,10 +69,23 @@ fn depth_ok(bytes: &[u8]) -> bool {
 /// guessing which value the client meant would silently drop the other).
 pub fn parse_json(bytes: &[u8]) -> Result<Value, Error> {
     if !depth_ok(bytes) {
-        return Err(Error::bad(ScimType::InvalidSyntax, format!("the JSON body nests deeper than {MAX_JSON_DEPTH} levels")));
+        return Err(Error::bad(
+            ScimType::InvalidSyntax,
+            format!("the JSON body nests deeper than {MAX_JSON_DEPTH} levels"),
+        ));
     }
-    let text = std::str::from_utf8(bytes).map_err(|e| Error::bad(ScimType::InvalidSyntax, format!("the body is not valid UTF-8 (at byte {})", e.valid_up_to())))?;
-    let v: UniqueValue = serde_json::from_str(text).map_err(|e| Error::bad(ScimType::InvalidSyntax, format!("the body is not valid JSON: {e}")))?;
+    let text = std::str::from_utf8(bytes).map_err(|e| {
+        Error::bad(
+            ScimType::InvalidSyntax,
+            format!("the body is not valid UTF-8 (at byte {})", e.valid_up_to()),
+        )
+    })?;
+    let v: UniqueValue = serde_json::from_str(text).map_err(|e| {
+        Error::bad(
+            ScimType::InvalidSyntax,
+            format!("the body is not valid JSON: {e}"),
+        )
+    })?;
     Ok(v.0)
 }
 
@@ -97,7 +110,11 @@ impl<'de> serde::Deserialize<'de> for UniqueValue {
                 Ok(UniqueValue(Value::from(v)))
             }
             fn visit_f64<E>(self, v: f64) -> Result<UniqueValue, E> {
-                Ok(UniqueValue(serde_json::Number::from_f64(v).map(Value::Number).unwrap_or(Value::Null)))
+                Ok(UniqueValue(
+                    serde_json::Number::from_f64(v)
+                        .map(Value::Number)
+                        .unwrap_or(Value::Null),
+                ))
             }
             fn visit_str<E>(self, v: &str) -> Result<UniqueValue, E> {
                 Ok(UniqueValue(Value::String(v.to_owned())))
@@ -111,14 +128,20 @@ impl<'de> serde::Deserialize<'de> for UniqueValue {
             fn visit_none<E>(self) -> Result<UniqueValue, E> {
                 Ok(UniqueValue(Value::Null))
             }
-            fn visit_seq<A: serde::de::SeqAccess<'de>>(self, mut seq: A) -> Result<UniqueValue, A::Error> {
+            fn visit_seq<A: serde::de::SeqAccess<'de>>(
+                self,
+                mut seq: A,
+            ) -> Result<UniqueValue, A::Error> {
                 let mut out = Vec::new();
                 while let Some(UniqueValue(v)) = seq.next_element()? {
                     out.push(v);
                 }
                 Ok(UniqueValue(Value::Array(out)))
             }
-            fn visit_map<A: serde::de::MapAccess<'de>>(self, mut map: A) -> Result<UniqueValue, A::Error> {
+            fn visit_map<A: serde::de::MapAccess<'de>>(
+                self,
+                mut map: A,
+            ) -> Result<UniqueValue, A::Error> {
                 let mut out = serde_json::Map::new();
                 while let Some(k) = map.next_key::<String>()? {
                     let UniqueValue(v) = map.next_value()?;
@@ -143,7 +166,10 @@ impl<S: Send + Sync> FromRequest<S> for ScimBody {
             if e.status() == axum::http::StatusCode::PAYLOAD_TOO_LARGE {
                 Error::PayloadTooLarge(0)
             } else {
-                Error::bad(ScimType::InvalidSyntax, format!("could not read the body: {e}"))
+                Error::bad(
+                    ScimType::InvalidSyntax,
+                    format!("could not read the body: {e}"),
+                )
             }
         })?;
         parse_json(&bytes).map(ScimBody)
@@ -156,7 +182,10 @@ pub struct RequestCtx(pub Ctx);
 impl<D: Directory> FromRequestParts<Arc<AppState<D>>> for RequestCtx {
     type Rejection = Error;
 
-    async fn from_request_parts(parts: &mut Parts, state: &Arc<AppState<D>>) -> Result<Self, Self::Rejection> {
+    async fn from_request_parts(
+        parts: &mut Parts,
+        state: &Arc<AppState<D>>,
+    ) -> Result<Self, Self::Rejection> {
         let server = &state.service.config.server;
         let base_url = match &server.public_url {
             Some(u) => u.clone(),
@@ -176,7 +205,11 @@ impl<D: Directory> FromRequestParts<Arc<AppState<D>>> for RequestCtx {
                 format!("{proto}://{host}{}", server.base_path)
             }
         };
-        let actor = parts.extensions.get::<Actor>().map(|a| a.0.clone()).unwrap_or_else(|| "anonymous".to_owned());
+        let actor = parts
+            .extensions
+            .get::<Actor>()
+            .map(|a| a.0.clone())
+            .unwrap_or_else(|| "anonymous".to_owned());
         Ok(RequestCtx(Ctx { base_url, actor }))
     }
 }
@@ -206,9 +239,27 @@ mod tests {
         let e = parse_json(br#"{"userName":"a","userName":"b"}"#).unwrap_err();
         assert!(e.to_string().contains("duplicate key"), "{e}");
         let deep = format!("{}{}", "[".repeat(40), "]".repeat(40));
-        assert!(parse_json(deep.as_bytes()).unwrap_err().to_string().contains("deeper"));
-        assert!(parse_json(br#"{"a":"[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[["}"#).is_ok(), "brackets inside strings do not count");
-        assert!(parse_json(b"{\"a\":\"\xff\"}").unwrap_err().to_string().contains("UTF-8"));
-        assert!(parse_json(b"{").unwrap_err().to_string().contains("not valid JSON"));
+        assert!(
+            parse_json(deep.as_bytes())
+                .unwrap_err()
+                .to_string()
+                .contains("deeper")
+        );
+        assert!(
+            parse_json(br#"{"a":"[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[["}"#).is_ok(),
+            "brackets inside strings do not count"
+        );
+        assert!(
+            parse_json(b"{\"a\":\"\xff\"}")
+                .unwrap_err()
+                .to_string()
+                .contains("UTF-8")
+        );
+        assert!(
+            parse_json(b"{")
+                .unwrap_err()
+                .to_string()
+                .contains("not valid JSON")
+        );
     }
 }

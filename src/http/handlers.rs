@@ -21,23 +21,34 @@ use crate::service::Versioned;
 type St<D> = State<Arc<AppState<D>>>;
 
 const fn kind<const G: bool>() -> ResourceKind {
-    if G { ResourceKind::Group } else { ResourceKind::User }
+    if G {
+        ResourceKind::Group
+    } else {
+        ResourceKind::User
+    }
 }
 
 fn with_etag(status: StatusCode, v: Versioned, location: bool) -> Response {
     let mut r = (status, scim_json(&v.resource)).into_response();
-    if let Some(tag) = v.etag.as_deref().and_then(|t| HeaderValue::from_str(t).ok()) {
+    if let Some(tag) = v
+        .etag
+        .as_deref()
+        .and_then(|t| HeaderValue::from_str(t).ok())
+    {
         r.headers_mut().insert(header::ETAG, tag);
     }
     if location {
-        if let Some(loc) = v.resource["meta"]["location"].as_str().and_then(|l| HeaderValue::from_str(l).ok()) {
+        if let Some(loc) = v.resource["meta"]["location"]
+            .as_str()
+            .and_then(|l| HeaderValue::from_str(l).ok())
+        {
             r.headers_mut().insert(header::LOCATION, loc);
         }
     }
     r
 }
 
-fn header<'a>(h: &'a HeaderMap, name: header::HeaderName) -> Option<&'a str> {
+fn header(h: &HeaderMap, name: header::HeaderName) -> Option<&str> {
     h.get(name).and_then(|v| v.to_str().ok())
 }
 
@@ -45,22 +56,43 @@ fn projection(p: &Params) -> Result<Projection, Error> {
     Projection::parse(p.attributes.as_deref(), p.excluded_attributes.as_deref())
 }
 
-async fn list<D: Directory, const G: bool>(State(s): St<D>, RequestCtx(ctx): RequestCtx, QueryParams(p): QueryParams) -> Result<Response, Error> {
+async fn list<D: Directory, const G: bool>(
+    State(s): St<D>,
+    RequestCtx(ctx): RequestCtx,
+    QueryParams(p): QueryParams,
+) -> Result<Response, Error> {
     Ok(scim_json(&s.service.list(kind::<G>(), &p, &ctx).await?))
 }
 
-async fn search<D: Directory, const G: bool>(State(s): St<D>, RequestCtx(ctx): RequestCtx, ScimBody(b): ScimBody) -> Result<Response, Error> {
+async fn search<D: Directory, const G: bool>(
+    State(s): St<D>,
+    RequestCtx(ctx): RequestCtx,
+    ScimBody(b): ScimBody,
+) -> Result<Response, Error> {
     let p = Params::from_search_body(&b)?;
     Ok(scim_json(&s.service.list(kind::<G>(), &p, &ctx).await?))
 }
 
-async fn search_all<D: Directory>(State(s): St<D>, RequestCtx(ctx): RequestCtx, ScimBody(b): ScimBody) -> Result<Response, Error> {
+async fn search_all<D: Directory>(
+    State(s): St<D>,
+    RequestCtx(ctx): RequestCtx,
+    ScimBody(b): ScimBody,
+) -> Result<Response, Error> {
     let p = Params::from_search_body(&b)?;
     Ok(scim_json(&s.service.search_all(&p, &ctx).await?))
 }
 
-async fn get_one<D: Directory, const G: bool>(State(s): St<D>, RequestCtx(ctx): RequestCtx, Path(id): Path<String>, QueryParams(p): QueryParams, h: HeaderMap) -> Result<Response, Error> {
-    let v = s.service.get(kind::<G>(), &id, &projection(&p)?, &ctx).await?;
+async fn get_one<D: Directory, const G: bool>(
+    State(s): St<D>,
+    RequestCtx(ctx): RequestCtx,
+    Path(id): Path<String>,
+    QueryParams(p): QueryParams,
+    h: HeaderMap,
+) -> Result<Response, Error> {
+    let v = s
+        .service
+        .get(kind::<G>(), &id, &projection(&p)?, &ctx)
+        .await?;
     if let (Some(want), Some(have)) = (header(&h, header::IF_NONE_MATCH), v.etag.as_deref()) {
         if want.split(',').any(|t| t.trim() == have || t.trim() == "*") {
             let mut r = StatusCode::NOT_MODIFIED.into_response();
@@ -73,29 +105,74 @@ async fn get_one<D: Directory, const G: bool>(State(s): St<D>, RequestCtx(ctx): 
     Ok(with_etag(StatusCode::OK, v, false))
 }
 
-async fn create<D: Directory, const G: bool>(State(s): St<D>, RequestCtx(ctx): RequestCtx, ScimBody(b): ScimBody) -> Result<Response, Error> {
-    Ok(with_etag(StatusCode::CREATED, s.service.create(kind::<G>(), &b, &ctx).await?, true))
+async fn create<D: Directory, const G: bool>(
+    State(s): St<D>,
+    RequestCtx(ctx): RequestCtx,
+    ScimBody(b): ScimBody,
+) -> Result<Response, Error> {
+    Ok(with_etag(
+        StatusCode::CREATED,
+        s.service.create(kind::<G>(), &b, &ctx).await?,
+        true,
+    ))
 }
 
-async fn replace<D: Directory, const G: bool>(State(s): St<D>, RequestCtx(ctx): RequestCtx, Path(id): Path<String>, h: HeaderMap, ScimBody(b): ScimBody) -> Result<Response, Error> {
-    let v = s.service.replace(kind::<G>(), &id, &b, header(&h, header::IF_MATCH), &ctx).await?;
+async fn replace<D: Directory, const G: bool>(
+    State(s): St<D>,
+    RequestCtx(ctx): RequestCtx,
+    Path(id): Path<String>,
+    h: HeaderMap,
+    ScimBody(b): ScimBody,
+) -> Result<Response, Error> {
+    let v = s
+        .service
+        .replace(kind::<G>(), &id, &b, header(&h, header::IF_MATCH), &ctx)
+        .await?;
     Ok(with_etag(StatusCode::OK, v, false))
 }
 
-async fn patch<D: Directory, const G: bool>(State(s): St<D>, RequestCtx(ctx): RequestCtx, Path(id): Path<String>, QueryParams(p): QueryParams, h: HeaderMap, ScimBody(b): ScimBody) -> Result<Response, Error> {
+async fn patch<D: Directory, const G: bool>(
+    State(s): St<D>,
+    RequestCtx(ctx): RequestCtx,
+    Path(id): Path<String>,
+    QueryParams(p): QueryParams,
+    h: HeaderMap,
+    ScimBody(b): ScimBody,
+) -> Result<Response, Error> {
     let proj = projection(&p)?;
-    match s.service.patch(kind::<G>(), &id, &b, header(&h, header::IF_MATCH), Some(&proj), &ctx).await? {
+    match s
+        .service
+        .patch(
+            kind::<G>(),
+            &id,
+            &b,
+            header(&h, header::IF_MATCH),
+            Some(&proj),
+            &ctx,
+        )
+        .await?
+    {
         Some(v) => Ok(with_etag(StatusCode::OK, v, false)),
         None => Ok(StatusCode::NO_CONTENT.into_response()),
     }
 }
 
-async fn delete<D: Directory, const G: bool>(State(s): St<D>, RequestCtx(ctx): RequestCtx, Path(id): Path<String>, h: HeaderMap) -> Result<Response, Error> {
-    s.service.delete(kind::<G>(), &id, header(&h, header::IF_MATCH), &ctx).await?;
+async fn delete<D: Directory, const G: bool>(
+    State(s): St<D>,
+    RequestCtx(ctx): RequestCtx,
+    Path(id): Path<String>,
+    h: HeaderMap,
+) -> Result<Response, Error> {
+    s.service
+        .delete(kind::<G>(), &id, header(&h, header::IF_MATCH), &ctx)
+        .await?;
     Ok(StatusCode::NO_CONTENT.into_response())
 }
 
-async fn service_provider_config<D: Directory>(State(s): St<D>, RequestCtx(ctx): RequestCtx) -> Response {
+async fn service_provider_config<D: Directory>(
+    State(s): St<D>,
+    RequestCtx(ctx): RequestCtx,
+) -> Response {
     scim_json(&s.service.service_provider_config(&ctx))
 }
 
@@ -113,11 +190,19 @@ async fn resource_types<D: Directory>(State(s): St<D>, RequestCtx(ctx): RequestC
     scim_json(&list_of(s.service.resource_types(&ctx)))
 }
 
-async fn resource_type<D: Directory>(State(s): St<D>, RequestCtx(ctx): RequestCtx, Path(name): Path<String>) -> Result<Response, Error> {
+async fn resource_type<D: Directory>(
+    State(s): St<D>,
+    RequestCtx(ctx): RequestCtx,
+    Path(name): Path<String>,
+) -> Result<Response, Error> {
     s.service
         .resource_types(&ctx)
         .into_iter()
-        .find(|r| r["id"].as_str().is_some_and(|id| id.eq_ignore_ascii_case(&name)))
+        .find(|r| {
+            r["id"]
+                .as_str()
+                .is_some_and(|id| id.eq_ignore_ascii_case(&name))
+        })
         .map(|r| scim_json(&r))
         .ok_or_else(|| Error::NotFound(format!("resource type {name} not found")))
 }
@@ -126,17 +211,27 @@ async fn schemas<D: Directory>(State(s): St<D>, RequestCtx(ctx): RequestCtx) -> 
     scim_json(&list_of(s.service.schemas(&ctx)))
 }
 
-async fn schema<D: Directory>(State(s): St<D>, RequestCtx(ctx): RequestCtx, Path(id): Path<String>) -> Result<Response, Error> {
+async fn schema<D: Directory>(
+    State(s): St<D>,
+    RequestCtx(ctx): RequestCtx,
+    Path(id): Path<String>,
+) -> Result<Response, Error> {
     s.service
         .schemas(&ctx)
         .into_iter()
-        .find(|r| r["id"].as_str().is_some_and(|x| x.eq_ignore_ascii_case(&id)))
+        .find(|r| {
+            r["id"]
+                .as_str()
+                .is_some_and(|x| x.eq_ignore_ascii_case(&id))
+        })
         .map(|r| scim_json(&r))
         .ok_or_else(|| Error::NotFound(format!("schema {id} not found")))
 }
 
 async fn not_implemented() -> Error {
-    Error::NotImplemented("this SCIM endpoint is not offered (see /ServiceProviderConfig)".to_owned())
+    Error::NotImplemented(
+        "this SCIM endpoint is not offered (see /ServiceProviderConfig)".to_owned(),
+    )
 }
 
 pub(super) async fn not_found() -> Error {
@@ -162,24 +257,67 @@ pub(super) async fn readyz<D: Directory>(State(s): St<D>) -> Response {
 pub(super) async fn metrics<D: Directory>(State(s): St<D>) -> Response {
     let up = s.service.dir.ready().await;
     let (size, connected, in_use) = (s.pool_gauges)();
-    let mut r = s.metrics.render(size, connected, in_use, up).into_response();
-    r.headers_mut().insert(header::CONTENT_TYPE, HeaderValue::from_static("text/plain; version=0.0.4"));
+    let mut r = s
+        .metrics
+        .render(size, connected, in_use, up)
+        .into_response();
+    r.headers_mut().insert(
+        header::CONTENT_TYPE,
+        HeaderValue::from_static("text/plain; version=0.0.4"),
+    );
     r
 }
 
 /// The SCIM endpoints behind the token.
 pub(super) fn scim_routes<D: Directory>(with_discovery: bool) -> Router<Arc<AppState<D>>> {
     let r = Router::new()
-        .route("/Users", get(list::<D, false>).post(create::<D, false>).fallback(method_not_allowed))
-        .route("/Users/.search", post(search::<D, false>).fallback(method_not_allowed))
-        .route("/Users/{id}", get(get_one::<D, false>).put(replace::<D, false>).patch(patch::<D, false>).delete(delete::<D, false>).fallback(method_not_allowed))
-        .route("/Groups", get(list::<D, true>).post(create::<D, true>).fallback(method_not_allowed))
-        .route("/Groups/.search", post(search::<D, true>).fallback(method_not_allowed))
-        .route("/Groups/{id}", get(get_one::<D, true>).put(replace::<D, true>).patch(patch::<D, true>).delete(delete::<D, true>).fallback(method_not_allowed))
-        .route("/.search", post(search_all::<D>).fallback(method_not_allowed))
+        .route(
+            "/Users",
+            get(list::<D, false>)
+                .post(create::<D, false>)
+                .fallback(method_not_allowed),
+        )
+        .route(
+            "/Users/.search",
+            post(search::<D, false>).fallback(method_not_allowed),
+        )
+        .route(
+            "/Users/{id}",
+            get(get_one::<D, false>)
+                .put(replace::<D, false>)
+                .patch(patch::<D, false>)
+                .delete(delete::<D, false>)
+                .fallback(method_not_allowed),
+        )
+        .route(
+            "/Groups",
+            get(list::<D, true>)
+                .post(create::<D, true>)
+                .fallback(method_not_allowed),
+        )
+        .route(
+            "/Groups/.search",
+            post(search::<D, true>).fallback(method_not_allowed),
+        )
+        .route(
+            "/Groups/{id}",
+            get(get_one::<D, true>)
+                .put(replace::<D, true>)
+                .patch(patch::<D, true>)
+                .delete(delete::<D, true>)
+                .fallback(method_not_allowed),
+        )
+        .route(
+            "/.search",
+            post(search_all::<D>).fallback(method_not_allowed),
+        )
         .route("/Bulk", any(not_implemented))
         .route("/Me", any(not_implemented));
-    if with_discovery { r.merge(discovery_routes::<D>()) } else { r }
+    if with_discovery {
+        r.merge(discovery_routes::<D>())
+    } else {
+        r
+    }
 }
 
 /// Discovery endpoints (also served without a token when configured).

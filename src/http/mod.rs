@@ -32,7 +32,8 @@ pub const SCIM_JSON: &str = "application/scim+json";
 pub fn scim_json(v: &serde_json::Value) -> Response {
     let body = serde_json::to_vec(v).unwrap_or_default();
     let mut r = Response::new(Body::from(body));
-    r.headers_mut().insert(header::CONTENT_TYPE, HeaderValue::from_static(SCIM_JSON));
+    r.headers_mut()
+        .insert(header::CONTENT_TYPE, HeaderValue::from_static(SCIM_JSON));
     r
 }
 
@@ -77,25 +78,46 @@ fn new_request_id() -> String {
             .unwrap_or_default()
             ^ u64::from(std::process::id()) << 32
     });
-    format!("{:x}-{:x}", start, REQUEST_COUNTER.fetch_add(1, Ordering::Relaxed))
+    format!(
+        "{:x}-{:x}",
+        start,
+        REQUEST_COUNTER.fetch_add(1, Ordering::Relaxed)
+    )
 }
 
 /// Builds the router for a configured service.
 pub fn router<D: Directory>(state: Arc<AppState<D>>) -> Router {
     let base = state.config().server.base_path.clone();
     let scim = handlers::scim_routes::<D>(!state.config().server.public_discovery);
-    let public = Router::new().route("/healthz", get(handlers::healthz)).route("/readyz", get(handlers::readyz::<D>));
+    let public = Router::new()
+        .route("/healthz", get(handlers::healthz))
+        .route("/readyz", get(handlers::readyz::<D>));
     let metrics = Router::new().route("/metrics", get(handlers::metrics::<D>));
-    let protected = if base.is_empty() { scim } else { Router::new().nest(&base, scim) };
-    let protected = protected.merge(if state.config().server.public_metrics { Router::new() } else { metrics.clone() });
-    let protected = protected.layer(middleware::from_fn_with_state(state.clone(), auth::require_token::<D>));
+    let protected = if base.is_empty() {
+        scim
+    } else {
+        Router::new().nest(&base, scim)
+    };
+    let protected = protected.merge(if state.config().server.public_metrics {
+        Router::new()
+    } else {
+        metrics.clone()
+    });
+    let protected = protected.layer(middleware::from_fn_with_state(
+        state.clone(),
+        auth::require_token::<D>,
+    ));
     let mut app = Router::new().merge(public).merge(protected);
     if state.config().server.public_metrics {
         app = app.merge(metrics);
     }
     if state.config().server.public_discovery {
         let disc = handlers::discovery_routes::<D>();
-        app = app.merge(if base.is_empty() { disc } else { Router::new().nest(&base, disc) });
+        app = app.merge(if base.is_empty() {
+            disc
+        } else {
+            Router::new().nest(&base, disc)
+        });
     }
     app.fallback(handlers::not_found)
         .layer(DefaultBodyLimit::max(state.config().server.max_body_bytes))
@@ -105,13 +127,22 @@ pub fn router<D: Directory>(state: Arc<AppState<D>>) -> Router {
 
 /// Per-request envelope: request id, concurrency limit, timeout, error bodies
 /// with the request id, access log and metrics.
-async fn envelope<D: Directory>(State(state): State<Arc<AppState<D>>>, mut req: Request, next: Next) -> Response {
+async fn envelope<D: Directory>(
+    State(state): State<Arc<AppState<D>>>,
+    mut req: Request,
+    next: Next,
+) -> Response {
     let started = Instant::now();
     let id = req
         .headers()
         .get("x-request-id")
         .and_then(|v| v.to_str().ok())
-        .filter(|v| !v.is_empty() && v.len() <= 64 && v.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'-' || b == b'_'))
+        .filter(|v| {
+            !v.is_empty()
+                && v.len() <= 64
+                && v.bytes()
+                    .all(|b| b.is_ascii_alphanumeric() || b == b'-' || b == b'_')
+        })
         .map(str::to_owned)
         .unwrap_or_else(new_request_id);
     req.extensions_mut().insert(RequestId(id.clone()));
@@ -131,9 +162,18 @@ async fn envelope<D: Directory>(State(state): State<Arc<AppState<D>>>, mut req: 
             Err(_) => Error::TooManyRequests.into_response(),
             Ok(_permit) => {
                 let timeout = state.config().server.request_timeout;
-                match tokio::time::timeout(timeout, tracing::Instrument::instrument(next.run(req), span.clone())).await {
+                match tokio::time::timeout(
+                    timeout,
+                    tracing::Instrument::instrument(next.run(req), span.clone()),
+                )
+                .await
+                {
                     Ok(r) => r,
-                    Err(_) => Error::Unavailable(format!("the request took longer than {}s", timeout.as_secs())).into_response(),
+                    Err(_) => Error::Unavailable(format!(
+                        "the request took longer than {}s",
+                        timeout.as_secs()
+                    ))
+                    .into_response(),
                 }
             }
         }
@@ -143,8 +183,12 @@ async fn envelope<D: Directory>(State(state): State<Arc<AppState<D>>>, mut req: 
             let _g = span.enter();
             match &err {
                 Error::Internal(cause) => tracing::error!(error = %cause, "request failed"),
-                Error::Unavailable(cause) => tracing::warn!(error = %cause, "directory unavailable"),
-                other => tracing::info!(status = other.status().as_u16(), detail = %other, "request refused"),
+                Error::Unavailable(cause) => {
+                    tracing::warn!(error = %cause, "directory unavailable")
+                }
+                other => {
+                    tracing::info!(status = other.status().as_u16(), detail = %other, "request refused")
+                }
             }
             let headers = response.headers().clone();
             let mut r = (err.status(), scim_json(&err.body(Some(&id)))).into_response();
@@ -162,11 +206,20 @@ async fn envelope<D: Directory>(State(state): State<Arc<AppState<D>>>, mut req: 
     }
     let status = response.status();
     let elapsed = started.elapsed();
-    state.metrics.http(&route, &method, status.as_u16(), elapsed);
+    state
+        .metrics
+        .http(&route, &method, status.as_u16(), elapsed);
     let _g = span.enter();
-    tracing::info!(status = status.as_u16(), elapsed_ms = elapsed.as_secs_f64() * 1000.0, "answered");
+    tracing::info!(
+        status = status.as_u16(),
+        elapsed_ms = elapsed.as_secs_f64() * 1000.0,
+        "answered"
+    );
     if status == StatusCode::UNAUTHORIZED {
-        response.headers_mut().insert(header::WWW_AUTHENTICATE, HeaderValue::from_static("Bearer realm=\"scim2ldap\""));
+        response.headers_mut().insert(
+            header::WWW_AUTHENTICATE,
+            HeaderValue::from_static("Bearer realm=\"scim2ldap\""),
+        );
     }
     response
 }

@@ -12,8 +12,8 @@ use crate::error::{Error, ScimType};
 use crate::ldap::{self, Filter as L};
 use crate::mapping::{AttrMap, CREATED, Field, MODIFIED, Pinned, Refs, ResourceKind};
 use crate::scim::filter::{CompareOp, Filter, Value};
-use crate::scim::path::AttrPath;
 use crate::scim::patch::as_bool;
+use crate::scim::path::AttrPath;
 use crate::scim::schema::AttrType;
 
 fn invalid(detail: String) -> Error {
@@ -27,7 +27,9 @@ pub fn to_ldap(map: &AttrMap, f: &Filter, refs: &Refs) -> Result<L, Error> {
         Filter::Or(a, b) => L::or(vec![to_ldap(map, a, refs)?, to_ldap(map, b, refs)?]),
         Filter::Not(a) => not(to_ldap(map, a, refs)?),
         Filter::Present(p) => attr_expr(map, p, None, refs, None)?,
-        Filter::Compare { path, op, value } => attr_expr(map, path, Some((*op, value)), refs, None)?,
+        Filter::Compare { path, op, value } => {
+            attr_expr(map, path, Some((*op, value)), refs, None)?
+        }
         Filter::ValuePath { path, filter } => {
             let fields = fields_for(map, path)?;
             let mut parts = Vec::new();
@@ -38,7 +40,11 @@ pub fn to_ldap(map: &AttrMap, f: &Filter, refs: &Refs) -> Result<L, Error> {
                     continue;
                 }
                 seen.push(&f.pinned);
-                let group: Vec<&Field> = fields.iter().copied().filter(|g| g.pinned == f.pinned).collect();
+                let group: Vec<&Field> = fields
+                    .iter()
+                    .copied()
+                    .filter(|g| g.pinned == f.pinned)
+                    .collect();
                 let cond = inner(map, filter, &group, refs)?;
                 // The element must exist: a condition decided by the mapping alone
                 // (or one that a missing value could satisfy) needs its presence.
@@ -60,7 +66,11 @@ fn has_not(f: &L) -> bool {
     match f {
         L::Not(_) => true,
         L::And(v) | L::Or(v) => v.iter().any(has_not),
-        L::Equal(..) | L::Substring(..) | L::GreaterOrEqual(..) | L::LessOrEqual(..) | L::Present(_) => false,
+        L::Equal(..)
+        | L::Substring(..)
+        | L::GreaterOrEqual(..)
+        | L::LessOrEqual(..)
+        | L::Present(_) => false,
     }
 }
 
@@ -77,27 +87,46 @@ fn not(f: L) -> L {
 /// The filter inside `attr[...]`, for one element group.
 fn inner(map: &AttrMap, f: &Filter, group: &[&Field], refs: &Refs) -> Result<L, Error> {
     Ok(match f {
-        Filter::And(a, b) => L::and(vec![inner(map, a, group, refs)?, inner(map, b, group, refs)?]),
-        Filter::Or(a, b) => L::or(vec![inner(map, a, group, refs)?, inner(map, b, group, refs)?]),
+        Filter::And(a, b) => L::and(vec![
+            inner(map, a, group, refs)?,
+            inner(map, b, group, refs)?,
+        ]),
+        Filter::Or(a, b) => L::or(vec![
+            inner(map, a, group, refs)?,
+            inner(map, b, group, refs)?,
+        ]),
         Filter::Not(a) => not(inner(map, a, group, refs)?),
-        Filter::ValuePath { .. } => return Err(invalid("value filters cannot be nested".to_owned())),
+        Filter::ValuePath { .. } => {
+            return Err(invalid("value filters cannot be nested".to_owned()));
+        }
         Filter::Present(p) | Filter::Compare { path: p, .. } => {
             let cmp = match f {
                 Filter::Compare { op, value, .. } => Some((*op, value)),
                 _ => None,
             };
-            attr_expr(map, &AttrPath::simple(&group[0].attr), cmp, refs, Some((group, &p.attr)))?
+            attr_expr(
+                map,
+                &AttrPath::simple(&group[0].attr),
+                cmp,
+                refs,
+                Some((group, &p.attr)),
+            )?
         }
     })
 }
 
 fn fields_for<'a>(map: &'a AttrMap, path: &AttrPath) -> Result<Vec<&'a Field>, Error> {
-    let mut fields: Vec<&Field> = map.fields_of(path.schema.as_deref(), &path.attr).map(|(_, f)| f).collect();
+    let mut fields: Vec<&Field> = map
+        .fields_of(path.schema.as_deref(), &path.attr)
+        .map(|(_, f)| f)
+        .collect();
     if path.schema.is_none() && fields.iter().any(|f| f.is_core(map.kind)) {
         fields.retain(|f| f.is_core(map.kind));
     }
     if fields.is_empty() {
-        return Err(invalid(format!("{path} is not a mapped attribute, so it cannot be filtered on")));
+        return Err(invalid(format!(
+            "{path} is not a mapped attribute, so it cannot be filtered on"
+        )));
     }
     Ok(fields)
 }
@@ -111,9 +140,15 @@ fn attr_expr(
     refs: &Refs,
     within: Option<(&[&Field], &str)>,
 ) -> Result<L, Error> {
-    let core = path.schema.as_deref().is_none_or(|s| s.eq_ignore_ascii_case(map.kind.core_schema()));
+    let core = path
+        .schema
+        .as_deref()
+        .is_none_or(|s| s.eq_ignore_ascii_case(map.kind.core_schema()));
     if within.is_none() && core {
-        let special = match (path.attr.to_ascii_lowercase().as_str(), path.sub.as_deref().map(str::to_ascii_lowercase).as_deref()) {
+        let special = match (
+            path.attr.to_ascii_lowercase().as_str(),
+            path.sub.as_deref().map(str::to_ascii_lowercase).as_deref(),
+        ) {
             ("id", None) => Some(Special::Id),
             ("meta", Some("created")) => Some(Special::Time(CREATED)),
             ("meta", Some("lastmodified")) => Some(Special::Time(MODIFIED)),
@@ -161,7 +196,11 @@ fn attr_expr(
                 if holds {
                     // Inside a value filter the element's existence is added by
                     // the caller; on its own, `emails.type eq "work"` means "has one".
-                    parts.push(if within.is_some() { L::everything() } else { L::Present(f.ldap.clone()) });
+                    parts.push(if within.is_some() {
+                        L::everything()
+                    } else {
+                        L::Present(f.ldap.clone())
+                    });
                 }
                 continue;
             }
@@ -182,7 +221,9 @@ fn attr_expr(
     if parts.is_empty() && !decided {
         return Err(invalid(format!(
             "{path}{} is not a mapped attribute, so it cannot be filtered on",
-            sub.filter(|_| within.is_some()).map(|s| format!(".{s}")).unwrap_or_default()
+            sub.filter(|_| within.is_some())
+                .map(|s| format!(".{s}"))
+                .unwrap_or_default()
         )));
     }
     Ok(L::or(parts))
@@ -195,7 +236,9 @@ fn pinned_holds(pin: &Pinned, op: CompareOp, v: &Value) -> bool {
     };
     let lit = match v {
         Value::String(s) => match pin {
-            Pinned::Bool(_) => as_bool(&serde_json::Value::String(s.clone())).map(|b| b.to_string()).unwrap_or_else(|| s.to_lowercase()),
+            Pinned::Bool(_) => as_bool(&serde_json::Value::String(s.clone()))
+                .map(|b| b.to_string())
+                .unwrap_or_else(|| s.to_lowercase()),
             Pinned::Str(_) => s.to_lowercase(),
         },
         Value::Bool(b) => b.to_string(),
@@ -223,10 +266,17 @@ enum Special {
     Schemas,
 }
 
-fn special_expr(map: &AttrMap, s: Special, path: &AttrPath, cmp: Option<(CompareOp, &Value)>) -> Result<L, Error> {
+fn special_expr(
+    map: &AttrMap,
+    s: Special,
+    path: &AttrPath,
+    cmp: Option<(CompareOp, &Value)>,
+) -> Result<L, Error> {
     let Some((op, v)) = cmp else {
         return Ok(match s {
-            Special::Id | Special::ResourceType | Special::Active | Special::Schemas => L::everything(),
+            Special::Id | Special::ResourceType | Special::Active | Special::Schemas => {
+                L::everything()
+            }
             Special::Time(attr) => L::Present(attr.to_owned()),
         });
     };
@@ -251,8 +301,11 @@ fn special_expr(map: &AttrMap, s: Special, path: &AttrPath, cmp: Option<(Compare
             let Value::String(t) = v else {
                 return Err(invalid(format!("{path} compares with a dateTime string")));
             };
-            let g = ldap::rfc3339_to_generalized(t)
-                .ok_or_else(|| invalid(format!("{path}: {t:?} is not a UTC dateTime like 2024-01-31T12:00:00Z")))?;
+            let g = ldap::rfc3339_to_generalized(t).ok_or_else(|| {
+                invalid(format!(
+                    "{path}: {t:?} is not a UTC dateTime like 2024-01-31T12:00:00Z"
+                ))
+            })?;
             ordered(attr, op, g, path)
         }
         Special::ResourceType | Special::Schemas => {
@@ -261,7 +314,10 @@ fn special_expr(map: &AttrMap, s: Special, path: &AttrPath, cmp: Option<(Compare
             };
             let hit = match s {
                 Special::ResourceType => t.eq_ignore_ascii_case(map.kind.name()),
-                _ => t.eq_ignore_ascii_case(map.kind.core_schema()) || map.schemas.iter().any(|x| x.id.eq_ignore_ascii_case(t)),
+                _ => {
+                    t.eq_ignore_ascii_case(map.kind.core_schema())
+                        || map.schemas.iter().any(|x| x.id.eq_ignore_ascii_case(t))
+                }
             };
             match op {
                 CompareOp::Eq => Ok(if hit { L::everything() } else { L::nothing() }),
@@ -272,7 +328,8 @@ fn special_expr(map: &AttrMap, s: Special, path: &AttrPath, cmp: Option<(Compare
         Special::Active => {
             let b = match v {
                 Value::Bool(b) => *b,
-                Value::String(t) => as_bool(&serde_json::Value::String(t.clone())).ok_or_else(|| invalid(format!("{path} compares with true or false")))?,
+                Value::String(t) => as_bool(&serde_json::Value::String(t.clone()))
+                    .ok_or_else(|| invalid(format!("{path} compares with true or false")))?,
                 _ => return Err(invalid(format!("{path} compares with true or false"))),
             };
             let disabled = match &map.disable {
@@ -297,10 +354,18 @@ fn ordered(attr: &str, op: CompareOp, v: String, path: &AttrPath) -> Result<L, E
         CompareOp::Ge => L::GreaterOrEqual(a, v),
         CompareOp::Le => L::LessOrEqual(a, v),
         // LDAP has only >= and <=; strictness comes from excluding equality.
-        CompareOp::Gt => L::and(vec![L::GreaterOrEqual(a.clone(), v.clone()), L::Not(Box::new(L::Equal(a, v)))]),
-        CompareOp::Lt => L::and(vec![L::LessOrEqual(a.clone(), v.clone()), L::Not(Box::new(L::Equal(a, v)))]),
+        CompareOp::Gt => L::and(vec![
+            L::GreaterOrEqual(a.clone(), v.clone()),
+            L::Not(Box::new(L::Equal(a, v))),
+        ]),
+        CompareOp::Lt => L::and(vec![
+            L::LessOrEqual(a.clone(), v.clone()),
+            L::Not(Box::new(L::Equal(a, v))),
+        ]),
         CompareOp::Co | CompareOp::Sw | CompareOp::Ew => {
-            return Err(invalid(format!("{path}: {op} does not apply to dateTime values")));
+            return Err(invalid(format!(
+                "{path}: {op} does not apply to dateTime values"
+            )));
         }
     })
 }
@@ -312,7 +377,13 @@ fn compare(f: &Field, op: CompareOp, v: &Value, refs: &Refs) -> Result<L, Error>
         let Value::String(id) = v else {
             return Err(invalid(format!("{path} compares with an id string")));
         };
-        let stored = refs.id(id).map(|r| if f.store_rdn { r.rdn_value.clone() } else { r.dn.clone() });
+        let stored = refs.id(id).map(|r| {
+            if f.store_rdn {
+                r.rdn_value.clone()
+            } else {
+                r.dn.clone()
+            }
+        });
         let eq = stored.map(|s| L::Equal(a, s)).unwrap_or_else(L::nothing);
         return match op {
             CompareOp::Eq => Ok(eq),
@@ -332,7 +403,8 @@ fn compare(f: &Field, op: CompareOp, v: &Value, refs: &Refs) -> Result<L, Error>
         (AttrType::Boolean, v) => {
             let b = match v {
                 Value::Bool(b) => *b,
-                Value::String(s) => as_bool(&serde_json::Value::String(s.clone())).ok_or_else(|| invalid(format!("{path} compares with true or false")))?,
+                Value::String(s) => as_bool(&serde_json::Value::String(s.clone()))
+                    .ok_or_else(|| invalid(format!("{path} compares with true or false")))?,
                 _ => return Err(invalid(format!("{path} compares with true or false"))),
             };
             let eq = L::Equal(a, if b { "TRUE" } else { "FALSE" }.to_owned());
@@ -343,7 +415,8 @@ fn compare(f: &Field, op: CompareOp, v: &Value, refs: &Refs) -> Result<L, Error>
             };
         }
         (AttrType::DateTime, Value::String(s)) => {
-            let g = ldap::rfc3339_to_generalized(s).ok_or_else(|| invalid(format!("{path}: {s:?} is not a UTC dateTime")))?;
+            let g = ldap::rfc3339_to_generalized(s)
+                .ok_or_else(|| invalid(format!("{path}: {s:?} is not a UTC dateTime")))?;
             return ordered(&f.ldap, op, g, &AttrPath::simple(&f.attr));
         }
         (_, Value::String(s)) => s.clone(),
@@ -351,7 +424,9 @@ fn compare(f: &Field, op: CompareOp, v: &Value, refs: &Refs) -> Result<L, Error>
         (_, Value::Bool(b)) => b.to_string(),
     };
     if text.contains('\0') {
-        return Err(invalid(format!("{path}: the value contains a NUL character")));
+        return Err(invalid(format!(
+            "{path}: the value contains a NUL character"
+        )));
     }
     Ok(match op {
         CompareOp::Eq => L::Equal(a, text),
@@ -361,8 +436,14 @@ fn compare(f: &Field, op: CompareOp, v: &Value, refs: &Refs) -> Result<L, Error>
         CompareOp::Ew => L::Substring(a, None, Vec::new(), Some(text)),
         CompareOp::Ge => L::GreaterOrEqual(a, text),
         CompareOp::Le => L::LessOrEqual(a, text),
-        CompareOp::Gt => L::and(vec![L::GreaterOrEqual(a.clone(), text.clone()), L::Not(Box::new(L::Equal(a, text)))]),
-        CompareOp::Lt => L::and(vec![L::LessOrEqual(a.clone(), text.clone()), L::Not(Box::new(L::Equal(a, text)))]),
+        CompareOp::Gt => L::and(vec![
+            L::GreaterOrEqual(a.clone(), text.clone()),
+            L::Not(Box::new(L::Equal(a, text))),
+        ]),
+        CompareOp::Lt => L::and(vec![
+            L::LessOrEqual(a.clone(), text.clone()),
+            L::Not(Box::new(L::Equal(a, text))),
+        ]),
     })
 }
 
@@ -378,9 +459,16 @@ pub fn reference_ids(map: &AttrMap, f: &Filter) -> Vec<String> {
             Filter::Not(a) => walk(map, a, parent, out),
             Filter::ValuePath { path, filter } => walk(map, filter, Some(path), out),
             Filter::Present(_) => {}
-            Filter::Compare { path, value: Value::String(s), .. } => {
+            Filter::Compare {
+                path,
+                value: Value::String(s),
+                ..
+            } => {
                 let attr = parent.map(|p| p.attr.as_str()).unwrap_or(&path.attr);
-                if map.fields_of(None, attr).any(|(_, f)| f.reference.is_some()) {
+                if map
+                    .fields_of(None, attr)
+                    .any(|(_, f)| f.reference.is_some())
+                {
                     out.push(s.clone());
                 }
             }
@@ -422,16 +510,28 @@ mod tests {
     #[test]
     fn translations() {
         let cases = [
-            ("userName eq \"alice@contoso.com\"", "(uid=alice@contoso.com)"),
+            (
+                "userName eq \"alice@contoso.com\"",
+                "(uid=alice@contoso.com)",
+            ),
             ("USERNAME EQ \"a\"", "(uid=a)"),
             ("externalId eq \"x\"", "(scimExternalId=x)"),
-            ("id eq \"2819c223-7f76-453a-919d-413861904646\"", "(entryUUID=2819c223-7f76-453a-919d-413861904646)"),
+            (
+                "id eq \"2819c223-7f76-453a-919d-413861904646\"",
+                "(entryUUID=2819c223-7f76-453a-919d-413861904646)",
+            ),
             ("id eq \"not-a-uuid\"", "(|)"),
             ("displayName eq \"Sales\"", "(displayName=Sales)"),
             ("emails.value eq \"a@b\"", "(mail=a@b)"),
             ("emails eq \"a@b\"", "(mail=a@b)"),
-            ("userName eq \"a\" and externalId eq \"b\"", "(&(uid=a)(scimExternalId=b))"),
-            ("userName eq \"a\" or userName eq \"b\"", "(|(uid=a)(uid=b))"),
+            (
+                "userName eq \"a\" and externalId eq \"b\"",
+                "(&(uid=a)(scimExternalId=b))",
+            ),
+            (
+                "userName eq \"a\" or userName eq \"b\"",
+                "(|(uid=a)(uid=b))",
+            ),
             ("userName ne \"a\"", "(!(uid=a))"),
             ("title co \"eng\"", "(title=*eng*)"),
             ("title sw \"eng\"", "(title=eng*)"),
@@ -444,29 +544,72 @@ mod tests {
             ("not (title pr)", "(!(title=*))"),
             ("userName eq \"*)(uid=*\"", "(uid=\\2a\\29\\28uid=\\2a)"),
             ("userName eq \"a\\\\b\"", "(uid=a\\5cb)"),
-            ("meta.lastModified gt \"2011-05-13T04:42:34Z\"", "(&(modifyTimestamp>=20110513044234Z)(!(modifyTimestamp=20110513044234Z)))"),
-            ("meta.created ge \"2011-05-13T04:42:34Z\"", "(createTimestamp>=20110513044234Z)"),
+            (
+                "meta.lastModified gt \"2011-05-13T04:42:34Z\"",
+                "(&(modifyTimestamp>=20110513044234Z)(!(modifyTimestamp=20110513044234Z)))",
+            ),
+            (
+                "meta.created ge \"2011-05-13T04:42:34Z\"",
+                "(createTimestamp>=20110513044234Z)",
+            ),
             ("active eq true", "(!(pwdAccountLockedTime=000001010000Z))"),
-            ("active eq \"False\"", "(pwdAccountLockedTime=000001010000Z)"),
-            ("emails[type eq \"work\" and value co \"@example.com\"]", "(mail=*@example.com*)"),
+            (
+                "active eq \"False\"",
+                "(pwdAccountLockedTime=000001010000Z)",
+            ),
+            (
+                "emails[type eq \"work\" and value co \"@example.com\"]",
+                "(mail=*@example.com*)",
+            ),
             ("emails[type eq \"home\"]", "(|)"),
             ("emails[type eq \"work\"]", "(mail=*)"),
             ("emails.type eq \"work\"", "(mail=*)"),
-            ("phoneNumbers[type eq \"mobile\" or type eq \"work\"]", "(|(mobile=*)(telephoneNumber=*))"),
-            ("addresses[type eq \"work\" and postalCode eq \"1\"]", "(postalCode=1)"),
-            ("urn:ietf:params:scim:schemas:extension:enterprise:2.0:User:department eq \"Sales\"", "(departmentNumber=Sales)"),
-            ("urn:ietf:params:scim:schemas:extension:contactify:2.0:User:orderCard eq true", "(scimOrderCard=TRUE)"),
-            ("urn:ietf:params:scim:schemas:extension:enterprise:2.0:User:manager.value eq \"11111111-1111-1111-1111-111111111111\"", "(manager=uid=one,ou=people,dc=example,dc=com)"),
-            ("urn:ietf:params:scim:schemas:extension:enterprise:2.0:User:manager eq \"99999999-1111-1111-1111-111111111111\"", "(|)"),
+            (
+                "phoneNumbers[type eq \"mobile\" or type eq \"work\"]",
+                "(|(mobile=*)(telephoneNumber=*))",
+            ),
+            (
+                "addresses[type eq \"work\" and postalCode eq \"1\"]",
+                "(postalCode=1)",
+            ),
+            (
+                "urn:ietf:params:scim:schemas:extension:enterprise:2.0:User:department eq \"Sales\"",
+                "(departmentNumber=Sales)",
+            ),
+            (
+                "urn:ietf:params:scim:schemas:extension:contactify:2.0:User:orderCard eq true",
+                "(scimOrderCard=TRUE)",
+            ),
+            (
+                "urn:ietf:params:scim:schemas:extension:enterprise:2.0:User:manager.value eq \"11111111-1111-1111-1111-111111111111\"",
+                "(manager=uid=one,ou=people,dc=example,dc=com)",
+            ),
+            (
+                "urn:ietf:params:scim:schemas:extension:enterprise:2.0:User:manager eq \"99999999-1111-1111-1111-111111111111\"",
+                "(|)",
+            ),
             ("title eq null", "(!(title=*))"),
             ("meta.resourceType eq \"User\"", "(objectClass=*)"),
-            ("userName eq \"a\" and meta.resourceType eq \"Group\"", "(|)"),
+            (
+                "userName eq \"a\" and meta.resourceType eq \"Group\"",
+                "(|)",
+            ),
             ("G:displayName eq \"Sales\"", "(cn=Sales)"),
-            ("G:members[value eq \"11111111-1111-1111-1111-111111111111\"]", "(member=uid=one,ou=people,dc=example,dc=com)"),
-            ("G:members.value eq \"11111111-1111-1111-1111-111111111111\"", "(member=uid=one,ou=people,dc=example,dc=com)"),
+            (
+                "G:members[value eq \"11111111-1111-1111-1111-111111111111\"]",
+                "(member=uid=one,ou=people,dc=example,dc=com)",
+            ),
+            (
+                "G:members.value eq \"11111111-1111-1111-1111-111111111111\"",
+                "(member=uid=one,ou=people,dc=example,dc=com)",
+            ),
         ];
         for (scim, want) in cases {
-            assert_eq!(t(scim).unwrap_or_else(|e| panic!("{scim}: {e}")), want, "{scim}");
+            assert_eq!(
+                t(scim).unwrap_or_else(|e| panic!("{scim}: {e}")),
+                want,
+                "{scim}"
+            );
         }
     }
 
@@ -475,13 +618,19 @@ mod tests {
         for (scim, needle) in [
             ("nickName eq \"a\"", "nickName is not a mapped attribute"),
             ("meta.created gt \"yesterday\"", "not a UTC dateTime"),
-            ("urn:ietf:params:scim:schemas:extension:contactify:2.0:User:orderCard gt \"true\"", "does not apply to booleans"),
+            (
+                "urn:ietf:params:scim:schemas:extension:contactify:2.0:User:orderCard gt \"true\"",
+                "does not apply to booleans",
+            ),
             ("active co \"t\"", "compares with true or false"),
             ("active gt \"true\"", "supports eq and ne"),
             ("name.middleName eq \"x\"", "not a mapped attribute"),
         ] {
             match t(scim) {
-                Err(Error::BadRequest { scim_type: ScimType::InvalidFilter, detail }) => assert!(detail.contains(needle), "{scim}: {detail}"),
+                Err(Error::BadRequest {
+                    scim_type: ScimType::InvalidFilter,
+                    detail,
+                }) => assert!(detail.contains(needle), "{scim}: {detail}"),
                 other => panic!("{scim}: {other:?}"),
             }
         }
@@ -490,7 +639,13 @@ mod tests {
     #[test]
     fn reference_ids_are_collected() {
         let c = openldap();
-        let f = Filter::parse("members[value eq \"11111111-1111-1111-1111-111111111111\"] or displayName eq \"x\"").unwrap();
-        assert_eq!(reference_ids(c.groups.as_ref().unwrap(), &f), ["11111111-1111-1111-1111-111111111111"]);
+        let f = Filter::parse(
+            "members[value eq \"11111111-1111-1111-1111-111111111111\"] or displayName eq \"x\"",
+        )
+        .unwrap();
+        assert_eq!(
+            reference_ids(c.groups.as_ref().unwrap(), &f),
+            ["11111111-1111-1111-1111-111111111111"]
+        );
     }
 }

@@ -225,9 +225,14 @@ pub const MODIFIED: &str = "modifyTimestamp";
 impl AttrMap {
     /// Fields of a SCIM attribute, matched case-insensitively; `schema` None
     /// means "whichever schema has it".
-    pub fn fields_of<'a, 'b>(&'a self, schema: Option<&'b str>, attr: &'b str) -> impl Iterator<Item = (usize, &'a Field)> + use<'a, 'b> {
+    pub fn fields_of<'a, 'b>(
+        &'a self,
+        schema: Option<&'b str>,
+        attr: &'b str,
+    ) -> impl Iterator<Item = (usize, &'a Field)> + use<'a, 'b> {
         self.fields.iter().enumerate().filter(move |(_, f)| {
-            f.attr.eq_ignore_ascii_case(attr) && schema.is_none_or(|s| f.schema.eq_ignore_ascii_case(s))
+            f.attr.eq_ignore_ascii_case(attr)
+                && schema.is_none_or(|s| f.schema.eq_ignore_ascii_case(s))
         })
     }
 
@@ -264,7 +269,9 @@ impl AttrMap {
         let core = self.kind.core_schema();
         let mut out: Vec<String> = Vec::new();
         for f in &self.fields {
-            if !f.schema.eq_ignore_ascii_case(core) && !out.iter().any(|u| u.eq_ignore_ascii_case(&f.schema)) {
+            if !f.schema.eq_ignore_ascii_case(core)
+                && !out.iter().any(|u| u.eq_ignore_ascii_case(&f.schema))
+            {
                 out.push(f.schema.clone());
             }
         }
@@ -278,7 +285,9 @@ impl AttrMap {
         let groups: Vec<&str> = id.split('-').collect();
         let hex = |g: &&str| !g.is_empty() && g.bytes().all(|b| b.is_ascii_hexdigit());
         if self.id_attribute.eq_ignore_ascii_case("entryUUID") {
-            groups.len() == 5 && groups.iter().map(|g| g.len()).eq([8, 4, 4, 4, 12]) && groups.iter().all(hex)
+            groups.len() == 5
+                && groups.iter().map(|g| g.len()).eq([8, 4, 4, 4, 12])
+                && groups.iter().all(hex)
         } else if self.id_attribute.eq_ignore_ascii_case("nsUniqueId") {
             groups.len() == 4 && groups.iter().all(|g| g.len() == 8) && groups.iter().all(hex)
         } else {
@@ -301,7 +310,9 @@ fn valid_ldap_name(s: &str) -> bool {
     let mut chars = s.chars();
     match chars.next() {
         Some(c) if c.is_ascii_alphabetic() => chars.all(|c| c.is_ascii_alphanumeric() || c == '-'),
-        Some(c) if c.is_ascii_digit() => s.split('.').all(|p| !p.is_empty() && p.bytes().all(|b| b.is_ascii_digit())),
+        Some(c) if c.is_ascii_digit() => s
+            .split('.')
+            .all(|p| !p.is_empty() && p.bytes().all(|b| b.is_ascii_digit())),
         _ => false,
     }
 }
@@ -313,17 +324,27 @@ const RESERVED: &[(&str, &str)] = &[
     ("schemas", "it is derived from the mapped schemas"),
     ("active", "set users.disable instead"),
     ("password", "set users.password instead"),
-    ("groups", "it is read from member_of or the groups' membership attribute"),
+    (
+        "groups",
+        "it is read from member_of or the groups' membership attribute",
+    ),
     ("members", "set [groups.members] instead"),
 ];
 
 /// Compiles one resource section; problems are appended to `p`, one line each.
-pub fn compile(kind: ResourceKind, raw: &file::Resource, extensions: &[String], p: &mut Vec<String>) -> Option<AttrMap> {
+pub fn compile(
+    kind: ResourceKind,
+    raw: &file::Resource,
+    extensions: &[String],
+    p: &mut Vec<String>,
+) -> Option<AttrMap> {
     let sec = kind.section();
     let start = p.len();
     let base = match raw.base.as_deref() {
         None => {
-            p.push(format!("{sec}.base: missing; e.g. \"ou=people,dc=example,dc=com\""));
+            p.push(format!(
+                "{sec}.base: missing; e.g. \"ou=people,dc=example,dc=com\""
+            ));
             Dn::root()
         }
         Some(b) => Dn::parse(b).unwrap_or_else(|e| {
@@ -347,12 +368,23 @@ pub fn compile(kind: ResourceKind, raw: &file::Resource, extensions: &[String], 
     }
     for oc in &object_classes {
         if !valid_ldap_name(oc) {
-            p.push(format!("{sec}.object_classes: {oc:?} is not an object class name"));
+            p.push(format!(
+                "{sec}.object_classes: {oc:?} is not an object class name"
+            ));
         }
     }
-    let id_attribute = raw.id_attribute.clone().unwrap_or_else(|| "entryUUID".to_owned());
-    let version_attribute = raw.version_attribute.clone().unwrap_or_else(|| "entryCSN".to_owned());
-    for (key, v) in [("id_attribute", &id_attribute), ("version_attribute", &version_attribute)] {
+    let id_attribute = raw
+        .id_attribute
+        .clone()
+        .unwrap_or_else(|| "entryUUID".to_owned());
+    let version_attribute = raw
+        .version_attribute
+        .clone()
+        .unwrap_or_else(|| "entryCSN".to_owned());
+    for (key, v) in [
+        ("id_attribute", &id_attribute),
+        ("version_attribute", &version_attribute),
+    ] {
         if !valid_ldap_name(v) {
             p.push(format!("{sec}.{key}: {v:?} is not an LDAP attribute name"));
         }
@@ -370,7 +402,12 @@ pub fn compile(kind: ResourceKind, raw: &file::Resource, extensions: &[String], 
                 p.push(format!("{at}: LDAP attribute {} is already mapped from {:?}; map each LDAP attribute once", f.ldap, other.key));
                 continue;
             }
-            if fields.iter().any(|o| o.schema.eq_ignore_ascii_case(&f.schema) && o.attr == f.attr && o.sub == f.sub && o.pinned == f.pinned) {
+            if fields.iter().any(|o| {
+                o.schema.eq_ignore_ascii_case(&f.schema)
+                    && o.attr == f.attr
+                    && o.sub == f.sub
+                    && o.pinned == f.pinned
+            }) {
                 p.push(format!("{at}: the same SCIM path is mapped twice"));
                 continue;
             }
@@ -411,13 +448,20 @@ pub fn compile(kind: ResourceKind, raw: &file::Resource, extensions: &[String], 
         }
     }
 
-    let naming = fields.iter().position(|f| f.ldap.eq_ignore_ascii_case(&rdn));
+    let naming = fields
+        .iter()
+        .position(|f| f.ldap.eq_ignore_ascii_case(&rdn));
     let required_path = match kind {
         ResourceKind::User => "userName",
         ResourceKind::Group => "displayName",
     };
-    if !fields.iter().any(|f| f.attr == required_path && f.is_core(kind)) {
-        p.push(format!("{sec}.attributes: {required_path} must be mapped (e.g. {required_path} = \"{rdn}\")"));
+    if !fields
+        .iter()
+        .any(|f| f.attr == required_path && f.is_core(kind))
+    {
+        p.push(format!(
+            "{sec}.attributes: {required_path} must be mapped (e.g. {required_path} = \"{rdn}\")"
+        ));
     }
     if naming.is_none() {
         p.push(format!(
@@ -425,7 +469,9 @@ pub fn compile(kind: ResourceKind, raw: &file::Resource, extensions: &[String], 
         ));
     } else if let Some(n) = naming {
         if fields[n].multi || fields[n].reference.is_some() {
-            p.push(format!("{sec}.rdn: {rdn} must be mapped from a single-valued string attribute"));
+            p.push(format!(
+                "{sec}.rdn: {rdn} must be mapped from a single-valued string attribute"
+            ));
         }
     }
 
@@ -458,7 +504,9 @@ pub fn compile(kind: ResourceKind, raw: &file::Resource, extensions: &[String], 
             p.push(format!("{sec}.disable: only users can be disabled"));
         }
         if !valid_ldap_name(&d.attribute) || d.value.is_empty() {
-            p.push(format!("{sec}.disable: needs an LDAP attribute and a non-empty value"));
+            p.push(format!(
+                "{sec}.disable: needs an LDAP attribute and a non-empty value"
+            ));
         }
     }
     let password = match raw.password.as_deref() {
@@ -472,7 +520,9 @@ pub fn compile(kind: ResourceKind, raw: &file::Resource, extensions: &[String], 
         Some("attribute") => Some(PasswordMode::Attribute),
         Some("reject") => None,
         Some(other) => {
-            p.push(format!("{sec}.password: {other:?} is not one of \"modify\", \"attribute\", \"reject\""));
+            p.push(format!(
+                "{sec}.password: {other:?} is not one of \"modify\", \"attribute\", \"reject\""
+            ));
             None
         }
     };
@@ -485,14 +535,18 @@ pub fn compile(kind: ResourceKind, raw: &file::Resource, extensions: &[String], 
             None
         }
         (None, ResourceKind::Group) => {
-            p.push(format!("{sec}.members: missing; e.g. members = {{ attribute = \"member\" }}"));
+            p.push(format!(
+                "{sec}.members: missing; e.g. members = {{ attribute = \"member\" }}"
+            ));
             None
         }
         (None, ResourceKind::User) => None,
         (Some(m), ResourceKind::Group) => {
             let value = if m.attribute.eq_ignore_ascii_case("memberUid") {
                 MemberValue::RdnValue
-            } else if m.attribute.eq_ignore_ascii_case("member") || m.attribute.eq_ignore_ascii_case("uniqueMember") {
+            } else if m.attribute.eq_ignore_ascii_case("member")
+                || m.attribute.eq_ignore_ascii_case("uniqueMember")
+            {
                 MemberValue::Dn
             } else {
                 p.push(format!(
@@ -507,7 +561,9 @@ pub fn compile(kind: ResourceKind, raw: &file::Resource, extensions: &[String], 
                     .ok()
             });
             if placeholder.is_some() && value == MemberValue::RdnValue {
-                p.push(format!("{sec}.members.placeholder: memberUid groups may be empty; drop the placeholder"));
+                p.push(format!(
+                    "{sec}.members.placeholder: memberUid groups may be empty; drop the placeholder"
+                ));
             }
             let daemon_cleans_up = match m.referential_integrity.as_deref().unwrap_or("daemon") {
                 "daemon" => true,
@@ -531,8 +587,14 @@ pub fn compile(kind: ResourceKind, raw: &file::Resource, extensions: &[String], 
         return None;
     }
     if let Some(m) = &members {
-        if fields.iter().any(|f| f.ldap.eq_ignore_ascii_case(&m.attribute)) {
-            p.push(format!("{sec}.members.attribute: {} is also the target of an attribute mapping", m.attribute));
+        if fields
+            .iter()
+            .any(|f| f.ldap.eq_ignore_ascii_case(&m.attribute))
+        {
+            p.push(format!(
+                "{sec}.members.attribute: {} is also the target of an attribute mapping",
+                m.attribute
+            ));
             return None;
         }
         fields.push(members_field(m));
@@ -583,7 +645,10 @@ fn compile_field(
     };
     let before = p.len();
     if !valid_ldap_name(&table.attribute) {
-        p.push(format!("{at}: {:?} is not an LDAP attribute name", table.attribute));
+        p.push(format!(
+            "{at}: {:?} is not an LDAP attribute name",
+            table.attribute
+        ));
     }
     let path = match AttrPath::parse(key) {
         Ok(path) => path,
@@ -594,33 +659,46 @@ fn compile_field(
     };
     let core = kind.core_schema();
     let schema_urn = path.schema.clone().unwrap_or_else(|| core.to_owned());
-    if let Some((_, why)) = RESERVED.iter().find(|(n, _)| path.attr.eq_ignore_ascii_case(n) && schema_urn.eq_ignore_ascii_case(core)) {
+    if let Some((_, why)) = RESERVED
+        .iter()
+        .find(|(n, _)| path.attr.eq_ignore_ascii_case(n) && schema_urn.eq_ignore_ascii_case(core))
+    {
         p.push(format!("{at}: {} cannot be mapped: {why}", path.attr));
         return None;
     }
     let mutability = table.mutability.as_deref().map(|m| {
         Mutability::parse(m).unwrap_or_else(|| {
-            p.push(format!("{at}: mutability {m:?} is not one of readWrite, immutable, readOnly, writeOnly"));
+            p.push(format!(
+                "{at}: mutability {m:?} is not one of readWrite, immutable, readOnly, writeOnly"
+            ));
             Mutability::ReadWrite
         })
     });
     let returned = table.returned.as_deref().map(|r| {
         Returned::parse(r).unwrap_or_else(|| {
-            p.push(format!("{at}: returned {r:?} is not one of always, default, request, never"));
+            p.push(format!(
+                "{at}: returned {r:?} is not one of always, default, request, never"
+            ));
             Returned::Default
         })
     });
     let reference = table.reference.as_deref().map(|r| match r {
         r if r.eq_ignore_ascii_case("any") => RefTarget::Any,
-        r => ResourceKind::parse(r).map(RefTarget::Kind).unwrap_or_else(|| {
-            p.push(format!("{at}: reference {r:?} is not one of User, Group"));
-            RefTarget::Kind(ResourceKind::User)
-        }),
+        r => ResourceKind::parse(r)
+            .map(RefTarget::Kind)
+            .unwrap_or_else(|| {
+                p.push(format!("{at}: reference {r:?} is not one of User, Group"));
+                RefTarget::Kind(ResourceKind::User)
+            }),
     });
-    let is_extension = extensions.iter().any(|u| u.eq_ignore_ascii_case(&schema_urn));
+    let is_extension = extensions
+        .iter()
+        .any(|u| u.eq_ignore_ascii_case(&schema_urn));
     let (schema_id, attr, sub, leaf): (String, String, Option<String>, AttrDef) = if is_extension {
         if path.sub.is_some() || path.filter.is_some() {
-            p.push(format!("{at}: custom extension attributes are simple; drop the sub-attribute or filter"));
+            p.push(format!(
+                "{at}: custom extension attributes are simple; drop the sub-attribute or filter"
+            ));
             return None;
         }
         let ty = match table.ty.as_deref() {
@@ -639,7 +717,11 @@ fn compile_field(
                 Some(t) => t,
             },
         };
-        let urn = extensions.iter().find(|u| u.eq_ignore_ascii_case(&schema_urn)).cloned().unwrap_or(schema_urn.clone());
+        let urn = extensions
+            .iter()
+            .find(|u| u.eq_ignore_ascii_case(&schema_urn))
+            .cloned()
+            .unwrap_or(schema_urn.clone());
         (
             urn,
             path.attr.clone(),
@@ -660,30 +742,50 @@ fn compile_field(
             },
         )
     } else {
-        for (name, what) in [("type", &table.ty), ("multi_valued", &table.multi_valued.map(|b| b.to_string())), ("case_exact", &table.case_exact.map(|b| b.to_string())), ("required", &table.required.map(|b| b.to_string()))] {
+        for (name, what) in [
+            ("type", &table.ty),
+            ("multi_valued", &table.multi_valued.map(|b| b.to_string())),
+            ("case_exact", &table.case_exact.map(|b| b.to_string())),
+            ("required", &table.required.map(|b| b.to_string())),
+        ] {
             if what.is_some() {
                 p.push(format!("{at}: {name} is fixed by the standard schema; only custom extension attributes declare it"));
             }
         }
         let common = schema::common_attributes();
         let top: AttrDef = if path.schema.is_none() || schema_urn.eq_ignore_ascii_case(core) {
-            if let Some(c) = common.iter().find(|c| c.name.eq_ignore_ascii_case(&path.attr)) {
+            if let Some(c) = common
+                .iter()
+                .find(|c| c.name.eq_ignore_ascii_case(&path.attr))
+            {
                 c.clone()
-            } else if let Some((_, d)) = schema::resolve(schemas, path.schema.as_deref(), &path.attr, None) {
+            } else if let Some((_, d)) =
+                schema::resolve(schemas, path.schema.as_deref(), &path.attr, None)
+            {
                 d.clone()
             } else {
                 p.push(format!(
                     "{at}: {} is not an attribute of the {} schema{}",
                     path.attr,
                     kind.name(),
-                    if path.schema.is_none() { "" } else { " (or the URN is misspelt)" }
+                    if path.schema.is_none() {
+                        ""
+                    } else {
+                        " (or the URN is misspelt)"
+                    }
                 ));
                 return None;
             }
         } else if let Some((_, d)) = schema::resolve(schemas, Some(&schema_urn), &path.attr, None) {
             d.clone()
-        } else if schemas.iter().any(|s| s.id.eq_ignore_ascii_case(&schema_urn)) {
-            p.push(format!("{at}: {} is not an attribute of {}", path.attr, schema_urn));
+        } else if schemas
+            .iter()
+            .any(|s| s.id.eq_ignore_ascii_case(&schema_urn))
+        {
+            p.push(format!(
+                "{at}: {} is not an attribute of {}",
+                path.attr, schema_urn
+            ));
             return None;
         } else {
             p.push(format!(
@@ -702,7 +804,15 @@ fn compile_field(
             (Some(s), _) => Some(s.clone()),
             (None, AttrType::Complex) if top.sub("value").is_some() => Some("value".to_owned()),
             (None, AttrType::Complex) => {
-                p.push(format!("{at}: {} is complex; map its sub-attributes (e.g. {}.{})", top.name, top.name, top.sub_attributes.first().map(|s| s.name.as_str()).unwrap_or("value")));
+                p.push(format!(
+                    "{at}: {} is complex; map its sub-attributes (e.g. {}.{})",
+                    top.name,
+                    top.name,
+                    top.sub_attributes
+                        .first()
+                        .map(|s| s.name.as_str())
+                        .unwrap_or("value")
+                ));
                 return None;
             }
             (None, _) => None,
@@ -725,18 +835,28 @@ fn compile_field(
         if let Some(r) = returned {
             leaf.returned = r;
         }
-        if top.mutability == Mutability::ReadOnly && leaf.mutability != Mutability::ReadOnly && mutability.is_none() {
+        if top.mutability == Mutability::ReadOnly
+            && leaf.mutability != Mutability::ReadOnly
+            && mutability.is_none()
+        {
             leaf.mutability = Mutability::ReadOnly;
         }
         if let Some(d) = &table.description {
             leaf.description = d.clone();
         }
-        (schema_id, top.name.clone(), sub_name.map(|s| top.sub(&s).map(|d| d.name.clone()).unwrap_or(s)), leaf)
+        (
+            schema_id,
+            top.name.clone(),
+            sub_name.map(|s| top.sub(&s).map(|d| d.name.clone()).unwrap_or(s)),
+            leaf,
+        )
     };
     let mut pinned = Vec::new();
     if let Some(f) = &path.filter {
         if !leaf.multi_valued {
-            p.push(format!("{at}: a [filter] only applies to multi-valued attributes"));
+            p.push(format!(
+                "{at}: a [filter] only applies to multi-valued attributes"
+            ));
         }
         if !collect_pins(f, &mut pinned) {
             p.push(format!("{at}: a mapping filter may only pin sub-attributes with eq joined by and, e.g. [type eq \"work\"]"));
@@ -744,7 +864,8 @@ fn compile_field(
     }
     let reference = reference.or_else(|| {
         // The enterprise manager always points at a user.
-        (schema_id.eq_ignore_ascii_case(schema::ENTERPRISE_USER) && attr == "manager").then_some(RefTarget::Kind(ResourceKind::User))
+        (schema_id.eq_ignore_ascii_case(schema::ENTERPRISE_USER) && attr == "manager")
+            .then_some(RefTarget::Kind(ResourceKind::User))
     });
     if p.len() > before {
         return None;
@@ -797,7 +918,11 @@ fn collect_pins(f: &crate::scim::filter::Filter, out: &mut Vec<(String, Pinned)>
     use crate::scim::filter::{CompareOp, Filter, Value};
     match f {
         Filter::And(a, b) => collect_pins(a, out) && collect_pins(b, out),
-        Filter::Compare { path, op: CompareOp::Eq, value } if path.sub.is_none() && path.filter.is_none() && path.schema.is_none() => {
+        Filter::Compare {
+            path,
+            op: CompareOp::Eq,
+            value,
+        } if path.sub.is_none() && path.filter.is_none() && path.schema.is_none() => {
             let v = match value {
                 Value::String(s) if s.eq_ignore_ascii_case("true") => Pinned::Bool(true),
                 Value::String(s) if s.eq_ignore_ascii_case("false") => Pinned::Bool(false),
@@ -820,7 +945,9 @@ fn parse_template(text: &str, fields: &[Field]) -> Result<Vec<TemplatePart>, Str
             parts.push(TemplatePart::Text(rest[..open].to_owned()));
         }
         let after = &rest[open + 1..];
-        let close = after.find('}').ok_or_else(|| format!("unclosed '{{' in {text:?}"))?;
+        let close = after
+            .find('}')
+            .ok_or_else(|| format!("unclosed '{{' in {text:?}"))?;
         let name = after[..close].trim();
         let path = AttrPath::parse(name).map_err(|e| format!("placeholder {{{name}}}: {e}"))?;
         let idx = fields
@@ -828,7 +955,8 @@ fn parse_template(text: &str, fields: &[Field]) -> Result<Vec<TemplatePart>, Str
             .position(|f| {
                 f.key.eq_ignore_ascii_case(name)
                     || (f.attr.eq_ignore_ascii_case(&path.attr)
-                        && f.sub.as_deref().map(str::to_ascii_lowercase) == path.sub.as_deref().map(str::to_ascii_lowercase)
+                        && f.sub.as_deref().map(str::to_ascii_lowercase)
+                            == path.sub.as_deref().map(str::to_ascii_lowercase)
                         && path.filter.is_none())
             })
             .ok_or_else(|| format!("placeholder {{{name}}} is not a mapped SCIM attribute"))?;
@@ -877,6 +1005,8 @@ pub struct Refs {
     pub by_id: BTreeMap<String, RefEntry>,
     /// lower-cased DN → entry.
     pub by_dn: BTreeMap<String, RefEntry>,
+    /// (kind, lower-cased RDN value) → entry, for `memberUid` values.
+    pub by_rdn: BTreeMap<(ResourceKind, String), RefEntry>,
 }
 
 /// One referenced entry.
@@ -894,6 +1024,8 @@ impl Refs {
         if let Ok(dn) = Dn::parse(&e.dn) {
             self.by_dn.insert(dn.key(), e.clone());
         }
+        self.by_rdn
+            .insert((e.kind, e.rdn_value.to_lowercase()), e.clone());
         self.by_id.insert(e.id.to_ascii_lowercase(), e);
     }
     pub fn id(&self, id: &str) -> Option<&RefEntry> {
@@ -904,7 +1036,7 @@ impl Refs {
     }
     /// Finds a member by its stored `memberUid` value.
     pub fn rdn_value(&self, kind: ResourceKind, v: &str) -> Option<&RefEntry> {
-        self.by_dn.values().find(|e| e.kind == kind && e.rdn_value.eq_ignore_ascii_case(v))
+        self.by_rdn.get(&(kind, v.to_lowercase()))
     }
 }
 
@@ -916,7 +1048,11 @@ pub(crate) mod tests {
     use crate::config::tests::{Vars, example};
 
     pub fn openldap() -> Config {
-        Config::parse(&example("openldap.toml"), &Vars(crate::config::tests::SECRETS.to_vec())).unwrap()
+        Config::parse(
+            &example("openldap.toml"),
+            &Vars(crate::config::tests::SECRETS.to_vec()),
+        )
+        .unwrap()
     }
 
     #[test]
@@ -951,8 +1087,16 @@ pub(crate) mod tests {
             let path = AttrPath::parse(row).unwrap();
             let found = u.fields.iter().any(|f| {
                 f.attr.eq_ignore_ascii_case(&path.attr)
-                    && path.schema.as_deref().is_none_or(|s| s.eq_ignore_ascii_case(&f.schema))
-                    && f.sub.as_deref().map(str::to_ascii_lowercase) == path.sub.as_deref().map(str::to_ascii_lowercase).or_else(|| f.sub.clone().filter(|_| path.sub.is_none()))
+                    && path
+                        .schema
+                        .as_deref()
+                        .is_none_or(|s| s.eq_ignore_ascii_case(&f.schema))
+                    && f.sub.as_deref().map(str::to_ascii_lowercase)
+                        == path
+                            .sub
+                            .as_deref()
+                            .map(str::to_ascii_lowercase)
+                            .or_else(|| f.sub.clone().filter(|_| path.sub.is_none()))
             });
             assert!(found, "seed 000 row {row} is not mapped");
         }
@@ -962,9 +1106,15 @@ pub(crate) mod tests {
         let cuid = u.fields.iter().find(|f| f.attr == "uid").unwrap();
         assert!(cuid.case_exact);
         let roles = u.fields.iter().find(|f| f.attr == "roles").unwrap();
-        assert_eq!(roles.pinned, vec![("primary".to_owned(), Pinned::Bool(true))]);
+        assert_eq!(
+            roles.pinned,
+            vec![("primary".to_owned(), Pinned::Bool(true))]
+        );
         let work = u.fields.iter().find(|f| f.attr == "emails").unwrap();
-        assert_eq!(work.pinned, vec![("type".to_owned(), Pinned::Str("work".into()))]);
+        assert_eq!(
+            work.pinned,
+            vec![("type".to_owned(), Pinned::Str("work".into()))]
+        );
         assert_eq!(work.sub.as_deref(), Some("value"));
         assert!(work.multi);
         let mgr = u.fields.iter().find(|f| f.attr == "manager").unwrap();
@@ -989,7 +1139,12 @@ pub(crate) mod tests {
     fn compile_one(toml_text: &str) -> (Option<AttrMap>, Vec<String>) {
         let raw: file::Resource = toml::from_str(toml_text).unwrap();
         let mut p = Vec::new();
-        let m = compile(ResourceKind::User, &raw, &["urn:example:ext:1.0:User".to_owned()], &mut p);
+        let m = compile(
+            ResourceKind::User,
+            &raw,
+            &["urn:example:ext:1.0:User".to_owned()],
+            &mut p,
+        );
         (m, p)
     }
 
@@ -1002,13 +1157,27 @@ pub(crate) mod tests {
             ("\"name\" = \"cn\"", "is complex"),
             ("\"name.middle\" = \"x\"", "no sub-attribute middle"),
             ("\"urn:nope:2.0:User:a\" = \"x\"", "declared"),
-            ("\"emails[type co \\\"w\\\"].value\" = \"x\"", "may only pin"),
-            ("\"name.givenName\" = \"1bad\"", "not an LDAP attribute name"),
-            ("title = { attribute = \"title\", type = \"boolean\" }", "fixed by the standard schema"),
-            ("\"urn:example:ext:1.0:User:n\" = { attribute = \"x\", type = \"float\" }", "type \"float\""),
+            (
+                "\"emails[type co \\\"w\\\"].value\" = \"x\"",
+                "may only pin",
+            ),
+            (
+                "\"name.givenName\" = \"1bad\"",
+                "not an LDAP attribute name",
+            ),
+            (
+                "title = { attribute = \"title\", type = \"boolean\" }",
+                "fixed by the standard schema",
+            ),
+            (
+                "\"urn:example:ext:1.0:User:n\" = { attribute = \"x\", type = \"float\" }",
+                "type \"float\"",
+            ),
         ];
         for (line, needle) in cases {
-            let text = format!("base = \"ou=p,dc=x\"\nobject_classes = [\"person\"]\n[attributes]\nuserName = \"uid\"\n{line}\n");
+            let text = format!(
+                "base = \"ou=p,dc=x\"\nobject_classes = [\"person\"]\n[attributes]\nuserName = \"uid\"\n{line}\n"
+            );
             let (m, p) = compile_one(&text);
             assert!(m.is_none(), "{line} should fail");
             assert!(p.iter().any(|x| x.contains(needle)), "{line}: {p:?}");
@@ -1018,13 +1187,25 @@ pub(crate) mod tests {
 
     #[test]
     fn compile_checks_rdn_and_duplicates() {
-        let (_, p) = compile_one("base = \"ou=p,dc=x\"\nobject_classes = [\"person\"]\n[attributes]\ndisplayName = \"cn\"\n");
-        assert!(p.iter().any(|x| x.contains("userName must be mapped")), "{p:?}");
+        let (_, p) = compile_one(
+            "base = \"ou=p,dc=x\"\nobject_classes = [\"person\"]\n[attributes]\ndisplayName = \"cn\"\n",
+        );
+        assert!(
+            p.iter().any(|x| x.contains("userName must be mapped")),
+            "{p:?}"
+        );
         assert!(p.iter().any(|x| x.contains("RDN attribute uid")), "{p:?}");
-        let (_, p) = compile_one("base = \"ou=p,dc=x\"\nobject_classes = [\"person\"]\n[attributes]\nuserName = \"uid\"\ndisplayName = \"uid\"\n");
+        let (_, p) = compile_one(
+            "base = \"ou=p,dc=x\"\nobject_classes = [\"person\"]\n[attributes]\nuserName = \"uid\"\ndisplayName = \"uid\"\n",
+        );
         assert!(p.iter().any(|x| x.contains("already mapped")), "{p:?}");
-        let (_, p) = compile_one("base = \"ou=p,dc=x\"\nobject_classes = [\"person\"]\n[attributes]\nuserName = \"uid\"\n[defaults]\ncn = \"{nickName}\"\n");
-        assert!(p.iter().any(|x| x.contains("not a mapped SCIM attribute")), "{p:?}");
+        let (_, p) = compile_one(
+            "base = \"ou=p,dc=x\"\nobject_classes = [\"person\"]\n[attributes]\nuserName = \"uid\"\n[defaults]\ncn = \"{nickName}\"\n",
+        );
+        assert!(
+            p.iter().any(|x| x.contains("not a mapped SCIM attribute")),
+            "{p:?}"
+        );
     }
 
     #[test]
@@ -1033,6 +1214,10 @@ pub(crate) mod tests {
         let (attr, t) = c.users.defaults.iter().find(|(a, _)| a == "cn").unwrap();
         assert_eq!(attr, "cn");
         assert_eq!(t.alternatives.len(), 3);
-        assert!(t.alternatives[0].iter().any(|p| matches!(p, TemplatePart::Field(_))));
+        assert!(
+            t.alternatives[0]
+                .iter()
+                .any(|p| matches!(p, TemplatePart::Field(_)))
+        );
     }
 }

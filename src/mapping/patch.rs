@@ -101,7 +101,10 @@ impl<'a> Working<'a> {
     }
 
     fn get(&self, attr: &str) -> &[String] {
-        self.values.get(&attr.to_ascii_lowercase()).map(Vec::as_slice).unwrap_or(&[])
+        self.values
+            .get(&attr.to_ascii_lowercase())
+            .map(Vec::as_slice)
+            .unwrap_or(&[])
     }
 
     fn set(&mut self, attr: &str, v: Vec<String>) {
@@ -123,7 +126,12 @@ impl<'a> Working<'a> {
                 ))
             };
         };
-        let mut v: Vec<String> = self.get(&d.attribute).iter().filter(|x| !x.eq_ignore_ascii_case(&d.value)).cloned().collect();
+        let mut v: Vec<String> = self
+            .get(&d.attribute)
+            .iter()
+            .filter(|x| !x.eq_ignore_ascii_case(&d.value))
+            .cloned()
+            .collect();
         if !active {
             v.push(d.value.clone());
         }
@@ -131,7 +139,6 @@ impl<'a> Working<'a> {
         Ok(())
     }
 }
-
 
 /// Three-valued evaluation of a value filter against one element, where
 /// `lookup` gives a sub-attribute's value or `None` when unknown.
@@ -173,11 +180,13 @@ fn compare(actual: &Value, op: CompareOp, lit: &Literal) -> bool {
                 Value::Bool(b) => Some(b.to_string()),
                 other => text(other),
             },
-            Some(if matches!(actual, Value::Bool(_)) { s.to_lowercase() } else { s.to_lowercase() }),
+            Some(s.to_lowercase()),
         ),
         Literal::Number(n) => (text(actual), Some(n.clone())),
     };
-    let (Some(a), Some(l)) = (a, l) else { return false };
+    let (Some(a), Some(l)) = (a, l) else {
+        return false;
+    };
     match op {
         CompareOp::Eq => a == l,
         CompareOp::Ne => a != l,
@@ -194,10 +203,17 @@ fn compare(actual: &Value, op: CompareOp, lit: &Literal) -> bool {
 /// The fields a PATCH path addresses (RFC 7644 §3.5.2: an attribute, a
 /// sub-attribute, or values selected by a filter).
 fn covered<'a>(map: &'a AttrMap, path: &AttrPath) -> Vec<&'a Field> {
-    let mut fields: Vec<&Field> = map.fields_of(path.schema.as_deref(), &path.attr).map(|(_, f)| f).collect();
+    let mut fields: Vec<&Field> = map
+        .fields_of(path.schema.as_deref(), &path.attr)
+        .map(|(_, f)| f)
+        .collect();
     if path.schema.is_none() {
         // Unqualified names mean the core schema first (RFC 7644 §3.10).
-        let core: Vec<&Field> = fields.iter().copied().filter(|f| f.is_core(map.kind)).collect();
+        let core: Vec<&Field> = fields
+            .iter()
+            .copied()
+            .filter(|f| f.is_core(map.kind))
+            .collect();
         if !core.is_empty() {
             fields = core;
         }
@@ -205,14 +221,22 @@ fn covered<'a>(map: &'a AttrMap, path: &AttrPath) -> Vec<&'a Field> {
     fields
         .into_iter()
         .filter(|f| match &path.sub {
-            Some(s) => f.sub.as_deref().is_some_and(|fs| fs.eq_ignore_ascii_case(s)),
+            Some(s) => f
+                .sub
+                .as_deref()
+                .is_some_and(|fs| fs.eq_ignore_ascii_case(s)),
             None => true,
         })
         .filter(|f| match &path.filter {
             None => true,
-            Some(flt) => eval(flt, &|name: &str| {
-                f.pinned.iter().find(|(k, _)| k.eq_ignore_ascii_case(name)).map(|(_, p)| p.to_json())
-            }) != Some(false),
+            Some(flt) => {
+                eval(flt, &|name: &str| {
+                    f.pinned
+                        .iter()
+                        .find(|(k, _)| k.eq_ignore_ascii_case(name))
+                        .map(|(_, p)| p.to_json())
+                }) != Some(false)
+            }
         })
         .collect()
 }
@@ -221,11 +245,16 @@ fn covered<'a>(map: &'a AttrMap, path: &AttrPath) -> Vec<&'a Field> {
 /// (then it selects individual values, like `members[value eq "…"]`).
 fn selects_values(f: &Filter, field: &Field) -> bool {
     match f {
-        Filter::And(a, b) | Filter::Or(a, b) => selects_values(a, field) || selects_values(b, field),
-        Filter::Not(a) => selects_values(a, field),
-        Filter::Present(p) | Filter::Compare { path: p, .. } | Filter::ValuePath { path: p, .. } => {
-            !field.pinned.iter().any(|(k, _)| k.eq_ignore_ascii_case(&p.attr))
+        Filter::And(a, b) | Filter::Or(a, b) => {
+            selects_values(a, field) || selects_values(b, field)
         }
+        Filter::Not(a) => selects_values(a, field),
+        Filter::Present(p)
+        | Filter::Compare { path: p, .. }
+        | Filter::ValuePath { path: p, .. } => !field
+            .pinned
+            .iter()
+            .any(|(k, _)| k.eq_ignore_ascii_case(&p.attr)),
     }
 }
 
@@ -250,16 +279,26 @@ fn literal_ids(f: &Filter, out: &mut Vec<String>) {
 pub fn reference_ids(map: &AttrMap, ops: &[Operation]) -> Vec<String> {
     let mut out = Vec::new();
     for op in ops {
-        for f in covered(map, &op.path).into_iter().filter(|f| f.reference.is_some()) {
+        for f in covered(map, &op.path)
+            .into_iter()
+            .filter(|f| f.reference.is_some())
+        {
             if let Some(flt) = &op.path.filter {
                 literal_ids(flt, &mut out);
             }
             if let Some(v) = &op.value {
-                for leaf in value_leaves(map, f, &op.path, v).ok().flatten().unwrap_or_default() {
+                for leaf in value_leaves(map, f, &op.path, v)
+                    .ok()
+                    .flatten()
+                    .unwrap_or_default()
+                {
                     match leaf {
                         Value::String(s) => out.push(s.clone()),
                         Value::Object(o) => out.extend(
-                            o.iter().find(|(k, _)| k.eq_ignore_ascii_case("value")).and_then(|(_, v)| v.as_str()).map(str::to_owned),
+                            o.iter()
+                                .find(|(k, _)| k.eq_ignore_ascii_case("value"))
+                                .and_then(|(_, v)| v.as_str())
+                                .map(str::to_owned),
                         ),
                         _ => {}
                     }
@@ -275,7 +314,12 @@ pub fn reference_ids(map: &AttrMap, ops: &[Operation]) -> Vec<String> {
 /// The leaf values an operation's `value` gives `field`, or `None` when the
 /// value does not mention the field at all (a complex replace leaves
 /// unmentioned sub-attributes alone, RFC 7644 §3.5.2.3).
-fn value_leaves<'v>(map: &AttrMap, field: &Field, path: &AttrPath, value: &'v Value) -> Result<Option<Vec<&'v Value>>, Error> {
+fn value_leaves<'v>(
+    map: &AttrMap,
+    field: &Field,
+    path: &AttrPath,
+    value: &'v Value,
+) -> Result<Option<Vec<&'v Value>>, Error> {
     if path.sub.is_some() || field.sub.is_none() {
         let leafs: Vec<&Value> = match value {
             Value::Array(items) => items.iter().filter(|v| !v.is_null()).collect(),
@@ -287,7 +331,10 @@ fn value_leaves<'v>(map: &AttrMap, field: &Field, path: &AttrPath, value: &'v Va
             return Ok(Some(leafs));
         }
         if let Some(bad) = leafs.iter().find(|v| v.is_object() || v.is_array()) {
-            return Err(Error::invalid_value(format!("{} takes simple values, got {bad}", field.path_text())));
+            return Err(Error::invalid_value(format!(
+                "{} takes simple values, got {bad}",
+                field.path_text()
+            )));
         }
         return Ok(Some(leafs));
     }
@@ -306,7 +353,10 @@ fn value_leaves<'v>(map: &AttrMap, field: &Field, path: &AttrPath, value: &'v Va
 fn apply(w: &mut Working<'_>, op: &Operation, refs: &Refs) -> Result<(), Error> {
     let map = w.map;
     let path = &op.path;
-    let core_path = path.schema.as_deref().is_none_or(|s| s.eq_ignore_ascii_case(map.kind.core_schema()));
+    let core_path = path
+        .schema
+        .as_deref()
+        .is_none_or(|s| s.eq_ignore_ascii_case(map.kind.core_schema()));
     if core_path && path.sub.is_none() && path.filter.is_none() {
         let attr = path.attr.to_ascii_lowercase();
         match (attr.as_str(), map.kind) {
@@ -315,15 +365,23 @@ fn apply(w: &mut Working<'_>, op: &Operation, refs: &Refs) -> Result<(), Error> 
             }
             ("active", ResourceKind::User) => {
                 let v = match (op.op, &op.value) {
-                    (Op::Remove, _) => return Err(Error::invalid_value("active cannot be removed; replace it with true or false")),
-                    (_, Some(v)) => as_bool(v).ok_or_else(|| Error::invalid_value(format!("active must be true or false, got {v}")))?,
+                    (Op::Remove, _) => {
+                        return Err(Error::invalid_value(
+                            "active cannot be removed; replace it with true or false",
+                        ));
+                    }
+                    (_, Some(v)) => as_bool(v).ok_or_else(|| {
+                        Error::invalid_value(format!("active must be true or false, got {v}"))
+                    })?,
                     (_, None) => return Err(Error::invalid_value("active needs a value")),
                 };
                 return w.set_active(v);
             }
             ("password", ResourceKind::User) => {
                 return match (op.op, &op.value, map.password) {
-                    (_, _, None) => Err(Error::invalid_value("password changes are disabled (users.password = \"reject\")")),
+                    (_, _, None) => Err(Error::invalid_value(
+                        "password changes are disabled (users.password = \"reject\")",
+                    )),
                     (Op::Remove, _, _) => Err(Error::invalid_value("password cannot be removed")),
                     (_, Some(Value::String(s)), Some(_)) if !s.is_empty() => {
                         w.password = Some(SecretString::from(s.clone()));
@@ -340,7 +398,12 @@ fn apply(w: &mut Working<'_>, op: &Operation, refs: &Refs) -> Result<(), Error> 
     }
     let fields = covered(map, path);
     if fields.is_empty() {
-        let known = crate::scim::schema::resolve(&map.schemas, path.schema.as_deref(), &path.attr, path.sub.as_deref());
+        let known = crate::scim::schema::resolve(
+            &map.schemas,
+            path.schema.as_deref(),
+            &path.attr,
+            path.sub.as_deref(),
+        );
         if known.is_some_and(|(_, d)| d.mutability == Mutability::ReadOnly) {
             return Err(mutability(format!("{path} is read-only")));
         }
@@ -364,7 +427,12 @@ fn apply(w: &mut Working<'_>, op: &Operation, refs: &Refs) -> Result<(), Error> 
                     .into_iter()
                     .filter_map(|leaf| to_ldap(f, leaf, refs).ok())
                     .collect();
-                let keep = current.into_iter().filter(|c| !gone.iter().any(|g| same_value(f, c, g))).collect();
+                let gone: std::collections::HashSet<String> =
+                    gone.iter().map(|g| value_key(f, g)).collect();
+                let keep = current
+                    .into_iter()
+                    .filter(|c| !gone.contains(&value_key(f, c)))
+                    .collect();
                 w.set(&f.ldap, keep);
             }
             (Op::Remove, _) => match &path.filter {
@@ -374,7 +442,9 @@ fn apply(w: &mut Working<'_>, op: &Operation, refs: &Refs) -> Result<(), Error> 
                         .into_iter()
                         .filter(|c| {
                             let hit = eval(flt, &|name: &str| {
-                                if let Some((_, p)) = f.pinned.iter().find(|(k, _)| k.eq_ignore_ascii_case(name)) {
+                                if let Some((_, p)) =
+                                    f.pinned.iter().find(|(k, _)| k.eq_ignore_ascii_case(name))
+                                {
                                     Some(p.to_json())
                                 } else if name.eq_ignore_ascii_case(&sub) {
                                     Some(Value::String(stored_as_literal(f, c, refs)))
@@ -391,21 +461,29 @@ fn apply(w: &mut Working<'_>, op: &Operation, refs: &Refs) -> Result<(), Error> 
             },
             (Op::Add | Op::Replace, v) => {
                 let v = v.as_ref().unwrap_or(&Value::Null);
-                let Some(leafs) = value_leaves(map, f, path, v)? else { continue };
+                let Some(leafs) = value_leaves(map, f, path, v)? else {
+                    continue;
+                };
                 let mut new: Vec<String> = Vec::new();
+                let mut seen = std::collections::HashSet::new();
                 for leaf in leafs {
                     let s = to_ldap(f, leaf, refs)?;
-                    if !s.is_empty() && !new.iter().any(|x| same_value(f, x, &s)) {
+                    if !s.is_empty() && seen.insert(value_key(f, &s)) {
                         new.push(s);
                     }
                 }
                 if !f.multi && new.len() > 1 {
-                    return Err(Error::invalid_value(format!("{} takes one value", f.path_text())));
+                    return Err(Error::invalid_value(format!(
+                        "{} takes one value",
+                        f.path_text()
+                    )));
                 }
                 let next = if op.op == Op::Add && f.multi {
                     let mut out = current.clone();
+                    let mut have: std::collections::HashSet<String> =
+                        out.iter().map(|c| value_key(f, c)).collect();
                     for n in new {
-                        if !out.iter().any(|c| same_value(f, c, &n)) {
+                        if have.insert(value_key(f, &n)) {
                             out.push(n);
                         }
                     }
@@ -426,18 +504,32 @@ fn stored_as_literal(f: &Field, stored: &str, refs: &Refs) -> String {
     if f.reference.is_none() {
         return stored.to_owned();
     }
-    let r = if f.store_rdn { refs.rdn_value(ResourceKind::User, stored) } else { refs.dn(stored) };
+    let r = if f.store_rdn {
+        refs.rdn_value(ResourceKind::User, stored)
+    } else {
+        refs.dn(stored)
+    };
     r.map(|r| r.id.clone()).unwrap_or_else(|| stored.to_owned())
 }
 
-fn same_value(f: &Field, a: &str, b: &str) -> bool {
+/// The identity of a value under the attribute's matching: DNs compare by
+/// their parsed form, caseIgnore values case-insensitively. Used as a set key
+/// so membership changes stay linear in the number of members.
+fn value_key(f: &Field, v: &str) -> String {
     if f.reference.is_some() && !f.store_rdn {
-        return match (Dn::parse(a), Dn::parse(b)) {
-            (Ok(x), Ok(y)) => x.same_as(&y),
-            _ => a.eq_ignore_ascii_case(b),
-        };
+        return Dn::parse(v)
+            .map(|d| d.key())
+            .unwrap_or_else(|_| v.to_lowercase());
     }
-    if f.case_exact { a == b } else { a.to_lowercase() == b.to_lowercase() }
+    if f.case_exact {
+        v.to_owned()
+    } else {
+        v.to_lowercase()
+    }
+}
+
+fn same_value(f: &Field, a: &str, b: &str) -> bool {
+    value_key(f, a) == value_key(f, b)
 }
 
 fn render(w: &Working<'_>, parts: &[TemplatePart]) -> Option<String> {
@@ -478,7 +570,14 @@ fn finish(mut w: Working<'_>, creating: bool) -> Result<(Values, Plan), Error> {
                 .cloned()
                 .collect();
             let next = if real.is_empty() {
-                let kept = w.current.get(&m.attribute.to_ascii_lowercase()).and_then(|c| c.iter().find(|v| Dn::parse(v).is_ok_and(|d| d.same_as(ph))).cloned());
+                let kept = w
+                    .current
+                    .get(&m.attribute.to_ascii_lowercase())
+                    .and_then(|c| {
+                        c.iter()
+                            .find(|v| Dn::parse(v).is_ok_and(|d| d.same_as(ph)))
+                            .cloned()
+                    });
                 vec![kept.unwrap_or(ph_text)]
             } else {
                 real
@@ -489,7 +588,10 @@ fn finish(mut w: Working<'_>, creating: bool) -> Result<(Values, Plan), Error> {
     let naming = map.naming_field();
     let name = w.get(&naming.ldap).to_vec();
     if name.len() != 1 {
-        return Err(Error::invalid_value(format!("{} is required and takes exactly one value", naming.path_text())));
+        return Err(Error::invalid_value(format!(
+            "{} is required and takes exactly one value",
+            naming.path_text()
+        )));
     }
     for f in &map.fields {
         if f.mutability != Mutability::Immutable || creating {
@@ -498,9 +600,14 @@ fn finish(mut w: Working<'_>, creating: bool) -> Result<(Values, Plan), Error> {
         let key = f.ldap.to_ascii_lowercase();
         let (old, new) = (w.current.get(&key), w.values.get(&key));
         if let (Some(old), new) = (old, new) {
-            let same = new.is_some_and(|n| n.len() == old.len() && n.iter().all(|x| old.iter().any(|y| same_value(f, x, y))));
+            let same = new.is_some_and(|n| {
+                n.len() == old.len() && n.iter().all(|x| old.iter().any(|y| same_value(f, x, y)))
+            });
             if !same {
-                return Err(mutability(format!("{} is immutable and already set", f.path_text())));
+                return Err(mutability(format!(
+                    "{} is immutable and already set",
+                    f.path_text()
+                )));
             }
         }
     }
@@ -509,11 +616,21 @@ fn finish(mut w: Working<'_>, creating: bool) -> Result<(Values, Plan), Error> {
         ..Plan::default()
     };
     if !creating {
-        let old_name = w.current.get(&naming.ldap.to_ascii_lowercase()).and_then(|v| v.first());
+        let old_name = w
+            .current
+            .get(&naming.ldap.to_ascii_lowercase())
+            .and_then(|v| v.first());
         if old_name.is_none_or(|o| o != &name[0]) {
             plan.rename = Some(name[0].clone());
         }
-        let keys: Vec<String> = w.values.keys().chain(w.current.keys()).cloned().collect::<std::collections::BTreeSet<_>>().into_iter().collect();
+        let keys: Vec<String> = w
+            .values
+            .keys()
+            .chain(w.current.keys())
+            .cloned()
+            .collect::<std::collections::BTreeSet<_>>()
+            .into_iter()
+            .collect();
         for key in keys {
             if key == naming.ldap.to_ascii_lowercase() {
                 continue; // changed by the rename (deleteoldrdn)
@@ -524,11 +641,40 @@ fn finish(mut w: Working<'_>, creating: bool) -> Result<(Values, Plan), Error> {
                 continue;
             }
             let name = ldap_name(map, &key);
-            let multi = map.fields.iter().find(|f| f.ldap.eq_ignore_ascii_case(&key)).is_none_or(|f| f.multi)
-                || map.disable.as_ref().is_some_and(|d| d.attribute.eq_ignore_ascii_case(&key));
-            if multi && !(old.len() == 1 && new.len() == 1 && map.fields.iter().any(|f| f.ldap.eq_ignore_ascii_case(&key) && !f.multi)) {
-                let del: Vec<String> = old.iter().filter(|o| !new.contains(o)).cloned().collect();
-                let add: Vec<String> = new.iter().filter(|n| !old.contains(n)).cloned().collect();
+            let multi = map
+                .fields
+                .iter()
+                .find(|f| f.ldap.eq_ignore_ascii_case(&key))
+                .is_none_or(|f| f.multi)
+                || map
+                    .disable
+                    .as_ref()
+                    .is_some_and(|d| d.attribute.eq_ignore_ascii_case(&key));
+            // Removing every value is a replace with nothing: it needs no
+            // equality rule (facsimileTelephoneNumber has none) and cannot miss.
+            if multi
+                && !new.is_empty()
+                && !(old.len() == 1
+                    && new.len() == 1
+                    && map
+                        .fields
+                        .iter()
+                        .any(|f| f.ldap.eq_ignore_ascii_case(&key) && !f.multi))
+            {
+                let (old_set, new_set): (
+                    std::collections::HashSet<&String>,
+                    std::collections::HashSet<&String>,
+                ) = (old.iter().collect(), new.iter().collect());
+                let del: Vec<String> = old
+                    .iter()
+                    .filter(|o| !new_set.contains(o))
+                    .cloned()
+                    .collect();
+                let add: Vec<String> = new
+                    .iter()
+                    .filter(|n| !old_set.contains(n))
+                    .cloned()
+                    .collect();
                 if !del.is_empty() {
                     plan.mods.push(Mod::Delete(name.clone(), del));
                 }
@@ -556,7 +702,12 @@ fn ldap_name(map: &AttrMap, key: &str) -> String {
 }
 
 /// PATCH: applies every operation to the current entry, all or nothing.
-pub fn plan_patch(map: &AttrMap, current: &Entry, ops: &[Operation], refs: &Refs) -> Result<Plan, Error> {
+pub fn plan_patch(
+    map: &AttrMap,
+    current: &Entry,
+    ops: &[Operation],
+    refs: &Refs,
+) -> Result<Plan, Error> {
     let mut w = Working::new(map, Some(current));
     for op in ops {
         apply(&mut w, op, refs)?;
@@ -574,14 +725,18 @@ pub fn plan_replace(map: &AttrMap, current: &Entry, desired: Desired) -> Result<
             Mutability::ReadOnly => {}
             // An immutable attribute left out of a PUT keeps its value.
             Mutability::Immutable if new.is_empty() => {}
-            Mutability::ReadWrite | Mutability::WriteOnly | Mutability::Immutable => w.set(&f.ldap, new),
+            Mutability::ReadWrite | Mutability::WriteOnly | Mutability::Immutable => {
+                w.set(&f.ldap, new)
+            }
         }
     }
     if let Some(a) = desired.active {
         w.set_active(a)?;
     }
     if desired.password.is_some() && map.password.is_none() {
-        return Err(Error::invalid_value("password changes are disabled (users.password = \"reject\")"));
+        return Err(Error::invalid_value(
+            "password changes are disabled (users.password = \"reject\")",
+        ));
     }
     w.password = desired.password;
     // Defaults are recomputed from what this PUT says, not kept from before.
@@ -603,12 +758,18 @@ pub fn plan_create(map: &AttrMap, desired: Desired) -> Result<NewEntry, Error> {
         w.set_active(false)?;
     }
     if desired.password.is_some() && map.password.is_none() {
-        return Err(Error::invalid_value("password changes are disabled (users.password = \"reject\")"));
+        return Err(Error::invalid_value(
+            "password changes are disabled (users.password = \"reject\")",
+        ));
     }
     w.password = desired.password;
     let (values, plan) = finish(w, true)?;
     let naming = map.naming_field();
-    let name = values.get(&naming.ldap.to_ascii_lowercase()).and_then(|v| v.first()).cloned().unwrap_or_default();
+    let name = values
+        .get(&naming.ldap.to_ascii_lowercase())
+        .and_then(|v| v.first())
+        .cloned()
+        .unwrap_or_default();
     let mut attrs: BTreeMap<String, Vec<String>> = BTreeMap::new();
     attrs.insert("objectClass".to_owned(), map.object_classes.clone());
     for (k, v) in values {
@@ -681,41 +842,83 @@ mod tests {
 
     #[test]
     fn entra_user_patch_forms() {
-        assert_eq!(mods(json!([{"op": "Replace", "path": "title", "value": "Boss"}])), [Mod::Replace("title".into(), s(&["Boss"]))]);
         assert_eq!(
-            mods(json!([{"op": "Replace", "path": "emails[type eq \"work\"].value", "value": "new@example.com"}])),
-            [Mod::Delete("mail".into(), s(&["alice@example.com"])), Mod::Add("mail".into(), s(&["new@example.com"]))]
+            mods(json!([{"op": "Replace", "path": "title", "value": "Boss"}])),
+            [Mod::Replace("title".into(), s(&["Boss"]))]
         );
         assert_eq!(
-            mods(json!([{"op": "Add", "path": "phoneNumbers[type eq \"mobile\"].value", "value": "+1 5"}])),
+            mods(
+                json!([{"op": "Replace", "path": "emails[type eq \"work\"].value", "value": "new@example.com"}])
+            ),
+            [
+                Mod::Delete("mail".into(), s(&["alice@example.com"])),
+                Mod::Add("mail".into(), s(&["new@example.com"]))
+            ]
+        );
+        assert_eq!(
+            mods(
+                json!([{"op": "Add", "path": "phoneNumbers[type eq \"mobile\"].value", "value": "+1 5"}])
+            ),
             [Mod::Add("mobile".into(), s(&["+1 5"]))]
         );
         assert_eq!(
-            mods(json!([{"op": "Add", "path": "addresses[type eq \"work\"].postalCode", "value": "12345"}])),
+            mods(
+                json!([{"op": "Add", "path": "addresses[type eq \"work\"].postalCode", "value": "12345"}])
+            ),
             [Mod::Add("postalCode".into(), s(&["12345"]))]
         );
         assert_eq!(
-            mods(json!([{"op": "Add", "path": "roles[primary eq \"True\"].value", "value": "Admin"}])),
+            mods(
+                json!([{"op": "Add", "path": "roles[primary eq \"True\"].value", "value": "Admin"}])
+            ),
             [Mod::Add("scimRole".into(), s(&["Admin"]))]
         );
         assert_eq!(
-            mods(json!([{"op": "Replace", "path": "urn:ietf:params:scim:schemas:extension:enterprise:2.0:User:department", "value": "Sales"}])),
+            mods(
+                json!([{"op": "Replace", "path": "urn:ietf:params:scim:schemas:extension:enterprise:2.0:User:department", "value": "Sales"}])
+            ),
             [Mod::Replace("departmentNumber".into(), s(&["Sales"]))]
         );
         // No path, dotted and URN keys.
-        let m = mods(json!([{"op": "Replace", "value": {"displayName": "Al", "name.givenName": "Ally",
-            "urn:ietf:params:scim:schemas:extension:enterprise:2.0:User:employeeNumber": "7"}}]));
-        assert!(m.contains(&Mod::Add("displayName".into(), s(&["Al"]))) || m.contains(&Mod::Replace("displayName".into(), s(&["Al"]))), "{m:?}");
-        assert!(m.contains(&Mod::Replace("givenName".into(), s(&["Ally"]))), "{m:?}");
-        assert!(m.contains(&Mod::Replace("employeeNumber".into(), s(&["7"]))), "{m:?}");
+        let m = mods(
+            json!([{"op": "Replace", "value": {"displayName": "Al", "name.givenName": "Ally",
+            "urn:ietf:params:scim:schemas:extension:enterprise:2.0:User:employeeNumber": "7"}}]),
+        );
+        assert!(
+            m.contains(&Mod::Add("displayName".into(), s(&["Al"])))
+                || m.contains(&Mod::Replace("displayName".into(), s(&["Al"]))),
+            "{m:?}"
+        );
+        assert!(
+            m.contains(&Mod::Replace("givenName".into(), s(&["Ally"]))),
+            "{m:?}"
+        );
+        assert!(
+            m.contains(&Mod::Replace("employeeNumber".into(), s(&["7"]))),
+            "{m:?}"
+        );
         // Complex replace leaves unmentioned sub-attributes alone.
-        assert_eq!(mods(json!([{"op": "replace", "path": "name", "value": {"givenName": "Al"}}])), [Mod::Replace("givenName".into(), s(&["Al"]))]);
+        assert_eq!(
+            mods(json!([{"op": "replace", "path": "name", "value": {"givenName": "Al"}}])),
+            [Mod::Replace("givenName".into(), s(&["Al"]))]
+        );
         // Removing what is absent is not an error and writes nothing.
-        assert!(patch(json!([{"op": "remove", "path": "phoneNumbers[type eq \"mobile\"].value"}])).unwrap().is_noop());
+        assert!(
+            patch(json!([{"op": "remove", "path": "phoneNumbers[type eq \"mobile\"].value"}]))
+                .unwrap()
+                .is_noop()
+        );
         // Replacing with the current value writes nothing.
-        assert!(patch(json!([{"op": "replace", "path": "title", "value": "Engineer"}])).unwrap().is_noop());
+        assert!(
+            patch(json!([{"op": "replace", "path": "title", "value": "Engineer"}]))
+                .unwrap()
+                .is_noop()
+        );
         // Remove a whole attribute.
-        assert_eq!(mods(json!([{"op": "remove", "path": "title"}])), [Mod::Replace("title".into(), vec![])]);
+        assert_eq!(
+            mods(json!([{"op": "remove", "path": "title"}])),
+            [Mod::Replace("title".into(), vec![])]
+        );
     }
 
     #[test]
@@ -723,19 +926,40 @@ mod tests {
         for v in [json!(false), json!("False"), json!("FALSE")] {
             assert_eq!(
                 mods(json!([{"op": "Replace", "path": "active", "value": v}])),
-                [Mod::Add("pwdAccountLockedTime".into(), s(&["000001010000Z"]))]
+                [Mod::Add(
+                    "pwdAccountLockedTime".into(),
+                    s(&["000001010000Z"])
+                )]
             );
         }
-        assert!(patch(json!([{"op": "Replace", "path": "active", "value": "True"}])).unwrap().is_noop());
+        assert!(
+            patch(json!([{"op": "Replace", "path": "active", "value": "True"}]))
+                .unwrap()
+                .is_noop()
+        );
         let c = openldap();
         let mut locked = user();
-        locked.attrs.insert("pwdaccountlockedtime".into(), s(&["000001010000Z"]));
+        locked
+            .attrs
+            .insert("pwdaccountlockedtime".into(), s(&["000001010000Z"]));
         let ops = parse(&json!({"schemas": [crate::scim::patch::PATCH_OP], "Operations": [{"op": "replace", "path": "active", "value": true}]})).unwrap();
-        assert_eq!(plan_patch(&c.users, &locked, &ops, &refs()).unwrap().mods, [Mod::Delete("pwdAccountLockedTime".into(), s(&["000001010000Z"]))]);
+        assert_eq!(
+            plan_patch(&c.users, &locked, &ops, &refs()).unwrap().mods,
+            [Mod::Delete(
+                "pwdAccountLockedTime".into(),
+                s(&["000001010000Z"])
+            )]
+        );
         // A lock-out by the password policy (another value) is not lifted by provisioning.
         let mut policy = user();
-        policy.attrs.insert("pwdaccountlockedtime".into(), s(&["20240101000000Z"]));
-        assert!(plan_patch(&c.users, &policy, &ops, &refs()).unwrap().is_noop());
+        policy
+            .attrs
+            .insert("pwdaccountlockedtime".into(), s(&["20240101000000Z"]));
+        assert!(
+            plan_patch(&c.users, &policy, &ops, &refs())
+                .unwrap()
+                .is_noop()
+        );
         assert!(patch(json!([{"op": "Replace", "path": "active", "value": "maybe"}])).is_err());
     }
 
@@ -752,22 +976,45 @@ mod tests {
     fn read_only_and_immutable() {
         for path in ["id", "meta", "meta.created", "groups", "schemas"] {
             let e = patch(json!([{"op": "replace", "path": path, "value": "x"}])).unwrap_err();
-            assert!(matches!(e, Error::BadRequest { scim_type: ScimType::Mutability, .. }), "{path}: {e}");
+            assert!(
+                matches!(
+                    e,
+                    Error::BadRequest {
+                        scim_type: ScimType::Mutability,
+                        ..
+                    }
+                ),
+                "{path}: {e}"
+            );
         }
         let e = patch(json!([{"op": "replace", "path": "urn:ietf:params:scim:schemas:extension:contactify:2.0:User:orderCard", "value": false}])).unwrap_err();
         assert!(e.to_string().contains("immutable"), "{e}");
         // The same value again is fine.
         assert!(patch(json!([{"op": "replace", "path": "urn:ietf:params:scim:schemas:extension:contactify:2.0:User:orderCard", "value": "True"}])).unwrap().is_noop());
         let e = patch(json!([{"op": "replace", "path": "nickName", "value": "x"}])).unwrap_err();
-        assert!(matches!(e, Error::BadRequest { scim_type: ScimType::InvalidPath, .. }), "{e}");
+        assert!(
+            matches!(
+                e,
+                Error::BadRequest {
+                    scim_type: ScimType::InvalidPath,
+                    ..
+                }
+            ),
+            "{e}"
+        );
     }
 
     #[test]
     fn manager_forms() {
         for v in [json!(U1), json!({"value": U1})] {
             assert_eq!(
-                mods(json!([{"op": "Replace", "path": "urn:ietf:params:scim:schemas:extension:enterprise:2.0:User:manager", "value": v}])),
-                [Mod::Replace("manager".into(), s(&["uid=one,ou=people,dc=example,dc=com"]))]
+                mods(
+                    json!([{"op": "Replace", "path": "urn:ietf:params:scim:schemas:extension:enterprise:2.0:User:manager", "value": v}])
+                ),
+                [Mod::Replace(
+                    "manager".into(),
+                    s(&["uid=one,ou=people,dc=example,dc=com"])
+                )]
             );
         }
         let e = patch(json!([{"op": "Replace", "path": "urn:ietf:params:scim:schemas:extension:enterprise:2.0:User:manager", "value": "44444444-4444-4444-4444-444444444444"}])).unwrap_err();
@@ -782,7 +1029,13 @@ mod tests {
             "cn=Sales,ou=groups,dc=example,dc=com".into(),
             [
                 ("cn".to_owned(), s(&["Sales"])),
-                ("member".to_owned(), s(&["uid=one,ou=people,dc=example,dc=com", "uid=two,ou=people,dc=example,dc=com"])),
+                (
+                    "member".to_owned(),
+                    s(&[
+                        "uid=one,ou=people,dc=example,dc=com",
+                        "uid=two,ou=people,dc=example,dc=com",
+                    ]),
+                ),
             ],
         )
     }
@@ -796,39 +1049,95 @@ mod tests {
     #[test]
     fn entra_membership_forms() {
         let p = gpatch(json!([{"op": "Add", "path": "members", "value": [{"$ref": null, "value": U3}, {"value": U1}]}])).unwrap();
-        assert_eq!(p.mods, [Mod::Add("member".into(), s(&["uid=three,ou=people,dc=example,dc=com"]))]);
-        let p = gpatch(json!([{"op": "Remove", "path": "members", "value": [{"$ref": null, "value": U1}]}])).unwrap();
-        assert_eq!(p.mods, [Mod::Delete("member".into(), s(&["uid=one,ou=people,dc=example,dc=com"]))]);
-        let p = gpatch(json!([{"op": "remove", "path": format!("members[value eq \"{U2}\"]")}])).unwrap();
-        assert_eq!(p.mods, [Mod::Delete("member".into(), s(&["uid=two,ou=people,dc=example,dc=com"]))]);
+        assert_eq!(
+            p.mods,
+            [Mod::Add(
+                "member".into(),
+                s(&["uid=three,ou=people,dc=example,dc=com"])
+            )]
+        );
+        let p = gpatch(
+            json!([{"op": "Remove", "path": "members", "value": [{"$ref": null, "value": U1}]}]),
+        )
+        .unwrap();
+        assert_eq!(
+            p.mods,
+            [Mod::Delete(
+                "member".into(),
+                s(&["uid=one,ou=people,dc=example,dc=com"])
+            )]
+        );
+        let p = gpatch(json!([{"op": "remove", "path": format!("members[value eq \"{U2}\"]")}]))
+            .unwrap();
+        assert_eq!(
+            p.mods,
+            [Mod::Delete(
+                "member".into(),
+                s(&["uid=two,ou=people,dc=example,dc=com"])
+            )]
+        );
         // Absent member removal: nothing to do.
-        assert!(gpatch(json!([{"op": "remove", "path": format!("members[value eq \"{U3}\"]")}])).unwrap().is_noop());
+        assert!(
+            gpatch(json!([{"op": "remove", "path": format!("members[value eq \"{U3}\"]")}]))
+                .unwrap()
+                .is_noop()
+        );
         // Unknown id on add: refused before anything is written.
         let e = gpatch(json!([{"op": "Add", "path": "members", "value": [{"value": "99999999-9999-9999-9999-999999999999"}]}])).unwrap_err();
-        assert!(e.to_string().contains("99999999-9999-9999-9999-999999999999"), "{e}");
+        assert!(
+            e.to_string()
+                .contains("99999999-9999-9999-9999-999999999999"),
+            "{e}"
+        );
         // Replace the whole list.
-        let p = gpatch(json!([{"op": "replace", "path": "members", "value": [{"value": U3}]}])).unwrap();
+        let p = gpatch(json!([{"op": "replace", "path": "members", "value": [{"value": U3}]}]))
+            .unwrap();
         assert_eq!(
             p.mods,
             [
-                Mod::Delete("member".into(), s(&["uid=one,ou=people,dc=example,dc=com", "uid=two,ou=people,dc=example,dc=com"])),
-                Mod::Add("member".into(), s(&["uid=three,ou=people,dc=example,dc=com"]))
+                Mod::Delete(
+                    "member".into(),
+                    s(&[
+                        "uid=one,ou=people,dc=example,dc=com",
+                        "uid=two,ou=people,dc=example,dc=com"
+                    ])
+                ),
+                Mod::Add(
+                    "member".into(),
+                    s(&["uid=three,ou=people,dc=example,dc=com"])
+                )
             ]
         );
         // No-path form with members.
         let p = gpatch(json!([{"op": "add", "value": {"members": [{"value": U3}]}}])).unwrap();
-        assert_eq!(p.mods, [Mod::Add("member".into(), s(&["uid=three,ou=people,dc=example,dc=com"]))]);
+        assert_eq!(
+            p.mods,
+            [Mod::Add(
+                "member".into(),
+                s(&["uid=three,ou=people,dc=example,dc=com"])
+            )]
+        );
         // Removing every member leaves the placeholder.
         let p = gpatch(json!([{"op": "remove", "path": "members"}])).unwrap();
         assert_eq!(
             p.mods,
             [
-                Mod::Delete("member".into(), s(&["uid=one,ou=people,dc=example,dc=com", "uid=two,ou=people,dc=example,dc=com"])),
-                Mod::Add("member".into(), s(&["cn=empty-group-placeholder,dc=example,dc=com"]))
+                Mod::Delete(
+                    "member".into(),
+                    s(&[
+                        "uid=one,ou=people,dc=example,dc=com",
+                        "uid=two,ou=people,dc=example,dc=com"
+                    ])
+                ),
+                Mod::Add(
+                    "member".into(),
+                    s(&["cn=empty-group-placeholder,dc=example,dc=com"])
+                )
             ]
         );
         // Rename.
-        let p = gpatch(json!([{"op": "Replace", "path": "displayName", "value": "Sales EMEA"}])).unwrap();
+        let p = gpatch(json!([{"op": "Replace", "path": "displayName", "value": "Sales EMEA"}]))
+            .unwrap();
         assert_eq!(p.rename.as_deref(), Some("Sales EMEA"));
         // Several operations: one modify.
         let p = gpatch(json!([
@@ -847,14 +1156,27 @@ mod tests {
         let d = desired(&c.users, &body, &Refs::default()).unwrap();
         let n = plan_create(&c.users, d).unwrap();
         assert_eq!(n.dn.to_string(), "uid=bob,ou=people,dc=example,dc=com");
-        let get = |a: &str| n.attrs.iter().find(|(k, _)| k.eq_ignore_ascii_case(a)).map(|(_, v)| v.clone());
+        let get = |a: &str| {
+            n.attrs
+                .iter()
+                .find(|(k, _)| k.eq_ignore_ascii_case(a))
+                .map(|(_, v)| v.clone())
+        };
         assert_eq!(get("sn"), Some(s(&["bob"])));
         assert_eq!(get("cn"), Some(s(&["Bob"])));
         assert_eq!(get("pwdAccountLockedTime"), Some(s(&["000001010000Z"])));
-        assert!(get("objectClass").unwrap().contains(&"inetOrgPerson".to_owned()));
+        assert!(
+            get("objectClass")
+                .unwrap()
+                .contains(&"inetOrgPerson".to_owned())
+        );
         // A DN-hostile userName stays one RDN under the base.
         let body = json!({"schemas": ["urn:ietf:params:scim:schemas:core:2.0:User"], "userName": "a,ou=admins+cn=x\\"});
-        let n = plan_create(&c.users, desired(&c.users, &body, &Refs::default()).unwrap()).unwrap();
+        let n = plan_create(
+            &c.users,
+            desired(&c.users, &body, &Refs::default()).unwrap(),
+        )
+        .unwrap();
         assert_eq!(n.dn.rdn_value("uid"), Some("a,ou=admins+cn=x\\"));
         assert!(n.dn.parent().same_as(&c.users.base));
     }
@@ -865,8 +1187,17 @@ mod tests {
         let body = json!({"schemas": ["urn:ietf:params:scim:schemas:core:2.0:User"], "userName": "alice", "name": {"givenName": "Alice", "familyName": "Smith"}, "title": "CTO"});
         let d = desired(&c.users, &body, &Refs::default()).unwrap();
         let p = plan_replace(&c.users, &user(), d).unwrap();
-        assert!(p.mods.contains(&Mod::Replace("title".into(), s(&["CTO"]))), "{:?}", p.mods);
-        assert!(p.mods.contains(&Mod::Delete("mail".into(), s(&["alice@example.com"]))), "{:?}", p.mods);
+        assert!(
+            p.mods.contains(&Mod::Replace("title".into(), s(&["CTO"]))),
+            "{:?}",
+            p.mods
+        );
+        assert!(
+            p.mods
+                .contains(&Mod::Delete("mail".into(), s(&["alice@example.com"]))),
+            "{:?}",
+            p.mods
+        );
         // cn came from the default template before and is recomputed the same: no change.
         assert!(!p.mods.iter().any(|m| m.attr() == "cn"), "{:?}", p.mods);
         // Immutable kept when omitted.

@@ -12,7 +12,9 @@ use serde_json::{Map, Value, json};
 
 use crate::error::{Error, ScimType};
 use crate::ldap::{self, Dn, Entry};
-use crate::mapping::{AttrMap, CREATED, Field, MODIFIED, Maps, Pinned, RefTarget, Refs, ResourceKind};
+use crate::mapping::{
+    AttrMap, CREATED, Field, MODIFIED, Maps, Pinned, RefTarget, Refs, ResourceKind,
+};
 use crate::scim::patch::as_bool;
 use crate::scim::query::Projection;
 use crate::scim::schema::{AttrType, Mutability, Returned};
@@ -30,7 +32,11 @@ pub struct Desired {
 
 /// Case-insensitive key look-up (SCIM attribute names are case-insensitive).
 pub fn get_ci<'a>(obj: &'a Map<String, Value>, key: &str) -> Option<&'a Value> {
-    obj.get(key).or_else(|| obj.iter().find(|(k, _)| k.eq_ignore_ascii_case(key)).map(|(_, v)| v))
+    obj.get(key).or_else(|| {
+        obj.iter()
+            .find(|(k, _)| k.eq_ignore_ascii_case(key))
+            .map(|(_, v)| v)
+    })
 }
 
 fn is_empty(v: &Value) -> bool {
@@ -60,13 +66,22 @@ fn pin_matches(p: &Pinned, v: &Value) -> bool {
 pub fn element_matches(map: &AttrMap, field: &Field, element: &Map<String, Value>) -> bool {
     field.pinned.iter().all(|(k, p)| match get_ci(element, k) {
         Some(v) if !v.is_null() => pin_matches(p, v),
-        _ => map.fields_of(Some(&field.schema), &field.attr).filter(|(_, f)| f.sub == field.sub).count() == 1,
+        _ => {
+            map.fields_of(Some(&field.schema), &field.attr)
+                .filter(|(_, f)| f.sub == field.sub)
+                .count()
+                == 1
+        }
     })
 }
 
 /// The JSON object holding `field`'s attribute: the resource itself for core
 /// attributes, the extension's object otherwise.
-fn container<'a>(map: &AttrMap, field: &Field, res: &'a Map<String, Value>) -> Option<&'a Map<String, Value>> {
+fn container<'a>(
+    map: &AttrMap,
+    field: &Field,
+    res: &'a Map<String, Value>,
+) -> Option<&'a Map<String, Value>> {
     if field.is_core(map.kind) {
         Some(res)
     } else {
@@ -76,7 +91,12 @@ fn container<'a>(map: &AttrMap, field: &Field, res: &'a Map<String, Value>) -> O
 
 /// The leaf JSON values `field` takes from `value`, where `value` is what the
 /// resource holds under the field's attribute.
-pub fn leaves<'a>(map: &AttrMap, field: &Field, value: &'a Value, skip_pins: bool) -> Result<Vec<&'a Value>, Error> {
+pub fn leaves<'a>(
+    map: &AttrMap,
+    field: &Field,
+    value: &'a Value,
+    skip_pins: bool,
+) -> Result<Vec<&'a Value>, Error> {
     let from_element = |o: &'a Map<String, Value>| -> Option<&'a Value> {
         if skip_pins || element_matches(map, field, o) {
             field.sub.as_deref().and_then(|s| get_ci(o, s))
@@ -100,7 +120,10 @@ pub fn leaves<'a>(map: &AttrMap, field: &Field, value: &'a Value, skip_pins: boo
         (scalar, Some(_)) => vec![scalar],
         (Value::Array(items), None) if field.multi => items.iter().collect(),
         (Value::Array(_) | Value::Object(_), None) => {
-            return Err(Error::invalid_value(format!("{} takes a single value, not a list or object", field.path_text())));
+            return Err(Error::invalid_value(format!(
+                "{} takes a single value, not a list or object",
+                field.path_text()
+            )));
         }
         (scalar, None) => vec![scalar],
     };
@@ -109,11 +132,14 @@ pub fn leaves<'a>(map: &AttrMap, field: &Field, value: &'a Value, skip_pins: boo
 
 /// Converts one SCIM leaf to its LDAP string. References go through `refs`.
 pub fn to_ldap(field: &Field, v: &Value, refs: &Refs) -> Result<String, Error> {
-    let wrong = |what: &str| Error::invalid_value(format!("{} must be {what}, got {v}", field.path_text()));
+    let wrong =
+        |what: &str| Error::invalid_value(format!("{} must be {what}, got {v}", field.path_text()));
     if let Some(target) = field.reference {
         let id = match v {
             Value::String(s) => s.as_str(),
-            Value::Object(o) => get_ci(o, "value").and_then(Value::as_str).ok_or_else(|| wrong("an id"))?,
+            Value::Object(o) => get_ci(o, "value")
+                .and_then(Value::as_str)
+                .ok_or_else(|| wrong("an id"))?,
             _ => return Err(wrong("an id")),
         };
         let r = refs.id(id).filter(|r| match target {
@@ -127,10 +153,16 @@ pub fn to_ldap(field: &Field, v: &Value, refs: &Refs) -> Result<String, Error> {
             };
             Error::invalid_value(format!("{}: no {what} has id {id:?}", field.path_text()))
         })?;
-        return Ok(if field.store_rdn { r.rdn_value.clone() } else { r.dn.clone() });
+        return Ok(if field.store_rdn {
+            r.rdn_value.clone()
+        } else {
+            r.dn.clone()
+        });
     }
     match field.ty {
-        AttrType::Boolean => as_bool(v).map(|b| if b { "TRUE" } else { "FALSE" }.to_owned()).ok_or_else(|| wrong("true or false")),
+        AttrType::Boolean => as_bool(v)
+            .map(|b| if b { "TRUE" } else { "FALSE" }.to_owned())
+            .ok_or_else(|| wrong("true or false")),
         AttrType::Integer => match v {
             Value::Number(n) if n.is_i64() || n.is_u64() => Ok(n.to_string()),
             Value::String(s) if s.parse::<i64>().is_ok() => Ok(s.clone()),
@@ -141,7 +173,10 @@ pub fn to_ldap(field: &Field, v: &Value, refs: &Refs) -> Result<String, Error> {
             Value::String(s) if s.parse::<f64>().is_ok() => Ok(s.clone()),
             _ => Err(wrong("a number")),
         },
-        AttrType::DateTime => v.as_str().and_then(ldap::rfc3339_to_generalized).ok_or_else(|| wrong("a UTC dateTime like 2024-01-31T12:00:00Z")),
+        AttrType::DateTime => v
+            .as_str()
+            .and_then(ldap::rfc3339_to_generalized)
+            .ok_or_else(|| wrong("a UTC dateTime like 2024-01-31T12:00:00Z")),
         AttrType::String | AttrType::Reference | AttrType::Binary => match v {
             Value::String(s) if s.contains('\0') => Err(wrong("text without NUL characters")),
             Value::String(s) => Ok(s.clone()),
@@ -159,28 +194,49 @@ pub fn to_ldap(field: &Field, v: &Value, refs: &Refs) -> Result<String, Error> {
 /// at nothing the daemon can name (a placeholder, an entry outside the bases).
 pub fn from_ldap(field: &Field, v: &str, refs: &Refs) -> Option<Value> {
     if field.reference.is_some() {
-        let r = if field.store_rdn { refs.rdn_value(ResourceKind::User, v) } else { refs.dn(v) };
+        let r = if field.store_rdn {
+            refs.rdn_value(ResourceKind::User, v)
+        } else {
+            refs.dn(v)
+        };
         return r.map(|r| Value::String(r.id.clone()));
     }
     Some(match field.ty {
         AttrType::Boolean => Value::Bool(v.eq_ignore_ascii_case("TRUE")),
-        AttrType::Integer => v.parse::<i64>().map(Value::from).unwrap_or_else(|_| Value::String(v.to_owned())),
-        AttrType::Decimal => v.parse::<f64>().ok().and_then(|f| serde_json::Number::from_f64(f).map(Value::Number)).unwrap_or_else(|| Value::String(v.to_owned())),
-        AttrType::DateTime => Value::String(ldap::generalized_to_rfc3339(v).unwrap_or_else(|| v.to_owned())),
-        AttrType::String | AttrType::Reference | AttrType::Binary | AttrType::Complex => Value::String(v.to_owned()),
+        AttrType::Integer => v
+            .parse::<i64>()
+            .map(Value::from)
+            .unwrap_or_else(|_| Value::String(v.to_owned())),
+        AttrType::Decimal => v
+            .parse::<f64>()
+            .ok()
+            .and_then(|f| serde_json::Number::from_f64(f).map(Value::Number))
+            .unwrap_or_else(|| Value::String(v.to_owned())),
+        AttrType::DateTime => {
+            Value::String(ldap::generalized_to_rfc3339(v).unwrap_or_else(|| v.to_owned()))
+        }
+        AttrType::String | AttrType::Reference | AttrType::Binary | AttrType::Complex => {
+            Value::String(v.to_owned())
+        }
     })
 }
 
 /// Ids a resource refers to, so the service can resolve them in one search.
 pub fn reference_ids(map: &AttrMap, res: &Value) -> Vec<String> {
-    let Some(obj) = res.as_object() else { return Vec::new() };
+    let Some(obj) = res.as_object() else {
+        return Vec::new();
+    };
     let mut out = Vec::new();
     for f in map.fields.iter().filter(|f| f.reference.is_some()) {
         if let Some(v) = container(map, f, obj).and_then(|c| get_ci(c, &f.attr)) {
             for leaf in leaves(map, f, v, false).unwrap_or_default() {
                 match leaf {
                     Value::String(s) => out.push(s.clone()),
-                    Value::Object(o) => out.extend(get_ci(o, "value").and_then(Value::as_str).map(str::to_owned)),
+                    Value::Object(o) => out.extend(
+                        get_ci(o, "value")
+                            .and_then(Value::as_str)
+                            .map(str::to_owned),
+                    ),
                     _ => {}
                 }
             }
@@ -193,24 +249,41 @@ pub fn reference_ids(map: &AttrMap, res: &Value) -> Vec<String> {
 
 /// Checks `schemas` names the core schema and only extensions this map knows.
 pub fn check_schemas(map: &AttrMap, res: &Map<String, Value>) -> Result<(), Error> {
-    let list = get_ci(res, "schemas").and_then(Value::as_array).ok_or_else(|| {
-        Error::bad(ScimType::InvalidSyntax, format!("schemas is missing; it must list {}", map.kind.core_schema()))
-    })?;
+    let list = get_ci(res, "schemas")
+        .and_then(Value::as_array)
+        .ok_or_else(|| {
+            Error::bad(
+                ScimType::InvalidSyntax,
+                format!(
+                    "schemas is missing; it must list {}",
+                    map.kind.core_schema()
+                ),
+            )
+        })?;
     let mut has_core = false;
     for s in list {
-        let s = s.as_str().ok_or_else(|| Error::bad(ScimType::InvalidSyntax, "schemas must be a list of URNs"))?;
+        let s = s
+            .as_str()
+            .ok_or_else(|| Error::bad(ScimType::InvalidSyntax, "schemas must be a list of URNs"))?;
         if s.eq_ignore_ascii_case(map.kind.core_schema()) {
             has_core = true;
         } else if !map.schemas.iter().any(|x| x.id.eq_ignore_ascii_case(s)) {
             return Err(Error::invalid_value(format!(
                 "schemas: {s} is not a schema of {} resources here (known: {})",
                 map.kind.name(),
-                map.schemas.iter().map(|x| x.id.as_str()).collect::<Vec<_>>().join(", ")
+                map.schemas
+                    .iter()
+                    .map(|x| x.id.as_str())
+                    .collect::<Vec<_>>()
+                    .join(", ")
             )));
         }
     }
     if !has_core {
-        return Err(Error::bad(ScimType::InvalidSyntax, format!("schemas must list {}", map.kind.core_schema())));
+        return Err(Error::bad(
+            ScimType::InvalidSyntax,
+            format!("schemas must list {}", map.kind.core_schema()),
+        ));
     }
     Ok(())
 }
@@ -237,10 +310,19 @@ pub fn check_mapped(map: &AttrMap, res: &Map<String, Value>) -> Result<(), Error
             continue; // readOnly: ignored on input (RFC 7643 §2.2)
         }
         if lower.starts_with("urn:") {
-            let schema = map.schemas.iter().find(|s| s.id.eq_ignore_ascii_case(k)).ok_or_else(|| {
-                Error::invalid_value(format!("{k} is not a schema of {} resources here", map.kind.name()))
-            })?;
-            let obj = v.as_object().ok_or_else(|| Error::invalid_value(format!("{k} must be an object")))?;
+            let schema = map
+                .schemas
+                .iter()
+                .find(|s| s.id.eq_ignore_ascii_case(k))
+                .ok_or_else(|| {
+                    Error::invalid_value(format!(
+                        "{k} is not a schema of {} resources here",
+                        map.kind.name()
+                    ))
+                })?;
+            let obj = v
+                .as_object()
+                .ok_or_else(|| Error::invalid_value(format!("{k} must be an object")))?;
             for (ak, av) in obj {
                 check_attr(map, &schema.id, ak, av, &format!("{}:{ak}", schema.id))?;
             }
@@ -263,7 +345,10 @@ fn check_attr(map: &AttrMap, schema: &str, k: &str, v: &Value, shown: &str) -> R
         return Ok(());
     }
     let core = schema.eq_ignore_ascii_case(map.kind.core_schema());
-    if core && map.kind == ResourceKind::User && (k.eq_ignore_ascii_case("active") || k.eq_ignore_ascii_case("password")) {
+    if core
+        && map.kind == ResourceKind::User
+        && (k.eq_ignore_ascii_case("active") || k.eq_ignore_ascii_case("password"))
+    {
         return Ok(());
     }
     let fields: Vec<&Field> = map.fields_of(Some(schema), k).map(|(_, f)| f).collect();
@@ -271,18 +356,31 @@ fn check_attr(map: &AttrMap, schema: &str, k: &str, v: &Value, shown: &str) -> R
         // readOnly attributes a client echoes back (groups) are ignored.
         let read_only = crate::scim::schema::resolve(&map.schemas, Some(schema), k, None)
             .is_some_and(|(_, d)| d.mutability == Mutability::ReadOnly);
-        return if read_only { Ok(()) } else { Err(unmapped(map, shown)) };
+        return if read_only {
+            Ok(())
+        } else {
+            Err(unmapped(map, shown))
+        };
     }
     let check_element = |o: &Map<String, Value>| -> Result<(), Error> {
-        let cands: Vec<&&Field> = fields.iter().filter(|f| element_matches(map, f, o)).collect();
+        let cands: Vec<&&Field> = fields
+            .iter()
+            .filter(|f| element_matches(map, f, o))
+            .collect();
         for (sk, sv) in o {
             if is_empty(sv) {
                 continue;
             }
-            let stored = cands.iter().any(|f| f.sub.as_deref().is_some_and(|s| s.eq_ignore_ascii_case(sk)));
+            let stored = cands
+                .iter()
+                .any(|f| f.sub.as_deref().is_some_and(|s| s.eq_ignore_ascii_case(sk)));
             let qualifier = QUALIFIERS.iter().any(|q| q.eq_ignore_ascii_case(sk));
             if !stored && !qualifier {
-                let base = if fields[0].multi { describe(o, shown) } else { shown.to_owned() };
+                let base = if fields[0].multi {
+                    describe(o, shown)
+                } else {
+                    shown.to_owned()
+                };
                 return Err(unmapped(map, &format!("{base}.{sk}")));
             }
         }
@@ -295,13 +393,21 @@ fn check_attr(map: &AttrMap, schema: &str, k: &str, v: &Value, shown: &str) -> R
                 match item {
                     Value::Object(o) => check_element(o)?,
                     Value::Null => {}
-                    _ if fields.iter().any(|f| f.sub.is_none() || (f.sub.as_deref() == Some("value") && f.pinned.is_empty())) => {}
+                    _ if fields.iter().any(|f| {
+                        f.sub.is_none()
+                            || (f.sub.as_deref() == Some("value") && f.pinned.is_empty())
+                    }) => {}
                     _ => return Err(unmapped(map, shown)),
                 }
             }
             Ok(())
         }
-        _ if fields.iter().any(|f| f.sub.is_none() || f.sub.as_deref() == Some("value")) => Ok(()),
+        _ if fields
+            .iter()
+            .any(|f| f.sub.is_none() || f.sub.as_deref() == Some("value")) =>
+        {
+            Ok(())
+        }
         _ => Err(unmapped(map, shown)),
     }
 }
@@ -309,9 +415,12 @@ fn check_attr(map: &AttrMap, schema: &str, k: &str, v: &Value, shown: &str) -> R
 /// The LDAP values a full resource asks for (POST, PUT). Read-only and
 /// unknown attributes are checked here; references must be in `refs`.
 pub fn desired(map: &AttrMap, res: &Value, refs: &Refs) -> Result<Desired, Error> {
-    let obj = res
-        .as_object()
-        .ok_or_else(|| Error::bad(ScimType::InvalidSyntax, "the request body must be a JSON object"))?;
+    let obj = res.as_object().ok_or_else(|| {
+        Error::bad(
+            ScimType::InvalidSyntax,
+            "the request body must be a JSON object",
+        )
+    })?;
     check_schemas(map, obj)?;
     check_mapped(map, obj)?;
     let mut out = Desired::default();
@@ -330,7 +439,10 @@ pub fn desired(map: &AttrMap, res: &Value, refs: &Refs) -> Result<Desired, Error
             }
         }
         if vals.len() > 1 && !f.multi {
-            return Err(Error::invalid_value(format!("{} takes one value", f.path_text())));
+            return Err(Error::invalid_value(format!(
+                "{} takes one value",
+                f.path_text()
+            )));
         }
         if !vals.is_empty() {
             out.values.insert(f.ldap.to_ascii_lowercase(), vals);
@@ -338,10 +450,14 @@ pub fn desired(map: &AttrMap, res: &Value, refs: &Refs) -> Result<Desired, Error
     }
     if map.kind == ResourceKind::User {
         if let Some(a) = get_ci(obj, "active").filter(|v| !v.is_null()) {
-            out.active = Some(as_bool(a).ok_or_else(|| Error::invalid_value(format!("active must be true or false, got {a}")))?);
+            out.active = Some(as_bool(a).ok_or_else(|| {
+                Error::invalid_value(format!("active must be true or false, got {a}"))
+            })?);
         }
         if let Some(p) = get_ci(obj, "password").filter(|v| !v.is_null()) {
-            let p = p.as_str().ok_or_else(|| Error::invalid_value("password must be a string"))?;
+            let p = p
+                .as_str()
+                .ok_or_else(|| Error::invalid_value("password must be a string"))?;
             out.password = Some(secrecy::SecretString::from(p.to_owned()));
         }
     }
@@ -364,64 +480,85 @@ impl ReadContext<'_> {
     }
 }
 
-fn obj_mut<'a>(parent: &'a mut Map<String, Value>, key: &str) -> &'a mut Map<String, Value> {
-    let slot = parent.entry(key.to_owned()).or_insert_with(|| Value::Object(Map::new()));
+fn obj_mut<'a>(
+    parent: &'a mut Map<String, Value>,
+    key: &str,
+) -> Option<&'a mut Map<String, Value>> {
+    let slot = parent
+        .entry(key.to_owned())
+        .or_insert_with(|| Value::Object(Map::new()));
     if !slot.is_object() {
         *slot = Value::Object(Map::new());
     }
-    match slot {
-        Value::Object(o) => o,
-        _ => unreachable_object(),
-    }
+    slot.as_object_mut()
 }
 
-#[allow(clippy::panic)]
-fn unreachable_object() -> ! {
-    // `slot` was made an object just above.
-    panic!("slot is an object")
-}
-
-fn arr_mut<'a>(parent: &'a mut Map<String, Value>, key: &str) -> &'a mut Vec<Value> {
-    let slot = parent.entry(key.to_owned()).or_insert_with(|| Value::Array(Vec::new()));
+fn arr_mut<'a>(parent: &'a mut Map<String, Value>, key: &str) -> Option<&'a mut Vec<Value>> {
+    let slot = parent
+        .entry(key.to_owned())
+        .or_insert_with(|| Value::Array(Vec::new()));
     if !slot.is_array() {
         *slot = Value::Array(Vec::new());
     }
-    match slot {
-        Value::Array(a) => a,
-        _ => unreachable_object(),
-    }
+    slot.as_array_mut()
 }
 
 /// The SCIM resource for an entry, limited to what `projection` asks for.
-pub fn to_resource(map: &AttrMap, entry: &Entry, ctx: &ReadContext<'_>, projection: &Projection) -> Value {
+pub fn to_resource(
+    map: &AttrMap,
+    entry: &Entry,
+    ctx: &ReadContext<'_>,
+    projection: &Projection,
+) -> Value {
     let core = map.kind.core_schema();
-    let id = entry.first(&map.id_attribute).unwrap_or_default().to_owned();
+    let id = entry
+        .first(&map.id_attribute)
+        .unwrap_or_default()
+        .to_owned();
     let mut root = Map::new();
     let mut schemas = vec![Value::String(core.to_owned())];
     root.insert("id".to_owned(), Value::String(id.clone()));
     for f in &map.fields {
-        if f.returned == Returned::Never || !projection.wants(&f.schema, &f.attr, f.sub.as_deref(), f.returned == Returned::Request) {
+        if f.returned == Returned::Never
+            || !projection.wants(
+                &f.schema,
+                &f.attr,
+                f.sub.as_deref(),
+                f.returned == Returned::Request,
+            )
+        {
             continue;
         }
-        let vals: Vec<Value> = entry.values(&f.ldap).iter().filter_map(|v| from_ldap(f, v, ctx.refs)).collect();
+        let vals: Vec<Value> = entry
+            .values(&f.ldap)
+            .iter()
+            .filter_map(|v| from_ldap(f, v, ctx.refs))
+            .collect();
         if vals.is_empty() {
             continue;
         }
         let cont = if f.is_core(map.kind) {
-            &mut root
+            Some(&mut root)
         } else {
-            if !schemas.iter().any(|s| s.as_str().is_some_and(|s| s.eq_ignore_ascii_case(&f.schema))) {
+            if !schemas.iter().any(|s| {
+                s.as_str()
+                    .is_some_and(|s| s.eq_ignore_ascii_case(&f.schema))
+            }) {
                 schemas.push(Value::String(f.schema.clone()));
             }
             obj_mut(&mut root, &f.schema)
         };
-        place(map, f, vals, cont, ctx);
+        if let Some(cont) = cont {
+            place(map, f, vals, cont, ctx);
+        }
     }
     if map.kind == ResourceKind::User && projection.wants(core, "active", None, false) {
-        let active = map
-            .disable
-            .as_ref()
-            .is_none_or(|d| !entry.values(&d.attribute).iter().any(|v| v.eq_ignore_ascii_case(&d.value)));
+        let active = map.disable.as_ref().is_none_or(|d| {
+            !entry
+                .values(&d.attribute)
+                .iter()
+                .any(|v| v.eq_ignore_ascii_case(&d.value))
+        });
         root.insert("active".to_owned(), Value::Bool(active));
     }
     if map.kind == ResourceKind::User && projection.wants(core, "groups", Some("value"), false) {
@@ -474,9 +611,19 @@ pub fn version(map: &AttrMap, entry: &Entry) -> Option<String> {
     })
 }
 
-fn place(map: &AttrMap, f: &Field, vals: Vec<Value>, cont: &mut Map<String, Value>, ctx: &ReadContext<'_>) {
+fn place(
+    map: &AttrMap,
+    f: &Field,
+    vals: Vec<Value>,
+    cont: &mut Map<String, Value>,
+    ctx: &ReadContext<'_>,
+) {
     let Some(sub) = &f.sub else {
-        let v = if f.multi { Value::Array(vals) } else { vals.into_iter().next().unwrap_or(Value::Null) };
+        let v = if f.multi {
+            Value::Array(vals)
+        } else {
+            vals.into_iter().next().unwrap_or(Value::Null)
+        };
         cont.insert(f.attr.clone(), v);
         return;
     };
@@ -496,7 +643,9 @@ fn place(map: &AttrMap, f: &Field, vals: Vec<Value>, cont: &mut Map<String, Valu
         }
     };
     if !f.multi {
-        let o = obj_mut(cont, &f.attr);
+        let Some(o) = obj_mut(cont, &f.attr) else {
+            return;
+        };
         if let Some(v) = vals.into_iter().next() {
             decorate(o, &v);
             o.insert(sub.clone(), v);
@@ -507,7 +656,9 @@ fn place(map: &AttrMap, f: &Field, vals: Vec<Value>, cont: &mut Map<String, Valu
         .fields_of(Some(&f.schema), &f.attr)
         .filter(|(_, g)| g.pinned == f.pinned)
         .count();
-    let arr = arr_mut(cont, &f.attr);
+    let Some(arr) = arr_mut(cont, &f.attr) else {
+        return;
+    };
     let pins = |el: &mut Map<String, Value>| {
         for (k, p) in &f.pinned {
             el.insert(k.clone(), p.to_json());
@@ -516,7 +667,13 @@ fn place(map: &AttrMap, f: &Field, vals: Vec<Value>, cont: &mut Map<String, Valu
     if siblings > 1 {
         // Several sub-attributes of one element (a work address): merge.
         let existing = arr.iter_mut().find_map(|e| match e {
-            Value::Object(o) if f.pinned.iter().all(|(k, p)| o.get(k).is_some_and(|v| pin_matches(p, v))) => Some(o),
+            Value::Object(o)
+                if f.pinned
+                    .iter()
+                    .all(|(k, p)| o.get(k).is_some_and(|v| pin_matches(p, v))) =>
+            {
+                Some(o)
+            }
             _ => None,
         });
         let v = vals.into_iter().next().unwrap_or(Value::Null);
@@ -545,7 +702,11 @@ fn place(map: &AttrMap, f: &Field, vals: Vec<Value>, cont: &mut Map<String, Valu
 /// DNs an entry refers to (manager, members, memberOf), for batch resolution.
 pub fn referenced_dns(map: &AttrMap, entry: &Entry, projection: &Projection) -> Vec<String> {
     let mut out = Vec::new();
-    for f in map.fields.iter().filter(|f| f.reference.is_some() && !f.store_rdn) {
+    for f in map
+        .fields
+        .iter()
+        .filter(|f| f.reference.is_some() && !f.store_rdn)
+    {
         if projection.wants(&f.schema, &f.attr, f.sub.as_deref(), false) {
             out.extend(entry.values(&f.ldap).iter().cloned());
         }
@@ -573,9 +734,19 @@ pub fn attributes_for(map: &AttrMap, projection: &Projection) -> Vec<String> {
         return map.read_attributes();
     }
     let core = map.kind.core_schema();
-    let mut out = vec![map.id_attribute.clone(), CREATED.to_owned(), MODIFIED.to_owned(), map.version_attribute.clone()];
+    let mut out = vec![
+        map.id_attribute.clone(),
+        CREATED.to_owned(),
+        MODIFIED.to_owned(),
+        map.version_attribute.clone(),
+    ];
     for f in &map.fields {
-        if projection.wants(&f.schema, &f.attr, f.sub.as_deref(), f.returned == Returned::Request) {
+        if projection.wants(
+            &f.schema,
+            &f.attr,
+            f.sub.as_deref(),
+            f.returned == Returned::Request,
+        ) {
             out.push(f.ldap.clone());
         }
     }
@@ -595,7 +766,9 @@ pub fn attributes_for(map: &AttrMap, projection: &Projection) -> Vec<String> {
 /// True when the naming DN of `dn` sits directly in one of the configured
 /// bases' subtrees (used to refuse references outside them).
 pub fn in_bases(maps: Maps<'_>, dn: &str) -> bool {
-    Dn::parse(dn).ok().is_some_and(|d| maps.kind_of(&d).is_some())
+    Dn::parse(dn)
+        .ok()
+        .is_some_and(|d| maps.kind_of(&d).is_some())
 }
 
 #[cfg(test)]
@@ -655,7 +828,12 @@ mod tests {
             ("scimexternalcompanyid", "acme"),
         ];
         for (attr, v) in want {
-            assert_eq!(d.values.get(attr).map(Vec::as_slice), Some(&[v.to_owned()][..]), "{attr}: {:?}", d.values);
+            assert_eq!(
+                d.values.get(attr).map(Vec::as_slice),
+                Some(&[v.to_owned()][..]),
+                "{attr}: {:?}",
+                d.values
+            );
         }
         assert_eq!(d.active, Some(true));
     }
@@ -665,19 +843,38 @@ mod tests {
         let c = openldap();
         let cases = [
             (json!({"nickName": "x"}), "nickName is not mapped"),
-            (json!({"emails": [{"type": "home", "value": "a@b"}]}), "emails[type eq \"home\"].value is not mapped"),
-            (json!({"name": {"middleName": "Q"}}), "name.middleName is not mapped"),
-            (json!({"urn:ietf:params:scim:schemas:extension:enterprise:2.0:User": {"costCenter": "1"}}), "enterprise:2.0:User:costCenter is not mapped"),
-            (json!({"urn:example:bogus:2.0:User": {"a": 1}}), "urn:example:bogus:2.0:User is not a schema"),
+            (
+                json!({"emails": [{"type": "home", "value": "a@b"}]}),
+                "emails[type eq \"home\"].value is not mapped",
+            ),
+            (
+                json!({"name": {"middleName": "Q"}}),
+                "name.middleName is not mapped",
+            ),
+            (
+                json!({"urn:ietf:params:scim:schemas:extension:enterprise:2.0:User": {"costCenter": "1"}}),
+                "enterprise:2.0:User:costCenter is not mapped",
+            ),
+            (
+                json!({"urn:example:bogus:2.0:User": {"a": 1}}),
+                "urn:example:bogus:2.0:User is not a schema",
+            ),
         ];
         for (extra, needle) in cases {
-            let mut body = json!({"schemas": ["urn:ietf:params:scim:schemas:core:2.0:User"], "userName": "u"});
+            let mut body =
+                json!({"schemas": ["urn:ietf:params:scim:schemas:core:2.0:User"], "userName": "u"});
             for (k, v) in extra.as_object().unwrap() {
                 body[k] = v.clone();
             }
             let e = desired(&c.users, &body, &Refs::default()).unwrap_err();
             assert!(e.to_string().contains(needle), "{needle}: {e}");
-            assert!(matches!(e, Error::BadRequest { scim_type: ScimType::InvalidValue, .. }));
+            assert!(matches!(
+                e,
+                Error::BadRequest {
+                    scim_type: ScimType::InvalidValue,
+                    ..
+                }
+            ));
         }
     }
 
@@ -685,14 +882,37 @@ mod tests {
     fn schemas_are_checked() {
         let c = openldap();
         let e = desired(&c.users, &json!({"userName": "u"}), &Refs::default()).unwrap_err();
-        assert!(matches!(e, Error::BadRequest { scim_type: ScimType::InvalidSyntax, .. }), "{e}");
-        let e = desired(&c.users, &json!({"schemas": ["urn:ietf:params:scim:schemas:core:2.0:Group"], "userName": "u"}), &Refs::default()).unwrap_err();
+        assert!(
+            matches!(
+                e,
+                Error::BadRequest {
+                    scim_type: ScimType::InvalidSyntax,
+                    ..
+                }
+            ),
+            "{e}"
+        );
+        let e = desired(
+            &c.users,
+            &json!({"schemas": ["urn:ietf:params:scim:schemas:core:2.0:Group"], "userName": "u"}),
+            &Refs::default(),
+        )
+        .unwrap_err();
         assert!(e.to_string().contains("Group"), "{e}");
-        let e = desired(&c.users, &json!({"schemas": ["urn:ietf:params:scim:schemas:core:2.0:User"], "active": "maybe"}), &Refs::default()).unwrap_err();
+        let e = desired(
+            &c.users,
+            &json!({"schemas": ["urn:ietf:params:scim:schemas:core:2.0:User"], "active": "maybe"}),
+            &Refs::default(),
+        )
+        .unwrap_err();
         assert!(e.to_string().contains("active"), "{e}");
         let e = desired(&c.users, &json!({"schemas": ["urn:ietf:params:scim:schemas:core:2.0:User"], "title": ["a", "b"]}), &Refs::default()).unwrap_err();
         assert!(e.to_string().contains("title"), "{e}");
-        let e = desired(&c.users, &json!({"schemas": ["urn:ietf:params:scim:schemas:core:2.0:User"], "emails": [{"type":"work","value":"a"},{"type":"work","value":"b"}]}), &Refs::default());
+        let e = desired(
+            &c.users,
+            &json!({"schemas": ["urn:ietf:params:scim:schemas:core:2.0:User"], "emails": [{"type":"work","value":"a"},{"type":"work","value":"b"}]}),
+            &Refs::default(),
+        );
         assert!(e.is_ok(), "two work emails go to the multi-valued mail");
     }
 
@@ -720,9 +940,15 @@ mod tests {
         });
         let body = json!({"schemas": ["urn:ietf:params:scim:schemas:core:2.0:User"], "userName": "u",
             "urn:ietf:params:scim:schemas:extension:enterprise:2.0:User": {"manager": {"value": "11111111-2222-3333-4444-555555555555"}}});
-        assert_eq!(reference_ids(&c.users, &body), ["11111111-2222-3333-4444-555555555555"]);
+        assert_eq!(
+            reference_ids(&c.users, &body),
+            ["11111111-2222-3333-4444-555555555555"]
+        );
         let d = desired(&c.users, &body, &refs).unwrap();
-        assert_eq!(d.values["manager"], ["uid=boss,ou=people,dc=example,dc=com"]);
+        assert_eq!(
+            d.values["manager"],
+            ["uid=boss,ou=people,dc=example,dc=com"]
+        );
         let body2 = json!({"schemas": ["urn:ietf:params:scim:schemas:core:2.0:User"], "userName": "u",
             "urn:ietf:params:scim:schemas:extension:enterprise:2.0:User": {"manager": "99999999-2222-3333-4444-555555555555"}});
         let e = desired(&c.users, &body2, &refs).unwrap_err();
@@ -730,13 +956,30 @@ mod tests {
 
         let entry = Entry::new(
             "uid=u,ou=people,dc=example,dc=com".into(),
-            [("manager".to_owned(), vec!["UID=boss,ou=People,dc=example,dc=com".to_owned()]), ("entryUUID".to_owned(), vec!["abc".to_owned()])],
+            [
+                (
+                    "manager".to_owned(),
+                    vec!["UID=boss,ou=People,dc=example,dc=com".to_owned()],
+                ),
+                ("entryUUID".to_owned(), vec!["abc".to_owned()]),
+            ],
         );
-        let ctx = ReadContext { maps: Maps { users: &c.users, groups: c.groups.as_ref() }, base_url: "https://h/scim/v2", refs: &refs, groups: None };
+        let ctx = ReadContext {
+            maps: Maps {
+                users: &c.users,
+                groups: c.groups.as_ref(),
+            },
+            base_url: "https://h/scim/v2",
+            refs: &refs,
+            groups: None,
+        };
         let r = to_resource(&c.users, &entry, &ctx, &Projection::default());
         let m = &r["urn:ietf:params:scim:schemas:extension:enterprise:2.0:User"]["manager"];
         assert_eq!(m["value"], "11111111-2222-3333-4444-555555555555");
-        assert_eq!(m["$ref"], "https://h/scim/v2/Users/11111111-2222-3333-4444-555555555555");
+        assert_eq!(
+            m["$ref"],
+            "https://h/scim/v2/Users/11111111-2222-3333-4444-555555555555"
+        );
         assert_eq!(m["displayName"], "The Boss");
     }
 
@@ -745,20 +988,40 @@ mod tests {
         let c = openldap();
         let d = desired(&c.users, &entra_user(), &Refs::default()).unwrap();
         let mut attrs: Vec<(String, Vec<String>)> = d.values.into_iter().collect();
-        attrs.push(("entryUUID".into(), vec!["2819c223-7f76-453a-919d-413861904646".into()]));
+        attrs.push((
+            "entryUUID".into(),
+            vec!["2819c223-7f76-453a-919d-413861904646".into()],
+        ));
         attrs.push(("createTimestamp".into(), vec!["20240101000000Z".into()]));
         attrs.push(("modifyTimestamp".into(), vec!["20240102000000Z".into()]));
-        attrs.push(("entryCSN".into(), vec!["20240102000000.000000Z#000000#000#000000".into()]));
+        attrs.push((
+            "entryCSN".into(),
+            vec!["20240102000000.000000Z#000000#000#000000".into()],
+        ));
         let entry = Entry::new("uid=x,ou=people,dc=example,dc=com".into(), attrs);
         let refs = Refs::default();
-        let ctx = ReadContext { maps: Maps { users: &c.users, groups: c.groups.as_ref() }, base_url: "https://h/scim/v2", refs: &refs, groups: None };
+        let ctx = ReadContext {
+            maps: Maps {
+                users: &c.users,
+                groups: c.groups.as_ref(),
+            },
+            base_url: "https://h/scim/v2",
+            refs: &refs,
+            groups: None,
+        };
         let r = to_resource(&c.users, &entry, &ctx, &Projection::default());
         let src = entra_user();
         assert_eq!(r["userName"], src["userName"]);
         assert_eq!(r["name"]["givenName"], "givenName");
         assert_eq!(r["name"]["formatted"], "givenName familyName");
-        assert_eq!(r["emails"], json!([{"type": "work", "value": "Test_User_11bb11bb@testuser.com"}]));
-        assert_eq!(r["addresses"], json!([{"type": "work", "streetAddress": "1 Main St", "locality": "Springfield", "postalCode": "12345", "country": "US"}]));
+        assert_eq!(
+            r["emails"],
+            json!([{"type": "work", "value": "Test_User_11bb11bb@testuser.com"}])
+        );
+        assert_eq!(
+            r["addresses"],
+            json!([{"type": "work", "streetAddress": "1 Main St", "locality": "Springfield", "postalCode": "12345", "country": "US"}])
+        );
         assert_eq!(r["phoneNumbers"].as_array().unwrap().len(), 2);
         assert_eq!(r["roles"], json!([{"primary": true, "value": "Admin"}]));
         assert_eq!(r["active"], true);
@@ -767,8 +1030,14 @@ mod tests {
         assert_eq!(ext["deliverCardToHeadquarters"], false);
         assert_eq!(r["meta"]["created"], "2024-01-01T00:00:00Z");
         assert_eq!(r["meta"]["lastModified"], "2024-01-02T00:00:00Z");
-        assert_eq!(r["meta"]["location"], "https://h/scim/v2/Users/2819c223-7f76-453a-919d-413861904646");
-        assert_eq!(r["meta"]["version"], "W/\"20240102000000.000000Z#000000#000#000000\"");
+        assert_eq!(
+            r["meta"]["location"],
+            "https://h/scim/v2/Users/2819c223-7f76-453a-919d-413861904646"
+        );
+        assert_eq!(
+            r["meta"]["version"],
+            "W/\"20240102000000.000000Z#000000#000#000000\""
+        );
         assert!(r["schemas"].as_array().unwrap().len() == 3);
         // The read-back resource is itself a valid write.
         assert!(desired(&c.users, &r, &Refs::default()).is_ok());
@@ -777,16 +1046,39 @@ mod tests {
         let r = to_resource(&c.users, &entry, &ctx, &p);
         let keys: Vec<&String> = r.as_object().unwrap().keys().collect();
         assert_eq!(keys, ["id", "schemas", "userName"]);
-        assert_eq!(attributes_for(&c.users, &p), ["entryUUID", "createTimestamp", "modifyTimestamp", "entryCSN", "uid"]);
+        assert_eq!(
+            attributes_for(&c.users, &p),
+            [
+                "entryUUID",
+                "createTimestamp",
+                "modifyTimestamp",
+                "entryCSN",
+                "uid"
+            ]
+        );
     }
 
     #[test]
     fn disabled_users_read_inactive() {
         let c = openldap();
         let d = c.users.disable.clone().unwrap();
-        let entry = Entry::new("uid=x,ou=people,dc=example,dc=com".into(), [(d.attribute.clone(), vec![d.value.clone()])]);
+        let entry = Entry::new(
+            "uid=x,ou=people,dc=example,dc=com".into(),
+            [(d.attribute.clone(), vec![d.value.clone()])],
+        );
         let refs = Refs::default();
-        let ctx = ReadContext { maps: Maps { users: &c.users, groups: c.groups.as_ref() }, base_url: "", refs: &refs, groups: None };
-        assert_eq!(to_resource(&c.users, &entry, &ctx, &Projection::default())["active"], false);
+        let ctx = ReadContext {
+            maps: Maps {
+                users: &c.users,
+                groups: c.groups.as_ref(),
+            },
+            base_url: "",
+            refs: &refs,
+            groups: None,
+        };
+        assert_eq!(
+            to_resource(&c.users, &entry, &ctx, &Projection::default())["active"],
+            false
+        );
     }
 }

@@ -35,22 +35,37 @@ fn published(map: &AttrMap) -> Vec<Schema> {
                                 (None, _) => true,
                                 (Some(x), Some(y)) => x.eq_ignore_ascii_case(y),
                                 // Qualifiers of mapped elements (type, primary) are accepted.
-                                (Some(x), None) => x.eq_ignore_ascii_case("type") || x.eq_ignore_ascii_case("primary"),
+                                (Some(x), None) => {
+                                    x.eq_ignore_ascii_case("type")
+                                        || x.eq_ignore_ascii_case("primary")
+                                }
                             }
-                            || (f.attr.eq_ignore_ascii_case(top) && f.schema.eq_ignore_ascii_case(&s.id) && sub.is_some_and(|x| {
-                                ["type", "primary", "display", "$ref"].iter().any(|q| q.eq_ignore_ascii_case(x))
-                                    && s.attr(top).is_some_and(|d| d.multi_valued || f.reference.is_some())
-                            }))
+                            || (f.attr.eq_ignore_ascii_case(top)
+                                && f.schema.eq_ignore_ascii_case(&s.id)
+                                && sub.is_some_and(|x| {
+                                    ["type", "primary", "display", "$ref"]
+                                        .iter()
+                                        .any(|q| q.eq_ignore_ascii_case(x))
+                                        && s.attr(top).is_some_and(|d| {
+                                            d.multi_valued || f.reference.is_some()
+                                        })
+                                }))
                     })
             });
             // Mutability given in the mapping (e.g. immutable orderCard) wins.
             for a in &mut out.attributes {
                 let name = a.name.clone();
-                for f in map.fields.iter().filter(|f| f.schema.eq_ignore_ascii_case(&s.id) && f.attr.eq_ignore_ascii_case(&name)) {
+                for f in map.fields.iter().filter(|f| {
+                    f.schema.eq_ignore_ascii_case(&s.id) && f.attr.eq_ignore_ascii_case(&name)
+                }) {
                     match &f.sub {
                         None => apply(a, f.mutability, f.returned),
                         Some(sub) => {
-                            if let Some(d) = a.sub_attributes.iter_mut().find(|d| d.name.eq_ignore_ascii_case(sub)) {
+                            if let Some(d) = a
+                                .sub_attributes
+                                .iter_mut()
+                                .find(|d| d.name.eq_ignore_ascii_case(sub))
+                            {
                                 apply(d, f.mutability, f.returned);
                             }
                         }
@@ -69,11 +84,18 @@ fn apply(a: &mut AttrDef, m: Mutability, r: Returned) {
 }
 
 /// Every `/Schemas` document.
-pub fn schemas(maps: Maps<'_>, extensions: &BTreeMap<String, Extension>, base_url: &str) -> Vec<Value> {
+pub fn schemas(
+    maps: Maps<'_>,
+    extensions: &BTreeMap<String, Extension>,
+    base_url: &str,
+) -> Vec<Value> {
     let mut out: Vec<Value> = Vec::new();
     for map in [Some(maps.users), maps.groups].into_iter().flatten() {
         for mut s in published(map) {
-            if let Some((_, e)) = extensions.iter().find(|(u, _)| u.eq_ignore_ascii_case(&s.id)) {
+            if let Some((_, e)) = extensions
+                .iter()
+                .find(|(u, _)| u.eq_ignore_ascii_case(&s.id))
+            {
                 if let Some(n) = &e.name {
                     s.name = n.clone();
                 }
@@ -81,7 +103,11 @@ pub fn schemas(maps: Maps<'_>, extensions: &BTreeMap<String, Extension>, base_ur
                     s.description = d.clone();
                 }
             }
-            if !out.iter().any(|v| v["id"].as_str().is_some_and(|id| id.eq_ignore_ascii_case(&s.id))) {
+            if !out.iter().any(|v| {
+                v["id"]
+                    .as_str()
+                    .is_some_and(|id| id.eq_ignore_ascii_case(&s.id))
+            }) {
                 out.push(s.to_json(&format!("{base_url}/Schemas/{}", s.id)));
             }
         }
@@ -118,24 +144,51 @@ mod tests {
     #[test]
     fn seed_000_extension_is_published_with_types() {
         let c = openldap();
-        let maps = Maps { users: &c.users, groups: c.groups.as_ref() };
+        let maps = Maps {
+            users: &c.users,
+            groups: c.groups.as_ref(),
+        };
         let docs = schemas(maps, &c.extensions, "https://h/scim/v2");
         let ids: Vec<&str> = docs.iter().filter_map(|d| d["id"].as_str()).collect();
         assert!(ids.contains(&schema::CORE_USER));
         assert!(ids.contains(&schema::ENTERPRISE_USER));
         assert!(ids.contains(&schema::CORE_GROUP));
-        let contactify = docs.iter().find(|d| d["id"] == "urn:ietf:params:scim:schemas:extension:contactify:2.0:User").unwrap();
-        let attr = |n: &str| contactify["attributes"].as_array().unwrap().iter().find(|a| a["name"] == n).unwrap().clone();
+        let contactify = docs
+            .iter()
+            .find(|d| d["id"] == "urn:ietf:params:scim:schemas:extension:contactify:2.0:User")
+            .unwrap();
+        let attr = |n: &str| {
+            contactify["attributes"]
+                .as_array()
+                .unwrap()
+                .iter()
+                .find(|a| a["name"] == n)
+                .unwrap()
+                .clone()
+        };
         assert_eq!(attr("orderCard")["type"], "boolean");
         assert_eq!(attr("orderCard")["mutability"], "immutable");
         assert_eq!(attr("deliverCardToHeadquarters")["type"], "boolean");
         assert_eq!(attr("uid")["caseExact"], true);
         assert_eq!(attr("externalCompanyId")["caseExact"], false);
-        assert_eq!(contactify["meta"]["location"], "https://h/scim/v2/Schemas/urn:ietf:params:scim:schemas:extension:contactify:2.0:User");
+        assert_eq!(
+            contactify["meta"]["location"],
+            "https://h/scim/v2/Schemas/urn:ietf:params:scim:schemas:extension:contactify:2.0:User"
+        );
         let user = docs.iter().find(|d| d["id"] == schema::CORE_USER).unwrap();
-        let names: Vec<&str> = user["attributes"].as_array().unwrap().iter().filter_map(|a| a["name"].as_str()).collect();
-        assert!(names.contains(&"userName") && names.contains(&"active") && names.contains(&"emails"));
-        assert!(!names.contains(&"nickName"), "unmapped attributes are not published");
+        let names: Vec<&str> = user["attributes"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .filter_map(|a| a["name"].as_str())
+            .collect();
+        assert!(
+            names.contains(&"userName") && names.contains(&"active") && names.contains(&"emails")
+        );
+        assert!(
+            !names.contains(&"nickName"),
+            "unmapped attributes are not published"
+        );
         let types = resource_types(maps, "https://h/scim/v2");
         assert_eq!(types.len(), 2);
         assert_eq!(types[0]["schemaExtensions"].as_array().unwrap().len(), 2);

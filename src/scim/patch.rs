@@ -48,19 +48,28 @@ fn syntax(detail: impl Into<String>) -> Error {
 }
 
 fn get_ci<'a>(obj: &'a Map<String, Value>, key: &str) -> Option<&'a Value> {
-    obj.iter().find(|(k, _)| k.eq_ignore_ascii_case(key)).map(|(_, v)| v)
+    obj.iter()
+        .find(|(k, _)| k.eq_ignore_ascii_case(key))
+        .map(|(_, v)| v)
 }
 
 /// Parses a PatchOp body into operations.
 pub fn parse(body: &Value) -> Result<Vec<Operation>, Error> {
-    let obj = body.as_object().ok_or_else(|| syntax("a PATCH body must be a JSON object"))?;
+    let obj = body
+        .as_object()
+        .ok_or_else(|| syntax("a PATCH body must be a JSON object"))?;
     let schemas = get_ci(obj, "schemas").and_then(Value::as_array);
-    if !schemas.is_some_and(|s| s.iter().any(|u| u.as_str().is_some_and(|u| u.eq_ignore_ascii_case(PATCH_OP)))) {
+    if !schemas.is_some_and(|s| {
+        s.iter()
+            .any(|u| u.as_str().is_some_and(|u| u.eq_ignore_ascii_case(PATCH_OP)))
+    }) {
         return Err(syntax(format!("schemas must contain {PATCH_OP}")));
     }
     for k in obj.keys() {
         if !k.eq_ignore_ascii_case("schemas") && !k.eq_ignore_ascii_case("Operations") {
-            return Err(syntax(format!("{k} is not a PatchOp attribute (expected schemas, Operations)")));
+            return Err(syntax(format!(
+                "{k} is not a PatchOp attribute (expected schemas, Operations)"
+            )));
         }
     }
     let ops = get_ci(obj, "Operations")
@@ -72,17 +81,28 @@ pub fn parse(body: &Value) -> Result<Vec<Operation>, Error> {
     let mut out = Vec::new();
     for (i, raw) in ops.iter().enumerate() {
         let at = format!("Operations[{i}]");
-        let o = raw.as_object().ok_or_else(|| syntax(format!("{at} must be an object")))?;
+        let o = raw
+            .as_object()
+            .ok_or_else(|| syntax(format!("{at} must be an object")))?;
         for k in o.keys() {
-            if !["op", "path", "value"].iter().any(|x| x.eq_ignore_ascii_case(k)) {
-                return Err(syntax(format!("{at}.{k} is not an operation attribute (expected op, path, value)")));
+            if !["op", "path", "value"]
+                .iter()
+                .any(|x| x.eq_ignore_ascii_case(k))
+            {
+                return Err(syntax(format!(
+                    "{at}.{k} is not an operation attribute (expected op, path, value)"
+                )));
             }
         }
         let op = match get_ci(o, "op").and_then(Value::as_str) {
             Some(s) if s.eq_ignore_ascii_case("add") => Op::Add,
             Some(s) if s.eq_ignore_ascii_case("replace") => Op::Replace,
             Some(s) if s.eq_ignore_ascii_case("remove") => Op::Remove,
-            Some(s) => return Err(syntax(format!("{at}.op {s:?} is not add, replace or remove"))),
+            Some(s) => {
+                return Err(syntax(format!(
+                    "{at}.op {s:?} is not add, replace or remove"
+                )));
+            }
             None => return Err(syntax(format!("{at}.op is missing"))),
         };
         let value = get_ci(o, "value").cloned();
@@ -90,26 +110,41 @@ pub fn parse(body: &Value) -> Result<Vec<Operation>, Error> {
             None | Some(Value::Null) => None,
             Some(Value::String(s)) if s.trim().is_empty() => None,
             Some(Value::String(s)) => Some(s.as_str()),
-            Some(_) => return Err(Error::bad(ScimType::InvalidPath, format!("{at}.path must be a string"))),
+            Some(_) => {
+                return Err(Error::bad(
+                    ScimType::InvalidPath,
+                    format!("{at}.path must be a string"),
+                ));
+            }
         };
         match (op, path_text) {
             (Op::Remove, None) => {
-                return Err(Error::bad(ScimType::NoTarget, format!("{at}: remove needs a path (RFC 7644 §3.5.2.2)")));
+                return Err(Error::bad(
+                    ScimType::NoTarget,
+                    format!("{at}: remove needs a path (RFC 7644 §3.5.2.2)"),
+                ));
             }
             (_, Some(p)) if path::is_schema_urn(p) => {
                 // A path naming an extension schema: its value holds that schema's attributes.
-                let v = value.ok_or_else(|| Error::invalid_value(format!("{at}: {op:?} needs a value")))?;
+                let v = value
+                    .ok_or_else(|| Error::invalid_value(format!("{at}: {op:?} needs a value")))?;
                 expand(op, Some(p), &v, &at, &mut out)?;
             }
             (_, Some(p)) => {
-                let path = AttrPath::parse(p).map_err(|e| Error::bad(ScimType::InvalidPath, format!("{at}.path {p:?}: {e}")))?;
+                let path = AttrPath::parse(p).map_err(|e| {
+                    Error::bad(ScimType::InvalidPath, format!("{at}.path {p:?}: {e}"))
+                })?;
                 if op != Op::Remove && value.is_none() {
-                    return Err(Error::invalid_value(format!("{at}: {op:?} of {p} needs a value")));
+                    return Err(Error::invalid_value(format!(
+                        "{at}: {op:?} of {p} needs a value"
+                    )));
                 }
                 out.push(Operation { op, path, value });
             }
             (_, None) => {
-                let v = value.ok_or_else(|| Error::invalid_value(format!("{at}: {op:?} without a path needs a value")))?;
+                let v = value.ok_or_else(|| {
+                    Error::invalid_value(format!("{at}: {op:?} without a path needs a value"))
+                })?;
                 expand(op, None, &v, &at, &mut out)?;
             }
         }
@@ -121,10 +156,18 @@ pub fn parse(body: &Value) -> Result<Vec<Operation>, Error> {
 /// value MUST be a complex attribute whose sub-attributes are the attributes to
 /// change"). Keys may be dotted (`name.givenName`) or URN-qualified; a key that
 /// is itself an extension URN holds that extension's attributes.
-fn expand(op: Op, schema: Option<&str>, v: &Value, at: &str, out: &mut Vec<Operation>) -> Result<(), Error> {
-    let obj = v
-        .as_object()
-        .ok_or_else(|| Error::invalid_value(format!("{at}: without a path the value must be an object of attributes")))?;
+fn expand(
+    op: Op,
+    schema: Option<&str>,
+    v: &Value,
+    at: &str,
+    out: &mut Vec<Operation>,
+) -> Result<(), Error> {
+    let obj = v.as_object().ok_or_else(|| {
+        Error::invalid_value(format!(
+            "{at}: without a path the value must be an object of attributes"
+        ))
+    })?;
     for (k, val) in obj {
         if schema.is_none() && k.eq_ignore_ascii_case("schemas") {
             continue;
@@ -137,7 +180,8 @@ fn expand(op: Op, schema: Option<&str>, v: &Value, at: &str, out: &mut Vec<Opera
             Some(s) => format!("{s}:{k}"),
             None => k.clone(),
         };
-        let path = AttrPath::parse(&text).map_err(|e| Error::bad(ScimType::InvalidPath, format!("{at}: key {k:?}: {e}")))?;
+        let path = AttrPath::parse(&text)
+            .map_err(|e| Error::bad(ScimType::InvalidPath, format!("{at}: key {k:?}: {e}")))?;
         out.push(Operation {
             op,
             path,
@@ -149,7 +193,7 @@ fn expand(op: Op, schema: Option<&str>, v: &Value, at: &str, out: &mut Vec<Opera
 
 #[cfg(test)]
 mod tests {
-    #![allow(clippy::unwrap_used)]
+    #![allow(clippy::unwrap_used, clippy::panic)]
     use super::*;
     use serde_json::json;
 
@@ -160,42 +204,81 @@ mod tests {
     #[test]
     fn entra_forms_parse() {
         let cases: Vec<(Value, Vec<(Op, &str)>)> = vec![
-            (json!([{"op": "Replace", "path": "active", "value": "False"}]), vec![(Op::Replace, "active")]),
-            (json!([{"op": "replace", "path": "userName", "value": "x"}]), vec![(Op::Replace, "userName")]),
-            (json!([{"op": "REMOVE", "path": "emails[type eq \"work\"].value"}]), vec![(Op::Remove, "emails[type eq \"work\"].value")]),
-            (json!([{"op": "Add", "path": "addresses[type eq \"work\"].postalCode", "value": "1"}]), vec![(Op::Add, "addresses[type eq \"work\"].postalCode")]),
-            (json!([{"op": "Add", "path": "roles[primary eq \"True\"].value", "value": "Admin"}]), vec![(Op::Add, "roles[primary eq \"True\"].value")]),
+            (
+                json!([{"op": "Replace", "path": "active", "value": "False"}]),
+                vec![(Op::Replace, "active")],
+            ),
+            (
+                json!([{"op": "replace", "path": "userName", "value": "x"}]),
+                vec![(Op::Replace, "userName")],
+            ),
+            (
+                json!([{"op": "REMOVE", "path": "emails[type eq \"work\"].value"}]),
+                vec![(Op::Remove, "emails[type eq \"work\"].value")],
+            ),
+            (
+                json!([{"op": "Add", "path": "addresses[type eq \"work\"].postalCode", "value": "1"}]),
+                vec![(Op::Add, "addresses[type eq \"work\"].postalCode")],
+            ),
+            (
+                json!([{"op": "Add", "path": "roles[primary eq \"True\"].value", "value": "Admin"}]),
+                vec![(Op::Add, "roles[primary eq \"True\"].value")],
+            ),
             (
                 json!([{"op": "Replace", "path": "urn:ietf:params:scim:schemas:extension:enterprise:2.0:User:manager", "value": "26118915-6090-4610-87e4-49d8ca9f808d"}]),
-                vec![(Op::Replace, "urn:ietf:params:scim:schemas:extension:enterprise:2.0:User:manager")],
+                vec![(
+                    Op::Replace,
+                    "urn:ietf:params:scim:schemas:extension:enterprise:2.0:User:manager",
+                )],
             ),
             (
                 json!([{"op": "Replace", "value": {"displayName": "D", "name.givenName": "G", "urn:ietf:params:scim:schemas:extension:enterprise:2.0:User:employeeNumber": "7"}}]),
                 vec![
                     (Op::Replace, "displayName"),
                     (Op::Replace, "name.givenName"),
-                    (Op::Replace, "urn:ietf:params:scim:schemas:extension:enterprise:2.0:User:employeeNumber"),
+                    (
+                        Op::Replace,
+                        "urn:ietf:params:scim:schemas:extension:enterprise:2.0:User:employeeNumber",
+                    ),
                 ],
             ),
             (
                 json!([{"op": "add", "value": {"urn:ietf:params:scim:schemas:extension:enterprise:2.0:User": {"department": "X"}}}]),
-                vec![(Op::Add, "urn:ietf:params:scim:schemas:extension:enterprise:2.0:User:department")],
+                vec![(
+                    Op::Add,
+                    "urn:ietf:params:scim:schemas:extension:enterprise:2.0:User:department",
+                )],
             ),
             (
                 json!([{"op": "add", "path": "urn:ietf:params:scim:schemas:extension:enterprise:2.0:User", "value": {"department": "X"}}]),
-                vec![(Op::Add, "urn:ietf:params:scim:schemas:extension:enterprise:2.0:User:department")],
+                vec![(
+                    Op::Add,
+                    "urn:ietf:params:scim:schemas:extension:enterprise:2.0:User:department",
+                )],
             ),
-            (json!([{"op": "Add", "path": "members", "value": [{"$ref": null, "value": "a"}]}]), vec![(Op::Add, "members")]),
-            (json!([{"op": "remove", "path": "members[value eq \"a\"]"}]), vec![(Op::Remove, "members[value eq \"a\"]")]),
+            (
+                json!([{"op": "Add", "path": "members", "value": [{"$ref": null, "value": "a"}]}]),
+                vec![(Op::Add, "members")],
+            ),
+            (
+                json!([{"op": "remove", "path": "members[value eq \"a\"]"}]),
+                vec![(Op::Remove, "members[value eq \"a\"]")],
+            ),
             (
                 json!([{"op": "Remove", "path": "urn:ietf:params:scim:schemas:extension:enterprise:2.0:User:manager"}]),
-                vec![(Op::Remove, "urn:ietf:params:scim:schemas:extension:enterprise:2.0:User:manager")],
+                vec![(
+                    Op::Remove,
+                    "urn:ietf:params:scim:schemas:extension:enterprise:2.0:User:manager",
+                )],
             ),
         ];
         for (ops, want) in cases {
             let got = parse(&body(ops.clone())).unwrap();
             let got: Vec<(Op, String)> = got.iter().map(|o| (o.op, o.path.to_string())).collect();
-            let want: Vec<(Op, String)> = want.iter().map(|(o, p)| (*o, AttrPath::parse(p).unwrap().to_string())).collect();
+            let want: Vec<(Op, String)> = want
+                .iter()
+                .map(|(o, p)| (*o, AttrPath::parse(p).unwrap().to_string()))
+                .collect();
             assert_eq!(got, want, "{ops}");
         }
     }
@@ -203,16 +286,52 @@ mod tests {
     #[test]
     fn rejections_name_the_problem() {
         let cases = [
-            (json!({"Operations": []}), ScimType::InvalidSyntax, "schemas"),
+            (
+                json!({"Operations": []}),
+                ScimType::InvalidSyntax,
+                "schemas",
+            ),
             (body(json!([])), ScimType::InvalidSyntax, "empty"),
-            (body(json!([{"op": "move", "path": "a"}])), ScimType::InvalidSyntax, "\"move\""),
-            (body(json!([{"path": "a"}])), ScimType::InvalidSyntax, "op is missing"),
-            (body(json!([{"op": "remove"}])), ScimType::NoTarget, "needs a path"),
-            (body(json!([{"op": "add", "path": "emails[type eq"}])), ScimType::InvalidPath, "Operations[0].path"),
-            (body(json!([{"op": "add", "path": "title"}])), ScimType::InvalidValue, "needs a value"),
-            (body(json!([{"op": "replace", "value": "x"}])), ScimType::InvalidValue, "object of attributes"),
-            (body(json!([{"op": "add", "path": "a", "value": 1, "extra": 2}])), ScimType::InvalidSyntax, "extra"),
-            (json!({"schemas": [PATCH_OP], "Operations": "x"}), ScimType::InvalidSyntax, "list"),
+            (
+                body(json!([{"op": "move", "path": "a"}])),
+                ScimType::InvalidSyntax,
+                "\"move\"",
+            ),
+            (
+                body(json!([{"path": "a"}])),
+                ScimType::InvalidSyntax,
+                "op is missing",
+            ),
+            (
+                body(json!([{"op": "remove"}])),
+                ScimType::NoTarget,
+                "needs a path",
+            ),
+            (
+                body(json!([{"op": "add", "path": "emails[type eq"}])),
+                ScimType::InvalidPath,
+                "Operations[0].path",
+            ),
+            (
+                body(json!([{"op": "add", "path": "title"}])),
+                ScimType::InvalidValue,
+                "needs a value",
+            ),
+            (
+                body(json!([{"op": "replace", "value": "x"}])),
+                ScimType::InvalidValue,
+                "object of attributes",
+            ),
+            (
+                body(json!([{"op": "add", "path": "a", "value": 1, "extra": 2}])),
+                ScimType::InvalidSyntax,
+                "extra",
+            ),
+            (
+                json!({"schemas": [PATCH_OP], "Operations": "x"}),
+                ScimType::InvalidSyntax,
+                "list",
+            ),
         ];
         for (b, t, needle) in cases {
             match parse(&b) {
@@ -227,7 +346,13 @@ mod tests {
 
     #[test]
     fn booleans_in_entra_spelling() {
-        for (v, b) in [(json!(true), Some(true)), (json!("True"), Some(true)), (json!("FALSE"), Some(false)), (json!("yes"), None), (json!(1), None)] {
+        for (v, b) in [
+            (json!(true), Some(true)),
+            (json!("True"), Some(true)),
+            (json!("FALSE"), Some(false)),
+            (json!("yes"), None),
+            (json!(1), None),
+        ] {
             assert_eq!(as_bool(&v), b, "{v}");
         }
     }

@@ -45,7 +45,8 @@ fn paths(list: &str, what: &str) -> Result<Vec<AttrPath>, Error> {
                 // A bare schema URN names every attribute of that schema.
                 return Ok(AttrPath::simple(s));
             }
-            AttrPath::parse(s).map_err(|e| Error::bad(ScimType::InvalidValue, format!("{what}: {s:?} {e}")))
+            AttrPath::parse(s)
+                .map_err(|e| Error::bad(ScimType::InvalidValue, format!("{what}: {s:?} {e}")))
         })
         .collect()
 }
@@ -54,8 +55,14 @@ impl Projection {
     /// From the comma-separated parameter values.
     pub fn parse(attributes: Option<&str>, excluded: Option<&str>) -> Result<Projection, Error> {
         Ok(Projection {
-            attributes: attributes.map(|a| paths(a, "attributes")).transpose()?.unwrap_or_default(),
-            excluded: excluded.map(|a| paths(a, "excludedAttributes")).transpose()?.unwrap_or_default(),
+            attributes: attributes
+                .map(|a| paths(a, "attributes"))
+                .transpose()?
+                .unwrap_or_default(),
+            excluded: excluded
+                .map(|a| paths(a, "excludedAttributes"))
+                .transpose()?
+                .unwrap_or_default(),
         })
     }
 
@@ -68,7 +75,9 @@ impl Projection {
     /// marks attributes that are `returned: request`.
     pub fn wants(&self, schema: &str, attr: &str, sub: Option<&str>, requested_only: bool) -> bool {
         let hit = |p: &AttrPath, exact_sub: bool| {
-            p.schema.as_deref().is_none_or(|s| s.eq_ignore_ascii_case(schema))
+            p.schema
+                .as_deref()
+                .is_none_or(|s| s.eq_ignore_ascii_case(schema))
                 && p.attr.eq_ignore_ascii_case(attr)
                 && match (&p.sub, sub) {
                     (None, _) => true,
@@ -77,7 +86,12 @@ impl Projection {
                 }
         };
         // A bare schema URN in the list names every attribute of that schema.
-        let urn_hit = |p: &AttrPath| p.sub.is_none() && p.filter.is_none() && p.schema.is_none() && p.attr.eq_ignore_ascii_case(schema);
+        let urn_hit = |p: &AttrPath| {
+            p.sub.is_none()
+                && p.filter.is_none()
+                && p.schema.is_none()
+                && p.attr.eq_ignore_ascii_case(schema)
+        };
         if !self.attributes.is_empty() {
             return self.attributes.iter().any(|p| hit(p, false) || urn_hit(p));
         }
@@ -104,13 +118,24 @@ pub struct Params {
 impl Params {
     /// From a `POST /.search` body (RFC 7644 §3.4.3), where `attributes` are arrays.
     pub fn from_search_body(body: &Value) -> Result<Params, Error> {
-        let obj = body
-            .as_object()
-            .ok_or_else(|| Error::bad(ScimType::InvalidSyntax, "a search request body must be a JSON object"))?;
-        let schemas_ok = obj.get("schemas").and_then(Value::as_array).is_some_and(|a| {
-            a.iter()
-                .any(|s| s.as_str().is_some_and(|s| s.eq_ignore_ascii_case("urn:ietf:params:scim:api:messages:2.0:SearchRequest")))
-        });
+        let obj = body.as_object().ok_or_else(|| {
+            Error::bad(
+                ScimType::InvalidSyntax,
+                "a search request body must be a JSON object",
+            )
+        })?;
+        let schemas_ok = obj
+            .get("schemas")
+            .and_then(Value::as_array)
+            .is_some_and(|a| {
+                a.iter().any(|s| {
+                    s.as_str().is_some_and(|s| {
+                        s.eq_ignore_ascii_case(
+                            "urn:ietf:params:scim:api:messages:2.0:SearchRequest",
+                        )
+                    })
+                })
+            });
         if !schemas_ok {
             return Err(Error::bad(
                 ScimType::InvalidSyntax,
@@ -123,8 +148,15 @@ impl Params {
                 match v {
                     Value::String(s) => Ok(s.clone()),
                     Value::Number(n) => Ok(n.to_string()),
-                    Value::Array(a) => Ok(a.iter().filter_map(Value::as_str).collect::<Vec<_>>().join(",")),
-                    _ => Err(Error::bad(ScimType::InvalidValue, format!("{k} has the wrong type"))),
+                    Value::Array(a) => Ok(a
+                        .iter()
+                        .filter_map(Value::as_str)
+                        .collect::<Vec<_>>()
+                        .join(",")),
+                    _ => Err(Error::bad(
+                        ScimType::InvalidValue,
+                        format!("{k} has the wrong type"),
+                    )),
                 }
             };
             match k.to_ascii_lowercase().as_str() {
@@ -136,7 +168,12 @@ impl Params {
                 "count" => p.count = Some(text(v)?),
                 "sortby" => p.sort_by = Some(text(v)?),
                 "sortorder" => p.sort_order = Some(text(v)?),
-                _ => return Err(Error::bad(ScimType::InvalidSyntax, format!("{k} is not a search request attribute"))),
+                _ => {
+                    return Err(Error::bad(
+                        ScimType::InvalidSyntax,
+                        format!("{k} is not a search request attribute"),
+                    ));
+                }
             }
         }
         Ok(p)
@@ -148,14 +185,20 @@ impl Params {
             .filter
             .as_deref()
             .filter(|f| !f.trim().is_empty())
-            .map(|f| Filter::parse_with(f, limits).map_err(|e| Error::bad(ScimType::InvalidFilter, format!("filter {e}"))))
+            .map(|f| {
+                Filter::parse_with(f, limits)
+                    .map_err(|e| Error::bad(ScimType::InvalidFilter, format!("filter {e}")))
+            })
             .transpose()?;
         let number = |name: &str, v: &Option<String>| -> Result<Option<i64>, Error> {
             v.as_deref()
                 .map(|s| {
-                    s.trim()
-                        .parse::<i64>()
-                        .map_err(|_| Error::bad(ScimType::InvalidValue, format!("{name} must be an integer, got {s:?}")))
+                    s.trim().parse::<i64>().map_err(|_| {
+                        Error::bad(
+                            ScimType::InvalidValue,
+                            format!("{name} must be an integer, got {s:?}"),
+                        )
+                    })
                 })
                 .transpose()
         };
@@ -177,11 +220,17 @@ impl Params {
             .sort_by
             .as_deref()
             .filter(|s| !s.trim().is_empty())
-            .map(|s| AttrPath::parse(s).map_err(|e| Error::bad(ScimType::InvalidValue, format!("sortBy {e}"))))
+            .map(|s| {
+                AttrPath::parse(s)
+                    .map_err(|e| Error::bad(ScimType::InvalidValue, format!("sortBy {e}")))
+            })
             .transpose()?;
         Ok(Query {
             filter,
-            projection: Projection::parse(self.attributes.as_deref(), self.excluded_attributes.as_deref())?,
+            projection: Projection::parse(
+                self.attributes.as_deref(),
+                self.excluded_attributes.as_deref(),
+            )?,
             start_index: usize::try_from(start_index).unwrap_or(usize::MAX),
             count: count.map(|c| usize::try_from(c).unwrap_or(usize::MAX)),
             sort_by,
@@ -234,7 +283,13 @@ mod tests {
         }
         .parse(Limits::default())
         .unwrap_err();
-        assert!(matches!(e, Error::BadRequest { scim_type: ScimType::InvalidFilter, .. }));
+        assert!(matches!(
+            e,
+            Error::BadRequest {
+                scim_type: ScimType::InvalidFilter,
+                ..
+            }
+        ));
         let e = Params {
             count: Some("ten".into()),
             ..Default::default()

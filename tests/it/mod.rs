@@ -63,7 +63,10 @@ struct Env(Vec<(String, String)>);
 
 impl Environment for Env {
     fn var(&self, name: &str) -> Option<String> {
-        self.0.iter().find(|(k, _)| k == name).map(|(_, v)| v.clone())
+        self.0
+            .iter()
+            .find(|(k, _)| k == name)
+            .map(|(_, v)| v.clone())
     }
 }
 
@@ -72,7 +75,11 @@ static COUNTER: AtomicUsize = AtomicUsize::new(0);
 /// A unique name for this test run.
 pub fn unique(prefix: &str) -> String {
     let n = COUNTER.fetch_add(1, Ordering::Relaxed);
-    let t = std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).unwrap().as_micros() % 1_000_000_000;
+    let t = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .unwrap()
+        .as_micros()
+        % 1_000_000_000;
     format!("{prefix}-{t}-{n}")
 }
 
@@ -92,7 +99,12 @@ impl Drop for Daemon {
 }
 
 pub fn config_text(server: Server) -> String {
-    std::fs::read_to_string(format!("{}/config/{}", env!("CARGO_MANIFEST_DIR"), server.config_file())).unwrap()
+    std::fs::read_to_string(format!(
+        "{}/config/{}",
+        env!("CARGO_MANIFEST_DIR"),
+        server.config_file()
+    ))
+    .unwrap()
 }
 
 impl Daemon {
@@ -110,7 +122,12 @@ impl Daemon {
             ("SCIM2LDAP_LISTEN".into(), "127.0.0.1:0".into()),
         ]);
         let config = Arc::new(Config::parse(text, &env).unwrap_or_else(|e| panic!("config: {e}")));
-        let pool = Arc::new(LdapPool::connect(&config.ldap).await.unwrap_or_else(|e| panic!("cannot reach {server:?} at {}: {e}", server.url())));
+        scim2ldap::telemetry::init(config.server.log_format);
+        let pool = Arc::new(
+            LdapPool::connect(&config.ldap)
+                .await
+                .unwrap_or_else(|e| panic!("cannot reach {server:?} at {}: {e}", server.url())),
+        );
         let service = Service::new(pool, config.clone(), Arc::new(Metrics::default()));
         let app = router(Arc::new(AppState::new(service)));
         let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
@@ -133,15 +150,40 @@ impl Daemon {
 
     /// Sends a request with the token; returns status and JSON body (Null when empty).
     pub async fn call(&self, method: &str, path: &str, body: Option<&Value>) -> (u16, Value) {
-        self.call_with(method, path, body, &[("authorization", &format!("Bearer {TOKEN}"))]).await
+        self.call_with(
+            method,
+            path,
+            body,
+            &[("authorization", &format!("Bearer {TOKEN}"))],
+        )
+        .await
     }
 
-    pub async fn call_with(&self, method: &str, path: &str, body: Option<&Value>, headers: &[(&str, &str)]) -> (u16, Value) {
-        let (s, _, v) = self.raw(method, path, body.map(|b| b.to_string().into_bytes()), headers).await;
+    pub async fn call_with(
+        &self,
+        method: &str,
+        path: &str,
+        body: Option<&Value>,
+        headers: &[(&str, &str)],
+    ) -> (u16, Value) {
+        let (s, _, v) = self
+            .raw(
+                method,
+                path,
+                body.map(|b| b.to_string().into_bytes()),
+                headers,
+            )
+            .await;
         (s, v)
     }
 
-    pub async fn raw(&self, method: &str, path: &str, body: Option<Vec<u8>>, headers: &[(&str, &str)]) -> (u16, reqwest::header::HeaderMap, Value) {
+    pub async fn raw(
+        &self,
+        method: &str,
+        path: &str,
+        body: Option<Vec<u8>>,
+        headers: &[(&str, &str)],
+    ) -> (u16, reqwest::header::HeaderMap, Value) {
         let mut req = self.http.request(method.parse().unwrap(), self.url(path));
         let mut has_ct = false;
         for (k, v) in headers {
@@ -158,7 +200,12 @@ impl Daemon {
         let status = resp.status().as_u16();
         let headers = resp.headers().clone();
         let bytes = resp.bytes().await.unwrap();
-        let v = if bytes.is_empty() { Value::Null } else { serde_json::from_slice(&bytes).unwrap_or_else(|_| Value::String(String::from_utf8_lossy(&bytes).into_owned())) };
+        let v = if bytes.is_empty() {
+            Value::Null
+        } else {
+            serde_json::from_slice(&bytes)
+                .unwrap_or_else(|_| Value::String(String::from_utf8_lossy(&bytes).into_owned()))
+        };
         (status, headers, v)
     }
 
@@ -166,14 +213,21 @@ impl Daemon {
     pub async fn ldap(&self) -> ldap3::Ldap {
         let (conn, mut ldap) = LdapConnAsync::new(&self.server.url()).await.unwrap();
         ldap3::drive!(conn);
-        ldap.simple_bind(self.server.bind_dn(), ADMIN_PW).await.unwrap().success().unwrap();
+        ldap.simple_bind(self.server.bind_dn(), ADMIN_PW)
+            .await
+            .unwrap()
+            .success()
+            .unwrap();
         ldap
     }
 
     /// The entry at `dn` with all user and operational attributes, or None.
     pub async fn entry(&self, dn: &str) -> Option<SearchEntry> {
         let mut l = self.ldap().await;
-        let r = l.search(dn, Scope::Base, "(objectClass=*)", vec!["*", "+"]).await.unwrap();
+        let r = l
+            .search(dn, Scope::Base, "(objectClass=*)", vec!["*", "+"])
+            .await
+            .unwrap();
         let out = r.0.into_iter().next().map(SearchEntry::construct);
         let _ = l.unbind().await;
         out
@@ -182,16 +236,26 @@ impl Daemon {
     /// DNs matching a filter under dc=example,dc=com.
     pub async fn dns(&self, filter: &str) -> Vec<String> {
         let mut l = self.ldap().await;
-        let (rs, _) = l.search("dc=example,dc=com", Scope::Subtree, filter, vec!["1.1"]).await.unwrap().success().unwrap();
+        let (rs, _) = l
+            .search("dc=example,dc=com", Scope::Subtree, filter, vec!["1.1"])
+            .await
+            .unwrap()
+            .success()
+            .unwrap();
         let _ = l.unbind().await;
-        let mut v: Vec<String> = rs.into_iter().map(|e| SearchEntry::construct(e).dn.to_lowercase()).collect();
+        let mut v: Vec<String> = rs
+            .into_iter()
+            .map(|e| SearchEntry::construct(e).dn.to_lowercase())
+            .collect();
         v.sort();
         v
     }
 
     /// Creates a user with Entra's body; returns the created resource.
     pub async fn create_user(&self, user_name: &str) -> Value {
-        let (s, v) = self.call("POST", "/Users", Some(&entra_user(user_name))).await;
+        let (s, v) = self
+            .call("POST", "/Users", Some(&entra_user(user_name)))
+            .await;
         assert_eq!(s, 201, "create {user_name}: {v}");
         v
     }
@@ -233,11 +297,19 @@ pub fn patch_body(ops: Value) -> Value {
 
 /// First value of an attribute, case-insensitively.
 pub fn attr(e: &SearchEntry, name: &str) -> Option<String> {
-    e.attrs.iter().find(|(k, _)| k.eq_ignore_ascii_case(name)).and_then(|(_, v)| v.first().cloned())
+    e.attrs
+        .iter()
+        .find(|(k, _)| k.eq_ignore_ascii_case(name))
+        .and_then(|(_, v)| v.first().cloned())
 }
 
 pub fn attrs(e: &SearchEntry, name: &str) -> Vec<String> {
-    let mut v = e.attrs.iter().find(|(k, _)| k.eq_ignore_ascii_case(name)).map(|(_, v)| v.clone()).unwrap_or_default();
+    let mut v = e
+        .attrs
+        .iter()
+        .find(|(k, _)| k.eq_ignore_ascii_case(name))
+        .map(|(_, v)| v.clone())
+        .unwrap_or_default();
     v.sort();
     v
 }

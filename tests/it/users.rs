@@ -8,7 +8,9 @@ fn q(filter: &str) -> String {
     let enc: String = filter
         .bytes()
         .map(|b| match b {
-            b'A'..=b'Z' | b'a'..=b'z' | b'0'..=b'9' | b'-' | b'_' | b'.' | b'~' => (b as char).to_string(),
+            b'A'..=b'Z' | b'a'..=b'z' | b'0'..=b'9' | b'-' | b'_' | b'.' | b'~' => {
+                (b as char).to_string()
+            }
             _ => format!("%{b:02X}"),
         })
         .collect();
@@ -16,19 +18,38 @@ fn q(filter: &str) -> String {
 }
 
 fn dn_of(d: &Daemon, user: &Value) -> String {
-    d.config.users.dn_for(user["userName"].as_str().unwrap()).to_string()
+    d.config
+        .users
+        .dn_for(user["userName"].as_str().unwrap())
+        .to_string()
 }
 
 pub async fn entra_test_connection(server: Server) {
     let d = Daemon::start(server).await;
     // Entra's "Test connection": a random userName, 200 with zero results.
-    let (s, v) = d.call("GET", &q("userName eq \"7a9b2c1d-0f3e-4d5a-9b8c-1e2f3a4b5c6d\""), None).await;
+    let (s, v) = d
+        .call(
+            "GET",
+            &q("userName eq \"7a9b2c1d-0f3e-4d5a-9b8c-1e2f3a4b5c6d\""),
+            None,
+        )
+        .await;
     assert_eq!(s, 200, "{v}");
     assert_eq!(v["totalResults"], 0);
     assert_eq!(v["Resources"], json!([]));
-    assert_eq!(v["schemas"][0], "urn:ietf:params:scim:api:messages:2.0:ListResponse");
+    assert_eq!(
+        v["schemas"][0],
+        "urn:ietf:params:scim:api:messages:2.0:ListResponse"
+    );
     // A wrong token is 401.
-    let (s, _) = d.call_with("GET", &q("userName eq \"x\""), None, &[("authorization", "Bearer wrong-token-0123456789")]).await;
+    let (s, _) = d
+        .call_with(
+            "GET",
+            &q("userName eq \"x\""),
+            None,
+            &[("authorization", "Bearer wrong-token-0123456789")],
+        )
+        .await;
     assert_eq!(s, 401);
 }
 
@@ -36,7 +57,9 @@ pub async fn entra_user_cycle(server: Server) {
     let d = Daemon::start(server).await;
     let name = unique("alice");
     // match: not there yet
-    let (s, v) = d.call("GET", &q(&format!("userName eq \"{name}\"")), None).await;
+    let (s, v) = d
+        .call("GET", &q(&format!("userName eq \"{name}\"")), None)
+        .await;
     assert_eq!((s, v["totalResults"].as_u64()), (200, Some(0)));
     // create
     let created = d.create_user(&name).await;
@@ -45,7 +68,12 @@ pub async fn entra_user_cycle(server: Server) {
     assert_eq!(created["userName"], name.as_str());
     assert_eq!(created["active"], true);
     assert_eq!(created["meta"]["resourceType"], "User");
-    assert!(created["meta"]["location"].as_str().unwrap().ends_with(&format!("/Users/{id}")));
+    assert!(
+        created["meta"]["location"]
+            .as_str()
+            .unwrap()
+            .ends_with(&format!("/Users/{id}"))
+    );
     assert!(created["meta"]["created"].as_str().unwrap().ends_with('Z'));
     assert!(created["meta"]["version"].as_str().is_some());
     assert!(created.get("password").is_none());
@@ -78,20 +106,35 @@ pub async fn entra_user_cycle(server: Server) {
     }
     assert_eq!(attr(&e, "entryUUID").as_deref(), Some(id.as_str()));
     // match by userName and by externalId
-    let (s, v) = d.call("GET", &q(&format!("userName eq \"{name}\"")), None).await;
+    let (s, v) = d
+        .call("GET", &q(&format!("userName eq \"{name}\"")), None)
+        .await;
     assert_eq!((s, v["totalResults"].as_u64()), (200, Some(1)), "{v}");
     assert_eq!(v["Resources"][0]["id"], id.as_str());
     let ext = created["externalId"].as_str().unwrap();
-    let (_, v) = d.call("GET", &q(&format!("externalId eq \"{ext}\"")), None).await;
+    let (_, v) = d
+        .call("GET", &q(&format!("externalId eq \"{ext}\"")), None)
+        .await;
     assert_eq!(v["Resources"][0]["id"], id.as_str(), "{v}");
     // read
     let (s, v) = d.call("GET", &format!("/Users/{id}"), None).await;
     assert_eq!(s, 200);
     assert_eq!(v["emails"][0]["value"], format!("{name}@example.com"));
-    assert_eq!(v["urn:ietf:params:scim:schemas:extension:contactify:2.0:User"]["orderCard"], true);
+    assert_eq!(
+        v["urn:ietf:params:scim:schemas:extension:contactify:2.0:User"]["orderCard"],
+        true
+    );
     // rename (userName change = modrdn)
     let renamed = unique("alice-renamed");
-    let (s, v) = d.call("PATCH", &format!("/Users/{id}"), Some(&patch_body(json!([{"op": "Replace", "path": "userName", "value": renamed}])))).await;
+    let (s, v) = d
+        .call(
+            "PATCH",
+            &format!("/Users/{id}"),
+            Some(&patch_body(
+                json!([{"op": "Replace", "path": "userName", "value": renamed}]),
+            )),
+        )
+        .await;
     assert_eq!(s, 200, "{v}");
     assert_eq!(v["userName"], renamed.as_str());
     assert_eq!(v["id"], id.as_str(), "id survives the rename");
@@ -99,15 +142,43 @@ pub async fn entra_user_cycle(server: Server) {
     let new_dn = dn.replace(&name, &renamed);
     assert!(d.entry(&new_dn).await.is_some(), "new DN there");
     // disable (older Entra form) and enable
-    let (s, v) = d.call("PATCH", &format!("/Users/{id}"), Some(&patch_body(json!([{"op": "Replace", "path": "active", "value": "False"}])))).await;
+    let (s, v) = d
+        .call(
+            "PATCH",
+            &format!("/Users/{id}"),
+            Some(&patch_body(
+                json!([{"op": "Replace", "path": "active", "value": "False"}]),
+            )),
+        )
+        .await;
     assert_eq!(s, 200, "{v}");
     assert_eq!(v["active"], false);
     let e = d.entry(&new_dn).await.unwrap();
     let disable = d.config.users.disable.clone().unwrap();
-    assert!(attrs(&e, &disable.attribute).iter().any(|x| x.eq_ignore_ascii_case(&disable.value)), "{:?}", e.attrs);
-    let (_, v) = d.call("GET", &q(&format!("userName eq \"{renamed}\" and active eq false")), None).await;
+    assert!(
+        attrs(&e, &disable.attribute)
+            .iter()
+            .any(|x| x.eq_ignore_ascii_case(&disable.value)),
+        "{:?}",
+        e.attrs
+    );
+    let (_, v) = d
+        .call(
+            "GET",
+            &q(&format!("userName eq \"{renamed}\" and active eq false")),
+            None,
+        )
+        .await;
     assert_eq!(v["totalResults"], 1, "{v}");
-    let (s, v) = d.call("PATCH", &format!("/Users/{id}"), Some(&patch_body(json!([{"op": "replace", "path": "active", "value": true}])))).await;
+    let (s, v) = d
+        .call(
+            "PATCH",
+            &format!("/Users/{id}"),
+            Some(&patch_body(
+                json!([{"op": "replace", "path": "active", "value": true}]),
+            )),
+        )
+        .await;
     assert_eq!(s, 200, "{v}");
     assert_eq!(v["active"], true);
     let e = d.entry(&new_dn).await.unwrap();
@@ -130,35 +201,137 @@ pub async fn update_each_mapped_attribute(server: Server) {
     let id = u["id"].as_str().unwrap();
     let dn = dn_of(&d, &u);
     let cases: Vec<(Value, &str, Option<&str>)> = vec![
-        (json!({"op": "Replace", "path": "displayName", "value": "New Display"}), "displayName", Some("New Display")),
-        (json!({"op": "Replace", "path": "title", "value": "Boss"}), "title", Some("Boss")),
-        (json!({"op": "Replace", "path": "preferredLanguage", "value": "de-DE"}), "preferredLanguage", Some("de-DE")),
-        (json!({"op": "Replace", "path": "name.givenName", "value": "Ada"}), "givenName", Some("Ada")),
-        (json!({"op": "Replace", "path": "name.familyName", "value": "Lovelace"}), "sn", Some("Lovelace")),
-        (json!({"op": "Replace", "path": "name.formatted", "value": "Ada Lovelace"}), "cn", Some("Ada Lovelace")),
-        (json!({"op": "Replace", "path": "emails[type eq \"work\"].value", "value": "ada@example.org"}), "mail", Some("ada@example.org")),
-        (json!({"op": "Replace", "path": "addresses[type eq \"work\"].streetAddress", "value": "2 Side St"}), "street", Some("2 Side St")),
-        (json!({"op": "Replace", "path": "addresses[type eq \"work\"].locality", "value": "Shelbyville"}), "l", Some("Shelbyville")),
-        (json!({"op": "Add", "path": "addresses[type eq \"work\"].region", "value": "IL"}), "st", Some("IL")),
-        (json!({"op": "Replace", "path": "addresses[type eq \"work\"].postalCode", "value": "54321"}), "postalCode", Some("54321")),
-        (json!({"op": "Replace", "path": "addresses[type eq \"work\"].country", "value": "DE"}), "scimCountry", Some("DE")),
-        (json!({"op": "Replace", "path": "phoneNumbers[type eq \"work\"].value", "value": "+49 30 1"}), "telephoneNumber", Some("+49 30 1")),
-        (json!({"op": "Replace", "path": "phoneNumbers[type eq \"mobile\"].value", "value": "+49 170 1"}), "mobile", Some("+49 170 1")),
-        (json!({"op": "Add", "path": "phoneNumbers[type eq \"fax\"].value", "value": "+49 30 2"}), "facsimileTelephoneNumber", Some("+49 30 2")),
-        (json!({"op": "Replace", "path": "roles[primary eq \"True\"].value", "value": "Reader"}), "scimRole", Some("Reader")),
-        (json!({"op": "Replace", "path": "externalId", "value": "ext-new"}), "scimExternalId", Some("ext-new")),
-        (json!({"op": "Replace", "path": "urn:ietf:params:scim:schemas:extension:enterprise:2.0:User:employeeNumber", "value": "42"}), "employeeNumber", Some("42")),
-        (json!({"op": "Replace", "path": "urn:ietf:params:scim:schemas:extension:enterprise:2.0:User:department", "value": "R&D"}), "departmentNumber", Some("R&D")),
-        (json!({"op": "Replace", "path": "urn:ietf:params:scim:schemas:extension:contactify:2.0:User:uid", "value": "CX-2"}), "scimContactifyUid", Some("CX-2")),
-        (json!({"op": "Replace", "path": "urn:ietf:params:scim:schemas:extension:contactify:2.0:User:externalCompanyId", "value": "globex"}), "scimExternalCompanyId", Some("globex")),
-        (json!({"op": "Replace", "path": "urn:ietf:params:scim:schemas:extension:contactify:2.0:User:deliverCardToHeadquarters", "value": "True"}), "scimDeliverCardToHeadquarters", Some("TRUE")),
+        (
+            json!({"op": "Replace", "path": "displayName", "value": "New Display"}),
+            "displayName",
+            Some("New Display"),
+        ),
+        (
+            json!({"op": "Replace", "path": "title", "value": "Boss"}),
+            "title",
+            Some("Boss"),
+        ),
+        (
+            json!({"op": "Replace", "path": "preferredLanguage", "value": "de-DE"}),
+            "preferredLanguage",
+            Some("de-DE"),
+        ),
+        (
+            json!({"op": "Replace", "path": "name.givenName", "value": "Ada"}),
+            "givenName",
+            Some("Ada"),
+        ),
+        (
+            json!({"op": "Replace", "path": "name.familyName", "value": "Lovelace"}),
+            "sn",
+            Some("Lovelace"),
+        ),
+        (
+            json!({"op": "Replace", "path": "name.formatted", "value": "Ada Lovelace"}),
+            "cn",
+            Some("Ada Lovelace"),
+        ),
+        (
+            json!({"op": "Replace", "path": "emails[type eq \"work\"].value", "value": "ada@example.org"}),
+            "mail",
+            Some("ada@example.org"),
+        ),
+        (
+            json!({"op": "Replace", "path": "addresses[type eq \"work\"].streetAddress", "value": "2 Side St"}),
+            "street",
+            Some("2 Side St"),
+        ),
+        (
+            json!({"op": "Replace", "path": "addresses[type eq \"work\"].locality", "value": "Shelbyville"}),
+            "l",
+            Some("Shelbyville"),
+        ),
+        (
+            json!({"op": "Add", "path": "addresses[type eq \"work\"].region", "value": "IL"}),
+            "st",
+            Some("IL"),
+        ),
+        (
+            json!({"op": "Replace", "path": "addresses[type eq \"work\"].postalCode", "value": "54321"}),
+            "postalCode",
+            Some("54321"),
+        ),
+        (
+            json!({"op": "Replace", "path": "addresses[type eq \"work\"].country", "value": "DE"}),
+            "scimCountry",
+            Some("DE"),
+        ),
+        (
+            json!({"op": "Replace", "path": "phoneNumbers[type eq \"work\"].value", "value": "+49 30 1"}),
+            "telephoneNumber",
+            Some("+49 30 1"),
+        ),
+        (
+            json!({"op": "Replace", "path": "phoneNumbers[type eq \"mobile\"].value", "value": "+49 170 1"}),
+            "mobile",
+            Some("+49 170 1"),
+        ),
+        (
+            json!({"op": "Add", "path": "phoneNumbers[type eq \"fax\"].value", "value": "+49 30 2"}),
+            "facsimileTelephoneNumber",
+            Some("+49 30 2"),
+        ),
+        (
+            json!({"op": "Replace", "path": "roles[primary eq \"True\"].value", "value": "Reader"}),
+            "scimRole",
+            Some("Reader"),
+        ),
+        (
+            json!({"op": "Replace", "path": "externalId", "value": "ext-new"}),
+            "scimExternalId",
+            Some("ext-new"),
+        ),
+        (
+            json!({"op": "Replace", "path": "urn:ietf:params:scim:schemas:extension:enterprise:2.0:User:employeeNumber", "value": "42"}),
+            "employeeNumber",
+            Some("42"),
+        ),
+        (
+            json!({"op": "Replace", "path": "urn:ietf:params:scim:schemas:extension:enterprise:2.0:User:department", "value": "R&D"}),
+            "departmentNumber",
+            Some("R&D"),
+        ),
+        (
+            json!({"op": "Replace", "path": "urn:ietf:params:scim:schemas:extension:contactify:2.0:User:uid", "value": "CX-2"}),
+            "scimContactifyUid",
+            Some("CX-2"),
+        ),
+        (
+            json!({"op": "Replace", "path": "urn:ietf:params:scim:schemas:extension:contactify:2.0:User:externalCompanyId", "value": "globex"}),
+            "scimExternalCompanyId",
+            Some("globex"),
+        ),
+        (
+            json!({"op": "Replace", "path": "urn:ietf:params:scim:schemas:extension:contactify:2.0:User:deliverCardToHeadquarters", "value": "True"}),
+            "scimDeliverCardToHeadquarters",
+            Some("TRUE"),
+        ),
         (json!({"op": "Remove", "path": "title"}), "title", None),
-        (json!({"op": "Remove", "path": "phoneNumbers[type eq \"fax\"].value"}), "facsimileTelephoneNumber", None),
+        (
+            json!({"op": "Remove", "path": "phoneNumbers[type eq \"fax\"].value"}),
+            "facsimileTelephoneNumber",
+            None,
+        ),
         // no-path form with dotted and URN keys
-        (json!({"op": "Replace", "value": {"displayName": "Via NoPath", "name.givenName": "Grace", "urn:ietf:params:scim:schemas:extension:enterprise:2.0:User:employeeNumber": "43"}}), "displayName", Some("Via NoPath")),
+        (
+            json!({"op": "Replace", "value": {"displayName": "Via NoPath", "name.givenName": "Grace", "urn:ietf:params:scim:schemas:extension:enterprise:2.0:User:employeeNumber": "43"}}),
+            "displayName",
+            Some("Via NoPath"),
+        ),
     ];
     for (op, ldap_attr, want) in cases {
-        let (s, v) = d.call("PATCH", &format!("/Users/{id}"), Some(&patch_body(json!([op.clone()])))).await;
+        let (s, v) = d
+            .call(
+                "PATCH",
+                &format!("/Users/{id}"),
+                Some(&patch_body(json!([op.clone()]))),
+            )
+            .await;
         assert_eq!(s, 200, "{op}: {v}");
         let e = d.entry(&dn).await.unwrap();
         assert_eq!(attr(&e, ldap_attr).as_deref(), want, "{op}");
@@ -229,17 +402,35 @@ pub async fn rejected_requests_change_nothing(server: Server) {
     let (s, v) = d.call("POST", "/Users", Some(&body)).await;
     assert_eq!(s, 400, "{v}");
     assert!(v["detail"].as_str().unwrap().contains("nickName"));
-    assert!(d.dns(&format!("(uid={})", body["userName"].as_str().unwrap())).await.is_empty());
+    assert!(
+        d.dns(&format!("(uid={})", body["userName"].as_str().unwrap()))
+            .await
+            .is_empty()
+    );
     // Bad JSON and wrong schema.
-    let (s, _, v) = d.raw("POST", "/Users", Some(b"{\"userName\": ".to_vec()), &[("authorization", &format!("Bearer {}", super::TOKEN))]).await;
-    assert_eq!((s, v["scimType"].as_str()), (400, Some("invalidSyntax")), "{v}");
+    let (s, _, v) = d
+        .raw(
+            "POST",
+            "/Users",
+            Some(b"{\"userName\": ".to_vec()),
+            &[("authorization", &format!("Bearer {}", super::TOKEN))],
+        )
+        .await;
+    assert_eq!(
+        (s, v["scimType"].as_str()),
+        (400, Some("invalidSyntax")),
+        "{v}"
+    );
     let mut body = entra_user(&unique("rej3"));
     body["schemas"] = json!(["urn:ietf:params:scim:schemas:core:2.0:Group"]);
     let (s, v) = d.call("POST", "/Users", Some(&body)).await;
     assert_eq!(s, 400, "{v}");
     let after = d.entry(&dn).await.unwrap();
     assert_eq!(attrs(&before, "title"), attrs(&after, "title"));
-    assert_eq!(attrs(&before, "modifyTimestamp"), attrs(&after, "modifyTimestamp"));
+    assert_eq!(
+        attrs(&before, "modifyTimestamp"),
+        attrs(&after, "modifyTimestamp")
+    );
 }
 
 pub async fn manager_reference(server: Server) {
@@ -257,12 +448,20 @@ pub async fn manager_reference(server: Server) {
         assert!(m["$ref"].as_str().unwrap().ends_with(boss_id));
     }
     let e = d.entry(&dn_of(&d, &emp)).await.unwrap();
-    assert_eq!(attr(&e, "manager").unwrap().to_lowercase(), dn_of(&d, &boss).to_lowercase());
+    assert_eq!(
+        attr(&e, "manager").unwrap().to_lowercase(),
+        dn_of(&d, &boss).to_lowercase()
+    );
     let (s, v) = d
         .call("PATCH", &format!("/Users/{emp_id}"), Some(&patch_body(json!([{"op": "Remove", "path": "urn:ietf:params:scim:schemas:extension:enterprise:2.0:User:manager"}]))))
         .await;
     assert_eq!(s, 200, "{v}");
-    assert!(v.get("urn:ietf:params:scim:schemas:extension:enterprise:2.0:User").and_then(|x| x.get("manager")).is_none(), "{v}");
+    assert!(
+        v.get("urn:ietf:params:scim:schemas:extension:enterprise:2.0:User")
+            .and_then(|x| x.get("manager"))
+            .is_none(),
+        "{v}"
+    );
 }
 
 pub async fn password_is_hashed_by_the_server(server: Server) {
@@ -275,17 +474,35 @@ pub async fn password_is_hashed_by_the_server(server: Server) {
     let dn = dn_of(&d, &v);
     let e = d.entry(&dn).await.unwrap();
     let stored = attr(&e, "userPassword").expect("a password is stored");
-    assert!(stored.starts_with('{'), "stored hashed, not clear: {stored}");
+    assert!(
+        stored.starts_with('{'),
+        "stored hashed, not clear: {stored}"
+    );
     // The password works for a bind.
     let (conn, mut ldap) = ldap3::LdapConnAsync::new(&server.url()).await.unwrap();
     ldap3::drive!(conn);
-    assert_eq!(ldap.simple_bind(&dn, "Sup3r-Secret-pw!").await.unwrap().rc, 0);
+    assert_eq!(
+        ldap.simple_bind(&dn, "Sup3r-Secret-pw!").await.unwrap().rc,
+        0
+    );
     assert_eq!(ldap.simple_bind(&dn, "wrong").await.unwrap().rc, 49);
     // Disabled: the bind is refused.
     let id = v["id"].as_str().unwrap();
-    let (s, _) = d.call("PATCH", &format!("/Users/{id}"), Some(&patch_body(json!([{"op": "replace", "path": "active", "value": false}])))).await;
+    let (s, _) = d
+        .call(
+            "PATCH",
+            &format!("/Users/{id}"),
+            Some(&patch_body(
+                json!([{"op": "replace", "path": "active", "value": false}]),
+            )),
+        )
+        .await;
     assert_eq!(s, 200);
-    assert_ne!(ldap.simple_bind(&dn, "Sup3r-Secret-pw!").await.unwrap().rc, 0, "a disabled account cannot log in");
+    assert_ne!(
+        ldap.simple_bind(&dn, "Sup3r-Secret-pw!").await.unwrap().rc,
+        0,
+        "a disabled account cannot log in"
+    );
 }
 
 pub async fn put_replaces(server: Server) {
@@ -300,15 +517,37 @@ pub async fn put_replaces(server: Server) {
     assert!(v.get("emails").is_none(), "{v}");
     let e = d.entry(&dn_of(&d, &u)).await.unwrap();
     assert_eq!(attr(&e, "mail"), None);
-    assert_eq!(attr(&e, "cn").as_deref(), Some("Only Name"), "cn recomputed from the default template");
-    assert_eq!(attr(&e, "scimOrderCard").as_deref(), Some("TRUE"), "immutable kept");
+    assert_eq!(
+        attr(&e, "cn").as_deref(),
+        Some("Only Name"),
+        "cn recomputed from the default template"
+    );
+    assert_eq!(
+        attr(&e, "scimOrderCard").as_deref(),
+        Some("TRUE"),
+        "immutable kept"
+    );
 }
 
 pub async fn hostile_names_stay_under_the_base(server: Server) {
     let d = Daemon::start(server).await;
-    for raw in ["a,ou=admins", "b+cn=x", "c\"q\"", "d\\e", "<f>", "g;h", "i=j", "#k", " l "] {
+    for raw in [
+        "a,ou=admins",
+        "b+cn=x",
+        "c\"q\"",
+        "d\\e",
+        "<f>",
+        "g;h",
+        "i=j",
+        "#k",
+        " l ",
+    ] {
         let name = format!("{}{}", unique("h"), raw);
-        let name = if raw.starts_with('#') || raw.starts_with(' ') { format!("{raw}{}", unique("h")) } else { name };
+        let name = if raw.starts_with('#') || raw.starts_with(' ') {
+            format!("{raw}{}", unique("h"))
+        } else {
+            name
+        };
         let (s, v) = d.call("POST", "/Users", Some(&entra_user(&name))).await;
         if name.starts_with(' ') || name.ends_with(' ') {
             // Leading/trailing spaces: either stored literally or refused, never elsewhere.
@@ -321,11 +560,20 @@ pub async fn hostile_names_stay_under_the_base(server: Server) {
         }
         let id = v["id"].as_str().unwrap();
         let (_, got) = d.call("GET", &format!("/Users/{id}"), None).await;
-        assert_eq!(got["userName"].as_str().map(str::trim), Some(name.trim()), "{name:?}");
+        assert_eq!(
+            got["userName"].as_str().map(str::trim),
+            Some(name.trim()),
+            "{name:?}"
+        );
         // It is found by its literal name and lives directly under ou=people.
         let mut l = d.ldap().await;
         let (rs, _) = l
-            .search("dc=example,dc=com", ldap3::Scope::Subtree, &format!("(entryUUID={id})"), vec!["uid"])
+            .search(
+                "dc=example,dc=com",
+                ldap3::Scope::Subtree,
+                &format!("(entryUUID={id})"),
+                vec!["uid"],
+            )
             .await
             .unwrap()
             .success()
@@ -333,7 +581,12 @@ pub async fn hostile_names_stay_under_the_base(server: Server) {
         let e = ldap3::SearchEntry::construct(rs.into_iter().next().unwrap());
         let dn = scim2ldap::ldap::Dn::parse(&e.dn).unwrap();
         assert_eq!(dn.len(), 4, "{name:?} -> {}", e.dn);
-        assert!(dn.parent().same_as(&scim2ldap::ldap::Dn::parse("ou=people,dc=example,dc=com").unwrap()), "{}", e.dn);
+        assert!(
+            dn.parent()
+                .same_as(&scim2ldap::ldap::Dn::parse("ou=people,dc=example,dc=com").unwrap()),
+            "{}",
+            e.dn
+        );
     }
 }
 
@@ -342,37 +595,95 @@ pub async fn filters_push_down(server: Server) {
     let tag = unique("flt");
     let a = d.create_user(&format!("{tag}-a")).await;
     let b = d.create_user(&format!("{tag}-b")).await;
-    let (s, _) = d.call("PATCH", &format!("/Users/{}", b["id"].as_str().unwrap()), Some(&patch_body(json!([{"op": "replace", "path": "title", "value": "Chief"}])))).await;
+    let (s, _) = d
+        .call(
+            "PATCH",
+            &format!("/Users/{}", b["id"].as_str().unwrap()),
+            Some(&patch_body(
+                json!([{"op": "replace", "path": "title", "value": "Chief"}]),
+            )),
+        )
+        .await;
     assert_eq!(s, 200);
     let ids = |v: &Value| -> Vec<String> {
-        let mut x: Vec<String> = v["Resources"].as_array().unwrap().iter().map(|r| r["userName"].as_str().unwrap().to_owned()).collect();
+        let mut x: Vec<String> = v["Resources"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|r| r["userName"].as_str().unwrap().to_owned())
+            .collect();
         x.sort();
         x
     };
     let an = a["userName"].as_str().unwrap().to_owned();
     let bn = b["userName"].as_str().unwrap().to_owned();
     let cases: Vec<(String, Vec<String>)> = vec![
-        (format!("userName sw \"{tag}\""), vec![an.clone(), bn.clone()]),
-        (format!("userName sw \"{tag}\" and title eq \"Chief\""), vec![bn.clone()]),
-        (format!("userName sw \"{tag}\" and not (title eq \"Chief\")"), vec![an.clone()]),
-        (format!("userName eq \"{an}\" or userName eq \"{bn}\""), vec![an.clone(), bn.clone()]),
-        (format!("emails.value eq \"{an}@example.com\""), vec![an.clone()]),
-        (format!("emails[type eq \"work\" and value co \"{tag}-b\"]"), vec![bn.clone()]),
+        (
+            format!("userName sw \"{tag}\""),
+            vec![an.clone(), bn.clone()],
+        ),
+        (
+            format!("userName sw \"{tag}\" and title eq \"Chief\""),
+            vec![bn.clone()],
+        ),
+        (
+            format!("userName sw \"{tag}\" and not (title eq \"Chief\")"),
+            vec![an.clone()],
+        ),
+        (
+            format!("userName eq \"{an}\" or userName eq \"{bn}\""),
+            vec![an.clone(), bn.clone()],
+        ),
+        (
+            format!("emails.value eq \"{an}@example.com\""),
+            vec![an.clone()],
+        ),
+        (
+            format!("emails[type eq \"work\" and value co \"{tag}-b\"]"),
+            vec![bn.clone()],
+        ),
         (format!("userName ew \"{tag}-a\""), vec![an.clone()]),
-        (format!("userName co \"{tag}\" and title pr"), vec![bn.clone()]),
-        (format!("id eq \"{}\"", a["id"].as_str().unwrap()), vec![an.clone()]),
+        (
+            format!("userName co \"{tag}\" and title sw \"Ch\""),
+            vec![bn.clone()],
+        ),
+        (
+            format!("userName co \"{tag}\" and title pr"),
+            vec![an.clone(), bn.clone()],
+        ),
+        (
+            format!("id eq \"{}\"", a["id"].as_str().unwrap()),
+            vec![an.clone()],
+        ),
         (format!("USERNAME EQ \"{an}\""), vec![an.clone()]),
-        (format!("userName sw \"{tag}\" and meta.created ge \"2000-01-01T00:00:00Z\""), vec![an.clone(), bn.clone()]),
+        (
+            format!("userName sw \"{tag}\" and meta.created ge \"2000-01-01T00:00:00Z\""),
+            vec![an.clone(), bn.clone()],
+        ),
         ("userName eq \"*)(uid=*\"".to_owned(), vec![]),
-        (format!("userName sw \"{tag}\" and urn:ietf:params:scim:schemas:extension:contactify:2.0:User:orderCard eq true"), vec![an.clone(), bn.clone()]),
+        (
+            format!(
+                "userName sw \"{tag}\" and urn:ietf:params:scim:schemas:extension:contactify:2.0:User:orderCard eq true"
+            ),
+            vec![an.clone(), bn.clone()],
+        ),
     ];
     for (f, want) in cases {
         let (s, v) = d.call("GET", &q(&f), None).await;
         assert_eq!(s, 200, "{f}: {v}");
         assert_eq!(ids(&v), want, "{f}");
-        assert_eq!(v["totalResults"].as_u64().unwrap() as usize, want.len(), "{f}");
+        assert_eq!(
+            v["totalResults"].as_u64().unwrap() as usize,
+            want.len(),
+            "{f}"
+        );
     }
-    for bad in ["userName eq", "nickName eq \"x\"", "userName eq \"a\" and (", "title gt true"] {
+    for bad in [
+        "userName eq",
+        "nickName eq \"x\"",
+        "userName eq \"a\" and (",
+        "title gt true",
+    ] {
         let (s, v) = d.call("GET", &q(bad), None).await;
         assert_eq!(s, 400, "{bad}: {v}");
         assert_eq!(v["scimType"], "invalidFilter", "{bad}");
@@ -386,7 +697,9 @@ pub async fn paging_and_projection(server: Server) {
         d.create_user(&format!("{tag}-{i}")).await;
     }
     let f = q(&format!("userName sw \"{tag}\""));
-    let (_, v) = d.call("GET", &format!("{f}&startIndex=2&count=2"), None).await;
+    let (_, v) = d
+        .call("GET", &format!("{f}&startIndex=2&count=2"), None)
+        .await;
     assert_eq!(v["totalResults"], 5, "{v}");
     assert_eq!(v["startIndex"], 2);
     assert_eq!(v["itemsPerPage"], 2);
@@ -394,16 +707,25 @@ pub async fn paging_and_projection(server: Server) {
     let (_, v) = d.call("GET", &format!("{f}&count=0"), None).await;
     assert_eq!(v["totalResults"], 5);
     assert_eq!(v["Resources"].as_array().unwrap().len(), 0);
-    let (_, v) = d.call("GET", &format!("{f}&startIndex=5&count=10"), None).await;
+    let (_, v) = d
+        .call("GET", &format!("{f}&startIndex=5&count=10"), None)
+        .await;
     assert_eq!(v["Resources"].as_array().unwrap().len(), 1);
-    let (_, v) = d.call("GET", &format!("{f}&attributes=userName"), None).await;
+    let (_, v) = d
+        .call("GET", &format!("{f}&attributes=userName"), None)
+        .await;
     let r = &v["Resources"][0];
     let mut keys: Vec<&String> = r.as_object().unwrap().keys().collect();
     keys.sort();
     assert_eq!(keys, ["id", "schemas", "userName"], "{r}");
-    let (_, v) = d.call("GET", &format!("{f}&excludedAttributes=emails,name"), None).await;
+    let (_, v) = d
+        .call("GET", &format!("{f}&excludedAttributes=emails,name"), None)
+        .await;
     let r = &v["Resources"][0];
-    assert!(r.get("emails").is_none() && r.get("name").is_none() && r.get("title").is_some(), "{r}");
+    assert!(
+        r.get("emails").is_none() && r.get("name").is_none() && r.get("title").is_some(),
+        "{r}"
+    );
     // POST /.search
     let body = json!({"schemas": ["urn:ietf:params:scim:api:messages:2.0:SearchRequest"], "filter": format!("userName sw \"{tag}\""), "attributes": ["userName"], "startIndex": 1, "count": 3});
     let (s, v) = d.call("POST", "/Users/.search", Some(&body)).await;
@@ -416,26 +738,72 @@ pub async fn etags_and_preconditions(server: Server) {
     let d = Daemon::start(server).await;
     let u = d.create_user(&unique("etag")).await;
     let id = u["id"].as_str().unwrap();
-    let (s, h, v) = d.raw("GET", &format!("/Users/{id}"), None, &[("authorization", &format!("Bearer {}", super::TOKEN))]).await;
+    let (s, h, v) = d
+        .raw(
+            "GET",
+            &format!("/Users/{id}"),
+            None,
+            &[("authorization", &format!("Bearer {}", super::TOKEN))],
+        )
+        .await;
     assert_eq!(s, 200);
     let etag = h.get("etag").unwrap().to_str().unwrap().to_owned();
     assert_eq!(v["meta"]["version"], etag.as_str());
     let auth = format!("Bearer {}", super::TOKEN);
-    let (s, _, _) = d.raw("GET", &format!("/Users/{id}"), None, &[("authorization", &auth), ("if-none-match", &etag)]).await;
+    let (s, _, _) = d
+        .raw(
+            "GET",
+            &format!("/Users/{id}"),
+            None,
+            &[("authorization", &auth), ("if-none-match", &etag)],
+        )
+        .await;
     assert_eq!(s, 304);
-    let body = patch_body(json!([{"op": "replace", "path": "title", "value": "v2"}])).to_string().into_bytes();
-    let (s, h2, _) = d.raw("PATCH", &format!("/Users/{id}"), Some(body.clone()), &[("authorization", &auth), ("if-match", &etag)]).await;
+    let body = patch_body(json!([{"op": "replace", "path": "title", "value": "v2"}]))
+        .to_string()
+        .into_bytes();
+    let (s, h2, _) = d
+        .raw(
+            "PATCH",
+            &format!("/Users/{id}"),
+            Some(body.clone()),
+            &[("authorization", &auth), ("if-match", &etag)],
+        )
+        .await;
     assert_eq!(s, 200);
     let etag2 = h2.get("etag").unwrap().to_str().unwrap().to_owned();
     assert_ne!(etag, etag2, "a write changes the version");
     // The old version is stale now.
-    let body = patch_body(json!([{"op": "replace", "path": "title", "value": "v3"}])).to_string().into_bytes();
-    let (s, _, v) = d.raw("PATCH", &format!("/Users/{id}"), Some(body), &[("authorization", &auth), ("if-match", &etag)]).await;
+    let body = patch_body(json!([{"op": "replace", "path": "title", "value": "v3"}]))
+        .to_string()
+        .into_bytes();
+    let (s, _, v) = d
+        .raw(
+            "PATCH",
+            &format!("/Users/{id}"),
+            Some(body),
+            &[("authorization", &auth), ("if-match", &etag)],
+        )
+        .await;
     assert_eq!(s, 412, "{v}");
     let e = d.entry(&dn_of(&d, &u)).await.unwrap();
     assert_eq!(attr(&e, "title").as_deref(), Some("v2"));
-    let (s, _, _) = d.raw("DELETE", &format!("/Users/{id}"), None, &[("authorization", &auth), ("if-match", &etag)]).await;
+    let (s, _, _) = d
+        .raw(
+            "DELETE",
+            &format!("/Users/{id}"),
+            None,
+            &[("authorization", &auth), ("if-match", &etag)],
+        )
+        .await;
     assert_eq!(s, 412);
-    let (s, _, _) = d.raw("DELETE", &format!("/Users/{id}"), None, &[("authorization", &auth), ("if-match", &etag2)]).await;
+    let (s, _, _) = d
+        .raw(
+            "DELETE",
+            &format!("/Users/{id}"),
+            None,
+            &[("authorization", &auth), ("if-match", &etag2)],
+        )
+        .await;
     assert_eq!(s, 204);
 }
