@@ -543,14 +543,8 @@ impl<D: Directory> Service<D> {
                 count: Some(take),
                 ..q.clone()
             };
-            let (t, mut r) = match self.query(map, &sub, ctx).await {
-                // A filter on an attribute only the other type maps matches nothing here.
-                Err(Error::BadRequest {
-                    scim_type: ScimType::InvalidFilter,
-                    ..
-                }) if q.filter.is_some() => (0, Vec::new()),
-                other => other?,
-            };
+            // An attribute only the other type maps matches nothing here.
+            let (t, mut r) = self.query_with(map, &sub, ctx, false).await?;
             skip = skip.saturating_sub(t);
             total += t;
             resources.append(&mut r);
@@ -570,6 +564,16 @@ impl<D: Directory> Service<D> {
         q: &Query,
         ctx: &Ctx,
     ) -> Result<(usize, Vec<Value>), Error> {
+        self.query_with(map, q, ctx, true).await
+    }
+
+    async fn query_with(
+        &self,
+        map: &AttrMap,
+        q: &Query,
+        ctx: &Ctx,
+        strict: bool,
+    ) -> Result<(usize, Vec<Value>), Error> {
         let refs = match &q.filter {
             Some(f) => {
                 self.resolve_ids(&mapping::filter::reference_ids(map, f))
@@ -578,7 +582,8 @@ impl<D: Directory> Service<D> {
             None => Refs::default(),
         };
         let translated = match &q.filter {
-            Some(f) => mapping::filter::to_ldap(map, f, &refs)?,
+            Some(f) if strict => mapping::filter::to_ldap(map, f, &refs)?,
+            Some(f) => mapping::filter::to_ldap_lenient(map, f, &refs)?,
             None => Filter::everything(),
         };
         if translated.is_nothing() {
@@ -627,11 +632,14 @@ impl<D: Directory> Service<D> {
             attrs: resource::attributes_for(map, &q.projection),
         };
         let take = self.page_size(q);
-        let w = self
-            .dir
-            .search_window(s, q.start_index - 1, take, sort)
-            .await
-            .map_err(|e| dir_error(map, e, "search"))?;
+        let sorted = sort.is_some();
+        let w = self.dir.search_window(s, q.start_index - 1, take, sort).await.map_err(|e| match e {
+            DirError::Result { rc: rc::UNWILLING_TO_PERFORM, text } if sorted => Error::bad(
+                ScimType::InvalidValue,
+                format!("sortBy: the directory refused to sort this search ({text}); servers sort only searches their indexes answer"),
+            ),
+            e => dir_error(map, e, "search"),
+        })?;
         let entries: Vec<Entry> = w
             .entries
             .into_iter()

@@ -22,16 +22,33 @@ fn invalid(detail: String) -> Error {
 
 /// Translates a filter for `map`; ids on reference attributes are looked up in `refs`.
 pub fn to_ldap(map: &AttrMap, f: &Filter, refs: &Refs) -> Result<L, Error> {
+    translate(map, f, refs, true)
+}
+
+/// Like [`to_ldap`], but an attribute this resource type does not map matches
+/// nothing instead of being an error: for `POST /.search` across types, where
+/// `userName eq "x" or displayName eq "y"` must find users and groups alike.
+pub fn to_ldap_lenient(map: &AttrMap, f: &Filter, refs: &Refs) -> Result<L, Error> {
+    translate(map, f, refs, false)
+}
+
+fn translate(map: &AttrMap, f: &Filter, refs: &Refs, strict: bool) -> Result<L, Error> {
     Ok(match f {
-        Filter::And(a, b) => L::and(vec![to_ldap(map, a, refs)?, to_ldap(map, b, refs)?]),
-        Filter::Or(a, b) => L::or(vec![to_ldap(map, a, refs)?, to_ldap(map, b, refs)?]),
-        Filter::Not(a) => not(to_ldap(map, a, refs)?),
-        Filter::Present(p) => attr_expr(map, p, None, refs, None)?,
+        Filter::And(a, b) => L::and(vec![
+            translate(map, a, refs, strict)?,
+            translate(map, b, refs, strict)?,
+        ]),
+        Filter::Or(a, b) => L::or(vec![
+            translate(map, a, refs, strict)?,
+            translate(map, b, refs, strict)?,
+        ]),
+        Filter::Not(a) => not(translate(map, a, refs, strict)?),
+        Filter::Present(p) => attr_expr(map, p, None, refs, None, strict)?,
         Filter::Compare { path, op, value } => {
-            attr_expr(map, path, Some((*op, value)), refs, None)?
+            attr_expr(map, path, Some((*op, value)), refs, None, strict)?
         }
         Filter::ValuePath { path, filter } => {
-            let fields = fields_for(map, path)?;
+            let fields = fields_for(map, path, strict)?;
             let mut parts = Vec::new();
             // Each mapping (e.g. work e-mail, home e-mail) is one possible element.
             let mut seen: Vec<&Vec<(String, Pinned)>> = Vec::new();
@@ -45,7 +62,7 @@ pub fn to_ldap(map: &AttrMap, f: &Filter, refs: &Refs) -> Result<L, Error> {
                     .copied()
                     .filter(|g| g.pinned == f.pinned)
                     .collect();
-                let cond = inner(map, filter, &group, refs)?;
+                let cond = inner(map, filter, &group, refs, strict)?;
                 // The element must exist: a condition decided by the mapping alone
                 // (or one that a missing value could satisfy) needs its presence.
                 let exists = L::or(group.iter().map(|g| L::Present(g.ldap.clone())).collect());
@@ -85,17 +102,23 @@ fn not(f: L) -> L {
 }
 
 /// The filter inside `attr[...]`, for one element group.
-fn inner(map: &AttrMap, f: &Filter, group: &[&Field], refs: &Refs) -> Result<L, Error> {
+fn inner(
+    map: &AttrMap,
+    f: &Filter,
+    group: &[&Field],
+    refs: &Refs,
+    strict: bool,
+) -> Result<L, Error> {
     Ok(match f {
         Filter::And(a, b) => L::and(vec![
-            inner(map, a, group, refs)?,
-            inner(map, b, group, refs)?,
+            inner(map, a, group, refs, strict)?,
+            inner(map, b, group, refs, strict)?,
         ]),
         Filter::Or(a, b) => L::or(vec![
-            inner(map, a, group, refs)?,
-            inner(map, b, group, refs)?,
+            inner(map, a, group, refs, strict)?,
+            inner(map, b, group, refs, strict)?,
         ]),
-        Filter::Not(a) => not(inner(map, a, group, refs)?),
+        Filter::Not(a) => not(inner(map, a, group, refs, strict)?),
         Filter::ValuePath { .. } => {
             return Err(invalid("value filters cannot be nested".to_owned()));
         }
@@ -110,12 +133,17 @@ fn inner(map: &AttrMap, f: &Filter, group: &[&Field], refs: &Refs) -> Result<L, 
                 cmp,
                 refs,
                 Some((group, &p.attr)),
+                strict,
             )?
         }
     })
 }
 
-fn fields_for<'a>(map: &'a AttrMap, path: &AttrPath) -> Result<Vec<&'a Field>, Error> {
+fn fields_for<'a>(
+    map: &'a AttrMap,
+    path: &AttrPath,
+    strict: bool,
+) -> Result<Vec<&'a Field>, Error> {
     let mut fields: Vec<&Field> = map
         .fields_of(path.schema.as_deref(), &path.attr)
         .map(|(_, f)| f)
@@ -123,7 +151,7 @@ fn fields_for<'a>(map: &'a AttrMap, path: &AttrPath) -> Result<Vec<&'a Field>, E
     if path.schema.is_none() && fields.iter().any(|f| f.is_core(map.kind)) {
         fields.retain(|f| f.is_core(map.kind));
     }
-    if fields.is_empty() {
+    if fields.is_empty() && strict {
         return Err(invalid(format!(
             "{path} is not a mapped attribute, so it cannot be filtered on"
         )));
@@ -139,6 +167,7 @@ fn attr_expr(
     cmp: Option<(CompareOp, &Value)>,
     refs: &Refs,
     within: Option<(&[&Field], &str)>,
+    strict: bool,
 ) -> Result<L, Error> {
     let core = path
         .schema
@@ -164,13 +193,13 @@ fn attr_expr(
     let (fields, sub): (Vec<&Field>, Option<String>) = match within {
         Some((group, sub)) => (group.to_vec(), Some(sub.to_owned())),
         None => {
-            let fields = fields_for(map, path)?;
+            let fields = fields_for(map, path, strict)?;
             let fields = match &path.filter {
                 // `emails[type eq "work"].value eq "x"`: a non-standard but common spelling.
                 Some(flt) => {
                     let mut out = Vec::new();
                     for f in fields {
-                        let cond = inner(map, flt, &[f], refs)?;
+                        let cond = inner(map, flt, &[f], refs, strict)?;
                         if !cond.is_nothing() {
                             out.push(f);
                         }
@@ -217,6 +246,9 @@ fn attr_expr(
             None => L::Present(f.ldap.clone()),
             Some((op, v)) => compare(f, op, v, refs)?,
         });
+    }
+    if parts.is_empty() && !decided && !strict {
+        return Ok(L::nothing());
     }
     if parts.is_empty() && !decided {
         return Err(invalid(format!(

@@ -6,6 +6,7 @@
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic, dead_code)]
 
 mod groups;
+mod ops;
 mod protocol;
 mod users;
 
@@ -122,7 +123,11 @@ impl Daemon {
             ("SCIM2LDAP_LISTEN".into(), "127.0.0.1:0".into()),
         ]);
         let config = Arc::new(Config::parse(text, &env).unwrap_or_else(|e| panic!("config: {e}")));
-        scim2ldap::telemetry::init(config.server.log_format);
+        // Logs go through the test writer: shown for failing tests only.
+        let _ = tracing_subscriber::fmt()
+            .with_test_writer()
+            .with_env_filter("info")
+            .try_init();
         let pool = Arc::new(
             LdapPool::connect(&config.ldap)
                 .await
@@ -357,4 +362,10 @@ on_both_servers!(
     protocol::errors_are_scim,
     protocol::discovery,
     protocol::outside_bases_are_invisible,
+    ops::sorting_follows_the_server,
+    ops::root_search_spans_users_and_groups,
+    ops::check_config_reports_the_server,
+    ops::explain_never_writes,
+    ops::metrics_count_requests_and_changes,
+    ops::binary_serves_audits_and_stops,
 );

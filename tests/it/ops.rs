@@ -1,0 +1,333 @@
+//! Operating the daemon: the real binary (serve, check-config, explain),
+//! sorting per server capability, root search, metrics and audit lines.
+
+use std::io::{BufRead, BufReader};
+use std::process::{Command, Stdio};
+use std::time::{Duration, Instant};
+
+use serde_json::{Value, json};
+
+use super::{ADMIN_PW, Daemon, Server, TOKEN, patch_body, unique};
+
+fn bin() -> &'static str {
+    env!("CARGO_BIN_EXE_scim2ldap")
+}
+
+fn config_path(server: Server) -> String {
+    format!(
+        "{}/config/{}",
+        env!("CARGO_MANIFEST_DIR"),
+        server.config_file()
+    )
+}
+
+fn command(server: Server, args: &[&str]) -> Command {
+    let mut c = Command::new(bin());
+    c.args(args)
+        .env("SCIM2LDAP_LDAP_URL", server.url())
+        .env("SCIM2LDAP_LDAP_BIND_DN", server.bind_dn())
+        .env("SCIM2LDAP_LDAP_BIND_PASSWORD", ADMIN_PW)
+        .env("SCIM2LDAP_TOKEN", TOKEN);
+    c
+}
+
+pub async fn sorting_follows_the_server(server: Server) {
+    let d = Daemon::start(server).await;
+    let tag = unique("sort");
+    for n in ["b", "c", "a"] {
+        let mut body = super::entra_user(&format!("{tag}-{n}"));
+        body["displayName"] = json!(tag);
+        let (s, v) = d.call("POST", "/Users", Some(&body)).await;
+        assert_eq!(s, 201, "{v}");
+    }
+    // An equality filter on an indexed attribute: 389-ds sorts only indexed searches.
+    let path = format!(
+        "/Users?filter=displayName%20eq%20%22{tag}%22&sortBy=userName&sortOrder=descending&attributes=userName"
+    );
+    let (s, v) = d.call("GET", &path, None).await;
+    match server {
+        // 389-ds offers RFC 2891 server-side sorting.
+        Server::Ds389 => {
+            assert_eq!(s, 200, "{v}");
+            let names: Vec<&str> = v["Resources"]
+                .as_array()
+                .unwrap()
+                .iter()
+                .map(|r| r["userName"].as_str().unwrap())
+                .collect();
+            assert_eq!(
+                names,
+                [format!("{tag}-c"), format!("{tag}-b"), format!("{tag}-a")]
+            );
+        }
+        // OpenLDAP without the sssvlv overlay does not: a clear 400.
+        Server::OpenLdap => {
+            assert_eq!(s, 400, "{v}");
+            assert!(v["detail"].as_str().unwrap().contains("sort"), "{v}");
+        }
+    }
+}
+
+pub async fn root_search_spans_users_and_groups(server: Server) {
+    let d = Daemon::start(server).await;
+    let tag = unique("root");
+    d.create_user(&format!("{tag}-u")).await;
+    d.create_group(&format!("{tag}-g"), &[]).await;
+    let body = json!({"schemas": ["urn:ietf:params:scim:api:messages:2.0:SearchRequest"], "filter": format!("userName sw \"{tag}\" or displayName sw \"{tag}\""), "count": 10});
+    let (s, v) = d.call("POST", "/.search", Some(&body)).await;
+    assert_eq!(s, 200, "{v}");
+    let types: Vec<&str> = v["Resources"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|r| r["meta"]["resourceType"].as_str().unwrap())
+        .collect();
+    assert!(types.contains(&"User") && types.contains(&"Group"), "{v}");
+}
+
+pub async fn check_config_reports_the_server(server: Server) {
+    let out = command(server, &["check-config", "--config", &config_path(server)])
+        .output()
+        .unwrap();
+    let text = String::from_utf8_lossy(&out.stdout);
+    assert!(
+        out.status.success(),
+        "{text}\n{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    assert!(text.contains("capability: PostRead control"), "{text}");
+    assert!(text.lines().last().unwrap_or_default() == "ok", "{text}");
+    // A misspelt attribute and object class are named, one line each.
+    let dir = tempdir();
+    let bad = super::config_text(server)
+        .replace("title = \"title\"", "title = \"titel\"")
+        .replace(
+            "\"inetOrgPerson\", \"organizationalPerson\"",
+            "\"inetOrgPersn\", \"organizationalPerson\"",
+        );
+    let path = dir.join("bad.toml");
+    std::fs::write(&path, bad).unwrap();
+    let out = command(
+        server,
+        &["check-config", "--config", path.to_str().unwrap()],
+    )
+    .output()
+    .unwrap();
+    let text = String::from_utf8_lossy(&out.stdout);
+    assert!(!out.status.success(), "{text}");
+    assert!(
+        text.lines()
+            .any(|l| l.starts_with("problem: users.attributes.\"title\"") && l.contains("titel")),
+        "{text}"
+    );
+    assert!(
+        text.lines()
+            .any(|l| l.starts_with("problem: users.object_classes") && l.contains("inetOrgPersn")),
+        "{text}"
+    );
+    // A config file with a typo never reaches the directory.
+    std::fs::write(
+        &path,
+        super::config_text(server).replace("[ldap]", "[ldap]\nurll = \"x\""),
+    )
+    .unwrap();
+    let out = command(
+        server,
+        &["check-config", "--config", path.to_str().unwrap()],
+    )
+    .output()
+    .unwrap();
+    assert_eq!(out.status.code(), Some(2));
+    assert!(String::from_utf8_lossy(&out.stderr).contains("urll"));
+}
+
+fn tempdir() -> std::path::PathBuf {
+    let d = std::env::temp_dir().join(unique("scim2ldap-it"));
+    std::fs::create_dir_all(&d).unwrap();
+    d
+}
+
+pub async fn explain_never_writes(server: Server) {
+    let d = Daemon::start(server).await;
+    let u = d.create_user(&unique("explain")).await;
+    let id = u["id"].as_str().unwrap();
+    let dir = tempdir();
+    let body = dir.join("patch.json");
+    std::fs::write(&body, patch_body(json!([{"op": "replace", "path": "title", "value": "Explained"}, {"op": "replace", "path": "userName", "value": "renamed-by-explain"}])).to_string()).unwrap();
+    let out = command(
+        server,
+        &[
+            "explain",
+            "--config",
+            &config_path(server),
+            "PATCH",
+            &format!("/Users/{id}"),
+            body.to_str().unwrap(),
+        ],
+    )
+    .output()
+    .unwrap();
+    let text = String::from_utf8_lossy(&out.stdout);
+    assert!(out.status.success(), "{text}");
+    assert!(text.contains(&format!("filter=(entryUUID={id})")), "{text}");
+    assert!(
+        text.lines()
+            .any(|l| l.contains("modify dn=") && l.contains("replace title: [\"Explained\"]")),
+        "{text}"
+    );
+    assert!(
+        text.lines()
+            .any(|l| l.contains("modrdn") && l.contains("uid=renamed-by-explain")),
+        "{text}"
+    );
+    let (_, v) = d.call("GET", &format!("/Users/{id}"), None).await;
+    assert_eq!(v["title"], "Engineer", "explain wrote nothing");
+    assert_eq!(v["userName"], u["userName"]);
+}
+
+pub async fn metrics_count_requests_and_changes(server: Server) {
+    let d = Daemon::start(server).await;
+    d.create_user(&unique("metrics")).await;
+    let (s, _) = d.call("GET", "/Users?count=1", None).await;
+    assert_eq!(s, 200);
+    let r = d
+        .http
+        .get(d.base.replace("/scim/v2", "/metrics"))
+        .bearer_auth(TOKEN)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status().as_u16(), 200);
+    let text = r.text().await.unwrap();
+    assert!(text.contains("scim2ldap_http_requests_total{route=\"/scim/v2/Users\",method=\"POST\",status=\"201\"} 1"), "{text}");
+    assert!(text.contains("scim2ldap_http_request_duration_seconds_bucket{route=\"/scim/v2/Users\",method=\"GET\",le=\"+Inf\"} 1"), "{text}");
+    assert!(
+        text.contains("scim2ldap_provisioned_total{resource=\"User\",action=\"created\"} 1"),
+        "{text}"
+    );
+    assert!(text.contains("scim2ldap_ldap_up 1"), "{text}");
+}
+
+/// The real binary: JSON logs with request ids and audit lines (never a
+/// password), readiness, and a graceful stop on SIGTERM with a request in flight.
+pub async fn binary_serves_audits_and_stops(server: Server) {
+    let port = {
+        let l = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+        l.local_addr().unwrap().port()
+    };
+    let text = super::config_text(server).replace("[server]", "[server]\nlog_format = \"json\"");
+    let dir = tempdir();
+    let cfg = dir.join("c.toml");
+    std::fs::write(&cfg, text).unwrap();
+    let mut child = command(server, &["serve", "--config", cfg.to_str().unwrap()])
+        .env("SCIM2LDAP_LISTEN", format!("127.0.0.1:{port}"))
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    let stderr = child.stderr.take().unwrap();
+    let lines = std::sync::Arc::new(std::sync::Mutex::new(Vec::<String>::new()));
+    let sink = lines.clone();
+    std::thread::spawn(move || {
+        for l in BufReader::new(stderr).lines().map_while(Result::ok) {
+            sink.lock().unwrap().push(l);
+        }
+    });
+    let base = format!("http://127.0.0.1:{port}");
+    let http = reqwest::Client::new();
+    let started = Instant::now();
+    while http
+        .get(format!("{base}/readyz"))
+        .send()
+        .await
+        .map(|r| r.status().as_u16())
+        .ok()
+        != Some(200)
+    {
+        assert!(
+            started.elapsed() < Duration::from_secs(20),
+            "never ready: {:?}",
+            lines.lock().unwrap()
+        );
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    let mut body = super::entra_user(&unique("bin"));
+    body["password"] = json!("Very-Secret-Pw-123");
+    let r = http
+        .post(format!("{base}/scim/v2/Users"))
+        .bearer_auth(TOKEN)
+        .header("content-type", "application/scim+json")
+        .body(body.to_string())
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status().as_u16(), 201);
+    let rid = r
+        .headers()
+        .get("x-request-id")
+        .unwrap()
+        .to_str()
+        .unwrap()
+        .to_owned();
+    let created: Value = serde_json::from_slice(&r.bytes().await.unwrap()).unwrap();
+    let id = created["id"].as_str().unwrap().to_owned();
+    // A request in flight when SIGTERM arrives still gets its answer.
+    let slow = {
+        let http = http.clone();
+        let url = format!("{base}/scim/v2/Users/{id}");
+        tokio::spawn(async move {
+            let patch = patch_body(json!([{"op": "replace", "path": "title", "value": "last"}]));
+            http.patch(url)
+                .bearer_auth(TOKEN)
+                .header("content-type", "application/scim+json")
+                .body(patch.to_string())
+                .send()
+                .await
+                .map(|r| r.status().as_u16())
+        })
+    };
+    tokio::time::sleep(Duration::from_millis(5)).await;
+    let pid = child.id().to_string();
+    assert!(
+        Command::new("kill")
+            .args(["-TERM", &pid])
+            .status()
+            .unwrap()
+            .success()
+    );
+    let status = slow.await.unwrap();
+    assert!(
+        matches!(status, Ok(200)),
+        "in-flight request answered: {status:?}"
+    );
+    let exit = tokio::task::spawn_blocking(move || child.wait())
+        .await
+        .unwrap()
+        .unwrap();
+    assert!(exit.success(), "graceful exit: {exit:?}");
+    tokio::time::sleep(Duration::from_millis(100)).await;
+    let lines = lines.lock().unwrap().clone();
+    let all = lines.join("\n");
+    assert!(!all.contains("Very-Secret-Pw-123"), "password in the log");
+    assert!(!all.contains(TOKEN), "token in the log");
+    let audit: Vec<Value> = lines
+        .iter()
+        .filter_map(|l| serde_json::from_str::<Value>(l).ok())
+        .filter(|v| v["target"] == "audit")
+        .collect();
+    let create = audit
+        .iter()
+        .find(|v| v["operation"] == "create")
+        .unwrap_or_else(|| panic!("no audit line for the create: {all}"));
+    assert_eq!(create["actor"], "env");
+    assert!(
+        create["dn"]
+            .as_str()
+            .unwrap()
+            .contains(created["userName"].as_str().unwrap())
+    );
+    assert!(
+        lines.iter().any(|l| l.contains(&rid)),
+        "request id {rid} in the log"
+    );
+    assert!(lines.iter().any(|l| l.contains("shutting down")), "{all}");
+}
