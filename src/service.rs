@@ -1028,6 +1028,6 @@ impl<D: Directory> Service<D> {
 
     /// Discovery: `/ResourceTypes`.
     pub fn resource_types(&self, ctx: &Ctx) -> Vec<Value> {
-        crate::scim::discovery::resource_types(self.maps(), &ctx.base_url)
+        crate::scim::discovery::resource_types(self.maps(), &self.config.extensions, &ctx.base_url)
     }
 }

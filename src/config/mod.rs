@@ -122,8 +122,16 @@ impl Config {
             )])
         })?;
         let mut config = Config::parse(&text, env)?;
-        if let Some(w) = secret::permission_warning(path) {
-            config.warnings.push(w);
+        // Only a file that holds secrets itself must be private.
+        let inline = toml::from_str::<file::File>(&text).is_ok_and(|raw| {
+            raw.auth.token.is_some()
+                || raw.auth.tokens.iter().any(|t| t.value.is_some())
+                || raw.ldap.bind_password.is_some()
+        });
+        if inline {
+            if let Some(w) = secret::permission_warning(path) {
+                config.warnings.push(w);
+            }
         }
         Ok(config)
     }

@@ -116,13 +116,22 @@ pub fn schemas(
 }
 
 /// Every `/ResourceTypes` document.
-pub fn resource_types(maps: Maps<'_>, base_url: &str) -> Vec<Value> {
+pub fn resource_types(
+    maps: Maps<'_>,
+    extensions: &BTreeMap<String, Extension>,
+    base_url: &str,
+) -> Vec<Value> {
     let mut out = Vec::new();
     for map in [Some(maps.users), maps.groups].into_iter().flatten() {
         let ext: Vec<(String, bool)> = published(map)
             .into_iter()
             .filter(|s| !s.id.eq_ignore_ascii_case(map.kind.core_schema()))
-            .map(|s| (s.id, false))
+            .map(|s| {
+                let required = extensions
+                    .iter()
+                    .any(|(u, e)| u.eq_ignore_ascii_case(&s.id) && e.required == Some(true));
+                (s.id, required)
+            })
             .collect();
         out.push(schema::resource_type(
             map.kind.name(),
@@ -189,7 +198,7 @@ mod tests {
             !names.contains(&"nickName"),
             "unmapped attributes are not published"
         );
-        let types = resource_types(maps, "https://h/scim/v2");
+        let types = resource_types(maps, &c.extensions, "https://h/scim/v2");
         assert_eq!(types.len(), 2);
         assert_eq!(types[0]["schemaExtensions"].as_array().unwrap().len(), 2);
     }

@@ -5,6 +5,7 @@
 
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic, dead_code)]
 
+mod faults;
 mod groups;
 mod ops;
 mod protocol;
@@ -115,8 +116,13 @@ impl Daemon {
 
     /// Starts a daemon from config text, with the test server's URL and secrets as overrides.
     pub async fn with_config(server: Server, text: &str) -> Daemon {
+        Daemon::with_config_at(server, text, &server.url()).await
+    }
+
+    /// Like [`Daemon::with_config`], against a directory at `url`.
+    pub async fn with_config_at(server: Server, text: &str, url: &str) -> Daemon {
         let env = Env(vec![
-            ("SCIM2LDAP_LDAP_URL".into(), server.url()),
+            ("SCIM2LDAP_LDAP_URL".into(), url.to_owned()),
             ("SCIM2LDAP_LDAP_BIND_DN".into(), server.bind_dn().into()),
             ("SCIM2LDAP_LDAP_BIND_PASSWORD".into(), ADMIN_PW.into()),
             ("SCIM2LDAP_TOKEN".into(), TOKEN.into()),
@@ -369,3 +375,16 @@ on_both_servers!(
     ops::metrics_count_requests_and_changes,
     ops::binary_serves_audits_and_stops,
 );
+
+/// Fault tests on a private slapd (killing a shared server would break the
+/// other tests running at the same time).
+mod openldap_faults {
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn directory_restart_gives_503_then_recovers() {
+        super::faults::directory_restart_gives_503_then_recovers().await
+    }
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn stalled_directory_gives_503_not_a_hang() {
+        super::faults::stalled_directory_gives_503_not_a_hang().await
+    }
+}
