@@ -126,8 +126,9 @@ impl Error {
         }
     }
 
-    /// The SCIM error body; `request_id` goes into it so a client's report can
-    /// be matched with the log.
+    /// The SCIM error body (RFC 7644 §3.12 members only). The request id
+    /// travels in the `X-Request-Id` header; a 5xx also quotes it in `detail`
+    /// so a client's report can be matched with the log.
     pub fn body(&self, request_id: Option<&str>) -> serde_json::Value {
         let (scim_type, detail) = match self {
             Error::BadRequest { scim_type, detail } => (Some(scim_type.as_str()), detail.clone()),
@@ -157,9 +158,6 @@ impl Error {
         });
         if let Some(t) = scim_type {
             body["scimType"] = json!(t);
-        }
-        if let Some(id) = request_id {
-            body["requestId"] = json!(id);
         }
         body
     }
@@ -209,7 +207,7 @@ mod tests {
         assert_eq!(b["status"], "400");
         assert_eq!(b["scimType"], "invalidFilter");
         assert_eq!(b["detail"], "at position 3: bad");
-        assert_eq!(b["requestId"], "r1");
+        assert!(b.get("requestId").is_none(), "only RFC 7644 §3.12 members");
         assert_eq!(
             Error::Conflict("x".into()).body(None)["scimType"],
             "uniqueness"

@@ -81,21 +81,54 @@ pub async fn run(config: Config) -> Result<ExitCode, ExitCode> {
             eprintln!("scim2ldap: cannot listen on {}: {e}", config.server.listen);
             ExitCode::FAILURE
         })?;
-    tracing::info!(listen = %config.server.listen, base_path = %config.server.base_path, "scim2ldap ready");
-    let (stop_tx, mut stop_rx) = tokio::sync::watch::channel(false);
-    let server = axum::serve(listener, app).with_graceful_shutdown(async move {
-        shutdown_signal().await;
-        let _ = stop_tx.send(true);
-    });
-    let grace = async move {
-        let _ = stop_rx.wait_for(|stopping| *stopping).await;
-        tokio::time::sleep(SHUTDOWN_GRACE).await;
+    // Check the certificate before announcing readiness.
+    if let Some(tls) = &config.server.tls {
+        if let Err(e) = crate::http::tls::server_config(tls) {
+            eprintln!("scim2ldap: {e}");
+            return Err(ExitCode::FAILURE);
+        }
+    }
+    let scheme = if config.server.tls.is_some() {
+        "https"
+    } else {
+        "http"
     };
-    let result = tokio::select! {
-        r = server.into_future() => r,
-        () = grace => {
-            tracing::warn!(grace_s = SHUTDOWN_GRACE.as_secs(), "requests still in flight after the grace period; stopping anyway");
-            Ok(())
+    tracing::info!(listen = %config.server.listen, scheme, base_path = %config.server.base_path, "scim2ldap ready");
+    notify("READY=1");
+    let shutdown = async {
+        shutdown_signal().await;
+        notify("STOPPING=1");
+    };
+    let result = match config.server.tls.clone() {
+        Some(tls) => crate::http::tls::serve(listener, app, tls, shutdown, SHUTDOWN_GRACE).await,
+        None => {
+            // SIGHUP reloads certificates; without TLS there is nothing to
+            // reload, but the signal must not stop the daemon (`systemctl reload`).
+            if let Ok(mut hup) =
+                tokio::signal::unix::signal(tokio::signal::unix::SignalKind::hangup())
+            {
+                tokio::spawn(async move {
+                    while hup.recv().await.is_some() {
+                        tracing::info!("SIGHUP: nothing to reload without TLS");
+                    }
+                });
+            }
+            let (stop_tx, mut stop_rx) = tokio::sync::watch::channel(false);
+            let server = axum::serve(listener, app).with_graceful_shutdown(async move {
+                shutdown.await;
+                let _ = stop_tx.send(true);
+            });
+            let grace = async move {
+                let _ = stop_rx.wait_for(|stopping| *stopping).await;
+                tokio::time::sleep(SHUTDOWN_GRACE).await;
+            };
+            tokio::select! {
+                r = server.into_future() => r.map_err(|e| e.to_string()),
+                () = grace => {
+                    tracing::warn!(grace_s = SHUTDOWN_GRACE.as_secs(), "requests still in flight after the grace period; stopping anyway");
+                    Ok(())
+                }
+            }
         }
     };
     match result {
@@ -107,5 +140,25 @@ pub async fn run(config: Config) -> Result<ExitCode, ExitCode> {
             tracing::error!(error = %e, "server failed");
             Err(ExitCode::FAILURE)
         }
+    }
+}
+
+/// Tells systemd about a state change (`Type=notify`, sd_notify(3)): one
+/// datagram to `$NOTIFY_SOCKET`, a path or an abstract name starting with '@'.
+fn notify(state: &str) {
+    use std::os::linux::net::SocketAddrExt;
+    use std::os::unix::net::{SocketAddr, UnixDatagram};
+    let Some(target) = std::env::var_os("NOTIFY_SOCKET") else {
+        return;
+    };
+    let target = target.to_string_lossy().into_owned();
+    let addr = match target.strip_prefix('@') {
+        Some(name) => SocketAddr::from_abstract_name(name.as_bytes()),
+        None => SocketAddr::from_pathname(&target),
+    };
+    let sent = addr
+        .and_then(|a| UnixDatagram::unbound().and_then(|s| s.send_to_addr(state.as_bytes(), &a)));
+    if let Err(e) = sent {
+        tracing::warn!(error = %e, "could not notify systemd");
     }
 }

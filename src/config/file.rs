@@ -57,6 +57,14 @@ pub struct Server {
     pub max_concurrent_requests: Option<usize>,
     /// Seconds a request may take before it is answered 503.
     pub request_timeout_seconds: Option<u64>,
+    /// PEM certificate chain for HTTPS (reloaded on SIGHUP).
+    pub tls_cert: Option<PathBuf>,
+    /// PEM private key for HTTPS (reloaded on SIGHUP).
+    pub tls_key: Option<PathBuf>,
+    /// PEM CA certificates: when set, clients must present a certificate they issued (mTLS).
+    pub tls_client_ca: Option<PathBuf>,
+    /// Serve plain HTTP on a non-loopback address (only behind a TLS-terminating proxy).
+    pub plain_http: Option<bool>,
 }
 
 /// `[auth]`

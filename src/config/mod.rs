@@ -57,6 +57,16 @@ pub struct Server {
     pub log_format: LogFormat,
     pub max_concurrent_requests: usize,
     pub request_timeout: Duration,
+    /// HTTPS settings; `None` means plain HTTP.
+    pub tls: Option<Tls>,
+}
+
+/// `[server]` HTTPS files.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Tls {
+    pub cert: PathBuf,
+    pub key: PathBuf,
+    pub client_ca: Option<PathBuf>,
 }
 
 /// A named bearer token.
@@ -252,7 +262,32 @@ fn server(raw: &file::Server, env: &dyn Environment, p: &mut Vec<String>) -> Ser
     if default_page_size > max_page_size {
         p.push("server.default_page_size: must not exceed server.max_page_size".to_owned());
     }
+    let tls = match (&raw.tls_cert, &raw.tls_key) {
+        (Some(cert), Some(key)) => Some(Tls {
+            cert: cert.clone(),
+            key: key.clone(),
+            client_ca: raw.tls_client_ca.clone(),
+        }),
+        (None, None) => {
+            if raw.tls_client_ca.is_some() {
+                p.push("server.tls_client_ca: client certificates need HTTPS; set tls_cert and tls_key".to_owned());
+            }
+            // Plain HTTP leaves the token readable on the wire: only on loopback
+            // or when the operator says a TLS proxy is in front.
+            if !listen.ip().is_loopback() && raw.plain_http != Some(true) {
+                p.push(format!(
+                    "server: {listen} is not a loopback address; set tls_cert and tls_key, or plain_http = true behind a TLS-terminating proxy"
+                ));
+            }
+            None
+        }
+        _ => {
+            p.push("server.tls_cert / server.tls_key: set both or neither".to_owned());
+            None
+        }
+    };
     Server {
+        tls,
         listen,
         base_path: if base_path == "/" {
             String::new()
@@ -517,7 +552,7 @@ pub(crate) mod tests {
         let c = Config::parse(
             &example("openldap.toml"),
             &Vars(vec![
-                ("SCIM2LDAP_LISTEN", "0.0.0.0:9999"),
+                ("SCIM2LDAP_LISTEN", "127.0.0.1:9999"),
                 ("SCIM2LDAP_LDAP_URL", "ldap://a:1 ldaps://b:2"),
                 ("SCIM2LDAP_LDAP_BIND_DN", "cn=other,dc=x"),
                 ("SCIM2LDAP_LDAP_BIND_PASSWORD", "pw-from-env"),
@@ -525,7 +560,7 @@ pub(crate) mod tests {
             ]),
         )
         .unwrap();
-        assert_eq!(c.server.listen.to_string(), "0.0.0.0:9999");
+        assert_eq!(c.server.listen.to_string(), "127.0.0.1:9999");
         assert_eq!(c.ldap.urls, ["ldap://a:1", "ldaps://b:2"]);
         assert_eq!(c.ldap.bind_dn, "cn=other,dc=x");
         assert_eq!(
@@ -541,6 +576,35 @@ pub(crate) mod tests {
         assert!(
             !format!("{c:?}").contains("token-from-env"),
             "secrets must not appear in Debug"
+        );
+    }
+
+    #[test]
+    fn plain_http_only_on_loopback_or_when_asked() {
+        let mut vars = SECRETS.to_vec();
+        vars.push(("SCIM2LDAP_LISTEN", "0.0.0.0:8080"));
+        let e = Config::parse(&example("openldap.toml"), &Vars(vars.clone())).unwrap_err();
+        assert!(e.to_string().contains("plain_http = true"), "{e}");
+        let text = example("openldap.toml").replace("[server]", "[server]\nplain_http = true");
+        assert!(
+            Config::parse(&text, &Vars(vars.clone()))
+                .unwrap()
+                .server
+                .tls
+                .is_none()
+        );
+        let text = example("openldap.toml").replace(
+            "[server]",
+            "[server]\ntls_cert = \"/c.pem\"\ntls_key = \"/k.pem\"",
+        );
+        let c = Config::parse(&text, &Vars(vars.clone())).unwrap();
+        assert_eq!(c.server.tls.unwrap().cert, PathBuf::from("/c.pem"));
+        let text = example("openldap.toml").replace("[server]", "[server]\ntls_cert = \"/c.pem\"");
+        assert!(
+            Config::parse(&text, &Vars(vars))
+                .unwrap_err()
+                .to_string()
+                .contains("set both or neither")
         );
     }
 

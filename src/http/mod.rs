@@ -5,6 +5,7 @@
 pub mod auth;
 pub mod extract;
 mod handlers;
+pub mod tls;
 
 use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, Ordering};

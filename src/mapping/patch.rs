@@ -396,6 +396,31 @@ fn apply(w: &mut Working<'_>, op: &Operation, refs: &Refs) -> Result<(), Error> 
     if core_path && path.attr.eq_ignore_ascii_case("meta") {
         return Err(mutability(format!("{path} is read-only")));
     }
+    if crate::scim::path::is_schema_urn(&path.attr) && op.op == Op::Remove {
+        // `remove` of a whole extension: every writable attribute of it.
+        let fields: Vec<&Field> = map
+            .fields
+            .iter()
+            .filter(|f| f.schema.eq_ignore_ascii_case(&path.attr))
+            .collect();
+        if fields.is_empty() {
+            return Err(Error::bad(
+                ScimType::InvalidPath,
+                format!(
+                    "{} is not a schema of {} resources here",
+                    path.attr,
+                    map.kind.name()
+                ),
+            ));
+        }
+        for f in fields
+            .into_iter()
+            .filter(|f| f.mutability != Mutability::ReadOnly)
+        {
+            w.set(&f.ldap, Vec::new());
+        }
+        return Ok(());
+    }
     let fields = covered(map, path);
     if fields.is_empty() {
         let known = crate::scim::schema::resolve(
@@ -416,6 +441,14 @@ fn apply(w: &mut Working<'_>, op: &Operation, refs: &Refs) -> Result<(), Error> 
         if f.mutability == Mutability::ReadOnly {
             return Err(mutability(format!("{} is read-only", f.path_text())));
         }
+    }
+    // A value for a whole attribute must be storable in full: an element no
+    // mapping takes (a home e-mail where only work is mapped) is refused,
+    // never silently dropped.
+    if let (Some(v), None, None, Op::Add | Op::Replace) =
+        (&op.value, &path.sub, &path.filter, op.op)
+    {
+        crate::mapping::resource::check_value(map, &fields[0].schema, &fields[0].attr, v)?;
     }
     for f in fields {
         let current = w.get(&f.ldap).to_vec();
@@ -919,6 +952,49 @@ mod tests {
             mods(json!([{"op": "remove", "path": "title"}])),
             [Mod::Replace("title".into(), vec![])]
         );
+    }
+
+    #[test]
+    fn whole_attribute_values_must_be_storable() {
+        let e = patch(
+            json!([{"op": "add", "path": "emails", "value": [{"type": "home", "value": "h@x"}]}]),
+        )
+        .unwrap_err();
+        assert!(
+            e.to_string()
+                .contains("emails[type eq \"home\"].value is not mapped"),
+            "{e}"
+        );
+        let e = patch(json!([{"op": "replace", "path": "emails", "value": [{"type": "work", "value": "w@x", "nickname": "n"}]}])).unwrap_err();
+        assert!(e.to_string().contains("nickname"), "{e}");
+        assert_eq!(
+            mods(
+                json!([{"op": "replace", "path": "emails", "value": [{"type": "work", "value": "w@x", "primary": true, "display": "W"}]}])
+            ),
+            [
+                Mod::Delete("mail".into(), s(&["alice@example.com"])),
+                Mod::Add("mail".into(), s(&["w@x"]))
+            ]
+        );
+    }
+
+    #[test]
+    fn remove_a_whole_extension() {
+        let m = mods(
+            json!([{"op": "remove", "path": "urn:ietf:params:scim:schemas:extension:enterprise:2.0:User"}]),
+        );
+        assert!(m.is_empty(), "nothing of it was set: {m:?}");
+        let e = patch(json!([{"op": "remove", "path": "urn:ietf:params:scim:schemas:extension:contactify:2.0:User"}])).unwrap_err();
+        assert!(
+            e.to_string().contains("immutable"),
+            "orderCard is set and immutable: {e}"
+        );
+        // schemas inside an extension value is not an attribute.
+        let m = mods(
+            json!([{"op": "add", "path": "urn:ietf:params:scim:schemas:extension:enterprise:2.0:User",
+            "value": {"schemas": ["urn:ietf:params:scim:schemas:extension:enterprise:2.0:User"], "department": "D"}}]),
+        );
+        assert_eq!(m, [Mod::Replace("departmentNumber".into(), s(&["D"]))]);
     }
 
     #[test]

@@ -323,7 +323,10 @@ pub fn check_mapped(map: &AttrMap, res: &Map<String, Value>) -> Result<(), Error
             let obj = v
                 .as_object()
                 .ok_or_else(|| Error::invalid_value(format!("{k} must be an object")))?;
-            for (ak, av) in obj {
+            for (ak, av) in obj
+                .iter()
+                .filter(|(k, _)| !k.eq_ignore_ascii_case("schemas"))
+            {
                 check_attr(map, &schema.id, ak, av, &format!("{}:{ak}", schema.id))?;
             }
         } else {
@@ -338,6 +341,17 @@ fn describe(element: &Map<String, Value>, attr: &str) -> String {
         Some(t) => format!("{attr}[type eq {}]", Value::String(t.to_owned())),
         None => attr.to_owned(),
     }
+}
+
+/// Refuses any part of `v` (the value of attribute `attr` of `schema`) that no
+/// field would store; PATCH values go through the same check as full resources.
+pub fn check_value(map: &AttrMap, schema: &str, attr: &str, v: &Value) -> Result<(), Error> {
+    let shown = if schema.eq_ignore_ascii_case(map.kind.core_schema()) {
+        attr.to_owned()
+    } else {
+        format!("{schema}:{attr}")
+    };
+    check_attr(map, schema, attr, v, &shown)
 }
 
 fn check_attr(map: &AttrMap, schema: &str, k: &str, v: &Value, shown: &str) -> Result<(), Error> {

@@ -7,7 +7,7 @@ use std::collections::BTreeMap;
 use serde_json::Value;
 
 use crate::config::file::Extension;
-use crate::mapping::{AttrMap, Maps, ResourceKind};
+use crate::mapping::{AttrMap, Field, Maps, Pinned, ResourceKind};
 use crate::scim::schema::{self, AttrDef, Mutability, Returned, Schema};
 
 /// The schema of one resource type, reduced to what its map stores, plus the
@@ -27,31 +27,61 @@ fn published(map: &AttrMap) -> Vec<Schema> {
         .iter()
         .map(|s| {
             let mut out = s.retain(&|top, sub| {
-                derived(top)
-                    || map.fields.iter().any(|f| {
-                        f.schema.eq_ignore_ascii_case(&s.id)
-                            && f.attr.eq_ignore_ascii_case(top)
-                            && match (sub, &f.sub) {
-                                (None, _) => true,
-                                (Some(x), Some(y)) => x.eq_ignore_ascii_case(y),
-                                // Qualifiers of mapped elements (type, primary) are accepted.
-                                (Some(x), None) => {
-                                    x.eq_ignore_ascii_case("type")
-                                        || x.eq_ignore_ascii_case("primary")
-                                }
-                            }
-                            || (f.attr.eq_ignore_ascii_case(top)
-                                && f.schema.eq_ignore_ascii_case(&s.id)
-                                && sub.is_some_and(|x| {
-                                    ["type", "primary", "display", "$ref"]
-                                        .iter()
-                                        .any(|q| q.eq_ignore_ascii_case(x))
-                                        && s.attr(top).is_some_and(|d| {
-                                            d.multi_valued || f.reference.is_some()
-                                        })
-                                }))
+                if derived(top) {
+                    return true;
+                }
+                let fields: Vec<&Field> = map
+                    .fields
+                    .iter()
+                    .filter(|f| {
+                        f.schema.eq_ignore_ascii_case(&s.id) && f.attr.eq_ignore_ascii_case(top)
                     })
+                    .collect();
+                let Some(x) = sub else {
+                    return !fields.is_empty();
+                };
+                fields.iter().any(|f| {
+                    // A mapped sub-attribute, a qualifier a mapping pins (type,
+                    // primary), or what references carry on reads.
+                    f.sub.as_deref().is_some_and(|y| y.eq_ignore_ascii_case(x))
+                        || f.pinned.iter().any(|(k, _)| k.eq_ignore_ascii_case(x))
+                        || (f.reference.is_some()
+                            && ["$ref", "type", "display", "displayName"]
+                                .iter()
+                                .any(|q| q.eq_ignore_ascii_case(x)))
+                })
             });
+            // A pinned `type` can only take the pinned values.
+            for a in &mut out.attributes {
+                let pinned: Vec<String> = map
+                    .fields
+                    .iter()
+                    .filter(|f| {
+                        f.schema.eq_ignore_ascii_case(&s.id) && f.attr.eq_ignore_ascii_case(&a.name)
+                    })
+                    .flat_map(|f| {
+                        f.pinned
+                            .iter()
+                            .filter(|(k, _)| k.eq_ignore_ascii_case("type"))
+                    })
+                    .filter_map(|(_, p)| match p {
+                        Pinned::Str(v) => Some(v.clone()),
+                        Pinned::Bool(_) => None,
+                    })
+                    .collect();
+                if let Some(t) = a
+                    .sub_attributes
+                    .iter_mut()
+                    .find(|d| d.name.eq_ignore_ascii_case("type"))
+                {
+                    if !pinned.is_empty() {
+                        let mut v = pinned;
+                        v.sort();
+                        v.dedup();
+                        t.canonical_values = v;
+                    }
+                }
+            }
             // Mutability given in the mapping (e.g. immutable orderCard) wins.
             for a in &mut out.attributes {
                 let name = a.name.clone();

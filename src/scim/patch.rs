@@ -124,6 +124,14 @@ pub fn parse(body: &Value) -> Result<Vec<Operation>, Error> {
                     format!("{at}: remove needs a path (RFC 7644 §3.5.2.2)"),
                 ));
             }
+            (Op::Remove, Some(p)) if path::is_schema_urn(p) => {
+                // Removing an extension removes all of its attributes.
+                out.push(Operation {
+                    op,
+                    path: AttrPath::simple(p.trim()),
+                    value: None,
+                });
+            }
             (_, Some(p)) if path::is_schema_urn(p) => {
                 // A path naming an extension schema: its value holds that schema's attributes.
                 let v = value
@@ -169,7 +177,9 @@ fn expand(
         ))
     })?;
     for (k, val) in obj {
-        if schema.is_none() && k.eq_ignore_ascii_case("schemas") {
+        // `schemas` names the message's schemas, never an attribute (some
+        // clients repeat it inside an extension's value object).
+        if k.eq_ignore_ascii_case("schemas") {
             continue;
         }
         if schema.is_none() && path::is_schema_urn(k) {

@@ -6,6 +6,7 @@
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic, dead_code)]
 
 mod faults;
+mod frontend;
 mod groups;
 mod ops;
 mod protocol;
@@ -386,5 +387,29 @@ mod openldap_faults {
     #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
     async fn stalled_directory_gives_503_not_a_hang() {
         super::faults::stalled_directory_gives_503_not_a_hang().await
+    }
+}
+
+/// The HTTPS front end does not depend on the directory: once, on OpenLDAP.
+mod openldap_frontend {
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn https_reloads_on_sighup() {
+        super::frontend::https_reloads_on_sighup().await
+    }
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn client_certificates_when_configured() {
+        super::frontend::client_certificates_when_configured().await
+    }
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn systemd_is_notified() {
+        super::frontend::systemd_is_notified().await
+    }
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn systemd_unit_verifies() {
+        super::frontend::systemd_unit_verifies().await
+    }
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn runs_as_the_docker_image_does() {
+        super::frontend::runs_as_the_docker_image_does().await
     }
 }

@@ -74,7 +74,12 @@ pub async fn errors_are_scim(server: Server) {
         .await;
     assert_eq!(s, 415, "{v}");
     assert_eq!(h.get("content-type").unwrap(), "application/scim+json");
-    assert!(v["requestId"].as_str().is_some(), "{v}");
+    assert!(h.get("x-request-id").is_some(), "{v}");
+    assert_eq!(
+        v.as_object().unwrap().keys().collect::<Vec<_>>(),
+        ["detail", "schemas", "status"],
+        "{v}"
+    );
     let (s, _, v) = d
         .raw(
             "POST",
