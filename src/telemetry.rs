@@ -73,6 +73,8 @@ struct Registry {
     http: BTreeMap<(String, String, u16), u64>,
     http_latency: BTreeMap<(String, String), Histogram>,
     provisioned: BTreeMap<(&'static str, &'static str), u64>,
+    ldap: BTreeMap<(&'static str, String), u64>,
+    ldap_latency: BTreeMap<&'static str, Histogram>,
 }
 
 /// The metrics of one daemon.
@@ -90,6 +92,18 @@ impl Metrics {
                 .or_default() += 1;
             r.http_latency
                 .entry((route.to_owned(), method.to_owned()))
+                .or_default()
+                .observe(elapsed.as_secs_f64());
+        }
+    }
+
+    /// Records one LDAP operation: its type, result (`success`, a result code,
+    /// `unavailable`) and latency.
+    pub fn ldap(&self, op: &'static str, result: &str, elapsed: Duration) {
+        if let Ok(mut r) = self.inner.lock() {
+            *r.ldap.entry((op, result.to_owned())).or_default() += 1;
+            r.ldap_latency
+                .entry(op)
                 .or_default()
                 .observe(elapsed.as_secs_f64());
         }
@@ -134,6 +148,21 @@ impl Metrics {
                 "scim2ldap_provisioned_total{{resource=\"{kind}\",action=\"{action}\"}} {n}"
             );
         }
+        out.push_str("# HELP scim2ldap_ldap_operations_total LDAP operations by type and result.\n# TYPE scim2ldap_ldap_operations_total counter\n");
+        for ((op, result), n) in &r.ldap {
+            let _ = writeln!(
+                out,
+                "scim2ldap_ldap_operations_total{{operation=\"{op}\",result=\"{result}\"}} {n}"
+            );
+        }
+        out.push_str("# HELP scim2ldap_ldap_operation_duration_seconds Time LDAP operations took.\n# TYPE scim2ldap_ldap_operation_duration_seconds histogram\n");
+        for (op, h) in &r.ldap_latency {
+            h.render(
+                &mut out,
+                "scim2ldap_ldap_operation_duration_seconds",
+                &format!("operation=\"{op}\""),
+            );
+        }
         let _ = writeln!(
             out,
             "# HELP scim2ldap_ldap_pool_size Configured LDAP connections.\n# TYPE scim2ldap_ldap_pool_size gauge\nscim2ldap_ldap_pool_size {pool_size}"
@@ -165,7 +194,17 @@ mod tests {
         m.http("/Users", "GET", 200, Duration::from_millis(3));
         m.http("/Users", "GET", 200, Duration::from_millis(30));
         m.provisioned(ResourceKind::User, "created");
+        m.ldap("add", "success", Duration::from_micros(800));
+        m.ldap("add", "68", Duration::from_micros(300));
         let t = m.render(4, 3, 1, true);
+        assert!(
+            t.contains("scim2ldap_ldap_operations_total{operation=\"add\",result=\"68\"} 1"),
+            "{t}"
+        );
+        assert!(
+            t.contains("scim2ldap_ldap_operation_duration_seconds_count{operation=\"add\"} 2"),
+            "{t}"
+        );
         assert!(
             t.contains(
                 "scim2ldap_http_requests_total{route=\"/Users\",method=\"GET\",status=\"200\"} 2"

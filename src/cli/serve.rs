@@ -67,7 +67,7 @@ pub async fn run(config: Config) -> Result<ExitCode, ExitCode> {
         tracing::info!("{line}");
     }
     let metrics = Arc::new(Metrics::default());
-    let pool = Arc::new(pool);
+    let pool = Arc::new(pool.with_metrics(metrics.clone()));
     let gauges_pool = pool.clone();
     let size = config.ldap.pool_size;
     let service = Service::new(pool, config.clone(), metrics);

@@ -22,6 +22,7 @@ use tokio::sync::Mutex;
 use super::{Capabilities, DirError, Directory, Precondition, Scope, Search, Sort, Window, oid};
 use crate::config;
 use crate::ldap::{Entry, Filter, Mod};
+use crate::telemetry::Metrics;
 
 /// Shortest wait between reconnect attempts of one slot while the server is down.
 const MIN_BACKOFF: Duration = Duration::from_millis(250);
@@ -44,6 +45,7 @@ pub struct LdapPool {
     next: AtomicUsize,
     caps: Capabilities,
     in_use: AtomicUsize,
+    metrics: Option<Arc<Metrics>>,
 }
 
 fn dir_err(e: LdapError) -> DirError {
@@ -214,6 +216,7 @@ impl LdapPool {
             next: AtomicUsize::new(0),
             caps: Capabilities::default(),
             in_use: AtomicUsize::new(0),
+            metrics: None,
         };
         let mut ldap = pool.open().await?;
         let (rs, _) = ldap
@@ -334,18 +337,45 @@ impl LdapPool {
         }
     }
 
+    /// Counts one operation by type and outcome, with its latency.
+    fn record<T>(&self, name: &'static str, out: &Result<T, DirError>, started: Instant) {
+        if let Some(m) = &self.metrics {
+            let result = match out {
+                Ok(_) => "success".to_owned(),
+                Err(DirError::Result { rc, .. }) => rc.to_string(),
+                Err(DirError::Unavailable(_)) => "unavailable".to_owned(),
+                Err(DirError::Protocol(_)) => "protocol".to_owned(),
+            };
+            m.ldap(name, &result, started.elapsed());
+        }
+    }
+
+    /// Reports operations to `metrics` from now on.
+    pub fn with_metrics(mut self, metrics: Arc<Metrics>) -> LdapPool {
+        self.metrics = Some(metrics);
+        self
+    }
+
     /// Drops a slot's connection after a transport failure so it is rebuilt.
     async fn discard(&self, i: usize) {
         let mut slot = self.slots[i].lock().await;
         slot.conn = None;
     }
 
-    async fn run<T, F, Fut>(&self, op: F) -> Result<T, DirError>
+    async fn run<T, F, Fut>(&self, name: &'static str, op: F) -> Result<T, DirError>
     where
         F: FnOnce(Ldap) -> Fut,
         Fut: Future<Output = Result<T, DirError>>,
     {
-        let (i, h) = self.handle().await?;
+        let started = Instant::now();
+        let handle = self.handle().await;
+        let (i, h) = match handle {
+            Ok(x) => x,
+            Err(e) => {
+                self.record(name, &Err::<(), _>(e.clone()), started);
+                return Err(e);
+            }
+        };
         self.in_use.fetch_add(1, Ordering::Relaxed);
         let out = tokio::time::timeout(self.cfg.timeout + Duration::from_millis(500), op(h)).await;
         self.in_use.fetch_sub(1, Ordering::Relaxed);
@@ -354,6 +384,7 @@ impl LdapPool {
                 "the directory did not answer in time".to_owned(),
             ))
         });
+        self.record(name, &out, started);
         if let Err(e) = &out {
             if is_transport(e) {
                 self.discard(i).await;
@@ -411,7 +442,7 @@ impl Directory for LdapPool {
 
     async fn search(&self, s: Search) -> Result<Vec<Entry>, DirError> {
         let filter = s.filter.to_string();
-        self.run(|mut h| async move {
+        self.run("search", |mut h| async move {
             let (rs, _) = h
                 .search(&s.base, scope(s.scope), &filter, s.attrs)
                 .await
@@ -444,7 +475,7 @@ impl Directory for LdapPool {
     ) -> Result<Window, DirError> {
         let filter = s.filter.to_string();
         let paged = self.caps.paged_results;
-        self.run(|mut h| async move {
+        self.run("search", |mut h| async move {
             let mut adapters: Vec<Box<dyn Adapter<String, Vec<String>>>> =
                 vec![Box::new(EntriesOnly::new())];
             if paged && sort.is_none() {
@@ -487,7 +518,7 @@ impl Directory for LdapPool {
             .map(|(k, v)| (k, v.into_iter().collect()))
             .collect();
         let res = self
-            .run(|mut h| async move {
+            .run("add", |mut h| async move {
                 h.with_controls(controls)
                     .add(&dn_owned, attrs)
                     .await
@@ -515,7 +546,7 @@ impl Directory for LdapPool {
         let dn_owned = dn.to_owned();
         let mods = to_ldap3_mods(mods);
         let res = self
-            .run(|mut h| async move {
+            .run("modify", |mut h| async move {
                 h.with_controls(controls)
                     .modify(&dn_owned, mods)
                     .await
@@ -539,7 +570,7 @@ impl Directory for LdapPool {
         let controls = self.controls(read, pre);
         let (dn_owned, rdn_owned) = (dn.to_owned(), new_rdn.to_owned());
         let res = self
-            .run(|mut h| async move {
+            .run("modrdn", |mut h| async move {
                 h.with_controls(controls)
                     .modifydn(&dn_owned, &rdn_owned, true, None)
                     .await
@@ -564,7 +595,7 @@ impl Directory for LdapPool {
     async fn delete(&self, dn: &str, pre: Option<&Precondition>) -> Result<(), DirError> {
         let controls = self.controls(&[], pre);
         let dn_owned = dn.to_owned();
-        self.run(|mut h| async move {
+        self.run("delete", |mut h| async move {
             h.with_controls(controls)
                 .delete(&dn_owned)
                 .await
@@ -578,7 +609,7 @@ impl Directory for LdapPool {
     async fn set_password(&self, dn: &str, password: &SecretString) -> Result<(), DirError> {
         let dn_owned = dn.to_owned();
         let pw = password.clone();
-        self.run(|mut h| async move {
+        self.run("passwordModify", |mut h| async move {
             let exop = PasswordModify {
                 user_id: Some(&dn_owned),
                 old_pass: None,

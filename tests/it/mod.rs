@@ -135,12 +135,14 @@ impl Daemon {
             .with_test_writer()
             .with_env_filter("info")
             .try_init();
+        let metrics = Arc::new(Metrics::default());
         let pool = Arc::new(
             LdapPool::connect(&config.ldap)
                 .await
-                .unwrap_or_else(|e| panic!("cannot reach {server:?} at {}: {e}", server.url())),
+                .unwrap_or_else(|e| panic!("cannot reach {server:?} at {}: {e}", server.url()))
+                .with_metrics(metrics.clone()),
         );
-        let service = Service::new(pool, config.clone(), Arc::new(Metrics::default()));
+        let service = Service::new(pool, config.clone(), metrics);
         let app = router(Arc::new(AppState::new(service)));
         let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
         let addr = listener.local_addr().unwrap();

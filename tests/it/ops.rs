@@ -206,6 +206,14 @@ pub async fn metrics_count_requests_and_changes(server: Server) {
         "{text}"
     );
     assert!(text.contains("scim2ldap_ldap_up 1"), "{text}");
+    assert!(
+        text.contains("scim2ldap_ldap_operations_total{operation=\"add\",result=\"success\"} 1"),
+        "{text}"
+    );
+    assert!(
+        text.contains("scim2ldap_ldap_operation_duration_seconds_count{operation=\"search\"}"),
+        "{text}"
+    );
 }
 
 /// The real binary: JSON logs with request ids and audit lines (never a
