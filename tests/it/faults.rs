@@ -2,7 +2,7 @@
 //! While the directory is away requests are answered 503 with Retry-After —
 //! never a hang, never a 500 — and the daemon recovers by itself.
 
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 use std::process::Command;
 use std::time::{Duration, Instant};
 
@@ -69,6 +69,36 @@ impl PrivateSlapd {
         let started = Instant::now();
         while std::net::TcpStream::connect(&addr).is_ok() {
             assert!(started.elapsed() < Duration::from_secs(5));
+            std::thread::sleep(Duration::from_millis(20));
+        }
+    }
+
+    /// Restarts slapd with a certificate, listening on `ldaps://127.0.0.1:ldaps_port` too.
+    pub fn enable_tls(&self, ca: &Path, cert: &Path, key: &Path, ldaps_port: u16) {
+        self.kill();
+        let conf = self.state.join("openldap/slapd.conf");
+        let text = std::fs::read_to_string(&conf).unwrap();
+        let tls = format!(
+            "TLSCACertificateFile {}\nTLSCertificateFile {}\nTLSCertificateKeyFile {}\n",
+            ca.display(),
+            cert.display(),
+            key.display()
+        );
+        std::fs::write(&conf, format!("{tls}{text}")).unwrap();
+        let urls = format!("{} ldaps://127.0.0.1:{ldaps_port}/", self.url);
+        let status = Command::new("slapd")
+            .arg("-f")
+            .arg(&conf)
+            .args(["-h", &urls, "-u", "root", "-g", "root"])
+            .status()
+            .unwrap();
+        assert!(status.success());
+        let started = Instant::now();
+        while std::net::TcpStream::connect(("127.0.0.1", ldaps_port)).is_err() {
+            assert!(
+                started.elapsed() < Duration::from_secs(5),
+                "slapd did not listen on ldaps"
+            );
             std::thread::sleep(Duration::from_millis(20));
         }
     }

@@ -8,6 +8,7 @@
 mod faults;
 mod frontend;
 mod groups;
+mod ldaptls;
 mod ops;
 mod protocol;
 mod users;
@@ -389,6 +390,10 @@ mod openldap_faults {
     #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
     async fn stalled_directory_gives_503_not_a_hang() {
         super::faults::stalled_directory_gives_503_not_a_hang().await
+    }
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn ldaps_and_starttls_with_a_private_ca() {
+        super::ldaptls::ldaps_and_starttls_with_a_private_ca().await
     }
 }
 
