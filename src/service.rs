@@ -24,6 +24,20 @@ use crate::scim::query::{Params, Projection, Query, SortOrder};
 use crate::scim::{patch, schema};
 use crate::telemetry::Metrics;
 
+/// A fresh value for the version token: unique per process and time.
+fn new_token() -> String {
+    static COUNTER: std::sync::atomic::AtomicU64 = std::sync::atomic::AtomicU64::new(0);
+    let nanos = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map(|d| d.as_nanos())
+        .unwrap_or_default();
+    format!(
+        "{nanos:x}-{:x}-{:x}",
+        std::process::id(),
+        COUNTER.fetch_add(1, std::sync::atomic::Ordering::Relaxed)
+    )
+}
+
 /// Most ids or names in one OR filter; larger sets are split into several
 /// searches sent concurrently on the multiplexed connections.
 const BATCH: usize = 500;
@@ -675,6 +689,9 @@ impl<D: Directory> Service<D> {
                 vec![secrecy::ExposeSecret::expose_secret(pw).to_owned()],
             ));
         }
+        if let Some(t) = &map.version_token {
+            new.attrs.push((t.clone(), vec![new_token()]));
+        }
         let dn = new.dn.to_string();
         let read = map.read_attributes();
         let attr_names: Vec<String> = new.attrs.iter().map(|(k, _)| k.clone()).collect();
@@ -762,28 +779,48 @@ impl<D: Directory> Service<D> {
         entry: &Entry,
         plan: Plan,
         pre: Option<Precondition>,
+        if_match: bool,
         what: &str,
     ) -> Result<Entry, Error> {
         let read = map.read_attributes();
         let mut dn = entry.dn.clone();
         let mut latest: Option<Entry> = None;
         let mut pre = pre;
-        if !plan.mods.is_empty() {
-            let mut mods = plan.mods.clone();
-            if let (Some(pw), Some(mapping::PasswordMode::Attribute)) =
-                (&plan.password, map.password)
-            {
-                mods.push(Mod::Replace(
-                    "userPassword".to_owned(),
-                    vec![secrecy::ExposeSecret::expose_secret(pw).to_owned()],
-                ));
+        let mut mods = plan.mods.clone();
+        if let (Some(pw), Some(mapping::PasswordMode::Attribute)) = (&plan.password, map.password) {
+            mods.push(Mod::Replace(
+                "userPassword".to_owned(),
+                vec![secrecy::ExposeSecret::expose_secret(pw).to_owned()],
+            ));
+        }
+        // Compare-and-swap of the version token: the modify fails as a whole
+        // when another write changed the token since this request read it.
+        let cas = match (
+            &map.version_token,
+            map.version_token.as_deref().and_then(|t| entry.first(t)),
+        ) {
+            (Some(t), Some(current)) => {
+                mods.push(Mod::Delete(t.clone(), vec![current.to_owned()]));
+                mods.push(Mod::Add(t.clone(), vec![new_token()]));
+                true
             }
+            _ => false,
+        };
+        if !mods.is_empty() {
             let want_read: &[String] = if plan.rename.is_some() { &[] } else { &read };
             latest = self
                 .dir
                 .modify(&dn, mods, want_read, pre.as_ref())
                 .await
-                .map_err(|e| dir_error(map, e, what))?;
+                .map_err(|e| match e {
+                    DirError::Result {
+                        rc: rc::NO_SUCH_ATTRIBUTE,
+                        ..
+                    } if cas && if_match => Error::PreconditionFailed(format!(
+                        "{what}: the resource changed since the version given in If-Match"
+                    )),
+                    e => dir_error(map, e, what),
+                })?;
             pre = None;
         }
         if let Some(new_value) = &plan.rename {
@@ -793,7 +830,6 @@ impl<D: Directory> Service<D> {
                 .rename(&dn, &rdn, &read, pre.as_ref())
                 .await
                 .map_err(|e| dir_error(map, e, what))?;
-            dn = map.dn_for(new_value).to_string();
             if let Ok(old) = Dn::parse(&entry.dn) {
                 dn = Dn::child(&old.parent(), &map.rdn, new_value).to_string();
             }
@@ -845,8 +881,15 @@ impl<D: Directory> Service<D> {
             let result = if noop {
                 Ok(entry.clone())
             } else {
-                self.execute(map, &entry, plan, pre, &format!("update {}", kind.name()))
-                    .await
+                self.execute(
+                    map,
+                    &entry,
+                    plan,
+                    pre,
+                    if_match.is_some(),
+                    &format!("update {}", kind.name()),
+                )
+                .await
             };
             match result {
                 Err(Error::BadRequest { .. })
@@ -907,7 +950,14 @@ impl<D: Directory> Service<D> {
             entry.clone()
         } else {
             let after = self
-                .execute(map, &entry, plan, pre, &format!("replace {}", kind.name()))
+                .execute(
+                    map,
+                    &entry,
+                    plan,
+                    pre,
+                    if_match.is_some(),
+                    &format!("replace {}", kind.name()),
+                )
                 .await?;
             self.audit(ctx, "replace", kind, &after.dn, &changed);
             self.metrics.provisioned(kind, "updated");

@@ -144,6 +144,9 @@ pub struct Resource {
     pub id_attribute: Option<String>,
     /// Attribute whose value changes on every modify, used for `meta.version`.
     pub version_attribute: Option<String>,
+    /// Writable attribute the daemon sets to a fresh value on every write, so
+    /// `If-Match` is a compare-and-swap where the server lacks the Assertion control.
+    pub version_token: Option<String>,
     /// SCIM path → LDAP attribute.
     #[serde(default)]
     pub attributes: BTreeMap<String, Mapping>,

@@ -205,6 +205,8 @@ pub struct AttrMap {
     pub object_classes: Vec<String>,
     pub id_attribute: String,
     pub version_attribute: String,
+    /// Writable compare-and-swap token (see `version_token` in the config).
+    pub version_token: Option<String>,
     pub fields: Vec<Field>,
     /// Index of the field that maps onto the RDN attribute.
     pub naming: usize,
@@ -255,6 +257,9 @@ impl AttrMap {
         }
         if let Some(m) = &self.member_of {
             out.push(m.clone());
+        }
+        if let Some(t) = &self.version_token {
+            out.push(t.clone());
         }
         dedup_ci(out)
     }
@@ -381,10 +386,14 @@ pub fn compile(
         .version_attribute
         .clone()
         .unwrap_or_else(|| "entryCSN".to_owned());
+    let version_token = raw.version_token.clone();
     for (key, v) in [
         ("id_attribute", &id_attribute),
         ("version_attribute", &version_attribute),
-    ] {
+    ]
+    .into_iter()
+    .chain(version_token.iter().map(|t| ("version_token", t)))
+    {
         if !valid_ldap_name(v) {
             p.push(format!("{sec}.{key}: {v:?} is not an LDAP attribute name"));
         }
@@ -606,6 +615,7 @@ pub fn compile(
         object_classes,
         id_attribute,
         version_attribute,
+        version_token,
         fields,
         naming: naming.unwrap_or(0),
         defaults,

@@ -788,6 +788,54 @@ pub async fn etags_and_preconditions(server: Server) {
     assert_eq!(s, 412, "{v}");
     let e = d.entry(&dn_of(&d, &u)).await.unwrap();
     assert_eq!(attr(&e, "title").as_deref(), Some("v2"));
+    // Concurrent writers holding the same version: exactly one wins.
+    let mut tasks = Vec::new();
+    for i in 0..8 {
+        let (http, url, auth, etag) = (
+            d.http.clone(),
+            d.url(&format!("/Users/{id}")),
+            auth.clone(),
+            etag2.clone(),
+        );
+        tasks.push(tokio::spawn(async move {
+            let body = patch_body(
+                json!([{"op": "replace", "path": "title", "value": format!("racer-{i}")}]),
+            )
+            .to_string();
+            http.patch(url)
+                .header("authorization", auth)
+                .header("if-match", etag)
+                .header("content-type", "application/scim+json")
+                .body(body)
+                .send()
+                .await
+                .unwrap()
+                .status()
+                .as_u16()
+        }));
+    }
+    let mut statuses = Vec::new();
+    for t in tasks {
+        statuses.push(t.await.unwrap());
+    }
+    assert_eq!(
+        statuses.iter().filter(|s| **s == 200).count(),
+        1,
+        "{statuses:?}"
+    );
+    assert!(
+        statuses.iter().all(|s| *s == 200 || *s == 412),
+        "{statuses:?}"
+    );
+    let (_, h3, _) = d
+        .raw(
+            "GET",
+            &format!("/Users/{id}"),
+            None,
+            &[("authorization", &auth)],
+        )
+        .await;
+    let etag2 = h3.get("etag").unwrap().to_str().unwrap().to_owned();
     let (s, _, _) = d
         .raw(
             "DELETE",
