@@ -54,7 +54,24 @@ fn free_port() -> u16 {
         .port()
 }
 
-fn start(dir: &Path, extra: &str, notify: Option<&Path>) -> (Child, u16) {
+/// The daemon process, killed if a test fails before stopping it.
+struct Running(Child);
+
+impl Drop for Running {
+    fn drop(&mut self) {
+        let _ = self.0.kill();
+        let _ = self.0.wait();
+    }
+}
+
+impl std::ops::Deref for Running {
+    type Target = Child;
+    fn deref(&self) -> &Child {
+        &self.0
+    }
+}
+
+fn start(dir: &Path, extra: &str, notify: Option<&Path>) -> (Running, u16) {
     let port = free_port();
     let text = super::config_text(Server::OpenLdap).replace(
         "[server]",
@@ -76,7 +93,7 @@ fn start(dir: &Path, extra: &str, notify: Option<&Path>) -> (Child, u16) {
     if let Some(sock) = notify {
         cmd.env("NOTIFY_SOCKET", sock);
     }
-    let child = cmd.spawn().unwrap();
+    let child = Running(cmd.spawn().unwrap());
     let started = Instant::now();
     while std::net::TcpStream::connect(("127.0.0.1", port)).is_err() {
         assert!(
@@ -120,11 +137,11 @@ fn tempdir() -> PathBuf {
     d
 }
 
-fn stop(mut child: Child) {
+fn stop(mut child: Running) {
     let _ = Command::new("kill")
         .args(["-TERM", &child.id().to_string()])
         .status();
-    let _ = child.wait();
+    let _ = child.0.wait();
 }
 
 pub async fn https_reloads_on_sighup() {
@@ -228,7 +245,7 @@ pub async fn systemd_is_notified() {
     let n = sock.recv(&mut buf).unwrap();
     assert_eq!(&buf[..n], b"STOPPING=1");
     let mut child = child;
-    assert!(child.wait().unwrap().success());
+    assert!(child.0.wait().unwrap().success());
 }
 
 fn script(name: &str) -> (bool, String) {
