@@ -793,16 +793,21 @@ impl<D: Directory> Service<D> {
                 vec![secrecy::ExposeSecret::expose_secret(pw).to_owned()],
             ));
         }
-        // Compare-and-swap of the version token: the modify fails as a whole
-        // when another write changed the token since this request read it.
-        let cas = match (
-            &map.version_token,
-            map.version_token.as_deref().and_then(|t| entry.first(t)),
-        ) {
-            (Some(t), Some(current)) => {
+        // Every write renews the version token. Under If-Match the old value
+        // is deleted in the same modify (compare-and-swap): the modify fails as
+        // a whole when another write renewed the token since this request read
+        // it. Without If-Match it is simply replaced, so unconditional writes
+        // (membership changes from several daemons) still commute.
+        let current_token = map.version_token.as_deref().and_then(|t| entry.first(t));
+        let cas = match (&map.version_token, current_token) {
+            (Some(t), Some(current)) if if_match => {
                 mods.push(Mod::Delete(t.clone(), vec![current.to_owned()]));
                 mods.push(Mod::Add(t.clone(), vec![new_token()]));
                 true
+            }
+            (Some(t), Some(_)) => {
+                mods.push(Mod::Replace(t.clone(), vec![new_token()]));
+                false
             }
             _ => false,
         };
