@@ -644,6 +644,26 @@ pub async fn filters_push_down(server: Server) {
         ),
         (format!("userName ew \"{tag}-a\""), vec![an.clone()]),
         (
+            format!("userName sw \"{tag}\" and title ne \"Chief\""),
+            vec![an.clone()],
+        ),
+        (
+            format!("userName sw \"{tag}\" and meta.lastModified lt \"2000-01-01T00:00:00Z\""),
+            vec![],
+        ),
+        (
+            format!(
+                "userName sw \"{tag}\" and meta.lastModified gt \"2000-01-01T00:00:00Z\" and meta.created le \"2999-01-01T00:00:00Z\""
+            ),
+            vec![an.clone(), bn.clone()],
+        ),
+        (
+            format!(
+                "(userName eq \"{an}\" or userName eq \"{bn}\") and not (emails.value co \"-a@\")"
+            ),
+            vec![bn.clone()],
+        ),
+        (
             format!("userName co \"{tag}\" and title sw \"Ch\""),
             vec![bn.clone()],
         ),
