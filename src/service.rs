@@ -595,6 +595,19 @@ impl<D: Directory> Service<D> {
             }
             None => Refs::default(),
         };
+        if let (Some(f), Some(ordered)) = (&q.filter, &self.dir.capabilities().ordered_attributes) {
+            if let Some((path, attr)) = mapping::filter::ordering_attributes(map, f)
+                .into_iter()
+                .find(|(_, a)| !ordered.contains(&a.to_ascii_lowercase()))
+            {
+                return Err(Error::bad(
+                    ScimType::InvalidFilter,
+                    format!(
+                        "{path}: LDAP attribute {attr} has no ORDERING rule on this directory, so gt, ge, lt and le cannot be answered"
+                    ),
+                ));
+            }
+        }
         let translated = match &q.filter {
             Some(f) if strict => mapping::filter::to_ldap(map, f, &refs)?,
             Some(f) => mapping::filter::to_ldap_lenient(map, f, &refs)?,
@@ -848,12 +861,54 @@ impl<D: Directory> Service<D> {
                 latest = None;
             }
         }
-        match latest {
-            Some(e) => Ok(e),
-            None => Ok(self
+        let after = match latest {
+            Some(e) => e,
+            None => self
                 .reread(map, &dn)
                 .await?
-                .unwrap_or_else(|| entry.clone())),
+                .unwrap_or_else(|| entry.clone()),
+        };
+        self.drop_stale_placeholder(map, after).await
+    }
+
+    /// A concurrent writer may have added a member while this request put the
+    /// placeholder in (or the other way round): whoever sees both afterwards
+    /// removes the placeholder, so it never stands beside real members.
+    async fn drop_stale_placeholder(&self, map: &AttrMap, after: Entry) -> Result<Entry, Error> {
+        let Some((attr, ph)) = map
+            .members
+            .as_ref()
+            .and_then(|m| m.placeholder.as_ref().map(|p| (m.attribute.clone(), p)))
+        else {
+            return Ok(after);
+        };
+        let values = after.values(&attr);
+        let stale: Vec<String> = values
+            .iter()
+            .filter(|v| Dn::parse(v).is_ok_and(|d| d.same_as(ph)))
+            .cloned()
+            .collect();
+        if stale.is_empty() || stale.len() == values.len() {
+            return Ok(after);
+        }
+        match self
+            .dir
+            .modify(
+                &after.dn,
+                vec![Mod::Delete(attr, stale)],
+                &map.read_attributes(),
+                None,
+            )
+            .await
+        {
+            Ok(Some(e)) => Ok(e),
+            Ok(None) => Ok(self.reread(map, &after.dn).await?.unwrap_or(after)),
+            // Someone else removed it first.
+            Err(DirError::Result {
+                rc: rc::NO_SUCH_ATTRIBUTE,
+                ..
+            }) => Ok(self.reread(map, &after.dn).await?.unwrap_or(after)),
+            Err(e) => Err(dir_error(map, e, "removing the empty-group placeholder")),
         }
     }
 

@@ -100,6 +100,9 @@ pub struct Capabilities {
     pub permissive_modify: bool,
     pub starttls: bool,
     pub naming_contexts: Vec<String>,
+    /// Attribute types (lower-case) with an ORDERING rule; `None` when the
+    /// subschema could not be read.
+    pub ordered_attributes: Option<std::collections::BTreeSet<String>>,
 }
 
 /// OIDs read from `supportedControl` / `supportedExtension`.
@@ -145,6 +148,7 @@ impl Capabilities {
             permissive_modify: control(oid::PERMISSIVE_MODIFY),
             starttls: ext(oid::STARTTLS),
             naming_contexts: e.values("namingContexts").to_vec(),
+            ordered_attributes: None,
         }
     }
 

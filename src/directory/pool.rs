@@ -247,6 +247,11 @@ impl LdapPool {
         if let Some(first) = pool.slots.first_mut() {
             first.get_mut().conn = Some(ldap);
         }
+        // Which attributes can be ordered decides whether gt/ge/lt/le filters
+        // can be answered; a server that hides its schema gets no check.
+        if let Ok(schema) = super::subschema::read(&pool).await {
+            pool.caps.ordered_attributes = Some(schema.ordered);
+        }
         Ok(pool)
     }
 

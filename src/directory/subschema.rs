@@ -12,6 +12,57 @@ use crate::ldap::Filter;
 pub struct Subschema {
     pub attribute_types: BTreeSet<String>,
     pub object_classes: BTreeSet<String>,
+    /// Attribute types with an ORDERING rule, own or inherited through SUP:
+    /// only these can answer `>=`/`<=` (SCIM gt, ge, lt, le).
+    pub ordered: BTreeSet<String>,
+}
+
+/// The word after `KEY` in a definition (`SUP name`, `ORDERING caseIgnoreOrderingMatch`).
+fn keyword(definition: &str, key: &str) -> Option<String> {
+    let mut words = definition.split_whitespace();
+    while let Some(w) = words.next() {
+        if w == key {
+            return words
+                .next()
+                .map(|v| v.trim_matches('\'').to_ascii_lowercase());
+        }
+    }
+    None
+}
+
+/// Attribute types that have an ORDERING rule, following SUP chains.
+pub fn ordered(definitions: &[String]) -> BTreeSet<String> {
+    let mut own = BTreeSet::new();
+    let mut sup: std::collections::BTreeMap<String, String> = std::collections::BTreeMap::new();
+    for d in definitions {
+        let ns = names(d);
+        let has = keyword(d, "ORDERING").is_some();
+        let parent = keyword(d, "SUP");
+        for n in ns {
+            if has {
+                own.insert(n.clone());
+            }
+            if let Some(p) = &parent {
+                sup.insert(n, p.clone());
+            }
+        }
+    }
+    let mut out = own.clone();
+    for name in sup.keys() {
+        let mut cur = name.clone();
+        // Bounded walk: schemas are shallow and a cycle must not hang us.
+        for _ in 0..16 {
+            if own.contains(&cur) {
+                out.insert(name.clone());
+                break;
+            }
+            match sup.get(&cur) {
+                Some(p) => cur = p.clone(),
+                None => break,
+            }
+        }
+    }
+    out
 }
 
 /// The NAMEs of one RFC 4512 definition: `NAME 'cn'` or `NAME ( 'cn' 'commonName' )`.
@@ -57,6 +108,7 @@ pub async fn read(dir: &impl Directory) -> Result<Subschema, DirError> {
         .await?;
     let mut s = Subschema::default();
     for e in entries {
+        s.ordered.extend(ordered(e.values("attributeTypes")));
         s.attribute_types
             .extend(e.values("attributeTypes").iter().flat_map(|d| names(d)));
         s.object_classes
@@ -80,5 +132,16 @@ mod tests {
             ["uid"]
         );
         assert_eq!(names("( 1.2.3 DESC 'no name' )"), Vec::<String>::new());
+        let defs = [
+            "( 2.5.4.41 NAME 'name' EQUALITY caseIgnoreMatch SUBSTR caseIgnoreSubstringsMatch SYNTAX 1.3.6.1.4.1.1466.115.121.1.15{32768} )".to_owned(),
+            "( 2.5.4.3 NAME ( 'cn' 'commonName' ) SUP name )".to_owned(),
+            "( 2.5.18.1 NAME 'createTimestamp' EQUALITY generalizedTimeMatch ORDERING generalizedTimeOrderingMatch SYNTAX 1.3.6.1.4.1.1466.115.121.1.24 )".to_owned(),
+            "( 9.9 NAME 'myTime' SUP createTimestamp )".to_owned(),
+            "( 9.8 NAME 'loopA' SUP loopB )".to_owned(),
+            "( 9.7 NAME 'loopB' SUP loopA )".to_owned(),
+        ];
+        let o = ordered(&defs);
+        assert!(o.contains("createtimestamp") && o.contains("mytime"));
+        assert!(!o.contains("cn") && !o.contains("name") && !o.contains("loopa"));
     }
 }

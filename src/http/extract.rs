@@ -145,7 +145,9 @@ impl<'de> serde::Deserialize<'de> for UniqueValue {
                 let mut out = serde_json::Map::new();
                 while let Some(k) = map.next_key::<String>()? {
                     let UniqueValue(v) = map.next_value()?;
-                    if out.contains_key(&k) {
+                    // SCIM attribute names are case-insensitive: `userName` and
+                    // `UserName` are the same key.
+                    if out.keys().any(|x| x.eq_ignore_ascii_case(&k)) {
                         return Err(serde::de::Error::custom(format!("duplicate key {k:?}")));
                     }
                     out.insert(k, v);
@@ -237,6 +239,8 @@ mod tests {
     fn json_rules() {
         assert!(parse_json(br#"{"a":1,"b":[1,{"c":null}]}"#).is_ok());
         let e = parse_json(br#"{"userName":"a","userName":"b"}"#).unwrap_err();
+        assert!(e.to_string().contains("duplicate key"), "{e}");
+        let e = parse_json(br#"{"userName":"a","UserName":"b"}"#).unwrap_err();
         assert!(e.to_string().contains("duplicate key"), "{e}");
         let deep = format!("{}{}", "[".repeat(40), "]".repeat(40));
         assert!(

@@ -479,6 +479,55 @@ fn compare(f: &Field, op: CompareOp, v: &Value, refs: &Refs) -> Result<L, Error>
     })
 }
 
+/// The mapped attributes a filter compares with gt/ge/lt/le, as (SCIM path,
+/// LDAP attribute): those need an ORDERING rule on the server.
+pub fn ordering_attributes(map: &AttrMap, f: &Filter) -> Vec<(String, String)> {
+    fn walk(map: &AttrMap, f: &Filter, parent: Option<&AttrPath>, out: &mut Vec<(String, String)>) {
+        match f {
+            Filter::And(a, b) | Filter::Or(a, b) => {
+                walk(map, a, parent, out);
+                walk(map, b, parent, out);
+            }
+            Filter::Not(a) => walk(map, a, parent, out),
+            Filter::ValuePath { path, filter } => walk(map, filter, Some(path), out),
+            Filter::Present(_) => {}
+            Filter::Compare { path, op, .. } => {
+                if !matches!(
+                    op,
+                    CompareOp::Gt | CompareOp::Ge | CompareOp::Lt | CompareOp::Le
+                ) {
+                    return;
+                }
+                let (attr, schema, sub) = match parent {
+                    Some(p) => (
+                        p.attr.as_str(),
+                        p.schema.as_deref(),
+                        Some(path.attr.as_str()),
+                    ),
+                    None => (
+                        path.attr.as_str(),
+                        path.schema.as_deref(),
+                        path.sub.as_deref(),
+                    ),
+                };
+                for (_, field) in map.fields_of(schema, attr) {
+                    let sub_ok = match (sub, &field.sub) {
+                        (None, _) => true,
+                        (Some(s), Some(fs)) => s.eq_ignore_ascii_case(fs),
+                        (Some(_), None) => false,
+                    };
+                    if sub_ok && field.reference.is_none() {
+                        out.push((field.path_text(), field.ldap.clone()));
+                    }
+                }
+            }
+        }
+    }
+    let mut out = Vec::new();
+    walk(map, f, None, &mut out);
+    out
+}
+
 /// Ids the filter compares reference attributes with (`members.value eq
 /// "…"`, `manager.value eq "…"`), to resolve before translating.
 pub fn reference_ids(map: &AttrMap, f: &Filter) -> Vec<String> {

@@ -4,5 +4,7 @@ pub mod discovery;
 pub mod filter;
 pub mod patch;
 pub mod path;
+#[cfg(test)]
+mod proptests;
 pub mod query;
 pub mod schema;

@@ -324,7 +324,12 @@ pub async fn user_deletion_cleans_memberships(server: Server) {
 }
 
 pub async fn thousand_members_in_one_patch(server: Server) {
-    let d = Daemon::start(server).await;
+    // 389-ds's MemberOf plugin updates every member inside the modify: give it time.
+    let d = Daemon::with_config(
+        server,
+        &config_text(server).replace("[ldap]", "[ldap]\ntimeout_seconds = 60"),
+    )
+    .await;
     let mut l = d.ldap().await;
     let tag = unique("bulk");
     // Create 1,000 users directly (fast), then add them all in one PATCH.

@@ -698,6 +698,23 @@ pub async fn filters_push_down(server: Server) {
             "{f}"
         );
     }
+    // Ordering needs an ORDERING rule in the directory's schema: refused
+    // clearly where the attribute has none, answered where it has one.
+    let (s, v) = d
+        .call(
+            "GET",
+            &q(&format!("userName sw \"{tag}\" and userName gt \"{an}\"")),
+            None,
+        )
+        .await;
+    match s {
+        400 => {
+            assert_eq!(v["scimType"], "invalidFilter");
+            assert!(v["detail"].as_str().unwrap().contains("ORDERING"), "{v}");
+        }
+        200 => assert_eq!(ids(&v), [bn.clone()], "{v}"),
+        other => panic!("{other}: {v}"),
+    }
     for bad in [
         "userName eq",
         "nickName eq \"x\"",
