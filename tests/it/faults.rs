@@ -210,7 +210,36 @@ pub async fn stalled_directory_gives_503_not_a_hang() {
     let d = on_private(&slapd).await;
     let u = d.create_user(&unique("stall")).await;
     let id = u["id"].as_str().unwrap().to_owned();
+    // One request at a time: while one waits on the stalled directory, the next gets 429.
+    let text = super::config_text(Server::OpenLdap)
+        .replace("[ldap]", "[ldap]\ntimeout_seconds = 2")
+        .replace("[server]", "[server]\nmax_concurrent_requests = 1");
+    let single = Daemon::with_config_at(Server::OpenLdap, &text, &slapd.url).await;
     slapd.signal("-STOP");
+    let waiting = {
+        let (http, url) = (single.http.clone(), single.url(&format!("/Users/{id}")));
+        tokio::spawn(async move {
+            http.get(url)
+                .bearer_auth(super::TOKEN)
+                .send()
+                .await
+                .unwrap()
+                .status()
+                .as_u16()
+        })
+    };
+    tokio::time::sleep(Duration::from_millis(300)).await;
+    let (s, h, v) = single
+        .raw(
+            "GET",
+            &format!("/Users/{id}"),
+            None,
+            &[("authorization", &format!("Bearer {}", super::TOKEN))],
+        )
+        .await;
+    assert_eq!(s, 429, "{v}");
+    assert!(h.get("retry-after").is_some());
+    assert_eq!(waiting.await.unwrap(), 503);
     let started = Instant::now();
     let (s, v) = d.call("GET", &format!("/Users/{id}"), None).await;
     let took = started.elapsed();
@@ -219,4 +248,29 @@ pub async fn stalled_directory_gives_503_not_a_hang() {
     assert!(took < Duration::from_secs(4), "answered in {took:?}");
     let took = until_ok(&d, &format!("/Users/{id}"), Duration::from_secs(5)).await;
     eprintln!("recovered {took:?} after SIGCONT");
+}
+
+pub async fn failover_to_the_next_url() {
+    let slapd = PrivateSlapd::start();
+    // The first URL has nothing listening; the daemon goes on to the second.
+    let dead = {
+        let l = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+        l.local_addr().unwrap().port()
+    };
+    let urls = format!("ldap://127.0.0.1:{dead} {}", slapd.url);
+    let d = Daemon::with_config_at(
+        Server::OpenLdap,
+        &super::config_text(Server::OpenLdap),
+        &urls,
+    )
+    .await;
+    let u = d.create_user(&unique("failover")).await;
+    let (s, _) = d
+        .call(
+            "GET",
+            &format!("/Users/{}", u["id"].as_str().unwrap()),
+            None,
+        )
+        .await;
+    assert_eq!(s, 200);
 }
