@@ -648,6 +648,37 @@ impl<D: Directory> Service<D> {
                 })
             }
         };
+        let take = self.page_size(q);
+        // Entra's match (`userName eq`, `id eq`): an equality on the naming or
+        // id attribute selects at most a few entries of this type, so one plain
+        // search answers it, without paging or an object class condition.
+        let unique_match = matches!(&translated, Filter::Equal(a, _) if a.eq_ignore_ascii_case(&map.rdn) || a.eq_ignore_ascii_case(&map.id_attribute));
+        if unique_match && sort.is_none() {
+            let s = Search {
+                base: map.base.to_string(),
+                scope: Scope::Subtree,
+                filter: translated,
+                attrs: resource::attributes_for(map, &q.projection),
+            };
+            let found: Vec<Entry> = self
+                .dir
+                .search(s)
+                .await
+                .map_err(|e| dir_error(map, e, "search"))?
+                .into_iter()
+                .filter(|e| Dn::parse(&e.dn).is_ok_and(|d| d.is_within(&map.base)))
+                .collect();
+            let total = found.len();
+            let window: Vec<Entry> = found
+                .into_iter()
+                .skip(q.start_index - 1)
+                .take(take)
+                .collect();
+            let resources = self
+                .render(map, &window, &q.projection, ctx, Refs::default())
+                .await?;
+            return Ok((total, resources));
+        }
         let filter = Filter::and(vec![
             Filter::Equal("objectClass".to_owned(), map.object_classes[0].clone()),
             translated,
@@ -658,7 +689,6 @@ impl<D: Directory> Service<D> {
             filter,
             attrs: resource::attributes_for(map, &q.projection),
         };
-        let take = self.page_size(q);
         let sorted = sort.is_some();
         let w = self.dir.search_window(s, q.start_index - 1, take, sort).await.map_err(|e| match e {
             DirError::Result { rc: rc::UNWILLING_TO_PERFORM, text } if sorted => Error::bad(
@@ -793,9 +823,37 @@ impl<D: Directory> Service<D> {
         plan: Plan,
         pre: Option<Precondition>,
         if_match: bool,
+        read_back: bool,
         what: &str,
     ) -> Result<Entry, Error> {
-        let read = map.read_attributes();
+        // The entry after the write is needed to answer with it, or to see a
+        // placeholder beside real members; otherwise no PostRead is asked for
+        // (on a large group it would carry every member value back).
+        let placeholder_involved = map
+            .members
+            .as_ref()
+            .and_then(|m| m.placeholder.as_ref())
+            .is_some_and(|ph| {
+                let ph = ph.to_string().to_ascii_lowercase();
+                let in_mods = plan.mods.iter().any(|m| match m {
+                    Mod::Add(_, v) | Mod::Delete(_, v) | Mod::Replace(_, v) => {
+                        v.iter().any(|x| x.to_ascii_lowercase() == ph)
+                    }
+                });
+                let in_entry = map.members.as_ref().is_some_and(|m| {
+                    entry
+                        .values(&m.attribute)
+                        .iter()
+                        .any(|x| x.to_ascii_lowercase() == ph)
+                });
+                in_mods || in_entry
+            });
+        let read_back = read_back || placeholder_involved;
+        let read = if read_back {
+            map.read_attributes()
+        } else {
+            Vec::new()
+        };
         let mut dn = entry.dn.clone();
         let mut latest: Option<Entry> = None;
         let mut pre = pre;
@@ -863,12 +921,69 @@ impl<D: Directory> Service<D> {
         }
         let after = match latest {
             Some(e) => e,
+            None if !read_back => {
+                self.check_placeholder_after_add(map, &dn, &plan).await?;
+                return Ok(entry.clone());
+            }
             None => self
                 .reread(map, &dn)
                 .await?
                 .unwrap_or_else(|| entry.clone()),
         };
         self.drop_stale_placeholder(map, after).await
+    }
+
+    /// Without reading the group back: after adding members, one cheap base
+    /// search (no values returned) tells whether a concurrent removal left the
+    /// placeholder in; if so it goes.
+    async fn check_placeholder_after_add(
+        &self,
+        map: &AttrMap,
+        dn: &str,
+        plan: &Plan,
+    ) -> Result<(), Error> {
+        let Some((attr, ph)) = map.members.as_ref().and_then(|m| {
+            m.placeholder
+                .as_ref()
+                .map(|p| (m.attribute.clone(), p.to_string()))
+        }) else {
+            return Ok(());
+        };
+        if !plan
+            .mods
+            .iter()
+            .any(|m| matches!(m, Mod::Add(a, _) if a.eq_ignore_ascii_case(&attr)))
+        {
+            return Ok(());
+        }
+        let probe = Search {
+            base: dn.to_owned(),
+            scope: Scope::Base,
+            filter: Filter::Equal(attr.clone(), ph.clone()),
+            attrs: vec!["1.1".to_owned()],
+        };
+        if self
+            .dir
+            .search(probe)
+            .await
+            .map_err(|e| dir_error(map, e, "checking the placeholder"))?
+            .is_empty()
+        {
+            return Ok(());
+        }
+        match self
+            .dir
+            .modify(dn, vec![Mod::Delete(attr, vec![ph])], &[], None)
+            .await
+        {
+            // Gone already, or it is the last value again after another removal.
+            Ok(_)
+            | Err(DirError::Result {
+                rc: rc::NO_SUCH_ATTRIBUTE | rc::OBJECT_CLASS_VIOLATION,
+                ..
+            }) => Ok(()),
+            Err(e) => Err(dir_error(map, e, "removing the empty-group placeholder")),
+        }
     }
 
     /// A concurrent writer may have added a member while this request put the
@@ -938,6 +1053,8 @@ impl<D: Directory> Service<D> {
             let changed = plan.changed_attributes();
             let noop = plan.is_noop();
             let disabled = kind == ResourceKind::User && map.disable.as_ref().is_some_and(|d| plan.mods.iter().any(|m| matches!(m, Mod::Add(a, v) if a.eq_ignore_ascii_case(&d.attribute) && v.contains(&d.value))));
+            let answer_204 =
+                kind == ResourceKind::Group && projection.is_none_or(Projection::is_default);
             let result = if noop {
                 Ok(entry.clone())
             } else {
@@ -947,6 +1064,7 @@ impl<D: Directory> Service<D> {
                     plan,
                     pre,
                     if_match.is_some(),
+                    !answer_204,
                     &format!("update {}", kind.name()),
                 )
                 .await
@@ -966,8 +1084,7 @@ impl<D: Directory> Service<D> {
                     }
                     // Groups answer 204 unless the client asked for attributes:
                     // rendering thousands of members nobody reads costs searches.
-                    if kind == ResourceKind::Group && projection.is_none_or(Projection::is_default)
-                    {
+                    if answer_204 {
                         return Ok(None);
                     }
                     let p = projection.cloned().unwrap_or_default();
@@ -1016,6 +1133,7 @@ impl<D: Directory> Service<D> {
                     plan,
                     pre,
                     if_match.is_some(),
+                    true,
                     &format!("replace {}", kind.name()),
                 )
                 .await?;
