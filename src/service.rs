@@ -53,6 +53,18 @@ pub struct Ctx {
     pub actor: String,
 }
 
+/// How a plan is written.
+struct Write<'a> {
+    /// Checked atomically by the Assertion control.
+    pre: Option<Precondition>,
+    /// The client sent If-Match (the version token is compared-and-swapped).
+    if_match: bool,
+    /// The caller answers with the entry after the write.
+    read_back: bool,
+    /// What the write is, for error messages.
+    what: &'a str,
+}
+
 /// A resource and its ETag.
 #[derive(Debug, Clone)]
 pub struct Versioned {
@@ -821,11 +833,14 @@ impl<D: Directory> Service<D> {
         map: &AttrMap,
         entry: &Entry,
         plan: Plan,
-        pre: Option<Precondition>,
-        if_match: bool,
-        read_back: bool,
-        what: &str,
+        how: Write<'_>,
     ) -> Result<Entry, Error> {
+        let Write {
+            pre,
+            if_match,
+            read_back,
+            what,
+        } = how;
         // The entry after the write is needed to answer with it, or to see a
         // placeholder beside real members; otherwise no PostRead is asked for
         // (on a large group it would carry every member value back).
@@ -1058,16 +1073,14 @@ impl<D: Directory> Service<D> {
             let result = if noop {
                 Ok(entry.clone())
             } else {
-                self.execute(
-                    map,
-                    &entry,
-                    plan,
+                let what = format!("update {}", kind.name());
+                let how = Write {
                     pre,
-                    if_match.is_some(),
-                    !answer_204,
-                    &format!("update {}", kind.name()),
-                )
-                .await
+                    if_match: if_match.is_some(),
+                    read_back: !answer_204,
+                    what: &what,
+                };
+                self.execute(map, &entry, plan, how).await
             };
             match result {
                 Err(Error::BadRequest { .. })
@@ -1131,10 +1144,12 @@ impl<D: Directory> Service<D> {
                     map,
                     &entry,
                     plan,
-                    pre,
-                    if_match.is_some(),
-                    true,
-                    &format!("replace {}", kind.name()),
+                    Write {
+                        pre,
+                        if_match: if_match.is_some(),
+                        read_back: true,
+                        what: &format!("replace {}", kind.name()),
+                    },
                 )
                 .await?;
             self.audit(ctx, "replace", kind, &after.dn, &changed);
