@@ -8,9 +8,11 @@
 mod faults;
 mod frontend;
 mod groups;
+mod hostile;
 mod ldaptls;
 mod ops;
 mod protocol;
+mod races;
 mod users;
 
 use std::sync::Arc;
@@ -378,6 +380,18 @@ on_both_servers!(
     ops::explain_never_writes,
     ops::metrics_count_requests_and_changes,
     ops::binary_serves_audits_and_stops,
+    races::same_user_name_created_concurrently,
+    races::concurrent_member_patches_commute,
+    hostile::filter_injection_finds_nothing_extra,
+    hostile::ids_that_are_not_uuids_are_not_found,
+    hostile::nul_in_user_name_is_refused,
+    hostile::read_only_attributes_are_refused,
+    hostile::post_ignores_id_and_meta,
+    hostile::dn_injection_stays_under_people,
+    hostile::malformed_bodies_write_nothing,
+    hostile::token_checks,
+    hostile::every_endpoint_requires_the_token,
+    hostile::datetime_text_with_multibyte_characters_is_refused,
 );
 
 /// Fault tests on a private slapd (killing a shared server would break the
@@ -390,6 +404,10 @@ mod openldap_faults {
     #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
     async fn stalled_directory_gives_503_not_a_hang() {
         super::faults::stalled_directory_gives_503_not_a_hang().await
+    }
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn failover_to_the_next_url() {
+        super::faults::failover_to_the_next_url().await
     }
     #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
     async fn ldaps_and_starttls_with_a_private_ca() {
