@@ -487,6 +487,10 @@ pub fn generalized_to_rfc3339(value: &str) -> Option<String> {
 /// fraction) into GeneralizedTime; other offsets are rejected rather than
 /// silently mis-compared.
 pub fn rfc3339_to_generalized(value: &str) -> Option<String> {
+    // Byte offsets below are only char boundaries for ASCII text.
+    if !value.is_ascii() {
+        return None;
+    }
     let b = value.as_bytes();
     if b.len() < 20
         || b[4] != b'-'
@@ -665,5 +669,7 @@ mod tests {
         );
         assert_eq!(rfc3339_to_generalized("2011-05-13T04:42:34+02:00"), None);
         assert_eq!(rfc3339_to_generalized("yesterday"), None);
+        assert_eq!(rfc3339_to_generalized("2011-05-13T04:42:34\u{e9}Z"), None);
+        assert_eq!(rfc3339_to_generalized("2011-\u{e9}5-13T04:42:34Z"), None);
     }
 }
