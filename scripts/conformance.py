@@ -102,32 +102,6 @@ class HttpLog:
         self.f.flush()
 
 
-class DropErrorRequestId(httpx2.BaseTransport):
-    """Diagnosis only: removes the requestId member of SCIM Error bodies.
-
-    scim2-models refuses an Error carrying an attribute its schema does not define, and
-    then the check ends there; without it the checks behind can be seen.
-    """
-
-    def __init__(self) -> None:
-        self.inner = httpx2.HTTPTransport()
-
-    def handle_request(self, request: httpx2.Request) -> httpx2.Response:
-        resp = self.inner.handle_request(request)
-        if resp.status_code < 400:
-            return resp
-        resp.read()
-        try:
-            body = json.loads(resp.content)
-        except ValueError:
-            return resp
-        if not isinstance(body, dict) or "requestId" not in body:
-            return resp
-        del body["requestId"]
-        headers = [(k, v) for k, v in resp.headers.items() if k.lower() != "content-length"]
-        return httpx2.Response(resp.status_code, headers=headers, content=json.dumps(body).encode())
-
-
 def main() -> int:
     ap = argparse.ArgumentParser()
     ap.add_argument("--url", required=True)
@@ -135,11 +109,6 @@ def main() -> int:
     ap.add_argument("--skips", required=True)
     ap.add_argument("--http-log")
     ap.add_argument("--json", help="write every result, with its data, to this file")
-    ap.add_argument(
-        "--drop-error-request-id",
-        action="store_true",
-        help="diagnosis: hide the requestId of Error bodies from the tester",
-    )
     args = ap.parse_args()
 
     # scim2-tester draws attribute values (e.g. emails.type among the canonicalValues) with
@@ -154,7 +123,6 @@ def main() -> int:
         base_url=args.url,
         headers={"Authorization": f"Bearer {args.token}"},
         timeout=30,
-        transport=DropErrorRequestId() if args.drop_error_request_id else None,
         event_hooks={"request": [log.request], "response": [log.response]},
     )
     client = SyncSCIMClient(http)
