@@ -57,6 +57,10 @@ fn dir_err(e: LdapError) -> DirError {
         LdapError::Timeout { .. } => {
             DirError::Unavailable("the directory did not answer in time".to_owned())
         }
+        // A request the library refused to encode is a bug here, not an outage.
+        LdapError::FilterParsing => {
+            DirError::Protocol("an LDAP filter could not be encoded".to_owned())
+        }
         other => DirError::Unavailable(format!("connection to the directory failed: {other}")),
     }
 }

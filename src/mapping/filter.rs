@@ -460,6 +460,11 @@ fn compare(f: &Field, op: CompareOp, v: &Value, refs: &Refs) -> Result<L, Error>
             "{path}: the value contains a NUL character"
         )));
     }
+    // Every value contains, starts and ends with "": an empty substring is
+    // presence (and `(a=**)` is not a valid LDAP filter).
+    if text.is_empty() && matches!(op, CompareOp::Co | CompareOp::Sw | CompareOp::Ew) {
+        return Ok(L::Present(a));
+    }
     Ok(match op {
         CompareOp::Eq => L::Equal(a, text),
         CompareOp::Ne => L::Not(Box::new(L::Equal(a, text))),
@@ -618,6 +623,8 @@ mod tests {
             ("title sw \"eng\"", "(title=eng*)"),
             ("title ew \"eng\"", "(title=*eng)"),
             ("title pr", "(title=*)"),
+            ("title co \"\"", "(title=*)"),
+            ("title sw \"\"", "(title=*)"),
             ("title gt \"b\"", "(&(title>=b)(!(title=b)))"),
             ("title ge \"b\"", "(title>=b)"),
             ("title lt \"b\"", "(&(title<=b)(!(title=b)))"),

@@ -217,8 +217,13 @@ impl<'a> Parser<'a> {
         noun: &'static str,
     ) -> Result<Self, SyntaxError> {
         if src.len() > limits.max_len {
+            // Point at a character boundary, never inside a multi-byte character.
+            let mut at = limits.max_len;
+            while !src.is_char_boundary(at) {
+                at -= 1;
+            }
             return Err(SyntaxError::new(
-                limits.max_len,
+                at,
                 format!("{noun} is longer than {} bytes", limits.max_len),
             ));
         }

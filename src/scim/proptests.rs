@@ -11,7 +11,7 @@ use proptest::test_runner::Config;
 use serde_json::{Map, Value as Json, json};
 
 use crate::error::Error;
-use crate::scim::filter::Filter;
+use crate::scim::filter::{Filter, Limits};
 use crate::scim::patch;
 use crate::scim::path::{AttrPath, SyntaxError};
 
@@ -324,6 +324,21 @@ proptest! {
     #[test]
     fn mutated_grammar_filters_never_panic(input in mutated(filter_text())) {
         check_filter(&input)?;
+    }
+
+    /// With a small length limit the over-length rejection is common; its
+    /// position must be a character boundary like every other one.
+    #[test]
+    fn rejections_under_small_limits_point_inside_the_input(
+        input in prop_oneof![any::<String>(), "[aé😀 ]{10,40}"],
+    ) {
+        let limits = Limits { max_len: 16, max_depth: 2 };
+        if let Err(e) = Filter::parse_with(&input, limits) {
+            check_rejection(&input, &e)?;
+        }
+        if let Err(e) = AttrPath::parse_with(&input, limits) {
+            check_rejection(&input, &e)?;
+        }
     }
 
     #[test]

@@ -1211,3 +1211,35 @@ pub async fn datetime_text_with_multibyte_characters_is_refused(server: Server) 
     assert_eq!(s, 200, "{v}");
     assert_eq!(before, user_snapshot(&d, &u).await);
 }
+
+/// Every value contains, starts and ends with the empty string: `co ""`,
+/// `sw ""` and `ew ""` match what `pr` matches (and must not become the
+/// malformed LDAP substring `(attr=**)`).
+pub async fn empty_substrings_match_every_value(server: Server) {
+    let d = Daemon::start(server).await;
+    let tag = unique("empty");
+    let a = d.create_user(&format!("{tag}-a")).await;
+    let b = d.create_user(&format!("{tag}-b")).await;
+    let mut want = vec![
+        a["userName"].as_str().unwrap().to_owned(),
+        b["userName"].as_str().unwrap().to_owned(),
+    ];
+    want.sort();
+    for op in ["sw", "ew", "co"] {
+        for attr in ["userName", "title", "emails.value", "name.familyName"] {
+            let f = format!("userName sw \"{tag}\" and {attr} {op} \"\"");
+            let (s, v) = d
+                .call("GET", &format!("/Users?filter={}", enc(&f)), None)
+                .await;
+            assert_eq!(s, 200, "{f}: {v}");
+            let mut got: Vec<String> = v["Resources"]
+                .as_array()
+                .unwrap()
+                .iter()
+                .map(|r| r["userName"].as_str().unwrap().to_owned())
+                .collect();
+            got.sort();
+            assert_eq!(got, want, "{f}");
+        }
+    }
+}

@@ -392,6 +392,7 @@ on_both_servers!(
     hostile::token_checks,
     hostile::every_endpoint_requires_the_token,
     hostile::datetime_text_with_multibyte_characters_is_refused,
+    hostile::empty_substrings_match_every_value,
 );
 
 /// Fault tests on a private slapd (killing a shared server would break the
