@@ -699,7 +699,12 @@ impl<D: Directory> Service<D> {
             base: map.base.to_string(),
             scope: Scope::Subtree,
             filter,
-            attrs: resource::attributes_for(map, &q.projection),
+            // `count=0` asks for the total only: count without fetching attributes.
+            attrs: if take == 0 {
+                vec!["1.1".to_owned()]
+            } else {
+                resource::attributes_for(map, &q.projection)
+            },
         };
         let sorted = sort.is_some();
         let w = self.dir.search_window(s, q.start_index - 1, take, sort).await.map_err(|e| match e {

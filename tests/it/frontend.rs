@@ -6,21 +6,7 @@ use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
 
-use super::{ADMIN_PW, Server, TOKEN, unique};
-
-fn sh(dir: &Path, script: &str) {
-    let out = Command::new("bash")
-        .arg("-c")
-        .arg(script)
-        .current_dir(dir)
-        .output()
-        .unwrap();
-    assert!(
-        out.status.success(),
-        "{script}\n{}",
-        String::from_utf8_lossy(&out.stderr)
-    );
-}
+use super::{ADMIN_PW, Server, TOKEN, sh, unique};
 
 /// A CA, a server certificate for 127.0.0.1 (serial given), and a client certificate.
 fn pki(dir: &Path) {

@@ -3,14 +3,8 @@
 //! after). Tests run in parallel with others on the same servers, so every
 //! check is scoped to entries this test made (a unique name prefix).
 
-use std::sync::Arc;
-
 use ldap3::SearchEntry;
 use scim2ldap::config::Config;
-use scim2ldap::directory::pool::LdapPool;
-use scim2ldap::http::{AppState, router};
-use scim2ldap::service::Service;
-use scim2ldap::telemetry::Metrics;
 use serde_json::{Value, json};
 
 use super::{
@@ -867,30 +861,12 @@ async fn daemon_without_env_token(server: Server, text: &str) -> Daemon {
         ("SCIM2LDAP_LDAP_BIND_PASSWORD".into(), ADMIN_PW.into()),
         ("SCIM2LDAP_LISTEN".into(), "127.0.0.1:0".into()),
     ]);
-    let config = Arc::new(Config::parse(text, &env).unwrap_or_else(|e| panic!("config: {e}")));
+    let config = Config::parse(text, &env).unwrap_or_else(|e| panic!("config: {e}"));
     assert!(
         config.tokens.iter().all(|t| t.name != "env"),
         "the tokens must come from the file"
     );
-    let pool = Arc::new(
-        LdapPool::connect(&config.ldap)
-            .await
-            .unwrap_or_else(|e| panic!("cannot reach {server:?}: {e}")),
-    );
-    let service = Service::new(pool, config.clone(), Arc::new(Metrics::default()));
-    let app = router(Arc::new(AppState::new(service)));
-    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
-    let addr = listener.local_addr().unwrap();
-    let task = tokio::spawn(async move {
-        let _ = axum::serve(listener, app).await;
-    });
-    Daemon {
-        server,
-        base: format!("http://{addr}{}", config.server.base_path),
-        http: reqwest::Client::new(),
-        config,
-        task,
-    }
+    Daemon::from_config(server, config).await
 }
 
 /// The config with `[auth]` holding exactly the given named tokens.

@@ -2,27 +2,12 @@
 //! certificate from a private CA, hostname verification on by default.
 
 use std::path::Path;
-use std::process::Command;
 
 use scim2ldap::config::Config;
 use scim2ldap::directory::pool::LdapPool;
 
 use super::faults::PrivateSlapd;
-use super::{ADMIN_PW, Daemon, Server, unique};
-
-fn sh(dir: &Path, script: &str) {
-    let out = Command::new("bash")
-        .arg("-c")
-        .arg(script)
-        .current_dir(dir)
-        .output()
-        .unwrap();
-    assert!(
-        out.status.success(),
-        "{script}\n{}",
-        String::from_utf8_lossy(&out.stderr)
-    );
-}
+use super::{ADMIN_PW, Daemon, Server, sh, unique};
 
 /// A private CA and a certificate for 127.0.0.1 (not for the name localhost).
 fn pki(dir: &Path) {

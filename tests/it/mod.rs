@@ -65,7 +65,7 @@ impl Server {
     }
 }
 
-struct Env(Vec<(String, String)>);
+pub struct Env(pub Vec<(String, String)>);
 
 impl Environment for Env {
     fn var(&self, name: &str) -> Option<String> {
@@ -132,7 +132,13 @@ impl Daemon {
             ("SCIM2LDAP_TOKEN".into(), TOKEN.into()),
             ("SCIM2LDAP_LISTEN".into(), "127.0.0.1:0".into()),
         ]);
-        let config = Arc::new(Config::parse(text, &env).unwrap_or_else(|e| panic!("config: {e}")));
+        let config = Config::parse(text, &env).unwrap_or_else(|e| panic!("config: {e}"));
+        Daemon::from_config(server, config).await
+    }
+
+    /// Serves a validated configuration on a free loopback port.
+    pub async fn from_config(server: Server, config: Config) -> Daemon {
+        let config = Arc::new(config);
         // Logs go through the test writer: shown for failing tests only.
         let _ = tracing_subscriber::fmt()
             .with_test_writer()
@@ -284,6 +290,21 @@ impl Daemon {
         assert_eq!(s, 201, "create group {name}: {v}");
         v
     }
+}
+
+/// Runs a bash script in `dir` (certificate generation), failing loudly.
+pub fn sh(dir: &std::path::Path, script: &str) {
+    let out = std::process::Command::new("bash")
+        .arg("-c")
+        .arg(script)
+        .current_dir(dir)
+        .output()
+        .unwrap();
+    assert!(
+        out.status.success(),
+        "{script}\n{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
 }
 
 /// Entra's create body (ENTRA.md) with seed 000's attributes.
