@@ -41,7 +41,11 @@ fn new_token() -> String {
 /// Most ids or names in one OR filter; larger sets are split into several
 /// searches sent concurrently on the multiplexed connections.
 const BATCH: usize = 500;
-/// Attempts of a write that lost a race (a value added or removed meanwhile).
+/// Attempts of a write that lost a race: a value added or removed meanwhile,
+/// or the entry moved between finding it by id and writing it (renamed by
+/// another writer, or by an earlier attempt of the same request that the
+/// directory carried out after it had timed out). Each attempt finds the
+/// entry by id again, so an entry that is really gone answers 404.
 const RACE_RETRIES: usize = 3;
 
 /// Who asks and where they reach us, for locations and the audit log.
@@ -79,6 +83,12 @@ pub struct Service<D> {
     pub metrics: Arc<Metrics>,
 }
 
+/// Before finding a moved entry again: a short pause, growing per attempt,
+/// lets the rename that moved it finish.
+async fn moved_pause(attempt: usize) {
+    tokio::time::sleep(std::time::Duration::from_millis(2 * attempt as u64)).await;
+}
+
 fn not_found(kind: ResourceKind, id: &str) -> Error {
     Error::NotFound(format!("{} {id} not found", kind.name()))
 }
@@ -96,8 +106,15 @@ pub fn dir_error(map: &AttrMap, e: DirError, what: &str) -> Error {
         )),
         DirError::Result {
             rc: rc::NO_SUCH_OBJECT,
-            ..
-        } => Error::NotFound(format!("{what}: the entry no longer exists")),
+            text,
+        } => Error::NotFound(format!(
+            "{what}: the entry no longer exists{}",
+            if text.is_empty() {
+                String::new()
+            } else {
+                format!(" ({text})")
+            }
+        )),
         DirError::Result {
             rc: rc::ASSERTION_FAILED,
             ..
@@ -753,16 +770,58 @@ impl<D: Directory> Service<D> {
             new.attrs.push((t.clone(), vec![new_token()]));
         }
         let dn = new.dn.to_string();
-        let read = map.read_attributes();
         let attr_names: Vec<String> = new.attrs.iter().map(|(k, _)| k.clone()).collect();
-        let mut entry = self
-            .dir
-            .add(&dn, new.attrs, &read)
-            .await
-            .map_err(|e| dir_error(map, e, &format!("create {}", kind.name())))?
-            .ok_or_else(|| {
-                Error::Internal("the directory returned no entry after add".to_owned())
-            })?;
+        // The entry is rendered from the values written plus what only the
+        // server knows (id, timestamps, version, memberOf, anything a server
+        // plugin fills in), so the PostRead asks for the latter alone.
+        let generated: Vec<String> = map
+            .read_attributes()
+            .into_iter()
+            .filter(|a| !attr_names.iter().any(|w| w.eq_ignore_ascii_case(a)))
+            .collect();
+        let written = new.attrs;
+        let what = format!("create {}", kind.name());
+        let mut attempt = 0;
+        let read_back = loop {
+            attempt += 1;
+            match self.dir.add(&dn, written.clone(), &generated).await {
+                // The parent is missing, or (389-ds under contention) could not
+                // be locked in time: retry while the base is there.
+                Err(DirError::Result {
+                    rc: rc::NO_SUCH_OBJECT,
+                    text,
+                }) => {
+                    if !self.base_exists(map).await? {
+                        return Err(Error::Internal(format!(
+                            "{what}: the base {} does not exist in the directory",
+                            map.base
+                        )));
+                    }
+                    if attempt >= RACE_RETRIES {
+                        return Err(Error::Unavailable(format!(
+                            "{what}: the directory could not add under {} just now ({text})",
+                            map.base
+                        )));
+                    }
+                    tokio::time::sleep(std::time::Duration::from_millis(20 * attempt as u64)).await;
+                }
+                other => {
+                    break other
+                        .map_err(|e| dir_error(map, e, &what))?
+                        .ok_or_else(|| {
+                            Error::Internal("the directory returned no entry after add".to_owned())
+                        })?;
+                }
+            }
+        };
+        let generated_values = read_back
+            .attrs
+            .into_iter()
+            .filter(|(k, _)| !attr_names.iter().any(|w| w.eq_ignore_ascii_case(k)));
+        let written = written
+            .into_iter()
+            .filter(|(k, _)| !k.eq_ignore_ascii_case("userPassword"));
+        let mut entry = Entry::new(read_back.dn, written.into_iter().chain(generated_values));
         if let (Some(pw), Some(mapping::PasswordMode::Modify)) = (&password, map.password) {
             if let Err(e) = self.dir.set_password(&dn, pw).await {
                 // Leave nothing half-written: the entry goes again.
@@ -779,6 +838,24 @@ impl<D: Directory> Service<D> {
         self.metrics.provisioned(kind, "created");
         self.render_one(map, &entry, &Projection::default(), ctx, refs)
             .await
+    }
+
+    /// Whether the map's base entry exists.
+    async fn base_exists(&self, map: &AttrMap) -> Result<bool, Error> {
+        let s = Search {
+            base: map.base.to_string(),
+            scope: Scope::Base,
+            filter: Filter::everything(),
+            attrs: vec!["1.1".to_owned()],
+        };
+        match self.dir.search(s).await {
+            Ok(found) => Ok(!found.is_empty()),
+            Err(DirError::Result {
+                rc: rc::NO_SUCH_OBJECT,
+                ..
+            }) => Ok(false),
+            Err(e) => Err(dir_error(map, e, "reading the base")),
+        }
     }
 
     async fn reread(&self, map: &AttrMap, dn: &str) -> Result<Option<Entry>, Error> {
@@ -1093,6 +1170,10 @@ impl<D: Directory> Service<D> {
                 {
                     continue;
                 }
+                Err(Error::NotFound(_)) if attempt < RACE_RETRIES => {
+                    moved_pause(attempt).await;
+                    continue;
+                }
                 Err(e) => return Err(e),
                 Ok(after) => {
                     if !noop {
@@ -1132,37 +1213,51 @@ impl<D: Directory> Service<D> {
     ) -> Result<Versioned, Error> {
         let map = self.map(kind)?;
         let ids = resource::reference_ids(map, body);
-        let (entry, refs) = tokio::join!(
-            self.find(map, id, map.read_attributes()),
-            self.resolve_ids(&ids)
-        );
-        let (entry, refs) = (entry?, refs?);
-        let desired = resource::desired(map, body, &refs)?;
-        let plan = plan_replace(map, &entry, desired)?;
-        let pre = self.precondition(map, &entry, if_match)?;
-        let changed = plan.changed_attributes();
-        let after = if plan.is_noop() {
-            entry.clone()
-        } else {
-            let after = self
-                .execute(
-                    map,
-                    &entry,
-                    plan,
-                    Write {
-                        pre,
-                        if_match: if_match.is_some(),
-                        read_back: true,
-                        what: &format!("replace {}", kind.name()),
-                    },
-                )
-                .await?;
-            self.audit(ctx, "replace", kind, &after.dn, &changed);
-            self.metrics.provisioned(kind, "updated");
-            after
-        };
-        self.render_one(map, &after, &Projection::default(), ctx, refs)
-            .await
+        let mut attempt = 0;
+        loop {
+            attempt += 1;
+            let (entry, refs) = tokio::join!(
+                self.find(map, id, map.read_attributes()),
+                self.resolve_ids(&ids)
+            );
+            let (entry, refs) = (entry?, refs?);
+            let desired = resource::desired(map, body, &refs)?;
+            let plan = plan_replace(map, &entry, desired)?;
+            let pre = self.precondition(map, &entry, if_match)?;
+            let changed = plan.changed_attributes();
+            let after = if plan.is_noop() {
+                entry.clone()
+            } else {
+                let written = self
+                    .execute(
+                        map,
+                        &entry,
+                        plan,
+                        Write {
+                            pre,
+                            if_match: if_match.is_some(),
+                            read_back: true,
+                            what: &format!("replace {}", kind.name()),
+                        },
+                    )
+                    .await;
+                match written {
+                    Err(Error::NotFound(_)) if attempt < RACE_RETRIES => {
+                        moved_pause(attempt).await;
+                        continue;
+                    }
+                    Err(e) => return Err(e),
+                    Ok(after) => {
+                        self.audit(ctx, "replace", kind, &after.dn, &changed);
+                        self.metrics.provisioned(kind, "updated");
+                        after
+                    }
+                }
+            };
+            return self
+                .render_one(map, &after, &Projection::default(), ctx, refs)
+                .await;
+        }
     }
 
     /// `DELETE /{Users|Groups}/{id}`: memberships first (when the daemon owns
@@ -1178,16 +1273,29 @@ impl<D: Directory> Service<D> {
         let map = self.map(kind)?;
         let mut attrs = vec![map.id_attribute.clone(), map.version_attribute.clone()];
         attrs.push(map.rdn.clone());
-        let entry = self.find(map, id, attrs).await?;
-        let pre = self.precondition(map, &entry, if_match)?;
-        self.remove_memberships(&entry).await?;
-        self.dir
-            .delete(&entry.dn, pre.as_ref())
-            .await
-            .map_err(|e| dir_error(map, e, &format!("delete {}", kind.name())))?;
-        self.audit(ctx, "delete", kind, &entry.dn, &[]);
-        self.metrics.provisioned(kind, "deleted");
-        Ok(())
+        let mut attempt = 0;
+        loop {
+            attempt += 1;
+            let entry = self.find(map, id, attrs.clone()).await?;
+            let pre = self.precondition(map, &entry, if_match)?;
+            self.remove_memberships(&entry).await?;
+            match self
+                .dir
+                .delete(&entry.dn, pre.as_ref())
+                .await
+                .map_err(|e| dir_error(map, e, &format!("delete {}", kind.name())))
+            {
+                Err(Error::NotFound(_)) if attempt < RACE_RETRIES => {
+                    moved_pause(attempt).await;
+                    continue;
+                }
+                Err(e) => return Err(e),
+                Ok(()) => {}
+            }
+            self.audit(ctx, "delete", kind, &entry.dn, &[]);
+            self.metrics.provisioned(kind, "deleted");
+            return Ok(());
+        }
     }
 
     async fn remove_memberships(&self, entry: &Entry) -> Result<(), Error> {

@@ -8,21 +8,30 @@ use std::time::{Duration, Instant};
 
 use super::{Daemon, Server, patch_body, unique};
 
-/// A throwaway slapd of this test's own (started by scripts/test-servers).
-pub struct PrivateSlapd {
+/// A throwaway directory of this test's own (started by scripts/test-servers):
+/// slapd or 389-ds, which the test may kill, stall and restart.
+pub struct PrivateServer {
+    pub server: Server,
     state: PathBuf,
     pub url: String,
 }
+
+/// The slapd of the TLS tests.
+pub type PrivateSlapd = PrivateServer;
 
 fn repo() -> &'static str {
     env!("CARGO_MANIFEST_DIR")
 }
 
-impl PrivateSlapd {
-    pub fn start() -> PrivateSlapd {
-        let state = std::env::temp_dir().join(unique("slapd"));
+impl PrivateServer {
+    pub fn start() -> PrivateServer {
+        PrivateServer::of(Server::OpenLdap)
+    }
+
+    pub fn of(server: Server) -> PrivateServer {
+        let state = std::env::temp_dir().join(unique("dir"));
         let out = Command::new(format!("{}/scripts/test-servers", repo()))
-            .args(["start", "openldap"])
+            .args(["start", server.kind()])
             .arg(&state)
             .output()
             .unwrap();
@@ -34,15 +43,31 @@ impl PrivateSlapd {
         let env = std::fs::read_to_string(state.join("env")).unwrap();
         let url = env
             .lines()
-            .find_map(|l| l.strip_prefix("SCIM2LDAP_IT_OPENLDAP_URL="))
+            .find_map(|l| l.strip_prefix(&format!("{}=", server.env())))
             .unwrap()
             .trim_matches('\'')
             .to_owned();
-        PrivateSlapd { state, url }
+        PrivateServer { server, state, url }
+    }
+
+    fn instance_name(&self) -> String {
+        std::fs::read_to_string(self.state.join("389ds/instance-name"))
+            .unwrap()
+            .trim()
+            .to_owned()
+    }
+
+    fn pid_file(&self) -> PathBuf {
+        match self.server {
+            Server::OpenLdap => self.state.join("openldap/slapd.pid"),
+            Server::Ds389 => self
+                .state
+                .join(format!("389ds/run/slapd-{}.pid", self.instance_name())),
+        }
     }
 
     fn pid(&self) -> String {
-        std::fs::read_to_string(self.state.join("openldap/slapd.pid"))
+        std::fs::read_to_string(self.pid_file())
             .unwrap()
             .trim()
             .to_owned()
@@ -58,23 +83,30 @@ impl PrivateSlapd {
         );
     }
 
-    /// SIGKILL, and wait until the port is free.
-    pub fn kill(&self) {
-        self.signal("-KILL");
-        let addr = self
-            .url
+    fn addr(&self) -> String {
+        self.url
             .trim_start_matches("ldap://")
             .trim_end_matches('/')
-            .to_owned();
+            .to_owned()
+    }
+
+    /// SIGKILL, and wait until the process is gone and the port is free.
+    pub fn kill(&self) {
+        let pid = self.pid();
+        self.signal("-KILL");
         let started = Instant::now();
-        while std::net::TcpStream::connect(&addr).is_ok() {
-            assert!(started.elapsed() < Duration::from_secs(5));
+        while std::path::Path::new(&format!("/proc/{pid}")).exists()
+            || std::net::TcpStream::connect(self.addr()).is_ok()
+        {
+            assert!(started.elapsed() < Duration::from_secs(10));
             std::thread::sleep(Duration::from_millis(20));
         }
+        let _ = std::fs::remove_file(self.pid_file());
     }
 
     /// Restarts slapd with a certificate, listening on `ldaps://127.0.0.1:ldaps_port` too.
     pub fn enable_tls(&self, ca: &Path, cert: &Path, key: &Path, ldaps_port: u16) {
+        assert_eq!(self.server, Server::OpenLdap);
         self.kill();
         let conf = self.state.join("openldap/slapd.conf");
         let text = std::fs::read_to_string(&conf).unwrap();
@@ -103,34 +135,57 @@ impl PrivateSlapd {
         }
     }
 
-    /// Starts slapd again on the same data and port.
+    /// Starts the server again on the same data and port, and waits until it listens.
     pub fn restart(&self) {
-        let dir = self.state.join("openldap");
-        let status = Command::new("slapd")
-            .arg("-f")
-            .arg(dir.join("slapd.conf"))
-            .args(["-h", &self.url, "-u", "root", "-g", "root"])
-            .status()
-            .unwrap();
-        assert!(status.success());
+        let status = match self.server {
+            Server::OpenLdap => {
+                let dir = self.state.join("openldap");
+                Command::new("slapd")
+                    .arg("-f")
+                    .arg(dir.join("slapd.conf"))
+                    .args(["-h", &self.url, "-u", "root", "-g", "root"])
+                    .status()
+                    .unwrap()
+            }
+            Server::Ds389 => {
+                let name = self.instance_name();
+                Command::new("/usr/sbin/ns-slapd")
+                    .arg("-D")
+                    .arg(self.state.join(format!("389ds/etc/dirsrv/slapd-{name}")))
+                    .arg("-i")
+                    .arg(self.pid_file())
+                    .status()
+                    .unwrap()
+            }
+        };
+        assert!(status.success(), "{:?} did not start again", self.server);
+        let started = Instant::now();
+        while std::net::TcpStream::connect(self.addr()).is_err() {
+            assert!(
+                started.elapsed() < Duration::from_secs(30),
+                "{:?} does not listen after a restart",
+                self.server
+            );
+            std::thread::sleep(Duration::from_millis(20));
+        }
     }
 }
 
-impl Drop for PrivateSlapd {
+impl Drop for PrivateServer {
     fn drop(&mut self) {
         let _ = Command::new(format!("{}/scripts/test-servers", repo()))
-            .args(["stop", "openldap"])
+            .args(["stop", self.server.kind()])
             .arg(&self.state)
             .output();
         let _ = std::fs::remove_dir_all(&self.state);
     }
 }
 
-async fn on_private(slapd: &PrivateSlapd) -> Daemon {
-    let text =
-        super::config_text(Server::OpenLdap).replace("[ldap]", "[ldap]\ntimeout_seconds = 2");
+/// A daemon on a private directory, with a 2 s operation timeout.
+pub async fn on_private(dir: &PrivateServer) -> Daemon {
+    let text = super::config_text(dir.server).replace("[ldap]", "[ldap]\ntimeout_seconds = 2");
     let text = text.replace("[server]", "[server]\nrequest_timeout_seconds = 5");
-    Daemon::with_config_at(Server::OpenLdap, &text, &slapd.url).await
+    Daemon::with_config_at(dir.server, &text, &dir.url).await
 }
 
 /// Polls until `GET path` answers 200; returns how long it took.

@@ -398,8 +398,8 @@ pub async fn thousand_members_in_one_patch(server: Server) {
 pub async fn member_uid_model(server: Server) {
     let text = config_text(server)
         .replace(
-            "object_classes = [\"groupOfNames\", \"top\", \"scimGroup\"]",
-            "object_classes = [\"posixGroup\", \"top\", \"scimGroup\"]",
+            "object_classes = [\"groupOfNames\", \"top\", \"scimGroup\"",
+            "object_classes = [\"posixGroup\", \"top\", \"scimGroup\"",
         )
         .replace("attribute = \"member\"", "attribute = \"memberUid\"")
         .replace(
@@ -420,6 +420,7 @@ pub async fn member_uid_model(server: Server) {
         "[groups.attributes]",
         "[groups.defaults]\ngidNumber = \"1000\"\n[groups.attributes]",
     );
+    assert!(text.contains("[\"posixGroup\""), "the config changed shape");
     let d = Daemon::with_config(server, &text).await;
     let u = d.create_user(&unique("pu")).await;
     let name = unique("Posix");
@@ -457,8 +458,8 @@ pub async fn member_uid_model(server: Server) {
 pub async fn unique_member_model(server: Server) {
     let text = config_text(server)
         .replace(
-            "object_classes = [\"groupOfNames\", \"top\", \"scimGroup\"]",
-            "object_classes = [\"groupOfUniqueNames\", \"top\", \"scimGroup\"]",
+            "object_classes = [\"groupOfNames\", \"top\", \"scimGroup\"",
+            "object_classes = [\"groupOfUniqueNames\", \"top\", \"scimGroup\"",
         )
         .replace("attribute = \"member\"", "attribute = \"uniqueMember\"")
         .replace(
@@ -471,6 +472,10 @@ pub async fn unique_member_model(server: Server) {
             "ou=uniquegroups,dc=example,dc=com",
         );
     ensure_ou(server, "uniquegroups").await;
+    assert!(
+        text.contains("[\"groupOfUniqueNames\""),
+        "the config changed shape"
+    );
     let d = Daemon::with_config(server, &text).await;
     let (a, b) = (
         d.create_user(&unique("ua")).await,

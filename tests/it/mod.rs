@@ -10,6 +10,7 @@ mod frontend;
 mod groups;
 mod hostile;
 mod ldaptls;
+mod load;
 mod ops;
 mod protocol;
 mod races;
@@ -36,7 +37,7 @@ pub enum Server {
 }
 
 impl Server {
-    fn env(self) -> &'static str {
+    pub fn env(self) -> &'static str {
         match self {
             Server::OpenLdap => "SCIM2LDAP_IT_OPENLDAP_URL",
             Server::Ds389 => "SCIM2LDAP_IT_389DS_URL",
@@ -50,6 +51,13 @@ impl Server {
                 self.env()
             )
         })
+    }
+    /// The server's name for scripts/test-servers.
+    pub fn kind(self) -> &'static str {
+        match self {
+            Server::OpenLdap => "openldap",
+            Server::Ds389 => "389ds",
+        }
     }
     pub fn bind_dn(self) -> &'static str {
         match self {
@@ -395,6 +403,7 @@ on_both_servers!(
     protocol::errors_are_scim,
     protocol::discovery,
     protocol::outside_bases_are_invisible,
+    protocol::create_under_a_missing_base_is_a_server_error,
     ops::sorting_follows_the_server,
     ops::root_search_spans_users_and_groups,
     ops::check_config_reports_the_server,
@@ -403,6 +412,7 @@ on_both_servers!(
     ops::binary_serves_audits_and_stops,
     races::same_user_name_created_concurrently,
     races::concurrent_member_patches_commute,
+    races::writes_follow_a_concurrent_rename,
     hostile::filter_injection_finds_nothing_extra,
     hostile::ids_that_are_not_uuids_are_not_found,
     hostile::nul_in_user_name_is_refused,
@@ -414,6 +424,10 @@ on_both_servers!(
     hostile::every_endpoint_requires_the_token,
     hostile::datetime_text_with_multibyte_characters_is_refused,
     hostile::empty_substrings_match_every_value,
+    load::directory_killed_under_load,
+    load::directory_stalled_under_load,
+    load::daemon_killed_under_load,
+    load::crash_between_steps_is_completed_by_the_retry,
 );
 
 /// Fault tests on a private slapd (killing a shared server would break the

@@ -260,3 +260,23 @@ pub async fn outside_bases_are_invisible(server: Server) {
             .is_some()
     );
 }
+
+/// A users base that does not exist in the directory: a create is a 500 (a
+/// configuration error, not a missing resource: the log names the base, the
+/// client gets the request id), and nothing is written.
+pub async fn create_under_a_missing_base_is_a_server_error(server: Server) {
+    let text = super::config_text(server).replacen(
+        "base = \"ou=people,dc=example,dc=com\"",
+        "base = \"ou=nowhere,dc=example,dc=com\"",
+        1,
+    );
+    assert!(text.contains("ou=nowhere"));
+    let d = Daemon::with_config(server, &text).await;
+    let name = unique("nobase");
+    let (s, v) = d
+        .call("POST", "/Users", Some(&super::entra_user(&name)))
+        .await;
+    assert_eq!(s, 500, "{v}");
+    assert!(v["detail"].as_str().unwrap().contains("request id"), "{v}");
+    assert!(d.dns(&format!("(uid={name})")).await.is_empty());
+}

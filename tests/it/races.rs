@@ -393,3 +393,76 @@ pub async fn concurrent_member_patches_commute(server: Server) {
     }
     assert!(problems.is_empty(), "{server:?}: {problems:#?}");
 }
+
+/// One instance renames a user every 10 ms while the other changes its title
+/// as fast as it can: a write that finds the entry under a name that changes
+/// before its modify arrives (the directory answers noSuchObject) finds it
+/// again by id instead of answering 404.
+pub async fn writes_follow_a_concurrent_rename(server: Server) {
+    let a = Arc::new(Daemon::start(server).await);
+    let b = Arc::new(Daemon::start(server).await);
+    let name = unique("moving");
+    let id = a.create_user(&name).await["id"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+    const RENAMES: usize = 20;
+    let done = Arc::new(std::sync::atomic::AtomicBool::new(false));
+    let renames = {
+        let (a, id, name, done) = (a.clone(), id.clone(), name.clone(), done.clone());
+        tokio::spawn(async move {
+            for r in 0..RENAMES {
+                let body = patch_body(
+                    json!([{"op": "replace", "path": "userName", "value": format!("{name}-{r}")}]),
+                );
+                let (s, v) = a.call("PATCH", &format!("/Users/{id}"), Some(&body)).await;
+                assert_eq!(s, 200, "rename {r}: {v}");
+                tokio::time::sleep(std::time::Duration::from_millis(10)).await;
+            }
+            done.store(true, std::sync::atomic::Ordering::SeqCst);
+        })
+    };
+    let titles = {
+        let (b, id, done) = (b.clone(), id.clone(), done.clone());
+        tokio::spawn(async move {
+            let mut r = 0;
+            while !done.load(std::sync::atomic::Ordering::SeqCst) {
+                r += 1;
+                let body = patch_body(
+                    json!([{"op": "replace", "path": "title", "value": format!("t{r}")}]),
+                );
+                let (s, v) = b.call("PATCH", &format!("/Users/{id}"), Some(&body)).await;
+                assert_eq!(s, 200, "title {r}: {v}");
+            }
+            r
+        })
+    };
+    renames.await.unwrap();
+    let last = titles.await.unwrap();
+    let (s, v) = a.call("GET", &format!("/Users/{id}"), None).await;
+    assert_eq!(s, 200);
+    assert_eq!(v["userName"], format!("{name}-{}", RENAMES - 1));
+    assert_eq!(v["title"], format!("t{last}"));
+    assert_eq!(a.dns(&format!("(uid={name}*)")).await.len(), 1);
+    // The race did happen: some of b's modifies met a moved entry.
+    let metrics = b
+        .http
+        .get(b.base.replace("/scim/v2", "/metrics"))
+        .bearer_auth(super::TOKEN)
+        .send()
+        .await
+        .unwrap()
+        .text()
+        .await
+        .unwrap();
+    let moved: usize = metrics
+        .lines()
+        .find_map(|l| {
+            l.strip_prefix("scim2ldap_ldap_operations_total{operation=\"modify\",result=\"32\"} ")
+        })
+        .map_or(0, |n| n.trim().parse().unwrap());
+    eprintln!(
+        "{server:?}: {last} title changes during {RENAMES} renames, {moved} met a moved entry"
+    );
+    assert!(moved > 0, "no write met a moved entry: {metrics}");
+}

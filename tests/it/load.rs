@@ -1,0 +1,867 @@
+//! Provisioning under faults. Sixteen clients that retry as Entra does (503
+//! and 429 after Retry-After, a lost connection after a pause) drive more than
+//! 2,000 SCIM writes while the directory is killed or stalled, or while the
+//! daemon itself is killed. Afterwards the directory must hold exactly what
+//! the acknowledged operations imply: every acknowledged write present, no
+//! duplicate entry, no member DN pointing at nothing.
+//!
+//! Test names end in `under_load`: `scripts/test` runs them on their own after
+//! the rest of the suite, so their CPU does not skew other tests' timings.
+
+use std::collections::{BTreeMap, BTreeSet};
+use std::path::PathBuf;
+use std::process::{Child, Command, Stdio};
+use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, AtomicU8, AtomicU32, AtomicU64, AtomicUsize, Ordering};
+use std::time::{Duration, Instant};
+
+use ldap3::{LdapConnAsync, Scope, SearchEntry};
+use scim2ldap::config::Config;
+use scim2ldap::ldap::Dn;
+use serde_json::{Value, json};
+use tokio::io::{AsyncReadExt, AsyncWriteExt};
+
+use super::faults::{PrivateServer, on_private};
+use super::{ADMIN_PW, Env, Server, TOKEN, entra_user, patch_body, unique};
+
+const CLIENTS: usize = 16;
+const USERS_PER_CLIENT: usize = 40;
+const GROUPS: usize = 4;
+/// Writes the load sends when nothing fails (4 group creates aside).
+const WRITES: usize = CLIENTS * (USERS_PER_CLIENT * 3 + 14 + 10 + 8);
+
+/// What the clients saw.
+#[derive(Default)]
+struct Tally {
+    attempts: AtomicUsize,
+    acknowledged: AtomicUsize,
+    unavailable: AtomicUsize,
+    busy: AtomicUsize,
+    connection_errors: AtomicUsize,
+    /// 409 on a create or 404 on a delete after an unanswered attempt: that
+    /// attempt had landed.
+    replayed: AtomicUsize,
+    slowest_ms: AtomicU64,
+}
+
+fn get(n: &AtomicUsize) -> usize {
+    n.load(Ordering::Relaxed)
+}
+
+fn bump(n: &AtomicUsize) {
+    n.fetch_add(1, Ordering::Relaxed);
+}
+
+/// What one user must look like at the end.
+#[derive(Debug, Clone)]
+struct Expect {
+    id: String,
+    user_name: String,
+    title: String,
+    active: bool,
+    group: usize,
+    deleted: bool,
+}
+
+/// The clients' side: where they send, and what happened.
+struct Load {
+    base: String,
+    http: reqwest::Client,
+    tally: Tally,
+    deadline: Instant,
+}
+
+impl Load {
+    fn new(base: String) -> Arc<Load> {
+        Arc::new(Load {
+            base,
+            http: reqwest::Client::new(),
+            tally: Tally::default(),
+            deadline: Instant::now() + Duration::from_secs(240),
+        })
+    }
+
+    /// Sends until the answer is neither 503, 429 nor a lost connection, as
+    /// Entra retries. Returns the status, the body, and whether an earlier
+    /// attempt went unanswered (so it may have landed).
+    async fn send(&self, method: &str, path: &str, body: Option<&Value>) -> (u16, Value, bool) {
+        let mut retried = false;
+        loop {
+            assert!(
+                Instant::now() < self.deadline,
+                "the load did not finish in time ({method} {path})"
+            );
+            bump(&self.tally.attempts);
+            let mut req = self
+                .http
+                .request(method.parse().unwrap(), format!("{}{path}", self.base))
+                .bearer_auth(TOKEN)
+                .timeout(Duration::from_secs(30));
+            if let Some(b) = body {
+                req = req
+                    .header("content-type", "application/scim+json")
+                    .body(b.to_string());
+            }
+            let started = Instant::now();
+            let answer = match req.send().await {
+                Ok(r) => {
+                    let status = r.status().as_u16();
+                    let retry_after = r
+                        .headers()
+                        .get("retry-after")
+                        .and_then(|v| v.to_str().ok()?.parse::<u64>().ok());
+                    r.bytes().await.ok().map(|b| (status, retry_after, b))
+                }
+                Err(_) => None,
+            };
+            self.tally
+                .slowest_ms
+                .fetch_max(started.elapsed().as_millis() as u64, Ordering::Relaxed);
+            match answer {
+                None => {
+                    bump(&self.tally.connection_errors);
+                    retried = true;
+                    tokio::time::sleep(Duration::from_millis(200)).await;
+                }
+                Some((status @ (503 | 429), retry_after, body)) => {
+                    bump(if status == 503 {
+                        &self.tally.unavailable
+                    } else {
+                        &self.tally.busy
+                    });
+                    let wait = retry_after.unwrap_or_else(|| {
+                        panic!(
+                            "{status} without Retry-After: {}",
+                            String::from_utf8_lossy(&body)
+                        )
+                    });
+                    retried = true;
+                    tokio::time::sleep(Duration::from_secs(wait.min(5))).await;
+                }
+                Some((status, _, body)) => {
+                    let v = if body.is_empty() {
+                        Value::Null
+                    } else {
+                        serde_json::from_slice(&body).unwrap_or_else(|_| {
+                            Value::String(String::from_utf8_lossy(&body).into_owned())
+                        })
+                    };
+                    return (status, v, retried);
+                }
+            }
+        }
+    }
+
+    fn ack(&self) {
+        bump(&self.tally.acknowledged);
+    }
+
+    async fn until_acknowledged(&self, n: usize) {
+        while get(&self.tally.acknowledged) < n {
+            assert!(Instant::now() < self.deadline, "stuck before {n} writes");
+            tokio::time::sleep(Duration::from_millis(10)).await;
+        }
+    }
+
+    fn figures(&self) -> String {
+        let t = &self.tally;
+        format!(
+            "{} requests sent, {} writes acknowledged, {} answered 503, {} answered 429, {} connection errors, {} replays found landed, slowest answer {} ms",
+            get(&t.attempts),
+            get(&t.acknowledged),
+            get(&t.unavailable),
+            get(&t.busy),
+            get(&t.connection_errors),
+            get(&t.replayed),
+            t.slowest_ms.load(Ordering::Relaxed)
+        )
+    }
+}
+
+/// One client: 40 users, each created, retitled, added to a group; every
+/// third disabled, every fourth renamed, every fifth deleted.
+async fn client(load: Arc<Load>, run: Arc<str>, c: usize, groups: Arc<Vec<String>>) -> Vec<Expect> {
+    let mut out = Vec::new();
+    for i in 0..USERS_PER_CLIENT {
+        let name = format!("{run}-c{c}-u{i}");
+        let (s, v, retried) = load.send("POST", "/Users", Some(&entra_user(&name))).await;
+        let id = match s {
+            201 => v["id"].as_str().unwrap().to_owned(),
+            // An unanswered attempt created it: find it, as Entra matches.
+            409 if retried => {
+                bump(&load.tally.replayed);
+                let (s, v, _) = load
+                    .send(
+                        "GET",
+                        &format!("/Users?filter=userName%20eq%20%22{name}%22"),
+                        None,
+                    )
+                    .await;
+                assert_eq!((s, &v["totalResults"]), (200, &json!(1)), "{name}: {v}");
+                v["Resources"][0]["id"].as_str().unwrap().to_owned()
+            }
+            _ => panic!("create {name}: {s} {v}"),
+        };
+        load.ack();
+        let mut e = Expect {
+            id: id.clone(),
+            user_name: name.clone(),
+            title: format!("title-{c}-{i}"),
+            active: true,
+            group: (c + i) % GROUPS,
+            deleted: false,
+        };
+        let user = format!("/Users/{id}");
+        let retitle = patch_body(json!([{"op": "replace", "path": "title", "value": e.title}]));
+        let (s, v, _) = load.send("PATCH", &user, Some(&retitle)).await;
+        assert_eq!(s, 200, "retitle {name}: {v}");
+        load.ack();
+        let add = patch_body(json!([{"op": "Add", "path": "members", "value": [{"value": id}]}]));
+        let (s, v, _) = load
+            .send("PATCH", &format!("/Groups/{}", groups[e.group]), Some(&add))
+            .await;
+        assert!(matches!(s, 200 | 204), "add {name} to a group: {s} {v}");
+        load.ack();
+        if i % 3 == 0 {
+            let disable =
+                patch_body(json!([{"op": "Replace", "path": "active", "value": "False"}]));
+            let (s, v, _) = load.send("PATCH", &user, Some(&disable)).await;
+            assert_eq!(s, 200, "disable {name}: {v}");
+            assert_eq!(v["active"], false, "{v}");
+            e.active = false;
+            load.ack();
+        }
+        if i % 4 == 0 {
+            // A modify and a modrdn in one request.
+            e.user_name = format!("{name}-renamed");
+            e.title = format!("renamed-{c}-{i}");
+            let rename = patch_body(json!([
+                {"op": "replace", "path": "userName", "value": e.user_name},
+                {"op": "replace", "path": "title", "value": e.title},
+            ]));
+            let (s, v, _) = load.send("PATCH", &user, Some(&rename)).await;
+            assert_eq!(s, 200, "rename {name}: {v}");
+            assert_eq!(v["userName"], e.user_name.as_str(), "{v}");
+            load.ack();
+        }
+        if i % 5 == 0 {
+            let (s, v, retried) = load.send("DELETE", &user, None).await;
+            match s {
+                204 => {}
+                404 if retried => bump(&load.tally.replayed),
+                _ => panic!("delete {name}: {s} {v}"),
+            }
+            e.deleted = true;
+            load.ack();
+        }
+        out.push(e);
+    }
+    out
+}
+
+/// Runs the 16 clients and `fault` side by side; returns what the directory
+/// must hold.
+async fn drive(
+    load: &Arc<Load>,
+    run: &str,
+    groups: &[String],
+    fault: impl std::future::Future<Output = ()>,
+) -> Vec<Expect> {
+    let run: Arc<str> = Arc::from(run);
+    let groups = Arc::new(groups.to_vec());
+    let clients: Vec<_> = (0..CLIENTS)
+        .map(|c| tokio::spawn(client(load.clone(), run.clone(), c, groups.clone())))
+        .collect();
+    fault.await;
+    let mut expected = Vec::new();
+    for c in clients {
+        expected.extend(c.await.unwrap());
+    }
+    assert_eq!(get(&load.tally.acknowledged), WRITES, "{}", load.figures());
+    expected
+}
+
+/// Creates the groups the load fills; returns their ids and DNs.
+async fn groups(load: &Load, config: &Config, run: &str) -> (Vec<String>, Vec<String>) {
+    let map = config.groups.as_ref().unwrap();
+    let mut ids = Vec::new();
+    let mut dns = Vec::new();
+    for g in 0..GROUPS {
+        let name = format!("{run}-group-{g}");
+        let body = json!({"schemas": ["urn:ietf:params:scim:schemas:core:2.0:Group"], "displayName": name, "members": []});
+        let (s, v, _) = load.send("POST", "/Groups", Some(&body)).await;
+        assert_eq!(s, 201, "{v}");
+        ids.push(v["id"].as_str().unwrap().to_owned());
+        dns.push(map.dn_for(&name).to_string());
+    }
+    (ids, dns)
+}
+
+fn norm(dn: &str) -> String {
+    Dn::parse(dn)
+        .unwrap_or_else(|e| panic!("{dn}: {e}"))
+        .to_string()
+        .to_lowercase()
+}
+
+/// Reads the directory and compares it with `expected`, exactly. Returns a
+/// summary of what was found.
+async fn verify(
+    server: Server,
+    url: &str,
+    config: &Config,
+    run: &str,
+    expected: &[Expect],
+    group_dns: &[String],
+) -> String {
+    let (conn, mut ldap) = LdapConnAsync::new(url).await.unwrap();
+    ldap3::drive!(conn);
+    ldap.simple_bind(server.bind_dn(), ADMIN_PW)
+        .await
+        .unwrap()
+        .success()
+        .unwrap();
+    let users = &config.users;
+    let disable = users.disable.as_ref().unwrap();
+    let (found, _) = ldap
+        .search(
+            &users.base.to_string(),
+            Scope::Subtree,
+            &format!("({}={run}-*)", users.rdn),
+            vec!["uid", "title", "entryUUID", disable.attribute.as_str()],
+        )
+        .await
+        .unwrap()
+        .success()
+        .unwrap();
+    let mut by_name: BTreeMap<String, Vec<SearchEntry>> = BTreeMap::new();
+    for e in found.into_iter().map(SearchEntry::construct) {
+        let uid = super::attr(&e, "uid").unwrap().to_lowercase();
+        by_name.entry(uid).or_default().push(e);
+    }
+    let dupes: Vec<_> = by_name.iter().filter(|(_, v)| v.len() > 1).collect();
+    assert!(dupes.is_empty(), "duplicate entries: {dupes:?}");
+    let live: Vec<&Expect> = expected.iter().filter(|e| !e.deleted).collect();
+    let want: BTreeSet<String> = live.iter().map(|e| e.user_name.to_lowercase()).collect();
+    let have: BTreeSet<String> = by_name.keys().cloned().collect();
+    assert_eq!(
+        have.difference(&want).collect::<Vec<_>>(),
+        Vec::<&String>::new(),
+        "entries that should not exist"
+    );
+    assert_eq!(
+        want.difference(&have).collect::<Vec<_>>(),
+        Vec::<&String>::new(),
+        "acknowledged users missing"
+    );
+    for e in &live {
+        let entry = &by_name[&e.user_name.to_lowercase()][0];
+        assert_eq!(
+            super::attr(entry, "title").as_deref(),
+            Some(e.title.as_str()),
+            "{}",
+            e.user_name
+        );
+        assert_eq!(
+            super::attr(entry, "entryUUID").map(|u| u.to_lowercase()),
+            Some(e.id.to_lowercase()),
+            "{}",
+            e.user_name
+        );
+        let locked = super::attrs(entry, &disable.attribute)
+            .iter()
+            .any(|v| v.eq_ignore_ascii_case(&disable.value));
+        assert_eq!(locked, !e.active, "{} disabled", e.user_name);
+    }
+    let members = config.groups.as_ref().unwrap().members.as_ref().unwrap();
+    let placeholder = members.placeholder.as_ref().map(|p| norm(&p.to_string()));
+    let mut memberships = 0;
+    for (g, dn) in group_dns.iter().enumerate() {
+        let (rs, _) = ldap
+            .search(dn, Scope::Base, "(objectClass=*)", vec![&members.attribute])
+            .await
+            .unwrap()
+            .success()
+            .unwrap();
+        let entry = SearchEntry::construct(rs.into_iter().next().unwrap());
+        let mut have: BTreeSet<String> = super::attrs(&entry, &members.attribute)
+            .iter()
+            .map(|v| norm(v))
+            .collect();
+        let want: BTreeSet<String> = live
+            .iter()
+            .filter(|e| e.group == g)
+            .map(|e| norm(&users.dn_for(&e.user_name).to_string()))
+            .collect();
+        if let Some(p) = &placeholder {
+            if want.is_empty() {
+                have.remove(p);
+            }
+        }
+        assert_eq!(
+            have.difference(&want).collect::<Vec<_>>(),
+            Vec::<&String>::new(),
+            "{dn}: member values that should not be there (dangling or stale)"
+        );
+        assert_eq!(
+            want.difference(&have).collect::<Vec<_>>(),
+            Vec::<&String>::new(),
+            "{dn}: acknowledged members missing"
+        );
+        memberships += have.len();
+    }
+    let _ = ldap.unbind().await;
+    format!(
+        "found exactly as expected: {} users ({} deleted absent, {} disabled), {} memberships in {} groups",
+        live.len(),
+        expected.len() - live.len(),
+        live.iter().filter(|e| !e.active).count(),
+        memberships,
+        group_dns.len()
+    )
+}
+
+/// A blocking step (signals, process starts) without stalling the runtime.
+fn blocking<T>(f: impl FnOnce() -> T) -> T {
+    tokio::task::block_in_place(f)
+}
+
+/// The directory SIGKILLed twice during the load and restarted a second later.
+pub async fn directory_killed_under_load(server: Server) {
+    let dir = PrivateServer::of(server);
+    let d = on_private(&dir).await;
+    let load = Load::new(d.base.clone());
+    let run = unique("kill");
+    let (ids, dns) = groups(&load, &d.config, &run).await;
+    let started = Instant::now();
+    let expected = drive(&load, &run, &ids, async {
+        for at in [WRITES / 5, WRITES * 3 / 5] {
+            load.until_acknowledged(at).await;
+            blocking(|| dir.kill());
+            tokio::time::sleep(Duration::from_secs(1)).await;
+            blocking(|| dir.restart());
+        }
+    })
+    .await;
+    let took = started.elapsed();
+    let found = verify(server, &dir.url, &d.config, &run, &expected, &dns).await;
+    eprintln!(
+        "directory killed twice under load ({server:?}, {took:.1?}): {}; {found}",
+        load.figures()
+    );
+    assert!(
+        get(&load.tally.unavailable) > 0,
+        "the kills never reached a request: {}",
+        load.figures()
+    );
+}
+
+/// The directory stalled (SIGSTOP) past the operation timeout during the load.
+pub async fn directory_stalled_under_load(server: Server) {
+    let dir = PrivateServer::of(server);
+    let d = on_private(&dir).await;
+    let load = Load::new(d.base.clone());
+    let run = unique("stall");
+    let (ids, dns) = groups(&load, &d.config, &run).await;
+    let started = Instant::now();
+    let expected = drive(&load, &run, &ids, async {
+        load.until_acknowledged(WRITES / 3).await;
+        blocking(|| dir.signal("-STOP"));
+        tokio::time::sleep(Duration::from_secs(4)).await;
+        blocking(|| dir.signal("-CONT"));
+    })
+    .await;
+    let took = started.elapsed();
+    let found = verify(server, &dir.url, &d.config, &run, &expected, &dns).await;
+    eprintln!(
+        "directory stalled 4 s under load ({server:?}, {took:.1?}): {}; {found}",
+        load.figures()
+    );
+    assert!(get(&load.tally.unavailable) > 0, "{}", load.figures());
+    // The operation timeout is 2 s and the request timeout 5 s: no hang.
+    let slowest = load.tally.slowest_ms.load(Ordering::Relaxed);
+    assert!(slowest < 5_500, "a request hung for {slowest} ms");
+}
+
+/// The daemon binary, which a test can kill and start again on the same port.
+pub struct Binary {
+    server: Server,
+    config: PathBuf,
+    log: PathBuf,
+    ldap_url: String,
+    port: u16,
+    child: Option<Child>,
+    pub pid: Arc<AtomicU32>,
+}
+
+impl Binary {
+    /// Starts the binary; its pid is kept in `pid` across restarts.
+    pub async fn start(server: Server, text: &str, ldap_url: &str, pid: Arc<AtomicU32>) -> Binary {
+        let dir = std::env::temp_dir().join(unique("scim2ldap-bin"));
+        std::fs::create_dir_all(&dir).unwrap();
+        let config = dir.join("scim2ldap.toml");
+        std::fs::write(&config, text).unwrap();
+        let port = {
+            let l = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+            l.local_addr().unwrap().port()
+        };
+        let mut b = Binary {
+            server,
+            config,
+            log: dir.join("daemon.log"),
+            ldap_url: ldap_url.to_owned(),
+            port,
+            child: None,
+            pid,
+        };
+        b.spawn().await;
+        b
+    }
+
+    pub fn base(&self) -> String {
+        format!("http://127.0.0.1:{}/scim/v2", self.port)
+    }
+
+    /// The parsed configuration, as the binary sees it.
+    pub fn config(&self) -> Config {
+        let env = Env(vec![
+            ("SCIM2LDAP_LDAP_URL".into(), self.ldap_url.clone()),
+            (
+                "SCIM2LDAP_LDAP_BIND_DN".into(),
+                self.server.bind_dn().into(),
+            ),
+            ("SCIM2LDAP_LDAP_BIND_PASSWORD".into(), ADMIN_PW.into()),
+            ("SCIM2LDAP_TOKEN".into(), TOKEN.into()),
+        ]);
+        Config::parse(&std::fs::read_to_string(&self.config).unwrap(), &env).unwrap()
+    }
+
+    async fn spawn(&mut self) {
+        let log = std::fs::OpenOptions::new()
+            .create(true)
+            .append(true)
+            .open(&self.log)
+            .unwrap();
+        let child = Command::new(env!("CARGO_BIN_EXE_scim2ldap"))
+            .args(["serve", "--config"])
+            .arg(&self.config)
+            .env("SCIM2LDAP_LDAP_URL", &self.ldap_url)
+            .env("SCIM2LDAP_LDAP_BIND_DN", self.server.bind_dn())
+            .env("SCIM2LDAP_LDAP_BIND_PASSWORD", ADMIN_PW)
+            .env("SCIM2LDAP_TOKEN", TOKEN)
+            .env("SCIM2LDAP_LISTEN", format!("127.0.0.1:{}", self.port))
+            .stdout(Stdio::null())
+            .stderr(log)
+            .spawn()
+            .unwrap();
+        self.pid.store(child.id(), Ordering::SeqCst);
+        self.child = Some(child);
+        let http = reqwest::Client::new();
+        let ready = format!("http://127.0.0.1:{}/readyz", self.port);
+        let started = Instant::now();
+        while http
+            .get(&ready)
+            .send()
+            .await
+            .map(|r| r.status().as_u16())
+            .ok()
+            != Some(200)
+        {
+            assert!(
+                started.elapsed() < Duration::from_secs(20),
+                "daemon never ready: {}",
+                std::fs::read_to_string(&self.log).unwrap_or_default()
+            );
+            tokio::time::sleep(Duration::from_millis(20)).await;
+        }
+    }
+
+    /// SIGKILL (unless something killed it already) and reap.
+    pub fn kill(&mut self) {
+        if let Some(mut c) = self.child.take() {
+            let _ = c.kill();
+            let _ = c.wait();
+        }
+    }
+
+    /// Kills the daemon if it still runs and starts it again on the same port.
+    pub async fn restart(&mut self) {
+        blocking(|| self.kill());
+        self.spawn().await;
+    }
+}
+
+impl Drop for Binary {
+    fn drop(&mut self) {
+        self.kill();
+    }
+}
+
+/// The daemon SIGKILLed twice during the load and started again.
+pub async fn daemon_killed_under_load(server: Server) {
+    let mut daemon = Binary::start(
+        server,
+        &super::config_text(server),
+        &server.url(),
+        Arc::default(),
+    )
+    .await;
+    let config = daemon.config();
+    let load = Load::new(daemon.base());
+    let run = unique("crash");
+    let (ids, dns) = groups(&load, &config, &run).await;
+    let started = Instant::now();
+    let expected = drive(&load, &run, &ids, async {
+        for at in [WRITES / 5, WRITES * 3 / 5] {
+            load.until_acknowledged(at).await;
+            daemon.restart().await;
+        }
+    })
+    .await;
+    let took = started.elapsed();
+    let found = verify(server, &server.url(), &config, &run, &expected, &dns).await;
+    eprintln!(
+        "daemon killed twice under load ({server:?}, {took:.1?}): {}; {found}",
+        load.figures()
+    );
+    assert!(
+        get(&load.tally.connection_errors) > 0,
+        "the kills never reached a request: {}",
+        load.figures()
+    );
+}
+
+/// LDAP operation tags (RFC 4511 protocolOp).
+const MODIFY_DN_REQUEST: u8 = 0x6c;
+const DEL_REQUEST: u8 = 0x4a;
+
+/// A TCP proxy in front of the directory. Once armed with an operation tag,
+/// it kills the daemon (by pid) when the daemon sends that operation, instead
+/// of forwarding it: a crash exactly between two steps of one request.
+struct CrashProxy {
+    url: String,
+    armed: Arc<AtomicU8>,
+    fired: Arc<AtomicBool>,
+    task: tokio::task::JoinHandle<()>,
+}
+
+impl Drop for CrashProxy {
+    fn drop(&mut self) {
+        self.task.abort();
+    }
+}
+
+/// Length and protocolOp tag of the first whole LDAPMessage in `buf`.
+fn ldap_frame(buf: &[u8]) -> Option<(usize, u8)> {
+    if buf.len() < 2 {
+        return None;
+    }
+    assert_eq!(buf[0], 0x30, "not an LDAPMessage");
+    let (len, header) = if buf[1] < 0x80 {
+        (buf[1] as usize, 2)
+    } else {
+        let n = (buf[1] & 0x7f) as usize;
+        if buf.len() < 2 + n {
+            return None;
+        }
+        let len = buf[2..2 + n]
+            .iter()
+            .fold(0usize, |a, b| (a << 8) | *b as usize);
+        (len, 2 + n)
+    };
+    let total = header + len;
+    if buf.len() < total {
+        return None;
+    }
+    // messageID INTEGER (short length), then the operation's tag.
+    let id_len = buf[header + 1] as usize;
+    Some((total, buf[header + 2 + id_len]))
+}
+
+impl CrashProxy {
+    async fn start(upstream: &str, victim: Arc<AtomicU32>) -> CrashProxy {
+        let upstream = upstream
+            .trim_start_matches("ldap://")
+            .trim_end_matches('/')
+            .to_owned();
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let url = format!("ldap://{}", listener.local_addr().unwrap());
+        let armed = Arc::new(AtomicU8::new(0));
+        let fired = Arc::new(AtomicBool::new(false));
+        let (a, f) = (armed.clone(), fired.clone());
+        let task = tokio::spawn(async move {
+            loop {
+                let Ok((client, _)) = listener.accept().await else {
+                    return;
+                };
+                let Ok(server) = tokio::net::TcpStream::connect(&upstream).await else {
+                    continue;
+                };
+                let (a, f, victim) = (a.clone(), f.clone(), victim.clone());
+                tokio::spawn(async move {
+                    let (mut cr, mut cw) = client.into_split();
+                    let (mut sr, mut sw) = server.into_split();
+                    let back = tokio::spawn(async move {
+                        let _ = tokio::io::copy(&mut sr, &mut cw).await;
+                    });
+                    let mut buf = Vec::new();
+                    let mut chunk = vec![0u8; 64 * 1024];
+                    'conn: loop {
+                        let n = match cr.read(&mut chunk).await {
+                            Ok(0) | Err(_) => break,
+                            Ok(n) => n,
+                        };
+                        buf.extend_from_slice(&chunk[..n]);
+                        while let Some((len, op)) = ldap_frame(&buf) {
+                            if op == a.load(Ordering::SeqCst)
+                                && a.compare_exchange(op, 0, Ordering::SeqCst, Ordering::SeqCst)
+                                    .is_ok()
+                            {
+                                let pid = victim.load(Ordering::SeqCst).to_string();
+                                let _ = Command::new("kill").args(["-KILL", &pid]).status();
+                                f.store(true, Ordering::SeqCst);
+                                break 'conn;
+                            }
+                            if sw.write_all(&buf[..len]).await.is_err() {
+                                break 'conn;
+                            }
+                            buf.drain(..len);
+                        }
+                    }
+                    back.abort();
+                });
+            }
+        });
+        CrashProxy {
+            url,
+            armed,
+            fired,
+            task,
+        }
+    }
+
+    fn arm(&self, op: u8) {
+        self.fired.store(false, Ordering::SeqCst);
+        self.armed.store(op, Ordering::SeqCst);
+    }
+
+    fn fired(&self) -> bool {
+        self.fired.load(Ordering::SeqCst)
+    }
+}
+
+/// The daemon dies exactly between the modify and the modrdn of a rename, and
+/// between the membership clean-up and the delete of a user: each time the
+/// directory is left in a state the client's retry completes.
+pub async fn crash_between_steps_is_completed_by_the_retry(server: Server) {
+    let victim = Arc::new(AtomicU32::new(0));
+    let proxy = CrashProxy::start(&server.url(), victim.clone()).await;
+    let mut daemon = Binary::start(server, &super::config_text(server), &proxy.url, victim).await;
+    let config = daemon.config();
+    let load = Load::new(daemon.base());
+    let checker = super::Daemon::start(server).await;
+    let name = unique("steps");
+    let (s, user, _) = load.send("POST", "/Users", Some(&entra_user(&name))).await;
+    assert_eq!(s, 201, "{user}");
+    let id = user["id"].as_str().unwrap().to_owned();
+    let group = format!("{name}-group");
+    let body = json!({"schemas": ["urn:ietf:params:scim:schemas:core:2.0:Group"], "displayName": group, "members": [{"value": id}]});
+    let (s, v, _) = load.send("POST", "/Groups", Some(&body)).await;
+    assert_eq!(s, 201, "{v}");
+    let group_dn = config.groups.as_ref().unwrap().dn_for(&group).to_string();
+    let member_attr = config
+        .groups
+        .as_ref()
+        .unwrap()
+        .members
+        .as_ref()
+        .unwrap()
+        .attribute
+        .clone();
+    let old_dn = config.users.dn_for(&name).to_string();
+    let new_name = format!("{name}-renamed");
+    let new_dn = config.users.dn_for(&new_name).to_string();
+
+    // Rename + retitle: the modify lands, the daemon dies before the modrdn.
+    proxy.arm(MODIFY_DN_REQUEST);
+    let rename = patch_body(json!([
+        {"op": "replace", "path": "userName", "value": new_name},
+        {"op": "replace", "path": "title", "value": "after the crash"},
+    ]));
+    let url = format!("{}/Users/{id}", daemon.base());
+    let r = load
+        .http
+        .patch(&url)
+        .bearer_auth(TOKEN)
+        .header("content-type", "application/scim+json")
+        .body(rename.to_string())
+        .send()
+        .await;
+    assert!(
+        r.is_err(),
+        "the daemon answered: {:?}",
+        r.map(|r| r.status())
+    );
+    assert!(proxy.fired(), "the daemon never sent the modrdn");
+    let halfway = checker
+        .entry(&old_dn)
+        .await
+        .expect("the entry under its old name");
+    assert_eq!(
+        super::attr(&halfway, "title").as_deref(),
+        Some("after the crash")
+    );
+    assert!(checker.entry(&new_dn).await.is_none());
+    daemon.restart().await;
+    let (s, v, _) = load
+        .send("PATCH", &format!("/Users/{id}"), Some(&rename))
+        .await;
+    assert_eq!(s, 200, "{v}");
+    assert_eq!(v["userName"], new_name.as_str());
+    assert_eq!(v["title"], "after the crash");
+    assert!(checker.entry(&old_dn).await.is_none());
+    let done = checker.entry(&new_dn).await.expect("renamed entry");
+    assert_eq!(
+        super::attr(&done, "entryUUID").map(|u| u.to_lowercase()),
+        Some(id.to_lowercase())
+    );
+    let g = checker.entry(&group_dn).await.unwrap();
+    let members: Vec<String> = super::attrs(&g, &member_attr)
+        .iter()
+        .map(|m| norm(m))
+        .collect();
+    assert_eq!(
+        members,
+        vec![norm(&new_dn)],
+        "membership follows the rename"
+    );
+
+    // Delete: the daemon dies before the delete itself.
+    proxy.arm(DEL_REQUEST);
+    let r = load.http.delete(&url).bearer_auth(TOKEN).send().await;
+    assert!(
+        r.is_err(),
+        "the daemon answered: {:?}",
+        r.map(|r| r.status())
+    );
+    assert!(proxy.fired(), "the daemon never sent the delete");
+    assert!(
+        checker.entry(&new_dn).await.is_some(),
+        "the entry is still there"
+    );
+    daemon.restart().await;
+    let (s, v, _) = load.send("DELETE", &format!("/Users/{id}"), None).await;
+    assert_eq!(s, 204, "{v}");
+    assert!(checker.entry(&new_dn).await.is_none());
+    let g = checker.entry(&group_dn).await.unwrap();
+    let left: Vec<String> = super::attrs(&g, &member_attr)
+        .iter()
+        .map(|m| norm(m))
+        .collect();
+    assert!(
+        !left.contains(&norm(&new_dn)),
+        "no dangling member after the completed delete: {left:?}"
+    );
+    let (s, _, _) = load.send("GET", &format!("/Users/{id}"), None).await;
+    assert_eq!(s, 404);
+}
