@@ -1019,7 +1019,8 @@ impl<D: Directory> Service<D> {
         let after = match latest {
             Some(e) => e,
             None if !read_back => {
-                self.check_placeholder_after_add(map, &dn, &plan).await?;
+                self.check_placeholder_after_add(map, &dn, &plan.mods)
+                    .await?;
                 return Ok(entry.clone());
             }
             None => self
@@ -1037,7 +1038,7 @@ impl<D: Directory> Service<D> {
         &self,
         map: &AttrMap,
         dn: &str,
-        plan: &Plan,
+        mods: &[Mod],
     ) -> Result<(), Error> {
         let Some((attr, ph)) = map.members.as_ref().and_then(|m| {
             m.placeholder
@@ -1046,8 +1047,7 @@ impl<D: Directory> Service<D> {
         }) else {
             return Ok(());
         };
-        if !plan
-            .mods
+        if !mods
             .iter()
             .any(|m| matches!(m, Mod::Add(a, _) if a.eq_ignore_ascii_case(&attr)))
         {
@@ -1136,6 +1136,15 @@ impl<D: Directory> Service<D> {
     ) -> Result<Option<Versioned>, Error> {
         let map = self.map(kind)?;
         let ops = patch::parse(body)?;
+        let answer_204 =
+            kind == ResourceKind::Group && projection.is_none_or(Projection::is_default);
+        if answer_204 && if_match.is_none() {
+            if let Some(delta) = mapping::patch::member_delta(map, &ops) {
+                if self.patch_members(map, id, &delta, ctx).await? {
+                    return Ok(None);
+                }
+            }
+        }
         let ids = mapping::patch::reference_ids(map, &ops);
         let mut attempt = 0;
         loop {
@@ -1150,8 +1159,6 @@ impl<D: Directory> Service<D> {
             let changed = plan.changed_attributes();
             let noop = plan.is_noop();
             let disabled = kind == ResourceKind::User && map.disable.as_ref().is_some_and(|d| plan.mods.iter().any(|m| matches!(m, Mod::Add(a, v) if a.eq_ignore_ascii_case(&d.attribute) && v.contains(&d.value))));
-            let answer_204 =
-                kind == ResourceKind::Group && projection.is_none_or(Projection::is_default);
             let result = if noop {
                 Ok(entry.clone())
             } else {
@@ -1191,6 +1198,68 @@ impl<D: Directory> Service<D> {
                 }
             }
         }
+    }
+
+    /// A membership-only group PATCH answered 204 (Entra's usual one): one
+    /// modify written without reading the group's members, so its cost does
+    /// not grow with the group. Returns false when the directory refuses a
+    /// value (already a member, not a member, the last member of a group that
+    /// must keep one) or the group moved: the caller then plans against the
+    /// whole group, which makes those cases no-ops or swaps in the placeholder.
+    async fn patch_members(
+        &self,
+        map: &AttrMap,
+        id: &str,
+        delta: &mapping::patch::MemberDelta,
+        ctx: &Ctx,
+    ) -> Result<bool, Error> {
+        let Some(m) = map.members.as_ref() else {
+            return Ok(false);
+        };
+        let mut attrs = vec![
+            map.id_attribute.clone(),
+            map.version_attribute.clone(),
+            map.rdn.clone(),
+        ];
+        attrs.extend(map.version_token.clone());
+        let ids = delta.ids();
+        let (entry, refs) = tokio::join!(self.find(map, id, attrs), self.resolve_ids(&ids));
+        let (entry, refs) = (entry?, refs?);
+        let mut mods = mapping::patch::member_mods(map, delta, &refs)?;
+        if mods.is_empty() {
+            // Only ids to remove that name nothing: no member to remove.
+            return Ok(true);
+        }
+        if let Some(t) = map
+            .version_token
+            .as_ref()
+            .filter(|t| entry.first(t).is_some())
+        {
+            mods.push(Mod::Replace(t.clone(), vec![new_token()]));
+        }
+        match self.dir.modify(&entry.dn, mods.clone(), &[], None).await {
+            Ok(_) => {}
+            Err(DirError::Result {
+                rc:
+                    rc::ATTRIBUTE_OR_VALUE_EXISTS
+                    | rc::NO_SUCH_ATTRIBUTE
+                    | rc::OBJECT_CLASS_VIOLATION
+                    | rc::NO_SUCH_OBJECT,
+                ..
+            }) => return Ok(false),
+            Err(e) => return Err(dir_error(map, e, "update Group")),
+        }
+        self.check_placeholder_after_add(map, &entry.dn, &mods)
+            .await?;
+        self.audit(
+            ctx,
+            "patch",
+            map.kind,
+            &entry.dn,
+            std::slice::from_ref(&m.attribute),
+        );
+        self.metrics.provisioned(map.kind, "updated");
+        Ok(true)
     }
 
     /// After a refused write, whether the entry changed meanwhile (a

@@ -734,6 +734,123 @@ fn ldap_name(map: &AttrMap, key: &str) -> String {
         .to_owned()
 }
 
+/// The membership changes of a group PATCH that changes nothing else: member
+/// ids to add and ids to remove, each given as `members` with a list of
+/// `{"value": id}`, or (remove) as `members[value eq "id"]`. `None` for any
+/// other PATCH, including one that removes all members or names one id both
+/// ways; such a PATCH is planned against the whole group instead.
+#[derive(Debug, Clone, PartialEq, Eq, Default)]
+pub struct MemberDelta {
+    pub add: Vec<String>,
+    pub remove: Vec<String>,
+}
+
+impl MemberDelta {
+    /// Every id the change names, for one batched resolution.
+    pub fn ids(&self) -> Vec<String> {
+        let mut v: Vec<String> = self.add.iter().chain(&self.remove).cloned().collect();
+        v.sort();
+        v.dedup();
+        v
+    }
+}
+
+/// The `members.value` reference field of a group map.
+fn members_field(map: &AttrMap) -> Option<&Field> {
+    map.members.as_ref()?;
+    map.fields_of(Some(map.kind.core_schema()), "members")
+        .map(|(_, f)| f)
+        .find(|f| f.reference.is_some())
+}
+
+/// Ids in a value list of `{"value": id}` objects (or one such object).
+fn listed_ids(v: &Value) -> Option<Vec<String>> {
+    let one = |x: &Value| {
+        x.as_object()?
+            .iter()
+            .find(|(k, _)| k.eq_ignore_ascii_case("value"))?
+            .1
+            .as_str()
+            .map(str::to_owned)
+    };
+    match v {
+        Value::Array(items) => items.iter().map(one).collect(),
+        Value::Object(_) => one(v).map(|id| vec![id]),
+        _ => None,
+    }
+}
+
+pub fn member_delta(map: &AttrMap, ops: &[Operation]) -> Option<MemberDelta> {
+    let field = members_field(map)?;
+    let mut delta = MemberDelta::default();
+    for op in ops {
+        let p = &op.path;
+        let on_members = p.attr.eq_ignore_ascii_case(&field.attr)
+            && p.sub.is_none()
+            && p.schema
+                .as_deref()
+                .is_none_or(|s| s.eq_ignore_ascii_case(&field.schema));
+        if !on_members {
+            return None;
+        }
+        match (op.op, p.filter.as_deref(), &op.value) {
+            (Op::Add, None, Some(v)) => delta.add.extend(listed_ids(v)?),
+            (Op::Remove, None, Some(v)) => delta.remove.extend(listed_ids(v)?),
+            (
+                Op::Remove,
+                Some(Filter::Compare {
+                    path,
+                    op: CompareOp::Eq,
+                    value: Literal::String(id),
+                }),
+                None,
+            ) if path.attr.eq_ignore_ascii_case("value")
+                && path.sub.is_none()
+                && path.filter.is_none() =>
+            {
+                delta.remove.push(id.clone())
+            }
+            _ => return None,
+        }
+    }
+    let both = delta.add.iter().any(|a| delta.remove.contains(a));
+    (!both && !(delta.add.is_empty() && delta.remove.is_empty())).then_some(delta)
+}
+
+/// The modify for a [`MemberDelta`], with ids resolved in `refs`: an unknown
+/// id to add is a 400 naming it; an unknown id to remove is no member, so
+/// nothing to remove. Written without knowing the current members: the
+/// directory refuses a value already there or not there, and the caller then
+/// plans against the whole group.
+pub fn member_mods(map: &AttrMap, delta: &MemberDelta, refs: &Refs) -> Result<Vec<Mod>, Error> {
+    let Some(field) = members_field(map) else {
+        return Ok(Vec::new());
+    };
+    let mut add = Vec::new();
+    for id in &delta.add {
+        let v = to_ldap(field, &Value::String(id.clone()), refs)?;
+        if !add.contains(&v) {
+            add.push(v);
+        }
+    }
+    let mut remove = Vec::new();
+    for id in &delta.remove {
+        if let Ok(v) = to_ldap(field, &Value::String(id.clone()), refs) {
+            if !remove.contains(&v) {
+                remove.push(v);
+            }
+        }
+    }
+    let mut mods = Vec::new();
+    if !add.is_empty() {
+        mods.push(Mod::Add(field.ldap.clone(), add));
+    }
+    if !remove.is_empty() {
+        mods.push(Mod::Delete(field.ldap.clone(), remove));
+    }
+    Ok(mods)
+}
+
 /// PATCH: applies every operation to the current entry, all or nothing.
 pub fn plan_patch(
     map: &AttrMap,
@@ -1117,6 +1234,115 @@ mod tests {
         let c = openldap();
         let ops = parse(&json!({"schemas": [crate::scim::patch::PATCH_OP], "Operations": ops}))?;
         plan_patch(c.groups.as_ref().unwrap(), &group(), &ops, &refs())
+    }
+
+    fn delta(ops: Value) -> Option<MemberDelta> {
+        let c = openldap();
+        let ops =
+            parse(&json!({"schemas": [crate::scim::patch::PATCH_OP], "Operations": ops})).unwrap();
+        member_delta(c.groups.as_ref().unwrap(), &ops)
+    }
+
+    #[test]
+    fn membership_only_patches_are_recognised() {
+        let d = |add: &[&str], remove: &[&str]| {
+            Some(MemberDelta {
+                add: s(add),
+                remove: s(remove),
+            })
+        };
+        // Entra's forms (ENTRA.md): Add with a list, Remove with a list or a value filter.
+        assert_eq!(
+            delta(
+                json!([{"op": "Add", "path": "members", "value": [{"$ref": null, "value": U1}, {"value": U2}]}])
+            ),
+            d(&[U1, U2], &[])
+        );
+        assert_eq!(
+            delta(json!([{"op": "Remove", "path": "members", "value": [{"value": U1}]}])),
+            d(&[], &[U1])
+        );
+        assert_eq!(
+            delta(json!([{"op": "remove", "path": format!("members[value eq \"{U2}\"]")}])),
+            d(&[], &[U2])
+        );
+        assert_eq!(
+            delta(json!([
+                {"op": "add", "path": "members", "value": [{"value": U3}]},
+                {"op": "remove", "path": "members", "value": [{"value": U1}]}
+            ])),
+            d(&[U3], &[U1])
+        );
+        // Path-less add of members only.
+        assert_eq!(
+            delta(json!([{"op": "add", "value": {"members": [{"value": U1}]}}])),
+            d(&[U1], &[])
+        );
+        // Everything else is planned against the whole group.
+        for ops in [
+            json!([{"op": "replace", "path": "members", "value": [{"value": U1}]}]),
+            json!([{"op": "remove", "path": "members"}]),
+            json!([{"op": "add", "path": "members", "value": [{"value": U1}]}, {"op": "remove", "path": "members", "value": [{"value": U1}]}]),
+            json!([{"op": "add", "path": "members", "value": [{"value": U1}]}, {"op": "replace", "path": "displayName", "value": "x"}]),
+            json!([{"op": "remove", "path": "members[display eq \"x\"]"}]),
+            json!([{"op": "remove", "path": format!("members[value eq \"{U1}\" or value eq \"{U2}\"]")}]),
+            json!([{"op": "add", "path": "members", "value": ["not an object"]}]),
+            json!([{"op": "add", "path": "members", "value": []}]),
+        ] {
+            assert_eq!(delta(ops.clone()), None, "{ops}");
+        }
+    }
+
+    #[test]
+    fn membership_only_modify() {
+        let c = openldap();
+        let g = c.groups.as_ref().unwrap();
+        let unknown = "99999999-9999-9999-9999-999999999999";
+        let m = member_mods(
+            g,
+            &MemberDelta {
+                add: s(&[U1, U1, U2]),
+                remove: s(&[U3, unknown]),
+            },
+            &refs(),
+        )
+        .unwrap();
+        assert_eq!(
+            m,
+            [
+                Mod::Add(
+                    "member".into(),
+                    s(&[
+                        "uid=one,ou=people,dc=example,dc=com",
+                        "uid=two,ou=people,dc=example,dc=com"
+                    ])
+                ),
+                Mod::Delete(
+                    "member".into(),
+                    s(&["uid=three,ou=people,dc=example,dc=com"])
+                )
+            ]
+        );
+        // An unknown id to add is refused by name, as in a full plan.
+        let e = member_mods(
+            g,
+            &MemberDelta {
+                add: s(&[unknown]),
+                remove: vec![],
+            },
+            &refs(),
+        )
+        .unwrap_err();
+        assert_eq!(e.status().as_u16(), 400);
+        assert!(e.to_string().contains(unknown), "{e}");
+        // Users have no members.
+        assert_eq!(
+            member_delta(
+                &c.users,
+                &parse(&json!({"schemas": [crate::scim::patch::PATCH_OP], "Operations": [{"op": "add", "path": "members", "value": [{"value": U1}]}]})).unwrap()
+            ),
+            None
+        );
     }
 
     #[test]

@@ -32,16 +32,7 @@ fn user_dn(d: &Daemon, u: &Value) -> String {
 }
 
 async fn members(d: &Daemon, group: &str) -> Vec<String> {
-    let attr = d
-        .config
-        .groups
-        .as_ref()
-        .unwrap()
-        .members
-        .as_ref()
-        .unwrap()
-        .attribute
-        .clone();
+    let attr = super::group_members(&d.config).attribute.clone();
     let e = d.entry(&group_dn(d, group)).await.expect("group entry");
     attrs(&e, &attr)
         .into_iter()
@@ -55,13 +46,7 @@ fn sorted(mut v: Vec<String>) -> Vec<String> {
 }
 
 fn placeholder(d: &Daemon) -> String {
-    d.config
-        .groups
-        .as_ref()
-        .unwrap()
-        .members
-        .as_ref()
-        .unwrap()
+    super::group_members(&d.config)
         .placeholder
         .as_ref()
         .unwrap()

@@ -373,7 +373,7 @@ async fn verify(
             .any(|v| v.eq_ignore_ascii_case(&disable.value));
         assert_eq!(locked, !e.active, "{} disabled", e.user_name);
     }
-    let members = config.groups.as_ref().unwrap().members.as_ref().unwrap();
+    let members = super::group_members(config);
     let placeholder = members.placeholder.as_ref().map(|p| norm(&p.to_string()));
     let mut memberships = 0;
     for (g, dn) in group_dns.iter().enumerate() {
@@ -769,15 +769,7 @@ pub async fn crash_between_steps_is_completed_by_the_retry(server: Server) {
     let (s, v, _) = load.send("POST", "/Groups", Some(&body)).await;
     assert_eq!(s, 201, "{v}");
     let group_dn = config.groups.as_ref().unwrap().dn_for(&group).to_string();
-    let member_attr = config
-        .groups
-        .as_ref()
-        .unwrap()
-        .members
-        .as_ref()
-        .unwrap()
-        .attribute
-        .clone();
+    let member_attr = super::group_members(&config).attribute.clone();
     let old_dn = config.users.dn_for(&name).to_string();
     let new_name = format!("{name}-renamed");
     let new_dn = config.users.dn_for(&new_name).to_string();

@@ -315,6 +315,11 @@ pub fn sh(dir: &std::path::Path, script: &str) {
     );
 }
 
+/// The `[groups.members]` settings of a configuration.
+pub fn group_members(config: &Config) -> &scim2ldap::mapping::Members {
+    config.groups.as_ref().unwrap().members.as_ref().unwrap()
+}
+
 /// Entra's create body (ENTRA.md) with seed 000's attributes.
 pub fn entra_user(user_name: &str) -> Value {
     json!({
@@ -408,6 +413,7 @@ on_both_servers!(
     ops::root_search_spans_users_and_groups,
     ops::check_config_reports_the_server,
     ops::explain_never_writes,
+    ops::membership_patches_do_not_read_the_members,
     ops::metrics_count_requests_and_changes,
     ops::binary_serves_audits_and_stops,
     races::same_user_name_created_concurrently,

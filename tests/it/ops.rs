@@ -147,13 +147,11 @@ fn tempdir() -> std::path::PathBuf {
     d
 }
 
-pub async fn explain_never_writes(server: Server) {
-    let d = Daemon::start(server).await;
-    let u = d.create_user(&unique("explain")).await;
-    let id = u["id"].as_str().unwrap();
+/// Runs `scim2ldap explain PATCH path` with a PATCH body of `ops`; returns its output.
+fn explain_patch(server: Server, path: &str, ops: Value) -> String {
     let dir = tempdir();
     let body = dir.join("patch.json");
-    std::fs::write(&body, patch_body(json!([{"op": "replace", "path": "title", "value": "Explained"}, {"op": "replace", "path": "userName", "value": "renamed-by-explain"}])).to_string()).unwrap();
+    std::fs::write(&body, patch_body(ops).to_string()).unwrap();
     let out = command(
         server,
         &[
@@ -161,14 +159,26 @@ pub async fn explain_never_writes(server: Server) {
             "--config",
             &config_path(server),
             "PATCH",
-            &format!("/Users/{id}"),
+            path,
             body.to_str().unwrap(),
         ],
     )
     .output()
     .unwrap();
-    let text = String::from_utf8_lossy(&out.stdout);
+    let text = String::from_utf8_lossy(&out.stdout).into_owned();
     assert!(out.status.success(), "{text}");
+    text
+}
+
+pub async fn explain_never_writes(server: Server) {
+    let d = Daemon::start(server).await;
+    let u = d.create_user(&unique("explain")).await;
+    let id = u["id"].as_str().unwrap();
+    let text = explain_patch(
+        server,
+        &format!("/Users/{id}"),
+        json!([{"op": "replace", "path": "title", "value": "Explained"}, {"op": "replace", "path": "userName", "value": "renamed-by-explain"}]),
+    );
     assert!(text.contains(&format!("filter=(entryUUID={id})")), "{text}");
     assert!(
         text.lines()
@@ -338,4 +348,53 @@ pub async fn binary_serves_audits_and_stops(server: Server) {
         "request id {rid} in the log"
     );
     assert!(lines.iter().any(|l| l.contains("shutting down")), "{all}");
+}
+
+/// A membership-only PATCH (Entra's usual group change) does not read the
+/// group's member list: its cost does not grow with the group. `explain`
+/// shows the operations against the real directory.
+pub async fn membership_patches_do_not_read_the_members(server: Server) {
+    let d = Daemon::start(server).await;
+    let members: Vec<String> = {
+        let mut v = Vec::new();
+        for _ in 0..3 {
+            v.push(
+                d.create_user(&unique("gm")).await["id"]
+                    .as_str()
+                    .unwrap()
+                    .to_owned(),
+            );
+        }
+        v
+    };
+    let newcomer = d.create_user(&unique("gm-new")).await;
+    let refs: Vec<&str> = members.iter().map(String::as_str).collect();
+    let g = d.create_group(&unique("Readless"), &refs).await;
+    let gid = g["id"].as_str().unwrap();
+    let member_attr = super::group_members(&d.config).attribute.clone();
+    let explain = |ops: Value| explain_patch(server, &format!("/Groups/{gid}"), ops);
+    let reads_members = |text: &str| {
+        text.lines().any(|l| {
+            l.contains("search")
+                && l.contains(&format!("filter=(entryUUID={gid})"))
+                && l.to_lowercase()
+                    .contains(&format!("\"{}\"", member_attr.to_lowercase()))
+        })
+    };
+    // Add a new member, remove a present one (both Entra forms).
+    let text = explain(json!([
+        {"op": "Add", "path": "members", "value": [{"value": newcomer["id"]}]},
+        {"op": "Remove", "path": format!("members[value eq \"{}\"]", members[0])}
+    ]));
+    assert!(!reads_members(&text), "the member list was read:\n{text}");
+    assert!(
+        text.lines().any(|l| l.contains("modify dn=")
+            && l.contains(&format!("add {member_attr}"))
+            && l.contains(&format!("delete {member_attr}"))),
+        "{text}"
+    );
+    // A replace of all members needs them: planned against the whole group.
+    let text =
+        explain(json!([{"op": "replace", "path": "members", "value": [{"value": members[1]}]}]));
+    assert!(reads_members(&text), "{text}");
 }

@@ -131,13 +131,7 @@ async fn member_values(d: &Daemon, group: &str) -> BTreeSet<String> {
 }
 
 fn placeholder(d: &Daemon) -> Option<String> {
-    d.config
-        .groups
-        .as_ref()
-        .unwrap()
-        .members
-        .as_ref()
-        .unwrap()
+    super::group_members(&d.config)
         .placeholder
         .as_ref()
         .map(|p| p.to_string().to_lowercase())
