@@ -814,7 +814,8 @@ pub fn member_delta(map: &AttrMap, ops: &[Operation]) -> Option<MemberDelta> {
         }
     }
     let both = delta.add.iter().any(|a| delta.remove.contains(a));
-    (!both && !(delta.add.is_empty() && delta.remove.is_empty())).then_some(delta)
+    let nothing = delta.add.is_empty() && delta.remove.is_empty();
+    (!both && !nothing).then_some(delta)
 }
 
 /// The modify for a [`MemberDelta`], with ids resolved in `refs`: an unknown
