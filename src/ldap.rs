@@ -440,6 +440,67 @@ impl Entry {
     pub fn first(&self, attr: &str) -> Option<&str> {
         self.values(attr).first().map(String::as_str)
     }
+
+    /// Applies a modify the way the server does (RFC 4511 §4.6), for an entry
+    /// known to have changed by nothing else. Values to delete match exactly
+    /// or, failing that, ignoring ASCII case; an empty delete or replace
+    /// removes the attribute.
+    pub fn apply(&mut self, mods: &[Mod]) {
+        for m in mods {
+            let key = m
+                .attr()
+                .split(';')
+                .next()
+                .unwrap_or_default()
+                .to_lowercase();
+            match m {
+                Mod::Add(_, vals) => {
+                    let have = self.attrs.entry(key.clone()).or_default();
+                    for v in vals {
+                        if !have.contains(v) {
+                            have.push(v.clone());
+                        }
+                    }
+                }
+                Mod::Replace(_, vals) => {
+                    self.attrs.insert(key.clone(), vals.clone());
+                }
+                Mod::Delete(_, vals) if vals.is_empty() => {
+                    self.attrs.remove(&key);
+                }
+                Mod::Delete(_, vals) => {
+                    if let Some(have) = self.attrs.get_mut(&key) {
+                        for v in vals {
+                            let at = have
+                                .iter()
+                                .position(|h| h == v)
+                                .or_else(|| have.iter().position(|h| h.eq_ignore_ascii_case(v)));
+                            if let Some(i) = at {
+                                have.remove(i);
+                            }
+                        }
+                    }
+                }
+            }
+            if self.attrs.get(&key).is_some_and(Vec::is_empty) {
+                self.attrs.remove(&key);
+            }
+        }
+    }
+
+    /// Replaces the listed attributes by their values in `fresh` (removing
+    /// those `fresh` lacks).
+    pub fn refresh(&mut self, attrs: &[String], fresh: Entry) {
+        for a in attrs {
+            self.attrs.remove(&a.to_lowercase());
+        }
+        let mut fresh = fresh;
+        for a in attrs {
+            if let Some(v) = fresh.attrs.remove(&a.to_lowercase()) {
+                self.attrs.insert(a.to_lowercase(), v);
+            }
+        }
+    }
 }
 
 /// One change of a modify operation (RFC 4511 §4.6).
@@ -536,6 +597,50 @@ pub fn rfc3339_to_generalized(value: &str) -> Option<String> {
 mod tests {
     #![allow(clippy::unwrap_used)]
     use super::*;
+
+    #[test]
+    fn modifies_apply_as_the_server_does() {
+        let mut e = Entry::new(
+            "uid=a,ou=people,dc=example,dc=com".into(),
+            [
+                ("mail".to_owned(), vec!["a@x".to_owned(), "B@x".to_owned()]),
+                ("title".to_owned(), vec!["Old".to_owned()]),
+                ("mobile".to_owned(), vec!["1".to_owned()]),
+                ("sn".to_owned(), vec!["S".to_owned()]),
+            ],
+        );
+        e.apply(&[
+            Mod::Add("Mail".into(), vec!["c@x".into(), "a@x".into()]),
+            Mod::Delete("mail".into(), vec!["b@x".into()]),
+            Mod::Replace("title".into(), vec!["New".into()]),
+            Mod::Delete("mobile".into(), vec!["1".into()]),
+            Mod::Replace("sn".into(), vec![]),
+            Mod::Add("givenName;lang-en".into(), vec!["G".into()]),
+            Mod::Delete("absent".into(), vec!["x".into()]),
+        ]);
+        assert_eq!(e.values("mail"), ["a@x", "c@x"]);
+        assert_eq!(e.values("title"), ["New"]);
+        assert!(!e.attrs.contains_key("mobile"));
+        assert!(!e.attrs.contains_key("sn"));
+        assert!(!e.attrs.contains_key("absent"));
+        assert_eq!(e.values("givenname"), ["G"]);
+        e.apply(&[Mod::Delete("mail".into(), vec![])]);
+        assert!(e.values("mail").is_empty());
+        let fresh = Entry::new(
+            e.dn.clone(),
+            [(
+                "modifyTimestamp".to_owned(),
+                vec!["20260101000000Z".to_owned()],
+            )],
+        );
+        e.refresh(&["modifyTimestamp".into(), "title".into()], fresh);
+        assert_eq!(e.values("modifytimestamp"), ["20260101000000Z"]);
+        assert!(
+            e.values("title").is_empty(),
+            "absent from the fresh read: gone"
+        );
+        assert_eq!(e.values("givenName"), ["G"]);
+    }
 
     #[test]
     fn dn_round_trips_and_escapes() {

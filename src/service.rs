@@ -67,6 +67,10 @@ struct Write<'a> {
     read_back: bool,
     /// What the write is, for error messages.
     what: &'a str,
+    /// May guard the modify with the version just read (Assertion control)
+    /// and then read back only what the server changes; a concurrent change
+    /// makes the execution answer `None`, and the caller plans again.
+    guard: bool,
 }
 
 /// A resource and its ETag.
@@ -916,12 +920,13 @@ impl<D: Directory> Service<D> {
         entry: &Entry,
         plan: Plan,
         how: Write<'_>,
-    ) -> Result<Entry, Error> {
+    ) -> Result<Option<Entry>, Error> {
         let Write {
             pre,
             if_match,
             read_back,
             what,
+            guard,
         } = how;
         // The entry after the write is needed to answer with it, or to see a
         // placeholder beside real members; otherwise no PostRead is asked for
@@ -946,14 +951,32 @@ impl<D: Directory> Service<D> {
                 in_mods || in_entry
             });
         let read_back = read_back || placeholder_involved;
-        let read = if read_back {
-            map.read_attributes()
-        } else {
-            Vec::new()
+        // Guarded: the modify asserts the version this plan was made from, so
+        // when it succeeds nothing else changed the entry in between, the
+        // entry after it is the one read plus these changes, and only what
+        // the server itself changes needs reading back. A rename or a
+        // password set by extended operation reads the entry anyway.
+        let version = entry.values(&map.version_attribute);
+        let guard = guard
+            && read_back
+            && plan.rename.is_none()
+            && !(plan.password.is_some() && map.password == Some(mapping::PasswordMode::Modify))
+            && self.dir.capabilities().assertion
+            && version.len() == 1;
+        let read = match (read_back, guard) {
+            (false, _) => Vec::new(),
+            (true, true) => map.generated_attributes(),
+            (true, false) => map.read_attributes(),
         };
         let mut dn = entry.dn.clone();
         let mut latest: Option<Entry> = None;
         let mut pre = pre;
+        if guard && pre.is_none() {
+            pre = Some(Precondition {
+                attribute: map.version_attribute.clone(),
+                value: version[0].clone(),
+            });
+        }
         let mut mods = plan.mods.clone();
         if let (Some(pw), Some(mapping::PasswordMode::Attribute)) = (&plan.password, map.password) {
             mods.push(Mod::Replace(
@@ -981,19 +1004,37 @@ impl<D: Directory> Service<D> {
         };
         if !mods.is_empty() {
             let want_read: &[String] = if plan.rename.is_some() { &[] } else { &read };
-            latest = self
-                .dir
-                .modify(&dn, mods, want_read, pre.as_ref())
-                .await
-                .map_err(|e| match e {
-                    DirError::Result {
-                        rc: rc::NO_SUCH_ATTRIBUTE,
-                        ..
-                    } if cas && if_match => Error::PreconditionFailed(format!(
+            let known: Vec<Mod> = if guard {
+                mods.iter()
+                    .filter(|m| !m.attr().eq_ignore_ascii_case("userPassword"))
+                    .cloned()
+                    .collect()
+            } else {
+                Vec::new()
+            };
+            latest = match self.dir.modify(&dn, mods, want_read, pre.as_ref()).await {
+                Ok(Some(fresh)) if guard => {
+                    let mut after = entry.clone();
+                    after.apply(&known);
+                    after.refresh(&read, fresh);
+                    Some(after)
+                }
+                Ok(e) => e,
+                // Changed since it was read: plan again from the entry as it is.
+                Err(DirError::Result {
+                    rc: rc::ASSERTION_FAILED,
+                    ..
+                }) if guard && !if_match => return Ok(None),
+                Err(DirError::Result {
+                    rc: rc::NO_SUCH_ATTRIBUTE,
+                    ..
+                }) if cas && if_match => {
+                    return Err(Error::PreconditionFailed(format!(
                         "{what}: the resource changed since the version given in If-Match"
-                    )),
-                    e => dir_error(map, e, what),
-                })?;
+                    )));
+                }
+                Err(e) => return Err(dir_error(map, e, what)),
+            };
             pre = None;
         }
         if let Some(new_value) = &plan.rename {
@@ -1021,14 +1062,14 @@ impl<D: Directory> Service<D> {
             None if !read_back => {
                 self.check_placeholder_after_add(map, &dn, &plan.mods)
                     .await?;
-                return Ok(entry.clone());
+                return Ok(Some(entry.clone()));
             }
             None => self
                 .reread(map, &dn)
                 .await?
                 .unwrap_or_else(|| entry.clone()),
         };
-        self.drop_stale_placeholder(map, after).await
+        self.drop_stale_placeholder(map, after).await.map(Some)
     }
 
     /// Without reading the group back: after adding members, one cheap base
@@ -1168,8 +1209,13 @@ impl<D: Directory> Service<D> {
                     if_match: if_match.is_some(),
                     read_back: !answer_204,
                     what: &what,
+                    guard: attempt < RACE_RETRIES,
                 };
-                self.execute(map, &entry, plan, how).await
+                match self.execute(map, &entry, plan, how).await {
+                    Ok(Some(after)) => Ok(after),
+                    Ok(None) => continue,
+                    Err(e) => Err(e),
+                }
             };
             match result {
                 Err(Error::BadRequest { .. })
@@ -1307,16 +1353,18 @@ impl<D: Directory> Service<D> {
                             if_match: if_match.is_some(),
                             read_back: true,
                             what: &format!("replace {}", kind.name()),
+                            guard: attempt < RACE_RETRIES,
                         },
                     )
                     .await;
                 match written {
+                    Ok(None) => continue,
                     Err(Error::NotFound(_)) if attempt < RACE_RETRIES => {
                         moved_pause(attempt).await;
                         continue;
                     }
                     Err(e) => return Err(e),
-                    Ok(after) => {
+                    Ok(Some(after)) => {
                         self.audit(ctx, "replace", kind, &after.dn, &changed);
                         self.metrics.provisioned(kind, "updated");
                         after

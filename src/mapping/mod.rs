@@ -264,6 +264,23 @@ impl AttrMap {
         dedup_ci(out)
     }
 
+    /// The attributes only the server changes (id, timestamps, version,
+    /// memberOf) plus the version token and the disable attribute (a password
+    /// policy may set or clear it): what a write reads back when the rest of
+    /// the entry is known.
+    pub fn generated_attributes(&self) -> Vec<String> {
+        let mut out: Vec<String> = vec![
+            self.id_attribute.clone(),
+            CREATED.to_owned(),
+            MODIFIED.to_owned(),
+            self.version_attribute.clone(),
+        ];
+        out.extend(self.disable.as_ref().map(|d| d.attribute.clone()));
+        out.extend(self.member_of.clone());
+        out.extend(self.version_token.clone());
+        dedup_ci(out)
+    }
+
     /// The DN for a new entry named `rdn_value`.
     pub fn dn_for(&self, rdn_value: &str) -> Dn {
         Dn::child(&self.base, &self.rdn, rdn_value)

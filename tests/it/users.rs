@@ -200,6 +200,10 @@ pub async fn update_each_mapped_attribute(server: Server) {
     let u = d.create_user(&name).await;
     let id = u["id"].as_str().unwrap();
     let dn = dn_of(&d, &u);
+    // A create answers with the resource as a read returns it (rendered from
+    // the values written plus what the server generated).
+    let (_, read) = d.call("GET", &format!("/Users/{id}"), None).await;
+    assert_eq!(u, read, "the POST answer differs from a read");
     let cases: Vec<(Value, &str, Option<&str>)> = vec![
         (
             json!({"op": "Replace", "path": "displayName", "value": "New Display"}),
@@ -335,6 +339,24 @@ pub async fn update_each_mapped_attribute(server: Server) {
         assert_eq!(s, 200, "{op}: {v}");
         let e = d.entry(&dn).await.unwrap();
         assert_eq!(attr(&e, ldap_attr).as_deref(), want, "{op}");
+        // The answer is the resource as a read returns it, version included
+        // (on OpenLDAP the daemon reads back only what the server changed).
+        let (s, read) = d.call("GET", &format!("/Users/{id}"), None).await;
+        assert_eq!(s, 200);
+        assert_eq!(v, read, "{op}: the PATCH answer differs from a read");
+    }
+    for active in ["False", "True"] {
+        let op = json!([{"op": "Replace", "path": "active", "value": active}]);
+        let (s, v) = d
+            .call("PATCH", &format!("/Users/{id}"), Some(&patch_body(op)))
+            .await;
+        assert_eq!(s, 200, "{v}");
+        assert_eq!(v["active"], active == "True");
+        let (_, read) = d.call("GET", &format!("/Users/{id}"), None).await;
+        assert_eq!(
+            v, read,
+            "active {active}: the PATCH answer differs from a read"
+        );
     }
     let e = d.entry(&dn).await.unwrap();
     assert_eq!(attr(&e, "givenName").as_deref(), Some("Grace"));
