@@ -73,6 +73,21 @@ impl Server {
             Server::Ds389 => ("nsAccountLock", "TRUE"),
         }
     }
+    /// Object classes beyond the structural ones that the daemon's config gives new entries.
+    fn extra_object_classes(self) -> &'static [&'static str] {
+        match self {
+            Server::OpenLdap => &[],
+            // The MemberOf plugin writes memberOf; nsMemberOf allows it.
+            Server::Ds389 => &["nsMemberOf"],
+        }
+    }
+    /// The version token the daemon's config keeps (written with every change, for If-Match).
+    fn version_token(self) -> Option<&'static str> {
+        match self {
+            Server::OpenLdap => None,
+            Server::Ds389 => Some("scimVersion"),
+        }
+    }
     fn version_attr(self) -> &'static str {
         match self {
             Server::OpenLdap => "entryCSN",
@@ -555,7 +570,7 @@ impl Ctx {
         let controls = self.write_controls(&self.user_read);
         self.handle()
             .with_controls(controls)
-            .add(&dn, user_attrs(name))
+            .add(&dn, user_attrs(name, self.opts.server))
             .await
             .map_err(|e| format!("add {dn}: {e}"))?
             .success()
@@ -685,11 +700,16 @@ impl Ctx {
     async fn direct_create_group(&self, name: &str) -> OpResult {
         let dn = format!("cn={name},{GROUPS}");
         let set = |v: &[&str]| v.iter().map(|s| (*s).to_owned()).collect::<HashSet<_>>();
+        let mut classes = set(&["groupOfNames", "top", "scimGroup"]);
+        classes.extend(
+            self.opts
+                .server
+                .extra_object_classes()
+                .iter()
+                .map(|c| (*c).to_owned()),
+        );
         let attrs = vec![
-            (
-                "objectClass".to_owned(),
-                set(&["groupOfNames", "top", "scimGroup"]),
-            ),
+            ("objectClass".to_owned(), classes),
             ("cn".to_owned(), set(&[name])),
             ("scimExternalId".to_owned(), set(&[&format!("ext-{name}")])),
             ("member".to_owned(), set(&[PLACEHOLDER])),
@@ -851,7 +871,7 @@ fn entra_user(user_name: &str) -> Value {
 }
 
 /// What the daemon stores for `entra_user(name)` (`scim2ldap explain POST /Users`), as one add.
-fn user_attrs(name: &str) -> Vec<(String, HashSet<String>)> {
+fn user_attrs(name: &str, server: Server) -> Vec<(String, HashSet<String>)> {
     let mail = format!("{name}@example.com");
     let ext = format!("ext-{name}");
     let pairs: [(&str, &[&str]); 22] = [
@@ -887,10 +907,17 @@ fn user_attrs(name: &str) -> Vec<(String, HashSet<String>)> {
         ("scimOrderCard", &["TRUE"]),
         ("scimDeliverCardToHeadquarters", &["FALSE"]),
     ];
-    pairs
+    let mut attrs: Vec<(String, HashSet<String>)> = pairs
         .iter()
         .map(|(k, v)| ((*k).to_owned(), v.iter().map(|s| (*s).to_owned()).collect()))
-        .collect()
+        .collect();
+    attrs[0].1.extend(
+        server
+            .extra_object_classes()
+            .iter()
+            .map(|c| (*c).to_owned()),
+    );
+    attrs
 }
 
 /// The attributes the daemon reads for a user resource (its `read_attributes`).
@@ -1798,9 +1825,21 @@ async fn parity(ctx: &Arc<Ctx>) -> String {
             })
             .collect()
     };
-    let (na, nb) = (norm(&a, &s), norm(&b, &d));
+    let (mut na, nb) = (norm(&a, &s), norm(&b, &d));
+    // The daemon's own bookkeeping, which a hand-written client has no use for.
+    let token = ctx
+        .opts
+        .server
+        .version_token()
+        .and_then(|t| na.remove(&t.to_ascii_lowercase()).map(|_| t));
     if na == nb {
-        format!("same {} attributes and values", na.len())
+        match token {
+            Some(t) => format!(
+                "same {} attributes and values (plus the daemon's version token {t})",
+                na.len()
+            ),
+            None => format!("same {} attributes and values", na.len()),
+        }
     } else {
         let mut diff = Vec::new();
         for k in na
