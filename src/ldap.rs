@@ -520,6 +520,53 @@ impl Mod {
     }
 }
 
+/// Rewrites value-level changes (add or delete of single values) to the
+/// attributes in `unmatchable` — lower-case names of attribute types without
+/// an EQUALITY rule, whose single values the server cannot find — as one
+/// replace with the values they leave on `entry`.
+pub fn replace_unmatchable(
+    entry: &Entry,
+    mods: Vec<Mod>,
+    unmatchable: &std::collections::BTreeSet<String>,
+) -> Vec<Mod> {
+    let key = |m: &Mod| {
+        m.attr()
+            .split(';')
+            .next()
+            .unwrap_or_default()
+            .to_lowercase()
+    };
+    let value_level = |m: &Mod| match m {
+        Mod::Add(..) => true,
+        Mod::Delete(_, v) => !v.is_empty(),
+        Mod::Replace(..) => false,
+    };
+    if !mods
+        .iter()
+        .any(|m| value_level(m) && unmatchable.contains(&key(m)))
+    {
+        return mods;
+    }
+    let mut out: Vec<Mod> = Vec::new();
+    let mut done: Vec<String> = Vec::new();
+    for m in &mods {
+        let k = key(m);
+        if !unmatchable.contains(&k) {
+            out.push(m.clone());
+            continue;
+        }
+        if done.contains(&k) {
+            continue;
+        }
+        let mut e = Entry::new(entry.dn.clone(), [(k.clone(), entry.values(&k).to_vec())]);
+        let same: Vec<Mod> = mods.iter().filter(|x| key(x) == k).cloned().collect();
+        e.apply(&same);
+        out.push(Mod::Replace(m.attr().to_owned(), e.values(&k).to_vec()));
+        done.push(k);
+    }
+    out
+}
+
 /// Converts LDAP GeneralizedTime (`20240102030405Z`, optionally with
 /// fractions) into an RFC 3339 / xsd:dateTime string as SCIM wants it.
 pub fn generalized_to_rfc3339(value: &str) -> Option<String> {
@@ -597,6 +644,45 @@ pub fn rfc3339_to_generalized(value: &str) -> Option<String> {
 mod tests {
     #![allow(clippy::unwrap_used)]
     use super::*;
+
+    #[test]
+    fn unmatchable_attributes_are_replaced_whole() {
+        let e = Entry::new(
+            "uid=a,ou=people,dc=example,dc=com".into(),
+            [
+                (
+                    "facsimileTelephoneNumber".to_owned(),
+                    vec!["+1 1".to_owned(), "+1 2".to_owned()],
+                ),
+                ("mail".to_owned(), vec!["a@x".to_owned()]),
+            ],
+        );
+        let unmatchable = std::collections::BTreeSet::from(["facsimiletelephonenumber".to_owned()]);
+        let mods = vec![
+            Mod::Delete("mail".into(), vec!["a@x".into()]),
+            Mod::Delete("facsimileTelephoneNumber".into(), vec!["+1 1".into()]),
+            Mod::Add("mail".into(), vec!["b@x".into()]),
+            Mod::Add("facsimileTelephoneNumber".into(), vec!["+1 3".into()]),
+        ];
+        assert_eq!(
+            replace_unmatchable(&e, mods.clone(), &unmatchable),
+            [
+                Mod::Delete("mail".into(), vec!["a@x".into()]),
+                Mod::Replace(
+                    "facsimileTelephoneNumber".into(),
+                    vec!["+1 2".into(), "+1 3".into()]
+                ),
+                Mod::Add("mail".into(), vec!["b@x".into()]),
+            ]
+        );
+        // Nothing to rewrite: unchanged; removing all values needs no matching.
+        let whole = vec![Mod::Delete("facsimileTelephoneNumber".into(), vec![])];
+        assert_eq!(replace_unmatchable(&e, whole.clone(), &unmatchable), whole);
+        assert_eq!(
+            replace_unmatchable(&e, mods.clone(), &Default::default()),
+            mods
+        );
+    }
 
     #[test]
     fn modifies_apply_as_the_server_does() {

@@ -61,7 +61,8 @@ pub struct Ctx {
 struct Write<'a> {
     /// Checked atomically by the Assertion control.
     pre: Option<Precondition>,
-    /// The client sent If-Match (the version token is compared-and-swapped).
+    /// The client's If-Match names a version (the version token is
+    /// compared-and-swapped, and a failed assertion is a 412).
     if_match: bool,
     /// The caller answers with the entry after the write.
     read_back: bool,
@@ -85,6 +86,12 @@ pub struct Service<D> {
     pub dir: D,
     pub config: Arc<Config>,
     pub metrics: Arc<Metrics>,
+}
+
+/// Whether an If-Match header names a version (`*` only asks that the
+/// resource exists, which finding it already showed).
+fn names_a_version(if_match: Option<&str>) -> bool {
+    if_match.is_some_and(|t| t.trim() != "*")
 }
 
 /// Before finding a moved entry again: a short pause, growing per attempt,
@@ -977,7 +984,11 @@ impl<D: Directory> Service<D> {
                 value: version[0].clone(),
             });
         }
-        let mut mods = plan.mods.clone();
+        let mut mods = ldap::replace_unmatchable(
+            entry,
+            plan.mods.clone(),
+            &self.dir.capabilities().unmatchable_attributes,
+        );
         if let (Some(pw), Some(mapping::PasswordMode::Attribute)) = (&plan.password, map.password) {
             mods.push(Mod::Replace(
                 "userPassword".to_owned(),
@@ -1206,7 +1217,7 @@ impl<D: Directory> Service<D> {
                 let what = format!("update {}", kind.name());
                 let how = Write {
                     pre,
-                    if_match: if_match.is_some(),
+                    if_match: names_a_version(if_match),
                     read_back: !answer_204,
                     what: &what,
                     guard: attempt < RACE_RETRIES,
@@ -1350,7 +1361,7 @@ impl<D: Directory> Service<D> {
                         plan,
                         Write {
                             pre,
-                            if_match: if_match.is_some(),
+                            if_match: names_a_version(if_match),
                             read_back: true,
                             what: &format!("replace {}", kind.name()),
                             guard: attempt < RACE_RETRIES,

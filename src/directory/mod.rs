@@ -103,6 +103,9 @@ pub struct Capabilities {
     /// Attribute types (lower-case) with an ORDERING rule; `None` when the
     /// subschema could not be read.
     pub ordered_attributes: Option<std::collections::BTreeSet<String>>,
+    /// Attribute types (lower-case) without an EQUALITY rule: values cannot
+    /// be added to or deleted from them one by one, only replaced.
+    pub unmatchable_attributes: std::collections::BTreeSet<String>,
 }
 
 /// OIDs read from `supportedControl` / `supportedExtension`.
@@ -149,6 +152,7 @@ impl Capabilities {
             starttls: ext(oid::STARTTLS),
             naming_contexts: e.values("namingContexts").to_vec(),
             ordered_attributes: None,
+            unmatchable_attributes: Default::default(),
         }
     }
 

@@ -255,6 +255,7 @@ impl LdapPool {
         // can be answered; a server that hides its schema gets no check.
         if let Ok(schema) = super::subschema::read(&pool).await {
             pool.caps.ordered_attributes = Some(schema.ordered);
+            pool.caps.unmatchable_attributes = schema.unmatchable;
         }
         Ok(pool)
     }

@@ -15,6 +15,10 @@ pub struct Subschema {
     /// Attribute types with an ORDERING rule, own or inherited through SUP:
     /// only these can answer `>=`/`<=` (SCIM gt, ge, lt, le).
     pub ordered: BTreeSet<String>,
+    /// Attribute types without an EQUALITY rule (facsimileTelephoneNumber in
+    /// core.schema): the server cannot find one value among several, so a
+    /// change to them must replace all values.
+    pub unmatchable: BTreeSet<String>,
 }
 
 /// The word after `KEY` in a definition (`SUP name`, `ORDERING caseIgnoreOrderingMatch`).
@@ -32,11 +36,26 @@ fn keyword(definition: &str, key: &str) -> Option<String> {
 
 /// Attribute types that have an ORDERING rule, following SUP chains.
 pub fn ordered(definitions: &[String]) -> BTreeSet<String> {
+    with_rule(definitions, "ORDERING")
+}
+
+/// Attribute types that have no EQUALITY rule, own or inherited.
+pub fn unmatchable(definitions: &[String]) -> BTreeSet<String> {
+    let matchable = with_rule(definitions, "EQUALITY");
+    definitions
+        .iter()
+        .flat_map(|d| names(d))
+        .filter(|n| !matchable.contains(n))
+        .collect()
+}
+
+/// Attribute types that have a `rule` (EQUALITY, ORDERING), following SUP chains.
+fn with_rule(definitions: &[String], rule: &str) -> BTreeSet<String> {
     let mut own = BTreeSet::new();
     let mut sup: std::collections::BTreeMap<String, String> = std::collections::BTreeMap::new();
     for d in definitions {
         let ns = names(d);
-        let has = keyword(d, "ORDERING").is_some();
+        let has = keyword(d, rule).is_some();
         let parent = keyword(d, "SUP");
         for n in ns {
             if has {
@@ -109,6 +128,8 @@ pub async fn read(dir: &impl Directory) -> Result<Subschema, DirError> {
     let mut s = Subschema::default();
     for e in entries {
         s.ordered.extend(ordered(e.values("attributeTypes")));
+        s.unmatchable
+            .extend(unmatchable(e.values("attributeTypes")));
         s.attribute_types
             .extend(e.values("attributeTypes").iter().flat_map(|d| names(d)));
         s.object_classes
@@ -143,5 +164,13 @@ mod tests {
         let o = ordered(&defs);
         assert!(o.contains("createtimestamp") && o.contains("mytime"));
         assert!(!o.contains("cn") && !o.contains("name") && !o.contains("loopa"));
+        let mut defs = defs.to_vec();
+        defs.push(
+            "( 2.5.4.23 NAME 'facsimileTelephoneNumber' SYNTAX 1.3.6.1.4.1.1466.115.121.1.22 )"
+                .to_owned(),
+        );
+        let u = unmatchable(&defs);
+        assert!(u.contains("facsimiletelephonenumber") && u.contains("loopa"));
+        assert!(!u.contains("cn") && !u.contains("commonname") && !u.contains("mytime"));
     }
 }

@@ -511,7 +511,11 @@ fn apply(w: &mut Working<'_>, op: &Operation, refs: &Refs) -> Result<(), Error> 
                         f.path_text()
                     )));
                 }
-                let next = if op.op == Op::Add && f.multi {
+                // `emails[type eq "work"].value` names the single-valued
+                // sub-attribute of the matched element: adding to it
+                // replaces it (RFC 7644 §3.5.2.1), it does not add a second one.
+                let sub_of_matched = path.filter.is_some() && path.sub.is_some();
+                let next = if op.op == Op::Add && f.multi && !sub_of_matched {
                     let mut out = current.clone();
                     let mut have: std::collections::HashSet<String> =
                         out.iter().map(|c| value_key(f, c)).collect();
@@ -989,6 +993,27 @@ mod tests {
 
     fn s(v: &[&str]) -> Vec<String> {
         v.iter().map(|x| (*x).to_owned()).collect()
+    }
+
+    #[test]
+    fn add_to_a_filtered_sub_attribute_replaces_it() {
+        // The user has a work e-mail; Add to emails[type eq "work"].value sets it.
+        assert_eq!(
+            mods(
+                json!([{"op": "Add", "path": "emails[type eq \"work\"].value", "value": "new@example.com"}])
+            ),
+            [
+                Mod::Delete("mail".into(), s(&["alice@example.com"])),
+                Mod::Add("mail".into(), s(&["new@example.com"]))
+            ]
+        );
+        // Adding the value it already has changes nothing.
+        assert!(
+            mods(
+                json!([{"op": "Add", "path": "emails[type eq \"work\"].value", "value": "alice@example.com"}])
+            )
+            .is_empty()
+        );
     }
 
     #[test]

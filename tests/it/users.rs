@@ -280,6 +280,13 @@ pub async fn update_each_mapped_attribute(server: Server) {
             "facsimileTelephoneNumber",
             Some("+49 30 2"),
         ),
+        // facsimileTelephoneNumber has no EQUALITY rule on OpenLDAP: a changed
+        // value must replace the attribute, not delete one value.
+        (
+            json!({"op": "Replace", "path": "phoneNumbers[type eq \"fax\"].value", "value": "+49 30 3"}),
+            "facsimileTelephoneNumber",
+            Some("+49 30 3"),
+        ),
         (
             json!({"op": "Replace", "path": "roles[primary eq \"True\"].value", "value": "Reader"}),
             "scimRole",
@@ -886,6 +893,35 @@ pub async fn etags_and_preconditions(server: Server) {
         statuses.iter().all(|s| *s == 200 || *s == 412),
         "{statuses:?}"
     );
+    // `If-Match: *` only asks that the resource exists: concurrent writers
+    // sending it all succeed, each change applied.
+    let mut tasks = Vec::new();
+    for i in 0..8 {
+        let (http, url, auth) = (d.http.clone(), d.url(&format!("/Users/{id}")), auth.clone());
+        tasks.push(tokio::spawn(async move {
+            let body = patch_body(json!([
+                {"op": "add", "path": "phoneNumbers[type eq \"fax\"].value", "value": format!("+1 {i}")},
+                {"op": "replace", "path": "title", "value": format!("star-{i}")}
+            ]))
+            .to_string();
+            let r = http
+                .patch(url)
+                .header("authorization", auth)
+                .header("if-match", "*")
+                .header("content-type", "application/scim+json")
+                .body(body)
+                .send()
+                .await
+                .unwrap();
+            let status = r.status().as_u16();
+            (status, r.text().await.unwrap())
+        }));
+    }
+    let mut statuses = Vec::new();
+    for t in tasks {
+        statuses.push(t.await.unwrap());
+    }
+    assert!(statuses.iter().all(|(s, _)| *s == 200), "{statuses:?}");
     let (_, h3, _) = d
         .raw(
             "GET",
