@@ -456,8 +456,10 @@ impl Entry {
             match m {
                 Mod::Add(_, vals) => {
                     let have = self.attrs.entry(key.clone()).or_default();
+                    let mut present: std::collections::HashSet<String> =
+                        have.iter().cloned().collect();
                     for v in vals {
-                        if !have.contains(v) {
+                        if present.insert(v.clone()) {
                             have.push(v.clone());
                         }
                     }
@@ -470,12 +472,11 @@ impl Entry {
                 }
                 Mod::Delete(_, vals) => {
                     if let Some(have) = self.attrs.get_mut(&key) {
-                        for v in vals {
-                            let at = have
-                                .iter()
-                                .position(|h| h == v)
-                                .or_else(|| have.iter().position(|h| h.eq_ignore_ascii_case(v)));
-                            if let Some(i) = at {
+                        // Exact matches in one pass; the rare rest by case.
+                        let mut gone: std::collections::HashSet<&String> = vals.iter().collect();
+                        have.retain(|h| !gone.remove(h));
+                        for v in gone {
+                            if let Some(i) = have.iter().position(|h| h.eq_ignore_ascii_case(v)) {
                                 have.remove(i);
                             }
                         }

@@ -68,9 +68,10 @@ struct Write<'a> {
     read_back: bool,
     /// What the write is, for error messages.
     what: &'a str,
-    /// May guard the modify with the version just read (Assertion control)
-    /// and then read back only what the server changes; a concurrent change
-    /// makes the execution answer `None`, and the caller plans again.
+    /// The caller may plan again (it has attempts left): the execution then
+    /// answers `None` when the entry changed or moved before anything was
+    /// written. Also lets the modify be guarded by the version just read
+    /// (Assertion control), reading back only what the server changes.
     guard: bool,
 }
 
@@ -963,12 +964,14 @@ impl<D: Directory> Service<D> {
         // entry after it is the one read plus these changes, and only what
         // the server itself changes needs reading back. A rename or a
         // password set by extended operation reads the entry anyway.
+        let may_replan = guard;
         let version = entry.values(&map.version_attribute);
         let guard = guard
             && read_back
             && plan.rename.is_none()
             && !(plan.password.is_some() && map.password == Some(mapping::PasswordMode::Modify))
             && self.dir.capabilities().assertion
+            && self.dir.capabilities().post_read
             && version.len() == 1;
         let read = match (read_back, guard) {
             (false, _) => Vec::new(),
@@ -1013,6 +1016,7 @@ impl<D: Directory> Service<D> {
             }
             _ => false,
         };
+        let nothing_written = mods.is_empty();
         if !mods.is_empty() {
             let want_read: &[String] = if plan.rename.is_some() { &[] } else { &read };
             let known: Vec<Mod> = if guard {
@@ -1036,6 +1040,12 @@ impl<D: Directory> Service<D> {
                     rc: rc::ASSERTION_FAILED,
                     ..
                 }) if guard && !if_match => return Ok(None),
+                // Renamed since it was found by id, nothing written yet: find
+                // it again and plan again.
+                Err(DirError::Result {
+                    rc: rc::NO_SUCH_OBJECT,
+                    ..
+                }) if may_replan => return Ok(None),
                 Err(DirError::Result {
                     rc: rc::NO_SUCH_ATTRIBUTE,
                     ..
@@ -1050,11 +1060,14 @@ impl<D: Directory> Service<D> {
         }
         if let Some(new_value) = &plan.rename {
             let rdn = format!("{}={}", map.rdn, ldap::escape_dn_value(new_value));
-            latest = self
-                .dir
-                .rename(&dn, &rdn, &read, pre.as_ref())
-                .await
-                .map_err(|e| dir_error(map, e, what))?;
+            latest = match self.dir.rename(&dn, &rdn, &read, pre.as_ref()).await {
+                Ok(e) => e,
+                Err(DirError::Result {
+                    rc: rc::NO_SUCH_OBJECT,
+                    ..
+                }) if nothing_written && may_replan => return Ok(None),
+                Err(e) => return Err(dir_error(map, e, what)),
+            };
             if let Ok(old) = Dn::parse(&entry.dn) {
                 dn = Dn::child(&old.parent(), &map.rdn, new_value).to_string();
             }
@@ -1132,6 +1145,59 @@ impl<D: Directory> Service<D> {
                 ..
             }) => Ok(()),
             Err(e) => Err(dir_error(map, e, "removing the empty-group placeholder")),
+        }
+    }
+
+    /// After removing members without reading the group: a server that lets
+    /// a group lose its last member (389-ds, whose groupOfNames does not
+    /// require one) leaves it empty; the placeholder then goes in, as a full
+    /// plan would have put it. One cheap search, only after removals.
+    async fn placeholder_if_empty(
+        &self,
+        map: &AttrMap,
+        dn: &str,
+        mods: &[Mod],
+    ) -> Result<(), Error> {
+        let Some((attr, ph)) = map.members.as_ref().and_then(|m| {
+            m.placeholder
+                .as_ref()
+                .map(|p| (m.attribute.clone(), p.to_string()))
+        }) else {
+            return Ok(());
+        };
+        if !mods
+            .iter()
+            .any(|m| matches!(m, Mod::Delete(a, _) if a.eq_ignore_ascii_case(&attr)))
+        {
+            return Ok(());
+        }
+        let probe = Search {
+            base: dn.to_owned(),
+            scope: Scope::Base,
+            filter: Filter::Present(attr.clone()),
+            attrs: vec!["1.1".to_owned()],
+        };
+        let has_members = !self
+            .dir
+            .search(probe)
+            .await
+            .map_err(|e| dir_error(map, e, "checking for members"))?
+            .is_empty();
+        if has_members {
+            return Ok(());
+        }
+        match self
+            .dir
+            .modify(dn, vec![Mod::Add(attr, vec![ph])], &[], None)
+            .await
+        {
+            // A member (or the placeholder) arrived meanwhile: nothing to do.
+            Ok(_)
+            | Err(DirError::Result {
+                rc: rc::ATTRIBUTE_OR_VALUE_EXISTS,
+                ..
+            }) => Ok(()),
+            Err(e) => Err(dir_error(map, e, "adding the empty-group placeholder")),
         }
     }
 
@@ -1224,7 +1290,10 @@ impl<D: Directory> Service<D> {
                 };
                 match self.execute(map, &entry, plan, how).await {
                     Ok(Some(after)) => Ok(after),
-                    Ok(None) => continue,
+                    Ok(None) => {
+                        moved_pause(attempt).await;
+                        continue;
+                    }
                     Err(e) => Err(e),
                 }
             };
@@ -1232,10 +1301,6 @@ impl<D: Directory> Service<D> {
                 Err(Error::BadRequest { .. })
                     if attempt < RACE_RETRIES && self.lost_race(map, &entry).await =>
                 {
-                    continue;
-                }
-                Err(Error::NotFound(_)) if attempt < RACE_RETRIES => {
-                    moved_pause(attempt).await;
                     continue;
                 }
                 Err(e) => return Err(e),
@@ -1308,6 +1373,7 @@ impl<D: Directory> Service<D> {
         }
         self.check_placeholder_after_add(map, &entry.dn, &mods)
             .await?;
+        self.placeholder_if_empty(map, &entry.dn, &mods).await?;
         self.audit(
             ctx,
             "patch",
@@ -1369,8 +1435,7 @@ impl<D: Directory> Service<D> {
                     )
                     .await;
                 match written {
-                    Ok(None) => continue,
-                    Err(Error::NotFound(_)) if attempt < RACE_RETRIES => {
+                    Ok(None) => {
                         moved_pause(attempt).await;
                         continue;
                     }

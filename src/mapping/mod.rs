@@ -265,9 +265,9 @@ impl AttrMap {
     }
 
     /// The attributes only the server changes (id, timestamps, version,
-    /// memberOf) plus the version token and the disable attribute (a password
-    /// policy may set or clear it): what a write reads back when the rest of
-    /// the entry is known.
+    /// memberOf, read-only mapped attributes) plus the version token and the
+    /// disable attribute (a password policy may set or clear it): what a
+    /// write reads back when the rest of the entry is known.
     pub fn generated_attributes(&self) -> Vec<String> {
         let mut out: Vec<String> = vec![
             self.id_attribute.clone(),
@@ -278,6 +278,13 @@ impl AttrMap {
         out.extend(self.disable.as_ref().map(|d| d.attribute.clone()));
         out.extend(self.member_of.clone());
         out.extend(self.version_token.clone());
+        // Mapped but read-only: maintained by the server or by someone else.
+        out.extend(
+            self.fields
+                .iter()
+                .filter(|f| f.mutability == Mutability::ReadOnly)
+                .map(|f| f.ldap.clone()),
+        );
         dedup_ci(out)
     }
 

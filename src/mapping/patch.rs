@@ -817,7 +817,10 @@ pub fn member_delta(map: &AttrMap, ops: &[Operation]) -> Option<MemberDelta> {
             _ => return None,
         }
     }
-    let both = delta.add.iter().any(|a| delta.remove.contains(a));
+    let both = delta
+        .add
+        .iter()
+        .any(|a| delta.remove.iter().any(|r| r.eq_ignore_ascii_case(a)));
     let nothing = delta.add.is_empty() && delta.remove.is_empty();
     (!both && !nothing).then_some(delta)
 }
@@ -1309,6 +1312,7 @@ mod tests {
             json!([{"op": "replace", "path": "members", "value": [{"value": U1}]}]),
             json!([{"op": "remove", "path": "members"}]),
             json!([{"op": "add", "path": "members", "value": [{"value": U1}]}, {"op": "remove", "path": "members", "value": [{"value": U1}]}]),
+            json!([{"op": "remove", "path": "members", "value": [{"value": "AAAAAAAA-0000-0000-0000-000000000000"}]}, {"op": "add", "path": "members", "value": [{"value": "aaaaaaaa-0000-0000-0000-000000000000"}]}]),
             json!([{"op": "add", "path": "members", "value": [{"value": U1}]}, {"op": "replace", "path": "displayName", "value": "x"}]),
             json!([{"op": "remove", "path": "members[display eq \"x\"]"}]),
             json!([{"op": "remove", "path": format!("members[value eq \"{U1}\" or value eq \"{U2}\"]")}]),

@@ -233,6 +233,19 @@ pub async fn empty_groups_use_the_placeholder(server: Server) {
         [user_dn(&d, &u)],
         "the placeholder goes when a member comes"
     );
+    // Entra's removal of the last member (written without reading the group):
+    // the placeholder comes back, whether or not the server requires a member.
+    let (s, _) = d
+        .call(
+            "PATCH",
+            &format!("/Groups/{gid}"),
+            Some(&patch_body(
+                json!([{"op": "Remove", "path": format!("members[value eq \"{id}\"]")}]),
+            )),
+        )
+        .await;
+    assert_eq!(s, 204);
+    assert_eq!(members(&d, &name).await, [placeholder(&d)]);
 }
 
 pub async fn unknown_member_writes_nothing(server: Server) {
