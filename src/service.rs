@@ -649,6 +649,20 @@ impl<D: Directory> Service<D> {
                 ));
             }
         }
+        if let Some(f) = &q.filter {
+            let unmatchable = &self.dir.capabilities().unmatchable_attributes;
+            if let Some((path, attr)) = mapping::filter::equality_attributes(map, f)
+                .into_iter()
+                .find(|(_, a)| unmatchable.contains(&a.to_ascii_lowercase()))
+            {
+                return Err(Error::bad(
+                    ScimType::InvalidFilter,
+                    format!(
+                        "{path}: LDAP attribute {attr} has no EQUALITY rule on this directory, so eq and ne cannot be answered"
+                    ),
+                ));
+            }
+        }
         let translated = match &q.filter {
             Some(f) if strict => mapping::filter::to_ldap(map, f, &refs)?,
             Some(f) => mapping::filter::to_ldap_lenient(map, f, &refs)?,

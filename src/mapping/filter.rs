@@ -487,20 +487,44 @@ fn compare(f: &Field, op: CompareOp, v: &Value, refs: &Refs) -> Result<L, Error>
 /// The mapped attributes a filter compares with gt/ge/lt/le, as (SCIM path,
 /// LDAP attribute): those need an ORDERING rule on the server.
 pub fn ordering_attributes(map: &AttrMap, f: &Filter) -> Vec<(String, String)> {
-    fn walk(map: &AttrMap, f: &Filter, parent: Option<&AttrPath>, out: &mut Vec<(String, String)>) {
+    compared_attributes(map, f, |op| {
+        matches!(
+            op,
+            CompareOp::Gt | CompareOp::Ge | CompareOp::Lt | CompareOp::Le
+        )
+    })
+}
+
+/// The mapped attributes a filter compares with eq/ne, as (SCIM path, LDAP
+/// attribute): those need an EQUALITY rule on the server.
+pub fn equality_attributes(map: &AttrMap, f: &Filter) -> Vec<(String, String)> {
+    compared_attributes(map, f, |op| matches!(op, CompareOp::Eq | CompareOp::Ne))
+}
+
+/// The mapped (non-reference) attributes the filter compares with an
+/// operator `which` accepts, as (SCIM path, LDAP attribute).
+fn compared_attributes(
+    map: &AttrMap,
+    f: &Filter,
+    which: fn(&CompareOp) -> bool,
+) -> Vec<(String, String)> {
+    fn walk(
+        map: &AttrMap,
+        f: &Filter,
+        parent: Option<&AttrPath>,
+        which: fn(&CompareOp) -> bool,
+        out: &mut Vec<(String, String)>,
+    ) {
         match f {
             Filter::And(a, b) | Filter::Or(a, b) => {
-                walk(map, a, parent, out);
-                walk(map, b, parent, out);
+                walk(map, a, parent, which, out);
+                walk(map, b, parent, which, out);
             }
-            Filter::Not(a) => walk(map, a, parent, out),
-            Filter::ValuePath { path, filter } => walk(map, filter, Some(path), out),
+            Filter::Not(a) => walk(map, a, parent, which, out),
+            Filter::ValuePath { path, filter } => walk(map, filter, Some(path), which, out),
             Filter::Present(_) => {}
             Filter::Compare { path, op, .. } => {
-                if !matches!(
-                    op,
-                    CompareOp::Gt | CompareOp::Ge | CompareOp::Lt | CompareOp::Le
-                ) {
+                if !which(op) {
                     return;
                 }
                 let (attr, schema, sub) = match parent {
@@ -529,7 +553,7 @@ pub fn ordering_attributes(map: &AttrMap, f: &Filter) -> Vec<(String, String)> {
         }
     }
     let mut out = Vec::new();
-    walk(map, f, None, &mut out);
+    walk(map, f, None, which, &mut out);
     out
 }
 

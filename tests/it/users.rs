@@ -744,6 +744,24 @@ pub async fn filters_push_down(server: Server) {
         200 => assert_eq!(ids(&v), std::slice::from_ref(&bn), "{v}"),
         other => panic!("{other}: {v}"),
     }
+    // eq needs an EQUALITY rule: neither server's schema gives
+    // facsimileTelephoneNumber one, so instead of silently matching nothing
+    // the filter is refused, naming the attribute.
+    let (s, v) = d
+        .call(
+            "GET",
+            &q(&format!(
+                "userName sw \"{tag}\" and phoneNumbers[type eq \"fax\"].value eq \"+1 0\""
+            )),
+            None,
+        )
+        .await;
+    assert_eq!((s, &v["scimType"]), (400, &json!("invalidFilter")), "{v}");
+    let detail = v["detail"].as_str().unwrap();
+    assert!(
+        detail.contains("EQUALITY") && detail.contains("facsimileTelephoneNumber"),
+        "{v}"
+    );
     for bad in [
         "userName eq",
         "nickName eq \"x\"",
