@@ -255,7 +255,15 @@ impl LdapPool {
         // can be answered; a server that hides its schema gets no check.
         if let Ok(schema) = super::subschema::read(&pool).await {
             pool.caps.ordered_attributes = Some(schema.ordered);
-            pool.caps.unmatchable_attributes = schema.unmatchable;
+            // Without an EQUALITY rule a server may still match by the
+            // attribute's syntax (389-ds does); one probe tells.
+            let falls_back = match &schema.unmatchable_probe {
+                Some(a) => super::subschema::evaluates_equality(&pool, a).await,
+                None => false,
+            };
+            if !falls_back {
+                pool.caps.unmatchable_attributes = schema.unmatchable;
+            }
         }
         Ok(pool)
     }

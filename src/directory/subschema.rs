@@ -19,6 +19,30 @@ pub struct Subschema {
     /// core.schema): the server cannot find one value among several, so a
     /// change to them must replace all values.
     pub unmatchable: BTreeSet<String>,
+    /// One of `unmatchable` to ask the server about (a Directory String one
+    /// where there is one): some servers (389-ds) fall back on the syntax's
+    /// matching rule, and then none of them is really unmatchable.
+    pub unmatchable_probe: Option<String>,
+}
+
+/// The syntax OID of a definition, without a length bound.
+fn syntax(definition: &str) -> Option<String> {
+    keyword(definition, "SYNTAX").map(|s| s.split('{').next().unwrap_or_default().to_owned())
+}
+
+/// Whether the server can evaluate `(attr=value)` for `attr`: the rootDSE
+/// lacks the attribute, so `(!(attr=x))` holds for it — unless the server
+/// has no way to match the attribute, which makes the filter Undefined
+/// (RFC 4511 §4.5.1.7) and returns nothing.
+pub async fn evaluates_equality(dir: &impl Directory, attr: &str) -> bool {
+    dir.search(Search {
+        base: String::new(),
+        scope: Scope::Base,
+        filter: Filter::Not(Box::new(Filter::Equal(attr.to_owned(), "x".to_owned()))),
+        attrs: vec!["1.1".to_owned()],
+    })
+    .await
+    .is_ok_and(|found| !found.is_empty())
 }
 
 /// The word after `KEY` in a definition (`SUP name`, `ORDERING caseIgnoreOrderingMatch`).
@@ -128,8 +152,16 @@ pub async fn read(dir: &impl Directory) -> Result<Subschema, DirError> {
     let mut s = Subschema::default();
     for e in entries {
         s.ordered.extend(ordered(e.values("attributeTypes")));
-        s.unmatchable
-            .extend(unmatchable(e.values("attributeTypes")));
+        let found = unmatchable(e.values("attributeTypes"));
+        if s.unmatchable_probe.is_none() {
+            let directory_string = e.values("attributeTypes").iter().find_map(|d| {
+                (syntax(d).as_deref() == Some("1.3.6.1.4.1.1466.115.121.1.15"))
+                    .then(|| names(d).into_iter().find(|n| found.contains(n)))
+                    .flatten()
+            });
+            s.unmatchable_probe = directory_string.or_else(|| found.iter().next().cloned());
+        }
+        s.unmatchable.extend(found);
         s.attribute_types
             .extend(e.values("attributeTypes").iter().flat_map(|d| names(d)));
         s.object_classes
