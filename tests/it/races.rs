@@ -400,7 +400,7 @@ pub async fn writes_follow_a_concurrent_rename(server: Server) {
         .as_str()
         .unwrap()
         .to_owned();
-    const RENAMES: usize = 20;
+    const RENAMES: usize = 40;
     let done = Arc::new(std::sync::atomic::AtomicBool::new(false));
     let renames = {
         let (a, id, name, done) = (a.clone(), id.clone(), name.clone(), done.clone());
