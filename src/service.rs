@@ -1202,16 +1202,61 @@ impl<D: Directory> Service<D> {
         }
         match self
             .dir
-            .modify(dn, vec![Mod::Add(attr, vec![ph])], &[], None)
+            .modify(
+                dn,
+                vec![Mod::Add(attr.clone(), vec![ph.clone()])],
+                &[],
+                None,
+            )
             .await
         {
-            // A member (or the placeholder) arrived meanwhile: nothing to do.
-            Ok(_)
-            | Err(DirError::Result {
+            Ok(_) => {}
+            // The placeholder is in already.
+            Err(DirError::Result {
                 rc: rc::ATTRIBUTE_OR_VALUE_EXISTS,
                 ..
+            }) => return Ok(()),
+            Err(e) => return Err(dir_error(map, e, "adding the empty-group placeholder")),
+        }
+        // A member added between the probe and the placeholder saw no
+        // placeholder to remove: whoever adds the placeholder checks after
+        // it, as whoever adds a member does. The group was empty a moment
+        // ago, so its member list is short.
+        let now = Search {
+            base: dn.to_owned(),
+            scope: Scope::Base,
+            filter: Filter::everything(),
+            attrs: vec![attr.clone()],
+        };
+        let values: Vec<String> = self
+            .dir
+            .search(now)
+            .await
+            .map_err(|e| dir_error(map, e, "checking for members"))?
+            .into_iter()
+            .next()
+            .map(|e| e.values(&attr).to_vec())
+            .unwrap_or_default();
+        let placeholder = Dn::parse(&ph).ok();
+        let is_ph = |v: &String| {
+            placeholder
+                .as_ref()
+                .is_some_and(|p| Dn::parse(v).is_ok_and(|d| d.same_as(p)))
+        };
+        if values.iter().all(is_ph) {
+            return Ok(());
+        }
+        match self
+            .dir
+            .modify(dn, vec![Mod::Delete(attr, vec![ph])], &[], None)
+            .await
+        {
+            Ok(_)
+            | Err(DirError::Result {
+                rc: rc::NO_SUCH_ATTRIBUTE | rc::OBJECT_CLASS_VIOLATION,
+                ..
             }) => Ok(()),
-            Err(e) => Err(dir_error(map, e, "adding the empty-group placeholder")),
+            Err(e) => Err(dir_error(map, e, "removing the empty-group placeholder")),
         }
     }
 
