@@ -101,6 +101,14 @@ async fn moved_pause(attempt: usize) {
     tokio::time::sleep(std::time::Duration::from_millis(2 * attempt as u64)).await;
 }
 
+/// The membership attribute and the empty-group placeholder DN of a map
+/// that has one.
+fn placeholder_of(map: &AttrMap) -> Option<(String, String)> {
+    let m = map.members.as_ref()?;
+    let ph = m.placeholder.as_ref()?;
+    Some((m.attribute.clone(), ph.to_string()))
+}
+
 fn not_found(kind: ResourceKind, id: &str) -> Error {
     Error::NotFound(format!("{} {id} not found", kind.name()))
 }
@@ -868,19 +876,59 @@ impl<D: Directory> Service<D> {
 
     /// Whether the map's base entry exists.
     async fn base_exists(&self, map: &AttrMap) -> Result<bool, Error> {
+        let base = map.base.to_string();
+        match self
+            .hits(map, &base, Filter::everything(), "reading the base")
+            .await
+        {
+            Err(Error::NotFound(_)) => Ok(false),
+            found => found,
+        }
+    }
+
+    /// Whether the entry at `dn` matches `filter`: a base search that
+    /// returns no attributes.
+    async fn hits(
+        &self,
+        map: &AttrMap,
+        dn: &str,
+        filter: Filter,
+        what: &str,
+    ) -> Result<bool, Error> {
         let s = Search {
-            base: map.base.to_string(),
+            base: dn.to_owned(),
             scope: Scope::Base,
-            filter: Filter::everything(),
+            filter,
             attrs: vec!["1.1".to_owned()],
         };
-        match self.dir.search(s).await {
-            Ok(found) => Ok(!found.is_empty()),
-            Err(DirError::Result {
-                rc: rc::NO_SUCH_OBJECT,
+        let found = self
+            .dir
+            .search(s)
+            .await
+            .map_err(|e| dir_error(map, e, what))?;
+        Ok(!found.is_empty())
+    }
+
+    /// Removes the empty-group placeholder from `dn`; gone already, or the
+    /// last value again after another removal, is no error.
+    async fn remove_placeholder(
+        &self,
+        map: &AttrMap,
+        dn: &str,
+        attr: String,
+        ph: String,
+    ) -> Result<(), Error> {
+        match self
+            .dir
+            .modify(dn, vec![Mod::Delete(attr, vec![ph])], &[], None)
+            .await
+        {
+            Ok(_)
+            | Err(DirError::Result {
+                rc: rc::NO_SUCH_ATTRIBUTE | rc::OBJECT_CLASS_VIOLATION,
                 ..
-            }) => Ok(false),
-            Err(e) => Err(dir_error(map, e, "reading the base")),
+            }) => Ok(()),
+            Err(e) => Err(dir_error(map, e, "removing the empty-group placeholder")),
         }
     }
 
@@ -1119,11 +1167,7 @@ impl<D: Directory> Service<D> {
         dn: &str,
         mods: &[Mod],
     ) -> Result<(), Error> {
-        let Some((attr, ph)) = map.members.as_ref().and_then(|m| {
-            m.placeholder
-                .as_ref()
-                .map(|p| (m.attribute.clone(), p.to_string()))
-        }) else {
+        let Some((attr, ph)) = placeholder_of(map) else {
             return Ok(());
         };
         if !mods
@@ -1132,34 +1176,14 @@ impl<D: Directory> Service<D> {
         {
             return Ok(());
         }
-        let probe = Search {
-            base: dn.to_owned(),
-            scope: Scope::Base,
-            filter: Filter::Equal(attr.clone(), ph.clone()),
-            attrs: vec!["1.1".to_owned()],
-        };
-        if self
-            .dir
-            .search(probe)
-            .await
-            .map_err(|e| dir_error(map, e, "checking the placeholder"))?
-            .is_empty()
+        let probe = Filter::Equal(attr.clone(), ph.clone());
+        if !self
+            .hits(map, dn, probe, "checking the placeholder")
+            .await?
         {
             return Ok(());
         }
-        match self
-            .dir
-            .modify(dn, vec![Mod::Delete(attr, vec![ph])], &[], None)
-            .await
-        {
-            // Gone already, or it is the last value again after another removal.
-            Ok(_)
-            | Err(DirError::Result {
-                rc: rc::NO_SUCH_ATTRIBUTE | rc::OBJECT_CLASS_VIOLATION,
-                ..
-            }) => Ok(()),
-            Err(e) => Err(dir_error(map, e, "removing the empty-group placeholder")),
-        }
+        self.remove_placeholder(map, dn, attr, ph).await
     }
 
     /// After removing members without reading the group: a server that lets
@@ -1172,11 +1196,7 @@ impl<D: Directory> Service<D> {
         dn: &str,
         mods: &[Mod],
     ) -> Result<(), Error> {
-        let Some((attr, ph)) = map.members.as_ref().and_then(|m| {
-            m.placeholder
-                .as_ref()
-                .map(|p| (m.attribute.clone(), p.to_string()))
-        }) else {
+        let Some((attr, ph)) = placeholder_of(map) else {
             return Ok(());
         };
         if !mods
@@ -1185,19 +1205,8 @@ impl<D: Directory> Service<D> {
         {
             return Ok(());
         }
-        let probe = Search {
-            base: dn.to_owned(),
-            scope: Scope::Base,
-            filter: Filter::Present(attr.clone()),
-            attrs: vec!["1.1".to_owned()],
-        };
-        let has_members = !self
-            .dir
-            .search(probe)
-            .await
-            .map_err(|e| dir_error(map, e, "checking for members"))?
-            .is_empty();
-        if has_members {
+        let probe = Filter::Present(attr.clone());
+        if self.hits(map, dn, probe, "checking for members").await? {
             return Ok(());
         }
         match self
@@ -1246,18 +1255,7 @@ impl<D: Directory> Service<D> {
         if values.iter().all(is_ph) {
             return Ok(());
         }
-        match self
-            .dir
-            .modify(dn, vec![Mod::Delete(attr, vec![ph])], &[], None)
-            .await
-        {
-            Ok(_)
-            | Err(DirError::Result {
-                rc: rc::NO_SUCH_ATTRIBUTE | rc::OBJECT_CLASS_VIOLATION,
-                ..
-            }) => Ok(()),
-            Err(e) => Err(dir_error(map, e, "removing the empty-group placeholder")),
-        }
+        self.remove_placeholder(map, dn, attr, ph).await
     }
 
     /// A concurrent writer may have added a member while this request put the

@@ -245,23 +245,7 @@ impl AttrMap {
 
     /// Every LDAP attribute a full read needs, in a stable order.
     pub fn read_attributes(&self) -> Vec<String> {
-        let mut out: Vec<String> = vec![
-            self.id_attribute.clone(),
-            CREATED.to_owned(),
-            MODIFIED.to_owned(),
-            self.version_attribute.clone(),
-        ];
-        out.extend(self.fields.iter().map(|f| f.ldap.clone()));
-        if let Some(d) = &self.disable {
-            out.push(d.attribute.clone());
-        }
-        if let Some(m) = &self.member_of {
-            out.push(m.clone());
-        }
-        if let Some(t) = &self.version_token {
-            out.push(t.clone());
-        }
-        dedup_ci(out)
+        self.with_bookkeeping(self.fields.iter())
     }
 
     /// The attributes only the server changes (id, timestamps, version,
@@ -269,22 +253,27 @@ impl AttrMap {
     /// disable attribute (a password policy may set or clear it): what a
     /// write reads back when the rest of the entry is known.
     pub fn generated_attributes(&self) -> Vec<String> {
+        // Mapped but read-only: maintained by the server or by someone else.
+        self.with_bookkeeping(
+            self.fields
+                .iter()
+                .filter(|f| f.mutability == Mutability::ReadOnly),
+        )
+    }
+
+    /// The id, timestamps, version, the LDAP attributes of `fields`, the
+    /// disable attribute, memberOf and the version token, once each.
+    fn with_bookkeeping<'a>(&self, fields: impl Iterator<Item = &'a Field>) -> Vec<String> {
         let mut out: Vec<String> = vec![
             self.id_attribute.clone(),
             CREATED.to_owned(),
             MODIFIED.to_owned(),
             self.version_attribute.clone(),
         ];
+        out.extend(fields.map(|f| f.ldap.clone()));
         out.extend(self.disable.as_ref().map(|d| d.attribute.clone()));
         out.extend(self.member_of.clone());
         out.extend(self.version_token.clone());
-        // Mapped but read-only: maintained by the server or by someone else.
-        out.extend(
-            self.fields
-                .iter()
-                .filter(|f| f.mutability == Mutability::ReadOnly)
-                .map(|f| f.ldap.clone()),
-        );
         dedup_ci(out)
     }
 

@@ -304,6 +304,22 @@ fn norm(dn: &str) -> String {
         .to_lowercase()
 }
 
+/// Asserts the directory holds exactly what it should: nothing more (an
+/// entry or member value that should not exist, dangling or stale) and
+/// nothing less (an acknowledged write missing).
+fn same_set(have: &BTreeSet<String>, want: &BTreeSet<String>, what: &str) {
+    assert_eq!(
+        have.difference(want).collect::<Vec<_>>(),
+        Vec::<&String>::new(),
+        "{what} that should not be there"
+    );
+    assert_eq!(
+        want.difference(have).collect::<Vec<_>>(),
+        Vec::<&String>::new(),
+        "{what}: acknowledged ones missing"
+    );
+}
+
 /// Reads the directory and compares it with `expected`, exactly. Returns a
 /// summary of what was found.
 async fn verify(
@@ -344,16 +360,7 @@ async fn verify(
     let live: Vec<&Expect> = expected.iter().filter(|e| !e.deleted).collect();
     let want: BTreeSet<String> = live.iter().map(|e| e.user_name.to_lowercase()).collect();
     let have: BTreeSet<String> = by_name.keys().cloned().collect();
-    assert_eq!(
-        have.difference(&want).collect::<Vec<_>>(),
-        Vec::<&String>::new(),
-        "entries that should not exist"
-    );
-    assert_eq!(
-        want.difference(&have).collect::<Vec<_>>(),
-        Vec::<&String>::new(),
-        "acknowledged users missing"
-    );
+    same_set(&have, &want, "users");
     for e in &live {
         let entry = &by_name[&e.user_name.to_lowercase()][0];
         assert_eq!(
@@ -398,16 +405,7 @@ async fn verify(
                 have.remove(p);
             }
         }
-        assert_eq!(
-            have.difference(&want).collect::<Vec<_>>(),
-            Vec::<&String>::new(),
-            "{dn}: member values that should not be there (dangling or stale)"
-        );
-        assert_eq!(
-            want.difference(&have).collect::<Vec<_>>(),
-            Vec::<&String>::new(),
-            "{dn}: acknowledged members missing"
-        );
+        same_set(&have, &want, &format!("{dn}: members"));
         memberships += have.len();
     }
     let _ = ldap.unbind().await;
@@ -421,6 +419,29 @@ async fn verify(
     )
 }
 
+/// One scenario: creates the groups, runs the clients with `fault` beside
+/// them, compares the directory at `url` exactly with what the clients were
+/// acknowledged, and prints the figures.
+async fn exercise(
+    what: &str,
+    server: Server,
+    url: &str,
+    config: &Config,
+    load: &Arc<Load>,
+    fault: impl std::future::Future<Output = ()>,
+) {
+    let run = unique("load");
+    let (ids, dns) = groups(load, config, &run).await;
+    let started = Instant::now();
+    let expected = drive(load, &run, &ids, fault).await;
+    let took = started.elapsed();
+    let found = verify(server, url, config, &run, &expected, &dns).await;
+    eprintln!(
+        "{what} ({server:?}, {took:.1?}): {}; {found}",
+        load.figures()
+    );
+}
+
 /// A blocking step (signals, process starts) without stalling the runtime.
 fn blocking<T>(f: impl FnOnce() -> T) -> T {
     tokio::task::block_in_place(f)
@@ -431,24 +452,16 @@ pub async fn directory_killed_under_load(server: Server) {
     let dir = PrivateServer::of(server);
     let d = on_private(&dir).await;
     let load = Load::new(d.base.clone());
-    let run = unique("kill");
-    let (ids, dns) = groups(&load, &d.config, &run).await;
-    let started = Instant::now();
-    let expected = drive(&load, &run, &ids, async {
+    let fault = async {
         for at in [WRITES / 5, WRITES * 3 / 5] {
             load.until_acknowledged(at).await;
             blocking(|| dir.kill());
             tokio::time::sleep(Duration::from_secs(1)).await;
             blocking(|| dir.restart());
         }
-    })
-    .await;
-    let took = started.elapsed();
-    let found = verify(server, &dir.url, &d.config, &run, &expected, &dns).await;
-    eprintln!(
-        "directory killed twice under load ({server:?}, {took:.1?}): {}; {found}",
-        load.figures()
-    );
+    };
+    let what = "directory killed twice under load";
+    exercise(what, server, &dir.url, &d.config, &load, fault).await;
     assert!(
         get(&load.tally.unavailable) > 0,
         "the kills never reached a request: {}",
@@ -461,22 +474,14 @@ pub async fn directory_stalled_under_load(server: Server) {
     let dir = PrivateServer::of(server);
     let d = on_private(&dir).await;
     let load = Load::new(d.base.clone());
-    let run = unique("stall");
-    let (ids, dns) = groups(&load, &d.config, &run).await;
-    let started = Instant::now();
-    let expected = drive(&load, &run, &ids, async {
+    let fault = async {
         load.until_acknowledged(WRITES / 3).await;
         blocking(|| dir.signal("-STOP"));
         tokio::time::sleep(Duration::from_secs(4)).await;
         blocking(|| dir.signal("-CONT"));
-    })
-    .await;
-    let took = started.elapsed();
-    let found = verify(server, &dir.url, &d.config, &run, &expected, &dns).await;
-    eprintln!(
-        "directory stalled 4 s under load ({server:?}, {took:.1?}): {}; {found}",
-        load.figures()
-    );
+    };
+    let what = "directory stalled 4 s under load";
+    exercise(what, server, &dir.url, &d.config, &load, fault).await;
     assert!(get(&load.tally.unavailable) > 0, "{}", load.figures());
     // The operation timeout is 2 s and the request timeout 5 s: no hang.
     let slowest = load.tally.slowest_ms.load(Ordering::Relaxed);
@@ -556,24 +561,10 @@ impl Binary {
             .unwrap();
         self.pid.store(child.id(), Ordering::SeqCst);
         self.child = Some(child);
-        let http = reqwest::Client::new();
-        let ready = format!("http://127.0.0.1:{}/readyz", self.port);
-        let started = Instant::now();
-        while http
-            .get(&ready)
-            .send()
-            .await
-            .map(|r| r.status().as_u16())
-            .ok()
-            != Some(200)
-        {
-            assert!(
-                started.elapsed() < Duration::from_secs(20),
-                "daemon never ready: {}",
-                std::fs::read_to_string(&self.log).unwrap_or_default()
-            );
-            tokio::time::sleep(Duration::from_millis(20)).await;
-        }
+        super::until_ready(self.port, || {
+            std::fs::read_to_string(&self.log).unwrap_or_default()
+        })
+        .await;
     }
 
     /// SIGKILL (unless something killed it already) and reap.
@@ -608,22 +599,14 @@ pub async fn daemon_killed_under_load(server: Server) {
     .await;
     let config = daemon.config();
     let load = Load::new(daemon.base());
-    let run = unique("crash");
-    let (ids, dns) = groups(&load, &config, &run).await;
-    let started = Instant::now();
-    let expected = drive(&load, &run, &ids, async {
+    let fault = async {
         for at in [WRITES / 5, WRITES * 3 / 5] {
             load.until_acknowledged(at).await;
             daemon.restart().await;
         }
-    })
-    .await;
-    let took = started.elapsed();
-    let found = verify(server, &server.url(), &config, &run, &expected, &dns).await;
-    eprintln!(
-        "daemon killed twice under load ({server:?}, {took:.1?}): {}; {found}",
-        load.figures()
-    );
+    };
+    let what = "daemon killed twice under load";
+    exercise(what, server, &server.url(), &config, &load, fault).await;
     assert!(
         get(&load.tally.connection_errors) > 0,
         "the kills never reached a request: {}",

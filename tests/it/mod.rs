@@ -300,6 +300,29 @@ impl Daemon {
     }
 }
 
+/// Waits until the daemon on `port` answers /readyz with 200; fails after
+/// 20 s, showing `log()`.
+pub async fn until_ready(port: u16, log: impl Fn() -> String) {
+    let http = reqwest::Client::new();
+    let ready = format!("http://127.0.0.1:{port}/readyz");
+    let started = std::time::Instant::now();
+    while http
+        .get(&ready)
+        .send()
+        .await
+        .map(|r| r.status().as_u16())
+        .ok()
+        != Some(200)
+    {
+        assert!(
+            started.elapsed() < std::time::Duration::from_secs(20),
+            "daemon never ready: {}",
+            log()
+        );
+        tokio::time::sleep(std::time::Duration::from_millis(20)).await;
+    }
+}
+
 /// Runs a bash script in `dir` (certificate generation), failing loudly.
 pub fn sh(dir: &std::path::Path, script: &str) {
     let out = std::process::Command::new("bash")

@@ -3,7 +3,7 @@
 
 use std::io::{BufRead, BufReader};
 use std::process::{Command, Stdio};
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
 use serde_json::{Value, json};
 
@@ -252,22 +252,7 @@ pub async fn binary_serves_audits_and_stops(server: Server) {
     });
     let base = format!("http://127.0.0.1:{port}");
     let http = reqwest::Client::new();
-    let started = Instant::now();
-    while http
-        .get(format!("{base}/readyz"))
-        .send()
-        .await
-        .map(|r| r.status().as_u16())
-        .ok()
-        != Some(200)
-    {
-        assert!(
-            started.elapsed() < Duration::from_secs(20),
-            "never ready: {:?}",
-            lines.lock().unwrap()
-        );
-        tokio::time::sleep(Duration::from_millis(50)).await;
-    }
+    super::until_ready(port, || format!("{:?}", lines.lock().unwrap())).await;
     let mut body = super::entra_user(&unique("bin"));
     body["password"] = json!("Very-Secret-Pw-123");
     let r = http
