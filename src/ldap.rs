@@ -420,10 +420,19 @@ impl Entry {
     /// Builds an entry, folding attribute names to lower case.
     pub fn new(dn: String, attrs: impl IntoIterator<Item = (String, Vec<String>)>) -> Entry {
         let mut map: BTreeMap<String, Vec<String>> = BTreeMap::new();
-        for (k, v) in attrs {
+        for (mut k, v) in attrs {
             // `attr;binary` and other options are folded onto the base name.
-            let base = k.split(';').next().unwrap_or(&k).to_lowercase();
-            map.entry(base).or_default().extend(v);
+            // Attribute descriptions are ASCII (RFC 4512 §2.5).
+            if let Some(i) = k.find(';') {
+                k.truncate(i);
+            }
+            k.make_ascii_lowercase();
+            match map.get_mut(&k) {
+                Some(vals) => vals.extend(v),
+                None => {
+                    map.insert(k, v);
+                }
+            }
         }
         Entry { dn, attrs: map }
     }

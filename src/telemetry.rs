@@ -71,12 +71,20 @@ impl Histogram {
     }
 }
 
+/// Requests answered on one route with one method.
+#[derive(Default)]
+struct RouteStats {
+    statuses: BTreeMap<u16, u64>,
+    latency: Histogram,
+}
+
 #[derive(Default)]
 struct Registry {
-    http: BTreeMap<(String, String, u16), u64>,
-    http_latency: BTreeMap<(String, String), Histogram>,
+    /// route -> method -> counts by status and latency.
+    http: BTreeMap<String, BTreeMap<String, RouteStats>>,
     provisioned: BTreeMap<(&'static str, &'static str), u64>,
-    ldap: BTreeMap<(&'static str, String), u64>,
+    /// operation -> result -> count.
+    ldap: BTreeMap<&'static str, BTreeMap<String, u64>>,
     ldap_latency: BTreeMap<&'static str, Histogram>,
 }
 
@@ -90,13 +98,17 @@ impl Metrics {
     /// Records one answered HTTP request.
     pub fn http(&self, route: &str, method: &str, status: u16, elapsed: Duration) {
         if let Ok(mut r) = self.inner.lock() {
-            *r.http
-                .entry((route.to_owned(), method.to_owned(), status))
-                .or_default() += 1;
-            r.http_latency
-                .entry((route.to_owned(), method.to_owned()))
-                .or_default()
-                .observe(elapsed.as_secs_f64());
+            // Keys are allocated once per route and method, not per request.
+            let methods = match r.http.get_mut(route) {
+                Some(m) => m,
+                None => r.http.entry(route.to_owned()).or_default(),
+            };
+            let stats = match methods.get_mut(method) {
+                Some(s) => s,
+                None => methods.entry(method.to_owned()).or_default(),
+            };
+            *stats.statuses.entry(status).or_default() += 1;
+            stats.latency.observe(elapsed.as_secs_f64());
         }
     }
 
@@ -104,7 +116,13 @@ impl Metrics {
     /// `unavailable`) and latency.
     pub fn ldap(&self, op: &'static str, result: &str, elapsed: Duration) {
         if let Ok(mut r) = self.inner.lock() {
-            *r.ldap.entry((op, result.to_owned())).or_default() += 1;
+            let results = r.ldap.entry(op).or_default();
+            match results.get_mut(result) {
+                Some(n) => *n += 1,
+                None => {
+                    results.insert(result.to_owned(), 1);
+                }
+            }
             r.ldap_latency
                 .entry(op)
                 .or_default()
@@ -130,15 +148,22 @@ impl Metrics {
         let mut out = String::new();
         let Ok(r) = self.inner.lock() else { return out };
         out.push_str("# HELP scim2ldap_http_requests_total HTTP requests answered, by route, method and status.\n# TYPE scim2ldap_http_requests_total counter\n");
-        for ((route, method, status), n) in &r.http {
-            let _ = writeln!(
-                out,
-                "scim2ldap_http_requests_total{{route=\"{route}\",method=\"{method}\",status=\"{status}\"}} {n}"
-            );
+        let by_route = || {
+            r.http
+                .iter()
+                .flat_map(|(route, m)| m.iter().map(move |(method, s)| (route, method, s)))
+        };
+        for (route, method, stats) in by_route() {
+            for (status, n) in &stats.statuses {
+                let _ = writeln!(
+                    out,
+                    "scim2ldap_http_requests_total{{route=\"{route}\",method=\"{method}\",status=\"{status}\"}} {n}"
+                );
+            }
         }
         out.push_str("# HELP scim2ldap_http_request_duration_seconds Time to answer HTTP requests.\n# TYPE scim2ldap_http_request_duration_seconds histogram\n");
-        for ((route, method), h) in &r.http_latency {
-            h.render(
+        for (route, method, stats) in by_route() {
+            stats.latency.render(
                 &mut out,
                 "scim2ldap_http_request_duration_seconds",
                 &format!("route=\"{route}\",method=\"{method}\""),
@@ -152,7 +177,11 @@ impl Metrics {
             );
         }
         out.push_str("# HELP scim2ldap_ldap_operations_total LDAP operations by type and result.\n# TYPE scim2ldap_ldap_operations_total counter\n");
-        for ((op, result), n) in &r.ldap {
+        for (op, result, n) in r
+            .ldap
+            .iter()
+            .flat_map(|(op, m)| m.iter().map(move |(result, n)| (op, result, n)))
+        {
             let _ = writeln!(
                 out,
                 "scim2ldap_ldap_operations_total{{operation=\"{op}\",result=\"{result}\"}} {n}"

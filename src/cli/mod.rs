@@ -60,33 +60,32 @@ fn load(path: &std::path::Path) -> Result<Config, ExitCode> {
     })
 }
 
-fn runtime() -> Result<tokio::runtime::Runtime, ExitCode> {
-    tokio::runtime::Builder::new_multi_thread()
-        .enable_all()
-        .build()
-        .map_err(|e| {
-            eprintln!("cannot start the async runtime: {e}");
-            ExitCode::FAILURE
-        })
+fn runtime(threads: Option<usize>) -> Result<tokio::runtime::Runtime, ExitCode> {
+    let mut b = tokio::runtime::Builder::new_multi_thread();
+    if let Some(n) = threads {
+        b.worker_threads(n);
+    }
+    b.enable_all().build().map_err(|e| {
+        eprintln!("cannot start the async runtime: {e}");
+        ExitCode::FAILURE
+    })
 }
 
 /// Runs the command line.
 pub fn run() -> ExitCode {
     let cli = Cli::parse();
     let outcome = match cli.command {
-        Command::Serve { config } => {
-            load(&config).and_then(|c| runtime().and_then(|rt| rt.block_on(serve::run(c))))
-        }
-        Command::CheckConfig { config } => {
-            load(&config).and_then(|c| runtime().and_then(|rt| rt.block_on(check_config::run(c))))
-        }
+        Command::Serve { config } => load(&config)
+            .and_then(|c| runtime(c.server.threads).and_then(|rt| rt.block_on(serve::run(c)))),
+        Command::CheckConfig { config } => load(&config)
+            .and_then(|c| runtime(None).and_then(|rt| rt.block_on(check_config::run(c)))),
         Command::Explain {
             config,
             method,
             path,
             body_file,
         } => load(&config).and_then(|c| {
-            runtime()
+            runtime(None)
                 .and_then(|rt| rt.block_on(explain::run(c, &method, &path, body_file.as_deref())))
         }),
     };

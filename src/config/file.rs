@@ -55,6 +55,8 @@ pub struct Server {
     pub log_format: Option<String>,
     /// Most requests handled at once; past it clients get 429.
     pub max_concurrent_requests: Option<usize>,
+    /// Worker threads answering requests; 0 or absent means one per CPU.
+    pub threads: Option<usize>,
     /// Seconds a request may take before it is answered 503.
     pub request_timeout_seconds: Option<u64>,
     /// PEM certificate chain for HTTPS (reloaded on SIGHUP).

@@ -33,6 +33,8 @@ pub const DEFAULT_POOL_SIZE: usize = 4;
 pub const DEFAULT_LDAP_TIMEOUT: Duration = Duration::from_secs(10);
 /// Past this many requests in flight clients get 429 and retry.
 pub const DEFAULT_MAX_CONCURRENT: usize = 256;
+/// The most worker threads `server.threads` accepts.
+pub const MAX_THREADS: usize = 256;
 /// Entra gives up on a request after about a minute; answer well before.
 pub const DEFAULT_REQUEST_TIMEOUT: Duration = Duration::from_secs(30);
 
@@ -56,6 +58,8 @@ pub struct Server {
     pub default_page_size: usize,
     pub log_format: LogFormat,
     pub max_concurrent_requests: usize,
+    /// Worker threads; `None` means one per CPU.
+    pub threads: Option<usize>,
     pub request_timeout: Duration,
     /// HTTPS settings; `None` means plain HTTP.
     pub tls: Option<Tls>,
@@ -262,6 +266,16 @@ fn server(raw: &file::Server, env: &dyn Environment, p: &mut Vec<String>) -> Ser
     if default_page_size > max_page_size {
         p.push("server.default_page_size: must not exceed server.max_page_size".to_owned());
     }
+    let threads = match raw.threads {
+        None | Some(0) => None,
+        Some(n) if n > MAX_THREADS => {
+            p.push(format!(
+                "server.threads: {n} is more than {MAX_THREADS}; 0 means one per CPU"
+            ));
+            None
+        }
+        Some(n) => Some(n),
+    };
     let tls = match (&raw.tls_cert, &raw.tls_key) {
         (Some(cert), Some(key)) => Some(Tls {
             cert: cert.clone(),
@@ -308,6 +322,7 @@ fn server(raw: &file::Server, env: &dyn Environment, p: &mut Vec<String>) -> Ser
             .max_concurrent_requests
             .unwrap_or(DEFAULT_MAX_CONCURRENT)
             .max(1),
+        threads,
         request_timeout: raw
             .request_timeout_seconds
             .map(Duration::from_secs)
@@ -606,6 +621,20 @@ pub(crate) mod tests {
                 .to_string()
                 .contains("set both or neither")
         );
+    }
+
+    #[test]
+    fn threads_default_to_one_per_cpu() {
+        let with = |line: &str| {
+            let text = example("openldap.toml").replace("[server]", &format!("[server]\n{line}"));
+            Config::parse(&text, &Vars(SECRETS.to_vec())).map(|c| c.server.threads)
+        };
+        assert_eq!(with("").unwrap(), None);
+        assert_eq!(with("threads = 0").unwrap(), None);
+        assert_eq!(with("threads = 1").unwrap(), Some(1));
+        assert_eq!(with("threads = 256").unwrap(), Some(256));
+        let e = with("threads = 257").unwrap_err();
+        assert!(e.to_string().contains("server.threads: 257"), "{e}");
     }
 
     #[test]

@@ -13,9 +13,10 @@ use std::time::{Duration, Instant};
 
 use ldap3::adapters::{Adapter, EntriesOnly, PagedResults};
 use ldap3::asn1::{ASNTag, Boolean, OctetString, Sequence, Tag, TagClass};
-use ldap3::controls::{Assertion, MakeCritical, PostRead, PostReadResp, RawControl};
+use ldap3::asn1::{StructureTag, parse_tag};
+use ldap3::controls::{Assertion, MakeCritical, PostRead, RawControl};
 use ldap3::exop::PasswordModify;
-use ldap3::{Ldap, LdapConnAsync, LdapConnSettings, LdapError, LdapResult, SearchEntry};
+use ldap3::{Ldap, LdapConnAsync, LdapConnSettings, LdapError, LdapResult, ResultEntry};
 use secrecy::{ExposeSecret, SecretString};
 use tokio::sync::Mutex;
 
@@ -90,40 +91,72 @@ fn scope(s: Scope) -> ldap3::Scope {
     }
 }
 
-fn to_entry(se: SearchEntry) -> Entry {
-    let mut attrs: Vec<(String, Vec<String>)> = se.attrs.into_iter().collect();
-    // Binary values (rare in the mapped schema) are kept as lossy text rather than dropped.
-    attrs.extend(se.bin_attrs.into_iter().map(|(k, v)| {
-        (
-            k,
-            v.into_iter()
-                .map(|b| String::from_utf8_lossy(&b).into_owned())
-                .collect(),
-        )
-    }));
-    Entry::new(se.dn, attrs)
+/// An entry from the BER of a SearchResultEntry (also the value of a PostRead
+/// response control), parsed straight into [`Entry`]: values keep their
+/// buffers, and a malformed message is a protocol error rather than a panic.
+fn to_entry(tag: StructureTag) -> Result<Entry, DirError> {
+    fn bad(what: &str) -> DirError {
+        DirError::Protocol(format!("malformed search result entry: {what}"))
+    }
+    fn text(t: Option<StructureTag>, what: &str) -> Result<String, DirError> {
+        let bytes = t
+            .and_then(StructureTag::expect_primitive)
+            .ok_or_else(|| bad(what))?;
+        // Binary values (rare in the mapped schema) are kept as lossy text rather than dropped.
+        Ok(String::from_utf8(bytes)
+            .unwrap_or_else(|e| String::from_utf8_lossy(e.as_bytes()).into_owned()))
+    }
+    let mut parts = tag
+        .match_id(4)
+        .and_then(StructureTag::expect_constructed)
+        .ok_or_else(|| bad("not an entry"))?
+        .into_iter();
+    let dn = text(parts.next(), "DN")?;
+    let list = parts
+        .next()
+        .and_then(StructureTag::expect_constructed)
+        .ok_or_else(|| bad("attribute list"))?;
+    let mut attrs = Vec::with_capacity(list.len());
+    for pa in list {
+        let mut pa = pa
+            .expect_constructed()
+            .ok_or_else(|| bad("attribute"))?
+            .into_iter();
+        let name = text(pa.next(), "attribute type")?;
+        let values = pa
+            .next()
+            .and_then(StructureTag::expect_constructed)
+            .ok_or_else(|| bad("attribute values"))?
+            .into_iter()
+            .map(|v| text(Some(v), "attribute value"))
+            .collect::<Result<Vec<String>, DirError>>()?;
+        attrs.push((name, values));
+    }
+    Ok(Entry::new(dn, attrs))
 }
 
+fn entries(rs: Vec<ResultEntry>) -> Result<Vec<Entry>, DirError> {
+    rs.into_iter().map(|e| to_entry(e.0)).collect()
+}
+
+/// The entry a PostRead response control carries, under the DN the write
+/// named. None when the server sent none, or one that cannot be parsed: the
+/// write itself succeeded, so the caller reads the entry instead.
 fn post_read(dn: &str, res: &LdapResult) -> Option<Entry> {
-    res.ctrls
-        .iter()
-        .find(|c| c.1.ctype == oid::POST_READ)
-        .map(|c| {
-            let r: PostReadResp = c.1.parse();
-            Entry::new(
-                dn.to_owned(),
-                r.attrs
-                    .into_iter()
-                    .chain(r.bin_attrs.into_iter().map(|(k, v)| {
-                        (
-                            k,
-                            v.into_iter()
-                                .map(|b| String::from_utf8_lossy(&b).into_owned())
-                                .collect(),
-                        )
-                    })),
-            )
-        })
+    let c = res.ctrls.iter().find(|c| c.1.ctype == oid::POST_READ)?;
+    let parsed = parse_tag(c.1.val.as_deref().unwrap_or_default())
+        .map_err(|_| DirError::Protocol("malformed PostRead response control".to_owned()))
+        .and_then(|(_, tag)| to_entry(tag));
+    match parsed {
+        Ok(mut e) => {
+            dn.clone_into(&mut e.dn);
+            Some(e)
+        }
+        Err(e) => {
+            tracing::warn!(dn = %dn, error = %e, "ignoring the PostRead answer; reading the entry instead");
+            None
+        }
+    }
 }
 
 /// RFC 2891 SortKeyList with one key.
@@ -242,11 +275,7 @@ impl LdapPool {
             .map_err(dir_err)?
             .success()
             .map_err(dir_err)?;
-        let root = rs
-            .into_iter()
-            .next()
-            .map(|e| to_entry(SearchEntry::construct(e)))
-            .unwrap_or_default();
+        let root = entries(rs)?.into_iter().next().unwrap_or_default();
         pool.caps = Capabilities::from_root_dse(&root);
         if let Some(first) = pool.slots.first_mut() {
             first.get_mut().conn = Some(ldap);
@@ -358,13 +387,17 @@ impl LdapPool {
     /// Counts one operation by type and outcome, with its latency.
     fn record<T>(&self, name: &'static str, out: &Result<T, DirError>, started: Instant) {
         if let Some(m) = &self.metrics {
+            let code;
             let result = match out {
-                Ok(_) => "success".to_owned(),
-                Err(DirError::Result { rc, .. }) => rc.to_string(),
-                Err(DirError::Unavailable(_)) => "unavailable".to_owned(),
-                Err(DirError::Protocol(_)) => "protocol".to_owned(),
+                Ok(_) => "success",
+                Err(DirError::Result { rc, .. }) => {
+                    code = rc.to_string();
+                    &code
+                }
+                Err(DirError::Unavailable(_)) => "unavailable",
+                Err(DirError::Protocol(_)) => "protocol",
             };
-            m.ldap(name, &result, started.elapsed());
+            m.ldap(name, result, started.elapsed());
         }
     }
 
@@ -467,11 +500,10 @@ impl Directory for LdapPool {
                 .map_err(dir_err)?
                 .non_error()
                 .map_err(dir_err)?;
-            Ok(rs
-                .into_iter()
+            rs.into_iter()
                 .filter(|e| !e.is_ref() && !e.is_intermediate())
-                .map(|e| to_entry(SearchEntry::construct(e)))
-                .collect())
+                .map(|e| to_entry(e.0))
+                .collect()
         })
         .await
         .or_else(|e| match e {
@@ -509,7 +541,7 @@ impl Directory for LdapPool {
             let mut w = Window::default();
             while let Some(e) = stream.next().await.map_err(dir_err)? {
                 if w.total >= skip && w.entries.len() < take {
-                    w.entries.push(to_entry(SearchEntry::construct(e)));
+                    w.entries.push(to_entry(e.0)?);
                 }
                 w.total += 1;
             }
@@ -650,5 +682,151 @@ impl Directory for LdapPool {
             attrs: vec!["1.1".to_owned()],
         };
         self.search(s).await.is_ok()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use ldap3::asn1::PL;
+
+    fn prim(id: u64, b: &[u8]) -> StructureTag {
+        StructureTag {
+            class: TagClass::Universal,
+            id,
+            payload: PL::P(b.to_vec()),
+        }
+    }
+
+    fn cons(class: TagClass, id: u64, inner: Vec<StructureTag>) -> StructureTag {
+        StructureTag {
+            class,
+            id,
+            payload: PL::C(inner),
+        }
+    }
+
+    fn attr(name: &str, vals: &[&[u8]]) -> StructureTag {
+        cons(
+            TagClass::Universal,
+            16,
+            vec![
+                prim(4, name.as_bytes()),
+                cons(
+                    TagClass::Universal,
+                    17,
+                    vals.iter().map(|v| prim(4, v)).collect(),
+                ),
+            ],
+        )
+    }
+
+    fn entry(dn: &str, attrs: Vec<StructureTag>) -> StructureTag {
+        cons(
+            TagClass::Application,
+            4,
+            vec![prim(4, dn.as_bytes()), cons(TagClass::Universal, 16, attrs)],
+        )
+    }
+
+    #[test]
+    fn entries_parse_straight_from_ber() {
+        let e = to_entry(entry(
+            "uid=a,ou=people,dc=example,dc=com",
+            vec![
+                attr("cn", &[b"A", b"B"]),
+                attr("userCertificate;binary", &[b"\xff\x00"]),
+                attr("CN;lang-de", &[b"C"]),
+                attr("memberOf", &[]),
+            ],
+        ))
+        .unwrap_or_default();
+        assert_eq!(e.dn, "uid=a,ou=people,dc=example,dc=com");
+        assert_eq!(e.values("cn"), ["A", "B", "C"]);
+        assert_eq!(e.values("usercertificate"), ["\u{fffd}\u{0}"]);
+        assert!(e.values("memberof").is_empty());
+    }
+
+    #[test]
+    fn malformed_entries_are_protocol_errors() {
+        let cases = [
+            // not a SearchResultEntry
+            cons(TagClass::Application, 5, vec![]),
+            // no attribute list
+            cons(TagClass::Application, 4, vec![prim(4, b"dc=x")]),
+            // a primitive where the attribute sequence belongs
+            entry("dc=x", vec![prim(4, b"cn")]),
+            // an attribute without values
+            entry(
+                "dc=x",
+                vec![cons(TagClass::Universal, 16, vec![prim(4, b"cn")])],
+            ),
+            // a constructed value
+            entry(
+                "dc=x",
+                vec![cons(
+                    TagClass::Universal,
+                    16,
+                    vec![
+                        prim(4, b"cn"),
+                        cons(
+                            TagClass::Universal,
+                            17,
+                            vec![cons(TagClass::Universal, 16, vec![])],
+                        ),
+                    ],
+                )],
+            ),
+        ];
+        for c in cases {
+            let got = to_entry(c.clone());
+            assert!(
+                matches!(got, Err(DirError::Protocol(_))),
+                "{c:?} gave {got:?}"
+            );
+        }
+    }
+
+    #[test]
+    fn post_read_answers_parse_or_fall_back() {
+        let result = |val: Option<Vec<u8>>| LdapResult {
+            rc: 0,
+            matched: String::new(),
+            text: String::new(),
+            refs: Vec::new(),
+            ctrls: val
+                .map(|v| {
+                    ldap3::controls::Control(
+                        None,
+                        RawControl {
+                            ctype: oid::POST_READ.to_owned(),
+                            crit: false,
+                            val: Some(v),
+                        },
+                    )
+                })
+                .into_iter()
+                .collect(),
+        };
+        let mut ber = bytes::BytesMut::new();
+        let tag = entry(
+            "UID=A,OU=People,DC=example,DC=com",
+            vec![attr("entryUUID", &[b"u-1"])],
+        );
+        ldap3::asn1::write::encode_into(&mut ber, tag).unwrap_or_default();
+        let e = post_read(
+            "uid=a,ou=people,dc=example,dc=com",
+            &result(Some(ber.to_vec())),
+        );
+        let e = e.unwrap_or_default();
+        assert_eq!(
+            e.dn, "uid=a,ou=people,dc=example,dc=com",
+            "the DN the write named"
+        );
+        assert_eq!(e.values("entryuuid"), ["u-1"]);
+        // A value that is not BER, or not an entry: read the entry instead.
+        assert!(post_read("dc=x", &result(Some(vec![0x30, 0x85]))).is_none());
+        assert!(post_read("dc=x", &result(Some(vec![0x04, 0x01, 0x41]))).is_none());
+        assert!(post_read("dc=x", &result(None)).is_none());
     }
 }

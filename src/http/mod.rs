@@ -147,14 +147,9 @@ async fn envelope<D: Directory>(
         .map(str::to_owned)
         .unwrap_or_else(new_request_id);
     req.extensions_mut().insert(RequestId(id.clone()));
-    let route = req
-        .extensions()
-        .get::<MatchedPath>()
-        .map(|p| p.as_str().to_owned())
-        .unwrap_or_else(|| "unmatched".to_owned());
-    let method = req.method().as_str().to_owned();
-    let path = req.uri().path().to_owned();
-    let span = tracing::info_span!("request", request_id = %id, method = %method, path = %path);
+    let route = req.extensions().get::<MatchedPath>().cloned();
+    let method = req.method().clone();
+    let span = tracing::info_span!("request", request_id = %id, method = %method, path = %req.uri().path());
     let _enter = span.enter();
     drop(_enter);
     let response = {
@@ -207,9 +202,12 @@ async fn envelope<D: Directory>(
     }
     let status = response.status();
     let elapsed = started.elapsed();
-    state
-        .metrics
-        .http(&route, &method, status.as_u16(), elapsed);
+    state.metrics.http(
+        route.as_ref().map_or("unmatched", MatchedPath::as_str),
+        method.as_str(),
+        status.as_u16(),
+        elapsed,
+    );
     let _g = span.enter();
     tracing::info!(
         status = status.as_u16(),

@@ -588,15 +588,15 @@ impl Drop for Binary {
     }
 }
 
-/// The daemon SIGKILLed twice during the load and started again.
+/// The daemon SIGKILLed twice during the load and started again. It runs
+/// with one worker thread (`server.threads = 1`), which serves the 16 clients.
 pub async fn daemon_killed_under_load(server: Server) {
-    let mut daemon = Binary::start(
-        server,
-        &super::config_text(server),
-        &server.url(),
-        Arc::default(),
-    )
-    .await;
+    let text = super::config_text(server).replace("[server]", "[server]\nthreads = 1");
+    assert!(
+        text.contains("threads = 1"),
+        "the config has a [server] table"
+    );
+    let mut daemon = Binary::start(server, &text, &server.url(), Arc::default()).await;
     let config = daemon.config();
     let load = Load::new(daemon.base());
     let fault = async {
