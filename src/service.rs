@@ -10,7 +10,7 @@
 
 use std::sync::Arc;
 
-use serde_json::{Value, json};
+use serde_json::Value;
 
 use crate::config::Config;
 use crate::directory::{DirError, Directory, Precondition, Scope, Search, Sort, rc};
@@ -574,13 +574,7 @@ impl<D: Directory> Service<D> {
     }
 
     fn list_response(&self, q: &Query, total: usize, resources: Vec<Value>) -> Value {
-        json!({
-            "schemas": ["urn:ietf:params:scim:api:messages:2.0:ListResponse"],
-            "totalResults": total,
-            "startIndex": q.start_index,
-            "itemsPerPage": resources.len(),
-            "Resources": resources,
-        })
+        crate::scim::list_response(total, q.start_index, resources)
     }
 
     /// `POST /.search` at the root: users and groups together.

@@ -8,7 +8,7 @@ use axum::extract::{Path, State};
 use axum::http::{HeaderMap, HeaderValue, StatusCode, header};
 use axum::response::{IntoResponse, Response};
 use axum::routing::{any, get, post};
-use serde_json::{Value, json};
+use serde_json::Value;
 
 use super::extract::{QueryParams, RequestCtx, ScimBody};
 use super::{AppState, scim_json};
@@ -177,13 +177,7 @@ async fn service_provider_config<D: Directory>(
 }
 
 fn list_of(resources: Vec<Value>) -> Value {
-    json!({
-        "schemas": ["urn:ietf:params:scim:api:messages:2.0:ListResponse"],
-        "totalResults": resources.len(),
-        "startIndex": 1,
-        "itemsPerPage": resources.len(),
-        "Resources": resources,
-    })
+    crate::scim::list_response(resources.len(), 1, resources)
 }
 
 async fn resource_types<D: Directory>(State(s): St<D>, RequestCtx(ctx): RequestCtx) -> Response {

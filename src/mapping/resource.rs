@@ -602,12 +602,15 @@ pub fn to_resource(
         meta.insert("resourceType".to_owned(), json!(map.kind.name()));
         for (key, attr) in [("created", CREATED), ("lastModified", MODIFIED)] {
             if let Some(t) = entry.first(attr).and_then(ldap::generalized_to_rfc3339) {
-                meta.insert(key.to_owned(), json!(t));
+                meta.insert(key.to_owned(), Value::String(t));
             }
         }
-        meta.insert("location".to_owned(), json!(ctx.location(map.kind, &id)));
+        meta.insert(
+            "location".to_owned(),
+            Value::String(ctx.location(map.kind, &id)),
+        );
         if let Some(v) = version(map, entry) {
-            meta.insert("version".to_owned(), json!(v));
+            meta.insert("version".to_owned(), Value::String(v));
         }
         root.insert("meta".to_owned(), Value::Object(meta));
     }
@@ -644,7 +647,10 @@ fn place(
     let decorate = |el: &mut Map<String, Value>, v: &Value| {
         if f.reference.is_some() {
             if let Some(r) = v.as_str().and_then(|id| ctx.refs.id(id)) {
-                el.insert("$ref".to_owned(), json!(ctx.location(r.kind, &r.id)));
+                el.insert(
+                    "$ref".to_owned(),
+                    Value::String(ctx.location(r.kind, &r.id)),
+                );
                 if f.multi {
                     el.insert("type".to_owned(), json!(r.kind.name()));
                     if let Some(d) = &r.display {

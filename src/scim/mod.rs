@@ -8,3 +8,42 @@ pub mod path;
 mod proptests;
 pub mod query;
 pub mod schema;
+
+use serde_json::{Map, Value};
+
+/// A ListResponse (RFC 7644 §3.4.2) holding `resources`, which are moved in,
+/// not copied.
+pub fn list_response(total: usize, start_index: usize, resources: Vec<Value>) -> Value {
+    let mut m = Map::new();
+    m.insert(
+        "schemas".to_owned(),
+        Value::Array(vec![Value::String(
+            "urn:ietf:params:scim:api:messages:2.0:ListResponse".to_owned(),
+        )]),
+    );
+    m.insert("totalResults".to_owned(), Value::from(total));
+    m.insert("startIndex".to_owned(), Value::from(start_index));
+    m.insert("itemsPerPage".to_owned(), Value::from(resources.len()));
+    m.insert("Resources".to_owned(), Value::Array(resources));
+    Value::Object(m)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn list_responses_hold_their_resources() {
+        let r = list_response(7, 3, vec![serde_json::json!({"id": "a"})]);
+        assert_eq!(
+            r,
+            serde_json::json!({
+                "schemas": ["urn:ietf:params:scim:api:messages:2.0:ListResponse"],
+                "totalResults": 7,
+                "startIndex": 3,
+                "itemsPerPage": 1,
+                "Resources": [{"id": "a"}],
+            })
+        );
+    }
+}
