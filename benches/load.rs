@@ -1302,6 +1302,21 @@ fn round3(v: f64) -> f64 {
 
 // ---------------------------------------------------------------------------------------------
 
+/// The daemon's async worker threads, counted in /proc (what `server.threads` gave it).
+fn daemon_workers(pid: &str) -> usize {
+    std::fs::read_dir(format!("/proc/{pid}/task"))
+        .map(|tasks| {
+            tasks
+                .flatten()
+                .filter(|t| {
+                    std::fs::read_to_string(t.path().join("comm"))
+                        .is_ok_and(|c| c.starts_with("tokio-rt-worker"))
+                })
+                .count()
+        })
+        .unwrap_or(0)
+}
+
 fn main() {
     let opts = Opts::parse();
     let rt = tokio::runtime::Builder::new_multi_thread()
@@ -1572,10 +1587,11 @@ async fn run(opts: Opts) {
         .collect();
     println!();
     println!(
-        "scim2ldap load benchmark · {} · concurrency {c} · {} users per side · LDAP pool {} (direct) · run {}{}",
+        "scim2ldap load benchmark · {} · concurrency {c} · {} users per side · LDAP pool {} (direct) · daemon worker threads {} · run {}{}",
         opts.server.name(),
         opts.users,
         opts.pool,
+        daemon_workers(&ctx.daemon_pid),
         ctx.run,
         if opts.mirror {
             " · --mirror: the direct side sends the daemon's exact LDAP requests"
@@ -1776,6 +1792,7 @@ async fn run(opts: Opts) {
         "quick": opts.quick,
         "mirror": opts.mirror,
         "pool": opts.pool,
+        "daemon_worker_threads": daemon_workers(&ctx.daemon_pid),
         "workloads": workloads,
         "entra_cycle": entra_wall.map(|(s, d)| json!({"scim2ldap_s": round3(s), "direct_s": round3(d), "ratio": round3(s / d)})),
         "concurrency1": c1,

@@ -558,6 +558,7 @@ pub(crate) mod tests {
             let c = Config::parse(&example(name), &Vars(SECRETS.to_vec()))
                 .unwrap_or_else(|e| panic!("{name}: {e}"));
             assert!(c.groups.is_some(), "{name} maps groups");
+            assert_eq!(c.server.threads, Some(1), "{name}: beside the directory");
             assert!(!c.tokens.is_empty());
         }
     }
@@ -626,7 +627,9 @@ pub(crate) mod tests {
     #[test]
     fn threads_default_to_one_per_cpu() {
         let with = |line: &str| {
-            let text = example("openldap.toml").replace("[server]", &format!("[server]\n{line}"));
+            let text = example("openldap.toml")
+                .replace("\nthreads = 1\n", "\n")
+                .replace("[server]", &format!("[server]\n{line}"));
             Config::parse(&text, &Vars(SECRETS.to_vec())).map(|c| c.server.threads)
         };
         assert_eq!(with("").unwrap(), None);
