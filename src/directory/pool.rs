@@ -98,16 +98,23 @@ fn to_entry(tag: StructureTag) -> Result<Entry, DirError> {
     fn bad(what: &str) -> DirError {
         DirError::Protocol(format!("malformed search result entry: {what}"))
     }
+    fn bytes(t: Option<StructureTag>, what: &str) -> Result<Vec<u8>, DirError> {
+        t.and_then(StructureTag::expect_primitive)
+            .ok_or_else(|| bad(what))
+    }
+    // DNs and attribute types are UTF-8 (RFC 4511 §4.1.2, §4.1.3): a DN that
+    // is not would name another entry if it were repaired.
     fn text(t: Option<StructureTag>, what: &str) -> Result<String, DirError> {
-        let bytes = t
-            .and_then(StructureTag::expect_primitive)
-            .ok_or_else(|| bad(what))?;
-        // Binary values (rare in the mapped schema) are kept as lossy text rather than dropped.
-        Ok(String::from_utf8(bytes)
+        String::from_utf8(bytes(t, what)?).map_err(|_| bad(what))
+    }
+    // Binary values (rare in the mapped schema) are kept as lossy text rather than dropped.
+    fn value(t: StructureTag) -> Result<String, DirError> {
+        Ok(String::from_utf8(bytes(Some(t), "attribute value")?)
             .unwrap_or_else(|e| String::from_utf8_lossy(e.as_bytes()).into_owned()))
     }
     let mut parts = tag
-        .match_id(4)
+        .match_class(TagClass::Application)
+        .and_then(|t| t.match_id(4))
         .and_then(StructureTag::expect_constructed)
         .ok_or_else(|| bad("not an entry"))?
         .into_iter();
@@ -128,7 +135,7 @@ fn to_entry(tag: StructureTag) -> Result<Entry, DirError> {
             .and_then(StructureTag::expect_constructed)
             .ok_or_else(|| bad("attribute values"))?
             .into_iter()
-            .map(|v| text(Some(v), "attribute value"))
+            .map(value)
             .collect::<Result<Vec<String>, DirError>>()?;
         attrs.push((name, values));
     }
@@ -541,7 +548,15 @@ impl Directory for LdapPool {
             let mut w = Window::default();
             while let Some(e) = stream.next().await.map_err(dir_err)? {
                 if w.total >= skip && w.entries.len() < take {
-                    w.entries.push(to_entry(e.0)?);
+                    match to_entry(e.0) {
+                        Ok(entry) => w.entries.push(entry),
+                        Err(bad) => {
+                            // Stop the rest of the search on the server too.
+                            let id = stream.ldap_handle().last_id();
+                            let _ = stream.ldap_handle().abandon(id).await;
+                            return Err(bad);
+                        }
+                    }
                 }
                 w.total += 1;
             }
@@ -707,11 +722,15 @@ mod tests {
     }
 
     fn attr(name: &str, vals: &[&[u8]]) -> StructureTag {
+        attr_raw(name.as_bytes(), vals)
+    }
+
+    fn attr_raw(name: &[u8], vals: &[&[u8]]) -> StructureTag {
         cons(
             TagClass::Universal,
             16,
             vec![
-                prim(4, name.as_bytes()),
+                prim(4, name),
                 cons(
                     TagClass::Universal,
                     17,
@@ -722,10 +741,14 @@ mod tests {
     }
 
     fn entry(dn: &str, attrs: Vec<StructureTag>) -> StructureTag {
+        entry_raw(dn.as_bytes(), attrs)
+    }
+
+    fn entry_raw(dn: &[u8], attrs: Vec<StructureTag>) -> StructureTag {
         cons(
             TagClass::Application,
             4,
-            vec![prim(4, dn.as_bytes()), cons(TagClass::Universal, 16, attrs)],
+            vec![prim(4, dn), cons(TagClass::Universal, 16, attrs)],
         )
     }
 
@@ -752,6 +775,16 @@ mod tests {
         let cases = [
             // not a SearchResultEntry
             cons(TagClass::Application, 5, vec![]),
+            // the right number in the wrong class
+            cons(
+                TagClass::Universal,
+                4,
+                vec![prim(4, b"dc=x"), cons(TagClass::Universal, 16, vec![])],
+            ),
+            // a DN that is not UTF-8
+            entry_raw(b"dc=\xff", vec![]),
+            // an attribute type that is not UTF-8
+            entry("dc=x", vec![attr_raw(b"c\xffn", &[b"a"])]),
             // no attribute list
             cons(TagClass::Application, 4, vec![prim(4, b"dc=x")]),
             // a primitive where the attribute sequence belongs
