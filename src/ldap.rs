@@ -439,10 +439,21 @@ impl Entry {
 
     /// All values of `attr` (empty when absent).
     pub fn values(&self, attr: &str) -> &[String] {
-        self.attrs
-            .get(&attr.to_lowercase())
-            .map(Vec::as_slice)
-            .unwrap_or(&[])
+        // Keys are lower case; a name is folded on the stack, not allocated
+        // (this runs for every mapped attribute of every entry rendered).
+        let mut buf = [0u8; 64];
+        let found = match buf.get_mut(..attr.len()) {
+            Some(b) if attr.is_ascii() => {
+                b.copy_from_slice(attr.as_bytes());
+                b.make_ascii_lowercase();
+                match std::str::from_utf8(b) {
+                    Ok(key) => self.attrs.get(key),
+                    Err(_) => self.attrs.get(&attr.to_lowercase()),
+                }
+            }
+            _ => self.attrs.get(&attr.to_lowercase()),
+        };
+        found.map(Vec::as_slice).unwrap_or(&[])
     }
 
     /// The first value of `attr`.
@@ -872,5 +883,26 @@ mod tests {
         assert_eq!(rfc3339_to_generalized("yesterday"), None);
         assert_eq!(rfc3339_to_generalized("2011-05-13T04:42:34\u{e9}Z"), None);
         assert_eq!(rfc3339_to_generalized("2011-\u{e9}5-13T04:42:34Z"), None);
+    }
+
+    #[test]
+    fn values_are_found_whatever_the_case_of_the_name() {
+        let long = format!("x{}", "A".repeat(70));
+        let e = Entry::new(
+            "cn=a".to_owned(),
+            [
+                ("displayName".to_owned(), vec!["D".to_owned()]),
+                (long.clone(), vec!["L".to_owned()]),
+                ("nämé".to_owned(), vec!["N".to_owned()]),
+            ],
+        );
+        for name in ["displayName", "DISPLAYNAME", "displayname"] {
+            assert_eq!(e.values(name), ["D"], "{name}");
+        }
+        assert_eq!(e.values(&long), ["L"]);
+        assert_eq!(e.values(&long.to_lowercase()), ["L"]);
+        assert_eq!(e.values("nämé"), ["N"]);
+        assert!(e.values("display").is_empty());
+        assert!(e.values("").is_empty());
     }
 }

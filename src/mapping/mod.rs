@@ -218,6 +218,10 @@ pub struct AttrMap {
     pub members: Option<Members>,
     /// The schemas this map draws on (core, enterprise, declared extensions).
     pub schemas: Vec<Schema>,
+    /// For each field, how many fields (itself included) fill the same
+    /// element of its attribute: same schema, attribute and pinned values
+    /// (the sub-attributes of a work address). Computed once, used per render.
+    pub element_fields: Vec<usize>,
 }
 
 /// Operational attributes read with every entry.
@@ -621,6 +625,19 @@ pub fn compile(
         }
         fields.push(members_field(m));
     }
+    let element_fields = fields
+        .iter()
+        .map(|f| {
+            fields
+                .iter()
+                .filter(|g| {
+                    g.attr.eq_ignore_ascii_case(&f.attr)
+                        && g.schema.eq_ignore_ascii_case(&f.schema)
+                        && g.pinned == f.pinned
+                })
+                .count()
+        })
+        .collect();
     Some(AttrMap {
         kind,
         base,
@@ -629,6 +646,7 @@ pub fn compile(
         id_attribute,
         version_attribute,
         version_token,
+        element_fields,
         fields,
         naming: naming.unwrap_or(0),
         defaults,

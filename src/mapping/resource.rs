@@ -498,9 +498,11 @@ fn obj_mut<'a>(
     parent: &'a mut Map<String, Value>,
     key: &str,
 ) -> Option<&'a mut Map<String, Value>> {
-    let slot = parent
-        .entry(key.to_owned())
-        .or_insert_with(|| Value::Object(Map::new()));
+    // Looked up before inserting: the key is allocated only the first time.
+    if !parent.contains_key(key) {
+        parent.insert(key.to_owned(), Value::Object(Map::new()));
+    }
+    let slot = parent.get_mut(key)?;
     if !slot.is_object() {
         *slot = Value::Object(Map::new());
     }
@@ -508,9 +510,10 @@ fn obj_mut<'a>(
 }
 
 fn arr_mut<'a>(parent: &'a mut Map<String, Value>, key: &str) -> Option<&'a mut Vec<Value>> {
-    let slot = parent
-        .entry(key.to_owned())
-        .or_insert_with(|| Value::Array(Vec::new()));
+    if !parent.contains_key(key) {
+        parent.insert(key.to_owned(), Value::Array(Vec::new()));
+    }
+    let slot = parent.get_mut(key)?;
     if !slot.is_array() {
         *slot = Value::Array(Vec::new());
     }
@@ -532,7 +535,7 @@ pub fn to_resource(
     let mut root = Map::new();
     let mut schemas = vec![Value::String(core.to_owned())];
     root.insert("id".to_owned(), Value::String(id.clone()));
-    for f in &map.fields {
+    for (i, f) in map.fields.iter().enumerate() {
         if f.returned == Returned::Never
             || !projection.wants(
                 &f.schema,
@@ -563,7 +566,8 @@ pub fn to_resource(
             obj_mut(&mut root, &f.schema)
         };
         if let Some(cont) = cont {
-            place(map, f, vals, cont, ctx);
+            let siblings = map.element_fields.get(i).copied().unwrap_or(1);
+            place(f, siblings, vals, cont, ctx);
         }
     }
     if map.kind == ResourceKind::User && projection.wants(core, "active", None, false) {
@@ -629,8 +633,8 @@ pub fn version(map: &AttrMap, entry: &Entry) -> Option<String> {
 }
 
 fn place(
-    map: &AttrMap,
     f: &Field,
+    siblings: usize,
     vals: Vec<Value>,
     cont: &mut Map<String, Value>,
     ctx: &ReadContext<'_>,
@@ -672,10 +676,6 @@ fn place(
         }
         return;
     }
-    let siblings = map
-        .fields_of(Some(&f.schema), &f.attr)
-        .filter(|(_, g)| g.pinned == f.pinned)
-        .count();
     let Some(arr) = arr_mut(cont, &f.attr) else {
         return;
     };
