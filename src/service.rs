@@ -109,6 +109,14 @@ fn placeholder_of(map: &AttrMap) -> Option<(String, String)> {
     Some((m.attribute.clone(), ph.to_string()))
 }
 
+/// The directory refused a write to an entry that is there (see
+/// `Service::refused_in_place`): retryable.
+fn busy(what: &str, dn: &str, text: &str) -> Error {
+    Error::Unavailable(format!(
+        "{what}: the directory could not change {dn} just now ({text})"
+    ))
+}
+
 fn not_found(kind: ResourceKind, id: &str) -> Error {
     Error::NotFound(format!("{} {id} not found", kind.name()))
 }
@@ -870,14 +878,26 @@ impl<D: Directory> Service<D> {
 
     /// Whether the map's base entry exists.
     async fn base_exists(&self, map: &AttrMap) -> Result<bool, Error> {
-        let base = map.base.to_string();
+        self.exists(map, &map.base.to_string()).await
+    }
+
+    /// Whether an entry exists at `dn`.
+    async fn exists(&self, map: &AttrMap, dn: &str) -> Result<bool, Error> {
         match self
-            .hits(map, &base, Filter::everything(), "reading the base")
+            .hits(map, dn, Filter::everything(), "reading the entry")
             .await
         {
             Err(Error::NotFound(_)) => Ok(false),
             found => found,
         }
+    }
+
+    /// A write at `dn` was refused with noSuchObject. 389-ds answers that
+    /// when it cannot lock the entry in time under concurrent writes
+    /// ("Retry count exceeded" in its error log) although the entry is
+    /// there: true when it is, so the write can be tried again.
+    async fn refused_in_place(&self, map: &AttrMap, dn: &str) -> Result<bool, Error> {
+        self.exists(map, dn).await
     }
 
     /// Whether the entry at `dn` matches `filter`: a base search that
@@ -1103,6 +1123,12 @@ impl<D: Directory> Service<D> {
                     ..
                 }) if may_replan => return Ok(None),
                 Err(DirError::Result {
+                    rc: rc::NO_SUCH_OBJECT,
+                    text,
+                }) if self.refused_in_place(map, &dn).await? => {
+                    return Err(busy(what, &dn, &text));
+                }
+                Err(DirError::Result {
                     rc: rc::NO_SUCH_ATTRIBUTE,
                     ..
                 }) if cas && if_match => {
@@ -1116,13 +1142,31 @@ impl<D: Directory> Service<D> {
         }
         if let Some(new_value) = &plan.rename {
             let rdn = format!("{}={}", map.rdn, ldap::escape_dn_value(new_value));
-            latest = match self.dir.rename(&dn, &rdn, &read, pre.as_ref()).await {
-                Ok(e) => e,
-                Err(DirError::Result {
-                    rc: rc::NO_SUCH_OBJECT,
-                    ..
-                }) if nothing_written && may_replan => return Ok(None),
-                Err(e) => return Err(dir_error(map, e, what)),
+            let mut attempt = 0;
+            latest = loop {
+                attempt += 1;
+                match self.dir.rename(&dn, &rdn, &read, pre.as_ref()).await {
+                    Ok(e) => break e,
+                    Err(DirError::Result {
+                        rc: rc::NO_SUCH_OBJECT,
+                        ..
+                    }) if nothing_written && may_replan => return Ok(None),
+                    // The entry is still there: the server could not take the
+                    // rename just now (see `refused_in_place`); the modify
+                    // before it, if any, has landed, so only the rename is
+                    // tried again.
+                    Err(DirError::Result {
+                        rc: rc::NO_SUCH_OBJECT,
+                        text,
+                    }) if self.refused_in_place(map, &dn).await? => {
+                        if attempt >= RACE_RETRIES {
+                            return Err(busy(what, &dn, &text));
+                        }
+                        tokio::time::sleep(std::time::Duration::from_millis(20 * attempt as u64))
+                            .await;
+                    }
+                    Err(e) => return Err(dir_error(map, e, what)),
+                }
             };
             if let Ok(old) = Dn::parse(&entry.dn) {
                 dn = Dn::child(&old.parent(), &map.rdn, new_value).to_string();
@@ -1523,18 +1567,24 @@ impl<D: Directory> Service<D> {
             let entry = self.find(map, id, attrs.clone()).await?;
             let pre = self.precondition(map, &entry, if_match)?;
             self.remove_memberships(&entry).await?;
-            match self
-                .dir
-                .delete(&entry.dn, pre.as_ref())
-                .await
-                .map_err(|e| dir_error(map, e, &format!("delete {}", kind.name())))
-            {
-                Err(Error::NotFound(_)) if attempt < RACE_RETRIES => {
+            let what = format!("delete {}", kind.name());
+            match self.dir.delete(&entry.dn, pre.as_ref()).await {
+                Ok(()) => {}
+                // Moved since it was found, or not lockable just now: find it again.
+                Err(DirError::Result {
+                    rc: rc::NO_SUCH_OBJECT,
+                    ..
+                }) if attempt < RACE_RETRIES => {
                     moved_pause(attempt).await;
                     continue;
                 }
-                Err(e) => return Err(e),
-                Ok(()) => {}
+                Err(DirError::Result {
+                    rc: rc::NO_SUCH_OBJECT,
+                    text,
+                }) if self.refused_in_place(map, &entry.dn).await? => {
+                    return Err(busy(&what, &entry.dn, &text));
+                }
+                Err(e) => return Err(dir_error(map, e, &what)),
             }
             self.audit(ctx, "delete", kind, &entry.dn, &[]);
             self.metrics.provisioned(kind, "deleted");

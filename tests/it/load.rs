@@ -615,16 +615,22 @@ pub async fn daemon_killed_under_load(server: Server) {
 }
 
 /// LDAP operation tags (RFC 4511 protocolOp).
+const MODIFY_REQUEST: u8 = 0x66;
 const MODIFY_DN_REQUEST: u8 = 0x6c;
 const DEL_REQUEST: u8 = 0x4a;
 
-/// A TCP proxy in front of the directory. Once armed with an operation tag,
-/// it kills the daemon (by pid) when the daemon sends that operation, instead
-/// of forwarding it: a crash exactly between two steps of one request.
+/// A TCP proxy in front of the directory. Armed with an operation tag, it
+/// kills the daemon (by pid) when the daemon sends that operation, instead of
+/// forwarding it: a crash exactly between two steps of one request. Armed to
+/// refuse, it answers the next few such operations itself with noSuchObject,
+/// as 389-ds does when it cannot lock an entry under concurrent writes.
 struct CrashProxy {
     url: String,
     armed: Arc<AtomicU8>,
     fired: Arc<AtomicBool>,
+    refuse_op: Arc<AtomicU8>,
+    refuse_left: Arc<AtomicU32>,
+    refused: Arc<AtomicU32>,
     task: tokio::task::JoinHandle<()>,
 }
 
@@ -632,6 +638,42 @@ impl Drop for CrashProxy {
     fn drop(&mut self) {
         self.task.abort();
     }
+}
+
+/// The response tag of a request's (RFC 4511: the request's tag + 1 for
+/// modify, add, modrdn; delete's response is 0x6b).
+fn response_tag(request: u8) -> u8 {
+    if request == DEL_REQUEST {
+        0x6b
+    } else {
+        request + 1
+    }
+}
+
+/// An LDAP result message answering message `id` with noSuchObject, the way
+/// 389-ds refuses a write whose entry it could not lock in time.
+fn refusal(id: &[u8], request: u8) -> Vec<u8> {
+    let diag = b"injected: find_entry_internal_dn - Retry count exceeded";
+    let mut result = vec![0x0a, 0x01, 32, 0x04, 0x00, 0x04, diag.len() as u8];
+    result.extend_from_slice(diag);
+    let mut body = vec![0x02, id.len() as u8];
+    body.extend_from_slice(id);
+    body.extend([response_tag(request), result.len() as u8]);
+    body.extend(result);
+    let mut msg = vec![0x30, body.len() as u8];
+    msg.extend(body);
+    msg
+}
+
+/// The messageID bytes of the LDAPMessage at the start of `buf`.
+fn message_id(buf: &[u8]) -> &[u8] {
+    let header = if buf[1] < 0x80 {
+        2
+    } else {
+        2 + (buf[1] & 0x7f) as usize
+    };
+    let id_len = buf[header + 1] as usize;
+    &buf[header + 2..header + 2 + id_len]
 }
 
 /// Length and protocolOp tag of the first whole LDAPMessage in `buf`.
@@ -671,7 +713,11 @@ impl CrashProxy {
         let url = format!("ldap://{}", listener.local_addr().unwrap());
         let armed = Arc::new(AtomicU8::new(0));
         let fired = Arc::new(AtomicBool::new(false));
+        let refuse_op = Arc::new(AtomicU8::new(0));
+        let refuse_left = Arc::new(AtomicU32::new(0));
+        let refused = Arc::new(AtomicU32::new(0));
         let (a, f) = (armed.clone(), fired.clone());
+        let (ro, rl, rd) = (refuse_op.clone(), refuse_left.clone(), refused.clone());
         let task = tokio::spawn(async move {
             loop {
                 let Ok((client, _)) = listener.accept().await else {
@@ -681,11 +727,40 @@ impl CrashProxy {
                     continue;
                 };
                 let (a, f, victim) = (a.clone(), f.clone(), victim.clone());
+                let (ro, rl, rd) = (ro.clone(), rl.clone(), rd.clone());
                 tokio::spawn(async move {
-                    let (mut cr, mut cw) = client.into_split();
+                    let (mut cr, cw) = client.into_split();
                     let (mut sr, mut sw) = server.into_split();
+                    // Whole messages only, so an injected answer never lands
+                    // inside one of the server's.
+                    let cw = Arc::new(tokio::sync::Mutex::new(cw));
+                    let to_client = cw.clone();
                     let back = tokio::spawn(async move {
-                        let _ = tokio::io::copy(&mut sr, &mut cw).await;
+                        let mut buf = Vec::new();
+                        let mut chunk = vec![0u8; 64 * 1024];
+                        loop {
+                            let n = match sr.read(&mut chunk).await {
+                                Ok(0) | Err(_) => break,
+                                Ok(n) => n,
+                            };
+                            buf.extend_from_slice(&chunk[..n]);
+                            let mut whole = 0;
+                            while let Some((len, _)) = ldap_frame(&buf[whole..]) {
+                                whole += len;
+                            }
+                            if whole > 0 {
+                                if to_client
+                                    .lock()
+                                    .await
+                                    .write_all(&buf[..whole])
+                                    .await
+                                    .is_err()
+                                {
+                                    break;
+                                }
+                                buf.drain(..whole);
+                            }
+                        }
                     });
                     let mut buf = Vec::new();
                     let mut chunk = vec![0u8; 64 * 1024];
@@ -696,6 +771,21 @@ impl CrashProxy {
                         };
                         buf.extend_from_slice(&chunk[..n]);
                         while let Some((len, op)) = ldap_frame(&buf) {
+                            if op == ro.load(Ordering::SeqCst)
+                                && rl
+                                    .fetch_update(Ordering::SeqCst, Ordering::SeqCst, |n| {
+                                        n.checked_sub(1)
+                                    })
+                                    .is_ok()
+                            {
+                                let answer = refusal(message_id(&buf), op);
+                                if cw.lock().await.write_all(&answer).await.is_err() {
+                                    break 'conn;
+                                }
+                                rd.fetch_add(1, Ordering::SeqCst);
+                                buf.drain(..len);
+                                continue;
+                            }
                             if op == a.load(Ordering::SeqCst)
                                 && a.compare_exchange(op, 0, Ordering::SeqCst, Ordering::SeqCst)
                                     .is_ok()
@@ -719,6 +809,9 @@ impl CrashProxy {
             url,
             armed,
             fired,
+            refuse_op,
+            refuse_left,
+            refused,
             task,
         }
     }
@@ -726,6 +819,18 @@ impl CrashProxy {
     fn arm(&self, op: u8) {
         self.fired.store(false, Ordering::SeqCst);
         self.armed.store(op, Ordering::SeqCst);
+    }
+
+    /// Answers the next `times` operations tagged `op` with noSuchObject.
+    fn refuse(&self, op: u8, times: u32) {
+        self.refused.store(0, Ordering::SeqCst);
+        self.refuse_op.store(op, Ordering::SeqCst);
+        self.refuse_left.store(times, Ordering::SeqCst);
+    }
+
+    /// How many operations were refused since the last `refuse`.
+    fn refused(&self) -> u32 {
+        self.refused.load(Ordering::SeqCst)
     }
 
     fn fired(&self) -> bool {
@@ -839,4 +944,113 @@ pub async fn crash_between_steps_is_completed_by_the_retry(server: Server) {
     );
     let (s, _, _) = load.send("GET", &format!("/Users/{id}"), None).await;
     assert_eq!(s, 404);
+}
+
+/// Writes the directory refuses with noSuchObject although the entry is there
+/// (389-ds under contention): the daemon checks the entry, tries the write
+/// again, and when every attempt is refused answers 503 — never 404 — leaving
+/// the entry for the client's retry to finish.
+pub async fn refused_writes_are_retried_then_answered_503(server: Server) {
+    let proxy = CrashProxy::start(&server.url(), Arc::default()).await;
+    let daemon =
+        super::Daemon::with_config_at(server, &super::config_text(server), &proxy.url).await;
+    let checker = super::Daemon::start(server).await;
+    let name = unique("refused");
+    let (s, user) = daemon
+        .call("POST", "/Users", Some(&entra_user(&name)))
+        .await;
+    assert_eq!(s, 201, "{user}");
+    let id = user["id"].as_str().unwrap().to_owned();
+    let old_dn = daemon.config.users.dn_for(&name).to_string();
+    let new_name = format!("{name}-renamed");
+    let new_dn = daemon.config.users.dn_for(&new_name).to_string();
+    let http = reqwest::Client::new();
+    let send = |method: reqwest::Method, body: Option<Value>| {
+        let mut req = http
+            .request(method, daemon.url(&format!("/Users/{id}")))
+            .bearer_auth(TOKEN);
+        if let Some(b) = body {
+            req = req
+                .header("content-type", "application/scim+json")
+                .body(b.to_string());
+        }
+        async move {
+            let r = req.send().await.unwrap();
+            let status = r.status().as_u16();
+            let retry_after = r.headers().get("retry-after").is_some();
+            let bytes = r.bytes().await.unwrap_or_default();
+            let body: Value = serde_json::from_slice(&bytes).unwrap_or(Value::Null);
+            (status, retry_after, body)
+        }
+    };
+    let rename = |title: &str| {
+        patch_body(json!([
+            {"op": "replace", "path": "userName", "value": new_name},
+            {"op": "replace", "path": "title", "value": title},
+        ]))
+    };
+
+    // One refused modrdn: checked, tried again, done.
+    proxy.refuse(MODIFY_DN_REQUEST, 1);
+    let (s, _, v) = send(reqwest::Method::PATCH, Some(rename("once refused"))).await;
+    assert_eq!(s, 200, "{v}");
+    assert_eq!(proxy.refused(), 1, "the modrdn went through the proxy");
+    assert_eq!(v["userName"], new_name.as_str());
+    assert!(checker.entry(&old_dn).await.is_none());
+    assert!(checker.entry(&new_dn).await.is_some());
+
+    // Back to the old name, every modrdn refused: 503 with Retry-After, the
+    // modify landed, the entry where it was; the retry finishes the rename.
+    let back = patch_body(json!([{"op": "replace", "path": "userName", "value": name}]));
+    let (s, _, v) = send(reqwest::Method::PATCH, Some(back)).await;
+    assert_eq!(s, 200, "{v}");
+    proxy.refuse(MODIFY_DN_REQUEST, 100);
+    let (s, retry_after, v) = send(reqwest::Method::PATCH, Some(rename("always refused"))).await;
+    assert_eq!(s, 503, "{v}");
+    assert!(retry_after, "503 comes with Retry-After");
+    assert!(
+        proxy.refused() >= 2,
+        "the rename was tried again: {}",
+        proxy.refused()
+    );
+    let halfway = checker
+        .entry(&old_dn)
+        .await
+        .expect("the entry under its old name");
+    assert_eq!(
+        super::attr(&halfway, "title").as_deref(),
+        Some("always refused")
+    );
+    assert!(checker.entry(&new_dn).await.is_none());
+    proxy.refuse(MODIFY_DN_REQUEST, 0);
+    let (s, _, v) = send(reqwest::Method::PATCH, Some(rename("always refused"))).await;
+    assert_eq!(s, 200, "{v}");
+    assert!(checker.entry(&new_dn).await.is_some());
+
+    // Every modify refused: the request finds the entry again each time, then 503.
+    proxy.refuse(MODIFY_REQUEST, 100);
+    let retitle = patch_body(json!([{"op": "replace", "path": "title", "value": "never written"}]));
+    let (s, retry_after, v) = send(reqwest::Method::PATCH, Some(retitle)).await;
+    assert_eq!(s, 503, "{v}");
+    assert!(retry_after);
+    assert!(proxy.refused() >= 2, "{}", proxy.refused());
+    let unchanged = checker.entry(&new_dn).await.unwrap();
+    assert_eq!(
+        super::attr(&unchanged, "title").as_deref(),
+        Some("always refused")
+    );
+
+    // Every delete refused: 503, the entry stays; the retry deletes it.
+    proxy.refuse(DEL_REQUEST, 100);
+    let (s, retry_after, v) = send(reqwest::Method::DELETE, None).await;
+    assert_eq!(s, 503, "{v}");
+    assert!(retry_after);
+    assert!(
+        checker.entry(&new_dn).await.is_some(),
+        "the entry is still there"
+    );
+    proxy.refuse(DEL_REQUEST, 0);
+    let (s, _, v) = send(reqwest::Method::DELETE, None).await;
+    assert_eq!(s, 204, "{v}");
+    assert!(checker.entry(&new_dn).await.is_none());
 }

@@ -457,6 +457,7 @@ on_both_servers!(
     load::directory_stalled_under_load,
     load::daemon_killed_under_load,
     load::crash_between_steps_is_completed_by_the_retry,
+    load::refused_writes_are_retried_then_answered_503,
 );
 
 /// Fault tests on a private slapd (killing a shared server would break the
