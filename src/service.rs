@@ -101,6 +101,12 @@ async fn moved_pause(attempt: usize) {
     tokio::time::sleep(std::time::Duration::from_millis(2 * attempt as u64)).await;
 }
 
+/// Before trying again a write the directory refused under contention (see
+/// `busy`): long enough for the writes ahead of it to finish.
+async fn contention_pause(attempt: usize) {
+    tokio::time::sleep(std::time::Duration::from_millis(20 * attempt as u64)).await;
+}
+
 /// The membership attribute and the empty-group placeholder DN of a map
 /// that has one.
 fn placeholder_of(map: &AttrMap) -> Option<(String, String)> {
@@ -109,12 +115,27 @@ fn placeholder_of(map: &AttrMap) -> Option<(String, String)> {
     Some((m.attribute.clone(), ph.to_string()))
 }
 
-/// The directory refused a write to an entry that is there (see
-/// `Service::refused_in_place`): retryable.
+/// A write refused with noSuchObject although its entry is there. 389-ds
+/// answers so when it cannot lock the entry (or, for an add, the parent) in
+/// time under concurrent writes ("Retry count exceeded" in its error log):
+/// retryable, for the daemon after `contention_pause` and for the client.
 fn busy(what: &str, dn: &str, text: &str) -> Error {
     Error::Unavailable(format!(
         "{what}: the directory could not change {dn} just now ({text})"
     ))
+}
+
+/// The membership attribute and placeholder of a map that has one, when
+/// `mods` adds values of that attribute (or, with `removals`, deletes some).
+fn placeholder_touched(map: &AttrMap, mods: &[Mod], removals: bool) -> Option<(String, String)> {
+    let (attr, ph) = placeholder_of(map)?;
+    mods.iter()
+        .any(|m| match m {
+            Mod::Add(a, _) if !removals => a.eq_ignore_ascii_case(&attr),
+            Mod::Delete(a, _) if removals => a.eq_ignore_ascii_case(&attr),
+            _ => false,
+        })
+        .then_some((attr, ph))
 }
 
 fn not_found(kind: ResourceKind, id: &str) -> Error {
@@ -839,7 +860,7 @@ impl<D: Directory> Service<D> {
                             map.base
                         )));
                     }
-                    tokio::time::sleep(std::time::Duration::from_millis(20 * attempt as u64)).await;
+                    contention_pause(attempt).await;
                 }
                 other => {
                     break other
@@ -890,14 +911,6 @@ impl<D: Directory> Service<D> {
             Err(Error::NotFound(_)) => Ok(false),
             found => found,
         }
-    }
-
-    /// A write at `dn` was refused with noSuchObject. 389-ds answers that
-    /// when it cannot lock the entry in time under concurrent writes
-    /// ("Retry count exceeded" in its error log) although the entry is
-    /// there: true when it is, so the write can be tried again.
-    async fn refused_in_place(&self, map: &AttrMap, dn: &str) -> Result<bool, Error> {
-        self.exists(map, dn).await
     }
 
     /// Whether the entry at `dn` matches `filter`: a base search that
@@ -1125,7 +1138,7 @@ impl<D: Directory> Service<D> {
                 Err(DirError::Result {
                     rc: rc::NO_SUCH_OBJECT,
                     text,
-                }) if self.refused_in_place(map, &dn).await? => {
+                }) if self.exists(map, &dn).await? => {
                     return Err(busy(what, &dn, &text));
                 }
                 Err(DirError::Result {
@@ -1152,18 +1165,17 @@ impl<D: Directory> Service<D> {
                         ..
                     }) if nothing_written && may_replan => return Ok(None),
                     // The entry is still there: the server could not take the
-                    // rename just now (see `refused_in_place`); the modify
+                    // rename just now (see `busy`); the modify
                     // before it, if any, has landed, so only the rename is
                     // tried again.
                     Err(DirError::Result {
                         rc: rc::NO_SUCH_OBJECT,
                         text,
-                    }) if self.refused_in_place(map, &dn).await? => {
+                    }) if self.exists(map, &dn).await? => {
                         if attempt >= RACE_RETRIES {
                             return Err(busy(what, &dn, &text));
                         }
-                        tokio::time::sleep(std::time::Duration::from_millis(20 * attempt as u64))
-                            .await;
+                        contention_pause(attempt).await;
                     }
                     Err(e) => return Err(dir_error(map, e, what)),
                 }
@@ -1205,15 +1217,9 @@ impl<D: Directory> Service<D> {
         dn: &str,
         mods: &[Mod],
     ) -> Result<(), Error> {
-        let Some((attr, ph)) = placeholder_of(map) else {
+        let Some((attr, ph)) = placeholder_touched(map, mods, false) else {
             return Ok(());
         };
-        if !mods
-            .iter()
-            .any(|m| matches!(m, Mod::Add(a, _) if a.eq_ignore_ascii_case(&attr)))
-        {
-            return Ok(());
-        }
         let probe = Filter::Equal(attr.clone(), ph.clone());
         if !self
             .hits(map, dn, probe, "checking the placeholder")
@@ -1234,15 +1240,9 @@ impl<D: Directory> Service<D> {
         dn: &str,
         mods: &[Mod],
     ) -> Result<(), Error> {
-        let Some((attr, ph)) = placeholder_of(map) else {
+        let Some((attr, ph)) = placeholder_touched(map, mods, true) else {
             return Ok(());
         };
-        if !mods
-            .iter()
-            .any(|m| matches!(m, Mod::Delete(a, _) if a.eq_ignore_ascii_case(&attr)))
-        {
-            return Ok(());
-        }
         let probe = Filter::Present(attr.clone());
         if self.hits(map, dn, probe, "checking for members").await? {
             return Ok(());
@@ -1581,7 +1581,7 @@ impl<D: Directory> Service<D> {
                 Err(DirError::Result {
                     rc: rc::NO_SUCH_OBJECT,
                     text,
-                }) if self.refused_in_place(map, &entry.dn).await? => {
+                }) if self.exists(map, &entry.dn).await? => {
                     return Err(busy(&what, &entry.dn, &text));
                 }
                 Err(e) => return Err(dir_error(map, e, &what)),

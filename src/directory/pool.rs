@@ -102,6 +102,10 @@ fn to_entry(tag: StructureTag) -> Result<Entry, DirError> {
         t.and_then(StructureTag::expect_primitive)
             .ok_or_else(|| bad(what))
     }
+    fn parts(t: Option<StructureTag>, what: &str) -> Result<Vec<StructureTag>, DirError> {
+        t.and_then(StructureTag::expect_constructed)
+            .ok_or_else(|| bad(what))
+    }
     // DNs and attribute types are UTF-8 (RFC 4511 §4.1.2, §4.1.3): a DN that
     // is not would name another entry if it were repaired.
     fn text(t: Option<StructureTag>, what: &str) -> Result<String, DirError> {
@@ -112,28 +116,17 @@ fn to_entry(tag: StructureTag) -> Result<Entry, DirError> {
         Ok(String::from_utf8(bytes(Some(t), "attribute value")?)
             .unwrap_or_else(|e| String::from_utf8_lossy(e.as_bytes()).into_owned()))
     }
-    let mut parts = tag
+    let entry = tag
         .match_class(TagClass::Application)
-        .and_then(|t| t.match_id(4))
-        .and_then(StructureTag::expect_constructed)
-        .ok_or_else(|| bad("not an entry"))?
-        .into_iter();
-    let dn = text(parts.next(), "DN")?;
-    let list = parts
-        .next()
-        .and_then(StructureTag::expect_constructed)
-        .ok_or_else(|| bad("attribute list"))?;
+        .and_then(|t| t.match_id(4));
+    let mut entry = parts(entry, "not an entry")?.into_iter();
+    let dn = text(entry.next(), "DN")?;
+    let list = parts(entry.next(), "attribute list")?;
     let mut attrs = Vec::with_capacity(list.len());
     for pa in list {
-        let mut pa = pa
-            .expect_constructed()
-            .ok_or_else(|| bad("attribute"))?
-            .into_iter();
+        let mut pa = parts(Some(pa), "attribute")?.into_iter();
         let name = text(pa.next(), "attribute type")?;
-        let values = pa
-            .next()
-            .and_then(StructureTag::expect_constructed)
-            .ok_or_else(|| bad("attribute values"))?
+        let values = parts(pa.next(), "attribute values")?
             .into_iter()
             .map(value)
             .collect::<Result<Vec<String>, DirError>>()?;

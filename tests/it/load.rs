@@ -838,6 +838,17 @@ impl CrashProxy {
     }
 }
 
+/// A rename + retitle whose modify landed and whose modrdn did not: the new
+/// title under the old name, nothing under the new one.
+async fn halfway_renamed(checker: &super::Daemon, old_dn: &str, new_dn: &str, title: &str) {
+    let halfway = checker
+        .entry(old_dn)
+        .await
+        .expect("the entry under its old name");
+    assert_eq!(super::attr(&halfway, "title").as_deref(), Some(title));
+    assert!(checker.entry(new_dn).await.is_none());
+}
+
 /// The daemon dies exactly between the modify and the modrdn of a rename, and
 /// between the membership clean-up and the delete of a user: each time the
 /// directory is left in a state the client's retry completes.
@@ -883,15 +894,7 @@ pub async fn crash_between_steps_is_completed_by_the_retry(server: Server) {
         r.map(|r| r.status())
     );
     assert!(proxy.fired(), "the daemon never sent the modrdn");
-    let halfway = checker
-        .entry(&old_dn)
-        .await
-        .expect("the entry under its old name");
-    assert_eq!(
-        super::attr(&halfway, "title").as_deref(),
-        Some("after the crash")
-    );
-    assert!(checker.entry(&new_dn).await.is_none());
+    halfway_renamed(&checker, &old_dn, &new_dn, "after the crash").await;
     daemon.restart().await;
     let (s, v, _) = load
         .send("PATCH", &format!("/Users/{id}"), Some(&rename))
@@ -1013,15 +1016,7 @@ pub async fn refused_writes_are_retried_then_answered_503(server: Server) {
         "the rename was tried again: {}",
         proxy.refused()
     );
-    let halfway = checker
-        .entry(&old_dn)
-        .await
-        .expect("the entry under its old name");
-    assert_eq!(
-        super::attr(&halfway, "title").as_deref(),
-        Some("always refused")
-    );
-    assert!(checker.entry(&new_dn).await.is_none());
+    halfway_renamed(&checker, &old_dn, &new_dn, "always refused").await;
     proxy.refuse(MODIFY_DN_REQUEST, 0);
     let (s, _, v) = send(reqwest::Method::PATCH, Some(rename("always refused"))).await;
     assert_eq!(s, 200, "{v}");
