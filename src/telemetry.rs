@@ -86,6 +86,8 @@ struct Registry {
     /// operation -> result -> count.
     ldap: BTreeMap<&'static str, BTreeMap<String, u64>>,
     ldap_latency: BTreeMap<&'static str, Histogram>,
+    /// Configured LDAP URL (in order) -> connections currently bound through it.
+    ldap_urls: Vec<(String, usize)>,
 }
 
 /// The metrics of one daemon.
@@ -127,6 +129,14 @@ impl Metrics {
                 .entry(op)
                 .or_default()
                 .observe(elapsed.as_secs_f64());
+        }
+    }
+
+    /// Sets how many pooled connections are bound through each configured LDAP
+    /// URL, in the configured order (which URL is in use after a failover).
+    pub fn ldap_urls(&self, connections: Vec<(String, usize)>) {
+        if let Ok(mut r) = self.inner.lock() {
+            r.ldap_urls = connections;
         }
     }
 
@@ -203,6 +213,11 @@ impl Metrics {
             out,
             "# HELP scim2ldap_ldap_pool_connected LDAP connections currently bound.\n# TYPE scim2ldap_ldap_pool_connected gauge\nscim2ldap_ldap_pool_connected {pool_connected}"
         );
+        out.push_str("# HELP scim2ldap_ldap_url_connections Pooled LDAP connections bound through each configured URL.\n# TYPE scim2ldap_ldap_url_connections gauge\n");
+        for (url, n) in &r.ldap_urls {
+            let url = url.replace('\\', "\\\\").replace('"', "\\\"");
+            let _ = writeln!(out, "scim2ldap_ldap_url_connections{{url=\"{url}\"}} {n}");
+        }
         let _ = writeln!(
             out,
             "# HELP scim2ldap_ldap_operations_in_flight LDAP operations waiting for an answer.\n# TYPE scim2ldap_ldap_operations_in_flight gauge\nscim2ldap_ldap_operations_in_flight {pool_in_use}"
@@ -228,7 +243,15 @@ mod tests {
         m.provisioned(ResourceKind::User, "created");
         m.ldap("add", "success", Duration::from_micros(800));
         m.ldap("add", "68", Duration::from_micros(300));
+        m.ldap_urls(vec![
+            ("ldap://a:389".to_owned(), 1),
+            ("ldap://\"b\":389".to_owned(), 2),
+        ]);
         let t = m.render(4, 3, 1, true);
+        assert!(
+            t.contains("scim2ldap_ldap_url_connections{url=\"ldap://a:389\"} 1\nscim2ldap_ldap_url_connections{url=\"ldap://\\\"b\\\":389\"} 2\n"),
+            "{t}"
+        );
         assert!(
             t.contains("scim2ldap_ldap_operations_total{operation=\"add\",result=\"68\"} 1"),
             "{t}"

@@ -1,19 +1,139 @@
 //! `scim2ldap check-config`: parse, bind, and check every mapped attribute and
 //! object class against the server's subschema; report what the server's
 //! capabilities mean for this configuration. One line per problem.
+//!
+//! Replication: a version attribute the server keeps per server (such as
+//! 389-ds's `entryUSN`) gives the same state a different ETag on each replica,
+//! so an `If-Match` read through one daemon fails through another, and a stale
+//! ETag can match by chance. It is refused when the server replicates the
+//! configured bases, and warned about when that cannot be told. Replication is
+//! read, with the configured bind, from `cn=config` (389-ds: an `nsds5Replica`
+//! entry whose `nsDS5ReplicaRoot` holds the base) or from the `contextCSN`
+//! that OpenLDAP's syncprov keeps on the naming context. These reads are the
+//! only ones outside the configured bases, like the rootDSE and subschema.
 
 use std::process::ExitCode;
 
 use crate::config::Config;
 use crate::directory::pool::LdapPool;
-use crate::directory::{Directory, subschema};
+use crate::directory::{Directory, Scope, subschema};
+use crate::ldap::{Dn, Filter};
 use crate::mapping::AttrMap;
 
-fn check_map(map: &AttrMap, schema: &subschema::Subschema, problems: &mut Vec<String>) {
-    let sec = match map.kind {
+/// Version attributes a server keeps for itself: they differ between replicas
+/// of the same entry (lower case).
+const PER_SERVER_VERSIONS: &[&str] = &["entryusn"];
+
+/// Whether the directory replicates a base, as far as the bind DN can see.
+#[derive(Debug, Clone, PartialEq, Eq)]
+enum Replication {
+    /// Replicated, and the evidence.
+    Replicated(String),
+    /// The server's replication configuration is readable and lists none.
+    Single,
+    /// Nothing readable tells.
+    Unknown,
+}
+
+/// Reads how `base` is replicated (see the module doc).
+async fn replication(pool: &LdapPool, base: &Dn) -> Replication {
+    let search = |base: &str, scope, filter, attrs: &[&str]| crate::directory::Search {
+        base: base.to_owned(),
+        scope,
+        filter,
+        attrs: attrs.iter().map(|a| (*a).to_owned()).collect(),
+    };
+    let config = pool
+        .search(search(
+            "cn=config",
+            Scope::Base,
+            Filter::everything(),
+            &["1.1"],
+        ))
+        .await;
+    if matches!(config, Ok(ref v) if !v.is_empty()) {
+        let replicas = pool
+            .search(search(
+                "cn=mapping tree,cn=config",
+                Scope::Subtree,
+                Filter::Equal("objectClass".to_owned(), "nsds5Replica".to_owned()),
+                &["nsDS5ReplicaRoot"],
+            ))
+            .await
+            .unwrap_or_default();
+        return match replicas.iter().find(|r| {
+            r.first("nsDS5ReplicaRoot")
+                .and_then(|root| Dn::parse(root).ok())
+                .is_some_and(|root| base.is_within(&root))
+        }) {
+            Some(r) => Replication::Replicated(format!("cn=config has the replica {}", r.dn)),
+            None => Replication::Single,
+        };
+    }
+    let context = pool
+        .capabilities()
+        .naming_contexts
+        .iter()
+        .filter_map(|nc| Dn::parse(nc).ok())
+        .find(|nc| base.is_within(nc));
+    let Some(context) = context else {
+        return Replication::Unknown;
+    };
+    let found = pool
+        .search(search(
+            &context.to_string(),
+            Scope::Base,
+            Filter::everything(),
+            &["contextCSN"],
+        ))
+        .await;
+    match found.ok().and_then(|v| v.into_iter().next()) {
+        Some(e) if !e.values("contextCSN").is_empty() => Replication::Replicated(format!(
+            "{context} carries contextCSN (syncrepl) from {} server(s)",
+            e.values("contextCSN").len()
+        )),
+        _ => Replication::Unknown,
+    }
+}
+
+/// Refuses (or warns about) a per-server version attribute on a replicated
+/// base; returns the warnings.
+async fn check_versions(pool: &LdapPool, config: &Config, problems: &mut Vec<String>) -> Vec<String> {
+    let mut warnings = Vec::new();
+    for map in [Some(&config.users), config.groups.as_ref()].into_iter().flatten() {
+        let attr = &map.version_attribute;
+        if !PER_SERVER_VERSIONS.contains(&attr.to_ascii_lowercase().as_str()) {
+            continue;
+        }
+        let sec = section(map);
+        let fix = match &map.version_token {
+            Some(t) => format!("set {sec}.version_attribute = \"{t}\" (the version token, which replicates)"),
+            None => format!("set {sec}.version_token and {sec}.version_attribute to a writable attribute such as scimVersion"),
+        };
+        match replication(pool, &map.base).await {
+            Replication::Replicated(why) => problems.push(format!(
+                "{sec}.version_attribute: {attr} is kept per server, and {} is replicated ({why}): the same entry would have a different ETag on each replica; {fix}",
+                map.base
+            )),
+            Replication::Unknown => warnings.push(format!(
+                "{sec}.version_attribute: {attr} is kept per server; the bind DN cannot read whether {} is replicated. If it is, {fix}",
+                map.base
+            )),
+            Replication::Single => {}
+        }
+    }
+    warnings
+}
+
+fn section(map: &AttrMap) -> &'static str {
+    match map.kind {
         crate::mapping::ResourceKind::User => "users",
         crate::mapping::ResourceKind::Group => "groups",
-    };
+    }
+}
+
+fn check_map(map: &AttrMap, schema: &subschema::Subschema, problems: &mut Vec<String>) {
+    let sec = section(map);
     for oc in &map.object_classes {
         if !schema.object_classes.contains(&oc.to_ascii_lowercase()) {
             problems.push(format!("{sec}.object_classes: {oc} is not an object class of this server (load config/schema/ or fix the name)"));
@@ -83,6 +203,9 @@ pub async fn run(config: Config) -> Result<ExitCode, ExitCode> {
     if !caps.password_modify && config.users.password == Some(crate::mapping::PasswordMode::Modify)
     {
         problems.push("users.password: the server lacks the Password Modify extended operation; set users.password = \"attribute\"".to_owned());
+    }
+    for w in check_versions(&pool, &config, &mut problems).await {
+        println!("warning: {w}");
     }
     if !caps.assertion {
         println!(

@@ -124,6 +124,9 @@ pub struct Ldap {
     pub pool_size: Option<usize>,
     /// Seconds one LDAP operation may take.
     pub timeout_seconds: Option<u64>,
+    /// Seconds between checks of an earlier `url` that failed; once it answers
+    /// a bind again, connections return to it.
+    pub failback_seconds: Option<u64>,
     /// Upgrade `ldap://` connections with StartTLS.
     pub starttls: Option<bool>,
     /// PEM file of CA certificates to trust for the directory.

@@ -31,6 +31,9 @@ pub const DEFAULT_PAGE_SIZE: usize = 100;
 pub const DEFAULT_POOL_SIZE: usize = 4;
 /// Long enough for a large modify on a loaded server, short enough that Entra retries.
 pub const DEFAULT_LDAP_TIMEOUT: Duration = Duration::from_secs(10);
+/// An earlier URL that failed is checked this often: a recovered supplier gets
+/// its connections back within half a minute, and a down one costs one probe.
+pub const DEFAULT_FAILBACK: Duration = Duration::from_secs(30);
 /// Past this many requests in flight clients get 429 and retry.
 pub const DEFAULT_MAX_CONCURRENT: usize = 256;
 /// The most worker threads `server.threads` accepts.
@@ -88,6 +91,8 @@ pub struct Ldap {
     pub bind_password: SecretString,
     pub pool_size: usize,
     pub timeout: Duration,
+    /// How often an earlier URL that failed is tried again (fail-back).
+    pub failback: Duration,
     pub starttls: bool,
     pub ca_file: Option<PathBuf>,
     pub insecure_skip_verify: bool,
@@ -510,6 +515,9 @@ fn ldap(
     if pool_size == 0 {
         p.push("ldap.pool_size: must be at least 1".to_owned());
     }
+    if raw.failback_seconds == Some(0) {
+        p.push("ldap.failback_seconds: must be at least 1".to_owned());
+    }
     Ldap {
         urls,
         bind_dn,
@@ -519,6 +527,10 @@ fn ldap(
             .timeout_seconds
             .map(Duration::from_secs)
             .unwrap_or(DEFAULT_LDAP_TIMEOUT),
+        failback: raw
+            .failback_seconds
+            .map(|s| Duration::from_secs(s.max(1)))
+            .unwrap_or(DEFAULT_FAILBACK),
         starttls: raw.starttls.unwrap_or(false),
         ca_file: raw.ca_file.clone(),
         insecure_skip_verify: insecure,

@@ -5,10 +5,18 @@
 //! next use, trying the configured URLs in order; while the directory stays
 //! unreachable, reconnect attempts back off and requests fail fast with
 //! `Unavailable` (503) instead of queueing behind a hung connect.
+//!
+//! Fail-back: a URL whose connect or bind failed (refused, or no answer in
+//! time from a server that hangs) is marked down and skipped by reconnects
+//! while another answers. A background probe tries each down URL once every
+//! `ldap.failback_seconds`; when it binds again the mark is cleared, and each
+//! slot on a later URL opens a connection to the earlier one on its next use.
+//! The connection it leaves is closed only after the operation timeout, so
+//! requests already running on it finish there.
 
 use std::collections::HashSet;
-use std::sync::Arc;
-use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
+use std::sync::{Arc, Weak};
 use std::time::{Duration, Instant};
 
 use ldap3::adapters::{Adapter, EntriesOnly, PagedResults};
@@ -34,14 +42,43 @@ const PAGE_SIZE: i32 = 500;
 
 struct Slot {
     conn: Option<Ldap>,
+    /// Index in `ldap.url` of the server `conn` is bound to.
+    url: usize,
     failures: u32,
     retry_at: Option<Instant>,
+}
+
+/// What the pool knows of each configured URL; shared with the fail-back probe.
+struct Urls {
+    /// Connect or bind failed and no probe has bound since.
+    down: Vec<AtomicBool>,
+    /// Slots currently connected through each URL.
+    connections: Vec<AtomicUsize>,
+}
+
+impl Urls {
+    fn new(n: usize) -> Urls {
+        Urls {
+            down: (0..n).map(|_| AtomicBool::new(false)).collect(),
+            connections: (0..n).map(|_| AtomicUsize::new(0)).collect(),
+        }
+    }
+
+    fn is_down(&self, i: usize) -> bool {
+        self.down[i].load(Ordering::Relaxed)
+    }
+
+    /// The first URL not marked down: where every connection should be.
+    fn preferred(&self) -> Option<usize> {
+        (0..self.down.len()).find(|&i| !self.is_down(i))
+    }
 }
 
 /// The pool.
 pub struct LdapPool {
     cfg: config::Ldap,
     tls: Option<Arc<rustls::ClientConfig>>,
+    urls: Arc<Urls>,
     slots: Vec<Mutex<Slot>>,
     next: AtomicUsize,
     caps: Capabilities,
@@ -233,6 +270,72 @@ fn tls_config(cfg: &config::Ldap) -> Result<Option<Arc<rustls::ClientConfig>>, S
     Ok(Some(Arc::new(config)))
 }
 
+/// Opens and binds one connection to `url`, within the operation timeout.
+async fn connect_one(
+    cfg: &config::Ldap,
+    tls: Option<&Arc<rustls::ClientConfig>>,
+    url: &str,
+) -> Result<Ldap, DirError> {
+    let mut settings = LdapConnSettings::new()
+        .set_conn_timeout(cfg.timeout)
+        .set_starttls(cfg.starttls && url.to_ascii_lowercase().starts_with("ldap://"))
+        .set_no_tls_verify(cfg.insecure_skip_verify);
+    if let Some(tls) = tls {
+        settings = settings.set_config(tls.clone());
+    }
+    let attempt = async {
+        let (conn, mut ldap) = LdapConnAsync::with_settings(settings, url)
+            .await
+            .map_err(dir_err)?;
+        ldap3::drive!(conn);
+        ldap.with_timeout(cfg.timeout)
+            .simple_bind(&cfg.bind_dn, cfg.bind_password.expose_secret())
+            .await
+            .map_err(dir_err)
+            .and_then(check)
+            .map_err(|e| match e {
+                DirError::Result { rc: 49, .. } => DirError::Protocol(format!(
+                    "bind as {} was refused: invalid credentials",
+                    cfg.bind_dn
+                )),
+                other => other,
+            })?;
+        Ok::<Ldap, DirError>(ldap)
+    };
+    match tokio::time::timeout(cfg.timeout, attempt).await {
+        Ok(Ok(ldap)) => Ok(ldap),
+        Ok(Err(e)) => {
+            tracing::warn!(url = %url, error = %e, "LDAP connection failed");
+            Err(e)
+        }
+        Err(_) => {
+            tracing::warn!(url = %url, "LDAP connection timed out");
+            Err(DirError::Unavailable(format!("connecting to {url} timed out")))
+        }
+    }
+}
+
+/// The fail-back probe: every `failback`, each URL marked down is tried once;
+/// one that binds is marked up, so slots on later URLs return to it. Ends
+/// with the pool.
+async fn probe(urls: Weak<Urls>, cfg: config::Ldap, tls: Option<Arc<rustls::ClientConfig>>) {
+    loop {
+        tokio::time::sleep(cfg.failback).await;
+        let Some(state) = urls.upgrade() else { return };
+        for (i, url) in cfg.urls.iter().enumerate() {
+            if !state.is_down(i) {
+                continue;
+            }
+            if let Ok(mut ldap) = connect_one(&cfg, tls.as_ref(), url).await {
+                let _ = ldap.unbind().await;
+                if state.down[i].swap(false, Ordering::Relaxed) {
+                    tracing::info!(url = %url, "LDAP URL answers again; connections return to it");
+                }
+            }
+        }
+    }
+}
+
 impl LdapPool {
     /// Connects the first slot (so a bad bind fails start-up loudly) and reads
     /// the rootDSE; the other slots connect on first use.
@@ -241,10 +344,12 @@ impl LdapPool {
         let mut pool = LdapPool {
             cfg: cfg.clone(),
             tls,
+            urls: Arc::new(Urls::new(cfg.urls.len())),
             slots: (0..cfg.pool_size)
                 .map(|_| {
                     Mutex::new(Slot {
                         conn: None,
+                        url: 0,
                         failures: 0,
                         retry_at: None,
                     })
@@ -255,7 +360,7 @@ impl LdapPool {
             in_use: AtomicUsize::new(0),
             metrics: None,
         };
-        let mut ldap = pool.open().await?;
+        let (mut ldap, url) = pool.open().await?;
         let (rs, _) = ldap
             .with_timeout(cfg.timeout)
             .search(
@@ -278,7 +383,17 @@ impl LdapPool {
         let root = entries(rs)?.into_iter().next().unwrap_or_default();
         pool.caps = Capabilities::from_root_dse(&root);
         if let Some(first) = pool.slots.first_mut() {
-            first.get_mut().conn = Some(ldap);
+            let first = first.get_mut();
+            first.conn = Some(ldap);
+            first.url = url;
+            pool.urls.connections[url].fetch_add(1, Ordering::Relaxed);
+        }
+        if pool.cfg.urls.len() > 1 {
+            tokio::spawn(probe(
+                Arc::downgrade(&pool.urls),
+                pool.cfg.clone(),
+                pool.tls.clone(),
+            ));
         }
         // Which attributes can be ordered decides whether gt/ge/lt/le filters
         // can be answered; a server that hides its schema gets no check.
@@ -297,63 +412,106 @@ impl LdapPool {
         Ok(pool)
     }
 
-    /// Opens and binds one connection, trying each URL in order.
-    async fn open(&self) -> Result<Ldap, DirError> {
+    /// Opens and binds one connection, trying each URL in order and skipping
+    /// those marked down (all of them, when every one is); returns it with the
+    /// index of its URL.
+    async fn open(&self) -> Result<(Ldap, usize), DirError> {
         let mut last = DirError::Unavailable("no LDAP URL configured".to_owned());
-        for url in &self.cfg.urls {
-            let mut settings = LdapConnSettings::new()
-                .set_conn_timeout(self.cfg.timeout)
-                .set_starttls(self.cfg.starttls && url.to_ascii_lowercase().starts_with("ldap://"))
-                .set_no_tls_verify(self.cfg.insecure_skip_verify);
-            if let Some(tls) = &self.tls {
-                settings = settings.set_config(tls.clone());
+        let all_down = self.urls.preferred().is_none();
+        for (i, url) in self.cfg.urls.iter().enumerate() {
+            if self.urls.is_down(i) && !all_down {
+                continue;
             }
-            let attempt = async {
-                let (conn, mut ldap) = LdapConnAsync::with_settings(settings, url)
-                    .await
-                    .map_err(dir_err)?;
-                ldap3::drive!(conn);
-                ldap.with_timeout(self.cfg.timeout)
-                    .simple_bind(&self.cfg.bind_dn, self.cfg.bind_password.expose_secret())
-                    .await
-                    .map_err(dir_err)
-                    .and_then(check)
-                    .map_err(|e| match e {
-                        DirError::Result { rc: 49, .. } => DirError::Protocol(format!(
-                            "bind as {} was refused: invalid credentials",
-                            self.cfg.bind_dn
-                        )),
-                        other => other,
-                    })?;
-                Ok::<Ldap, DirError>(ldap)
-            };
-            match tokio::time::timeout(self.cfg.timeout, attempt).await {
-                Ok(Ok(ldap)) => return Ok(ldap),
-                Ok(Err(e)) => {
-                    tracing::warn!(url = %url, error = %e, "LDAP connection failed");
-                    last = e;
+            match connect_one(&self.cfg, self.tls.as_ref(), url).await {
+                Ok(ldap) => {
+                    self.urls.down[i].store(false, Ordering::Relaxed);
+                    return Ok((ldap, i));
                 }
-                Err(_) => {
-                    tracing::warn!(url = %url, "LDAP connection timed out");
-                    last = DirError::Unavailable(format!("connecting to {url} timed out"));
+                Err(e) => {
+                    if self.cfg.urls.len() > 1 && !self.urls.down[i].swap(true, Ordering::Relaxed)
+                    {
+                        tracing::warn!(url = %url, "LDAP URL marked down; later URLs are used until it answers a bind again");
+                    }
+                    last = e;
                 }
             }
         }
         Err(last)
     }
 
+    /// Records that slot `i` is now connected through `url` (None: not
+    /// connected), and republishes the per-URL gauge.
+    fn moved(&self, slot: &mut Slot, url: Option<usize>) {
+        if slot.conn.is_some() {
+            self.urls.connections[slot.url].fetch_sub(1, Ordering::Relaxed);
+        }
+        if let Some(u) = url {
+            self.urls.connections[u].fetch_add(1, Ordering::Relaxed);
+            slot.url = u;
+        }
+        self.publish();
+    }
+
+    fn publish(&self) {
+        if let Some(m) = &self.metrics {
+            m.ldap_urls(
+                self.cfg
+                    .urls
+                    .iter()
+                    .zip(&self.urls.connections)
+                    .map(|(u, n)| (u.clone(), n.load(Ordering::Relaxed)))
+                    .collect(),
+            );
+        }
+    }
+
+    /// The URL slots are connected through (the first, when they differ):
+    /// where this daemon's writes go.
+    pub fn url_in_use(&self) -> Option<&str> {
+        let i = (0..self.cfg.urls.len())
+            .find(|&i| self.urls.connections[i].load(Ordering::Relaxed) > 0)?;
+        Some(&self.cfg.urls[i])
+    }
+
+    /// A slot on a later URL than the preferred one opens a connection to the
+    /// preferred one; the old connection stays open until operations already
+    /// running on it are over. When that fails the old connection is kept.
+    async fn fail_back(&self, i: usize, slot: &mut Slot) {
+        let Some(c) = slot.conn.clone() else { return };
+        let Ok((fresh, url)) = self.open().await else {
+            return;
+        };
+        if url < slot.url {
+            tracing::info!(slot = i, url = %self.cfg.urls[url], from = %self.cfg.urls[slot.url], "LDAP connection failed back to an earlier URL");
+        }
+        self.moved(slot, Some(url));
+        slot.conn = Some(fresh);
+        let linger = self.cfg.timeout + Duration::from_secs(1);
+        tokio::spawn(async move {
+            tokio::time::sleep(linger).await;
+            let mut c = c;
+            let _ = c.unbind().await;
+        });
+    }
+
     /// A bound handle from the next slot, reconnecting it if needed.
     async fn handle(&self) -> Result<(usize, Ldap), DirError> {
         let i = self.next.fetch_add(1, Ordering::Relaxed) % self.slots.len();
         let mut slot = self.slots[i].lock().await;
-        if let Some(c) = slot.conn.as_mut() {
-            if !c.is_closed() {
+        if slot.conn.as_mut().is_some_and(|c| !c.is_closed()) {
+            if self.urls.preferred().is_some_and(|p| p < slot.url) {
+                self.fail_back(i, &mut slot).await;
+            }
+            if let Some(c) = slot.conn.as_ref() {
                 let mut h = c.clone();
                 h.with_timeout(self.cfg.timeout);
                 return Ok((i, h));
             }
         }
-        slot.conn = None;
+        if slot.conn.is_some() {
+            self.moved(&mut slot, None);
+            slot.conn = None;
+        }
         if let Some(at) = slot.retry_at {
             if Instant::now() < at {
                 return Err(DirError::Unavailable(
@@ -362,13 +520,14 @@ impl LdapPool {
             }
         }
         match self.open().await {
-            Ok(c) => {
+            Ok((c, url)) => {
                 if slot.failures > 0 {
-                    tracing::info!(slot = i, "LDAP connection restored");
+                    tracing::info!(slot = i, url = %self.cfg.urls[url], "LDAP connection restored");
                 }
                 slot.failures = 0;
                 slot.retry_at = None;
                 let mut h = c.clone();
+                self.moved(&mut slot, Some(url));
                 slot.conn = Some(c);
                 h.with_timeout(self.cfg.timeout);
                 Ok((i, h))
@@ -404,13 +563,17 @@ impl LdapPool {
     /// Reports operations to `metrics` from now on.
     pub fn with_metrics(mut self, metrics: Arc<Metrics>) -> LdapPool {
         self.metrics = Some(metrics);
+        self.publish();
         self
     }
 
     /// Drops a slot's connection after a transport failure so it is rebuilt.
     async fn discard(&self, i: usize) {
         let mut slot = self.slots[i].lock().await;
-        slot.conn = None;
+        if slot.conn.is_some() {
+            self.moved(&mut slot, None);
+            slot.conn = None;
+        }
     }
 
     async fn run<T, F, Fut>(&self, name: &'static str, op: F) -> Result<T, DirError>
