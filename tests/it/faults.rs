@@ -12,7 +12,11 @@ use super::{Daemon, Server, patch_body, unique};
 /// slapd or 389-ds, which the test may kill, stall and restart.
 pub struct PrivateServer {
     pub server: Server,
-    state: PathBuf,
+    /// The scripts/test-servers state directory this test started, stopped on
+    /// drop; None for one server of the shared replicated pairs.
+    state: Option<PathBuf>,
+    /// The server's own files (slapd.conf, pid file, 389-ds instance).
+    dir: PathBuf,
     pub url: String,
 }
 
@@ -47,11 +51,27 @@ impl PrivateServer {
             .unwrap()
             .trim_matches('\'')
             .to_owned();
-        PrivateServer { server, state, url }
+        PrivateServer {
+            server,
+            dir: state.join(server.kind()),
+            state: Some(state),
+            url,
+        }
+    }
+
+    /// One server of a pair started by scripts/test-servers, its files in
+    /// `dir`; the pair outlives this value.
+    pub fn member(server: Server, dir: PathBuf, url: &str) -> PrivateServer {
+        PrivateServer {
+            server,
+            state: None,
+            dir,
+            url: url.to_owned(),
+        }
     }
 
     fn instance_name(&self) -> String {
-        std::fs::read_to_string(self.state.join("389ds/instance-name"))
+        std::fs::read_to_string(self.dir.join("instance-name"))
             .unwrap()
             .trim()
             .to_owned()
@@ -59,10 +79,10 @@ impl PrivateServer {
 
     fn pid_file(&self) -> PathBuf {
         match self.server {
-            Server::OpenLdap => self.state.join("openldap/slapd.pid"),
+            Server::OpenLdap => self.dir.join("slapd.pid"),
             Server::Ds389 => self
-                .state
-                .join(format!("389ds/run/slapd-{}.pid", self.instance_name())),
+                .dir
+                .join(format!("run/slapd-{}.pid", self.instance_name())),
         }
     }
 
@@ -108,7 +128,7 @@ impl PrivateServer {
     pub fn enable_tls(&self, ca: &Path, cert: &Path, key: &Path, ldaps_port: u16) {
         assert_eq!(self.server, Server::OpenLdap);
         self.kill();
-        let conf = self.state.join("openldap/slapd.conf");
+        let conf = self.dir.join("slapd.conf");
         let text = std::fs::read_to_string(&conf).unwrap();
         let tls = format!(
             "TLSCACertificateFile {}\nTLSCertificateFile {}\nTLSCertificateKeyFile {}\n",
@@ -139,10 +159,9 @@ impl PrivateServer {
     pub fn restart(&self) {
         let status = match self.server {
             Server::OpenLdap => {
-                let dir = self.state.join("openldap");
                 Command::new("slapd")
                     .arg("-f")
-                    .arg(dir.join("slapd.conf"))
+                    .arg(self.dir.join("slapd.conf"))
                     .args(["-h", &self.url, "-u", "root", "-g", "root"])
                     .status()
                     .unwrap()
@@ -151,7 +170,7 @@ impl PrivateServer {
                 let name = self.instance_name();
                 Command::new("/usr/sbin/ns-slapd")
                     .arg("-D")
-                    .arg(self.state.join(format!("389ds/etc/dirsrv/slapd-{name}")))
+                    .arg(self.dir.join(format!("etc/dirsrv/slapd-{name}")))
                     .arg("-i")
                     .arg(self.pid_file())
                     .status()
@@ -173,11 +192,12 @@ impl PrivateServer {
 
 impl Drop for PrivateServer {
     fn drop(&mut self) {
+        let Some(state) = &self.state else { return };
         let _ = Command::new(format!("{}/scripts/test-servers", repo()))
             .args(["stop", self.server.kind()])
-            .arg(&self.state)
+            .arg(state)
             .output();
-        let _ = std::fs::remove_dir_all(&self.state);
+        let _ = std::fs::remove_dir_all(state);
     }
 }
 

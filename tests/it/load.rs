@@ -28,23 +28,23 @@ const CLIENTS: usize = 16;
 const USERS_PER_CLIENT: usize = 40;
 const GROUPS: usize = 4;
 /// Writes the load sends when nothing fails (4 group creates aside).
-const WRITES: usize = CLIENTS * (USERS_PER_CLIENT * 3 + 14 + 10 + 8);
+pub const WRITES: usize = CLIENTS * (USERS_PER_CLIENT * 3 + 14 + 10 + 8);
 
 /// What the clients saw.
 #[derive(Default)]
-struct Tally {
-    attempts: AtomicUsize,
-    acknowledged: AtomicUsize,
-    unavailable: AtomicUsize,
-    busy: AtomicUsize,
-    connection_errors: AtomicUsize,
+pub struct Tally {
+    pub attempts: AtomicUsize,
+    pub acknowledged: AtomicUsize,
+    pub unavailable: AtomicUsize,
+    pub busy: AtomicUsize,
+    pub connection_errors: AtomicUsize,
     /// 409 on a create or 404 on a delete after an unanswered attempt: that
     /// attempt had landed.
-    replayed: AtomicUsize,
-    slowest_ms: AtomicU64,
+    pub replayed: AtomicUsize,
+    pub slowest_ms: AtomicU64,
 }
 
-fn get(n: &AtomicUsize) -> usize {
+pub fn get(n: &AtomicUsize) -> usize {
     n.load(Ordering::Relaxed)
 }
 
@@ -54,7 +54,7 @@ fn bump(n: &AtomicUsize) {
 
 /// What one user must look like at the end.
 #[derive(Debug, Clone)]
-struct Expect {
+pub struct Expect {
     id: String,
     user_name: String,
     title: String,
@@ -64,17 +64,25 @@ struct Expect {
 }
 
 /// The clients' side: where they send, and what happened.
-struct Load {
-    base: String,
+pub struct Load {
+    /// Daemons the requests go to, in turn, as a load balancer sends them.
+    bases: Vec<String>,
+    turn: AtomicUsize,
     http: reqwest::Client,
-    tally: Tally,
+    pub tally: Tally,
     deadline: Instant,
 }
 
 impl Load {
     fn new(base: String) -> Arc<Load> {
+        Load::spread(vec![base])
+    }
+
+    /// Clients whose requests alternate between the daemons at `bases`.
+    pub fn spread(bases: Vec<String>) -> Arc<Load> {
         Arc::new(Load {
-            base,
+            bases,
+            turn: AtomicUsize::new(0),
             http: reqwest::Client::new(),
             tally: Tally::default(),
             deadline: Instant::now() + Duration::from_secs(240),
@@ -92,9 +100,10 @@ impl Load {
                 "the load did not finish in time ({method} {path})"
             );
             bump(&self.tally.attempts);
+            let base = &self.bases[self.turn.fetch_add(1, Ordering::Relaxed) % self.bases.len()];
             let mut req = self
                 .http
-                .request(method.parse().unwrap(), format!("{}{path}", self.base))
+                .request(method.parse().unwrap(), format!("{base}{path}"))
                 .bearer_auth(TOKEN)
                 .timeout(Duration::from_secs(30));
             if let Some(b) = body {
@@ -156,14 +165,14 @@ impl Load {
         bump(&self.tally.acknowledged);
     }
 
-    async fn until_acknowledged(&self, n: usize) {
+    pub async fn until_acknowledged(&self, n: usize) {
         while get(&self.tally.acknowledged) < n {
             assert!(Instant::now() < self.deadline, "stuck before {n} writes");
             tokio::time::sleep(Duration::from_millis(10)).await;
         }
     }
 
-    fn figures(&self) -> String {
+    pub fn figures(&self) -> String {
         let t = &self.tally;
         format!(
             "{} requests sent, {} writes acknowledged, {} answered 503, {} answered 429, {} connection errors, {} replays found landed, slowest answer {} ms",
@@ -261,7 +270,7 @@ async fn client(load: Arc<Load>, run: Arc<str>, c: usize, groups: Arc<Vec<String
 
 /// Runs the 16 clients and `fault` side by side; returns what the directory
 /// must hold.
-async fn drive(
+pub async fn drive(
     load: &Arc<Load>,
     run: &str,
     groups: &[String],
@@ -282,7 +291,7 @@ async fn drive(
 }
 
 /// Creates the groups the load fills; returns their ids and DNs.
-async fn groups(load: &Load, config: &Config, run: &str) -> (Vec<String>, Vec<String>) {
+pub async fn groups(load: &Load, config: &Config, run: &str) -> (Vec<String>, Vec<String>) {
     let map = config.groups.as_ref().unwrap();
     let mut ids = Vec::new();
     let mut dns = Vec::new();
@@ -297,7 +306,7 @@ async fn groups(load: &Load, config: &Config, run: &str) -> (Vec<String>, Vec<St
     (ids, dns)
 }
 
-fn norm(dn: &str) -> String {
+pub fn norm(dn: &str) -> String {
     Dn::parse(dn)
         .unwrap_or_else(|e| panic!("{dn}: {e}"))
         .to_string()
@@ -322,7 +331,7 @@ fn same_set(have: &BTreeSet<String>, want: &BTreeSet<String>, what: &str) {
 
 /// Reads the directory and compares it with `expected`, exactly. Returns a
 /// summary of what was found.
-async fn verify(
+pub async fn verify(
     server: Server,
     url: &str,
     config: &Config,
@@ -443,7 +452,7 @@ async fn exercise(
 }
 
 /// A blocking step (signals, process starts) without stalling the runtime.
-fn blocking<T>(f: impl FnOnce() -> T) -> T {
+pub fn blocking<T>(f: impl FnOnce() -> T) -> T {
     tokio::task::block_in_place(f)
 }
 

@@ -14,6 +14,7 @@ mod load;
 mod ops;
 mod protocol;
 mod races;
+mod replication;
 mod users;
 
 use std::sync::Arc;
@@ -458,7 +459,22 @@ on_both_servers!(
     load::daemon_killed_under_load,
     load::crash_between_steps_is_completed_by_the_retry,
     load::refused_writes_are_retried_then_answered_503,
+    replication::entra_cycle_across_replicas,
+    replication::conditional_writes_race_through_one_supplier,
+    replication::same_user_name_through_both_daemons,
+    replication::multi_writer_topology_conflicts,
+    replication::replica_killed_under_load,
+    replication::replica_stalled_under_load,
 );
+
+/// The version check of `check-config` on a replicated server (OpenLDAP's
+/// entryCSN replicates; 389-ds's entryUSN does not).
+mod ds389_replication {
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn check_config_refuses_per_server_versions() {
+        super::replication::check_config_refuses_per_server_versions(super::Server::Ds389).await
+    }
+}
 
 /// Fault tests on a private slapd (killing a shared server would break the
 /// other tests running at the same time).
