@@ -516,6 +516,18 @@ start_389ds_pair() {
 		return 1
 	fi
 	rm -f "$dir.1.log" "$dir.2.log"
+	# A supplier that was down is retried within 3 s instead of backing off up to 5 minutes.
+	for port in "$port_a" "$port_b"; do
+		ldapmodify -x -H "ldap://127.0.0.1:${port}" -D "$DS389_ROOT_DN" -w "$LDAP_ROOT_PW" >/dev/null <<EOF || return
+dn: cn=replica,cn=dc\3Dexample\2Cdc\3Dcom,cn=mapping tree,cn=config
+changetype: modify
+replace: nsds5ReplicaBackoffMin
+nsds5ReplicaBackoffMin: 1
+-
+replace: nsds5ReplicaBackoffMax
+nsds5ReplicaBackoffMax: 3
+EOF
+	done
 	_ds389 "$port_a" repl-agmt init --suffix "$LDAP_SUFFIX" to-b >/dev/null || return
 	local out
 	for _ in $(seq 1 120); do

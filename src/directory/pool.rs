@@ -315,25 +315,144 @@ async fn connect_one(
     }
 }
 
-/// The fail-back probe: every `failback`, each URL marked down is tried once;
-/// one that binds is marked up, so slots on later URLs return to it. Ends
-/// with the pool.
-async fn probe(urls: Weak<Urls>, cfg: config::Ldap, tls: Option<Arc<rustls::ClientConfig>>) {
+/// The fail-back probe: at each multiple of `failback` on the wall clock (so
+/// that all daemons probe at the same moments and fail back together), each
+/// URL marked down is tried; one that binds, and whose replication state
+/// covers that of the URL in use, is marked up, so slots on later URLs return
+/// to it. Ends with the pool.
+async fn probe(
+    urls: Weak<Urls>,
+    cfg: config::Ldap,
+    tls: Option<Arc<rustls::ClientConfig>>,
+    contexts: Vec<String>,
+) {
     loop {
-        tokio::time::sleep(cfg.failback).await;
+        tokio::time::sleep(until_next_tick(cfg.failback)).await;
         let Some(state) = urls.upgrade() else { return };
         for (i, url) in cfg.urls.iter().enumerate() {
             if !state.is_down(i) {
                 continue;
             }
-            if let Ok(mut ldap) = connect_one(&cfg, tls.as_ref(), url).await {
-                let _ = ldap.unbind().await;
-                if state.down[i].swap(false, Ordering::Relaxed) {
-                    tracing::info!(url = %url, "LDAP URL answers again; connections return to it");
+            let Ok(mut back) = connect_one(&cfg, tls.as_ref(), url).await else {
+                continue;
+            };
+            let in_use = state.preferred().map(|j| &cfg.urls[j]);
+            let current = match in_use {
+                Some(u) => connect_one(&cfg, tls.as_ref(), u).await.ok(),
+                None => None,
+            };
+            let ready = match current {
+                Some(mut c) => {
+                    let ready = caught_up(&mut c, &mut back, &contexts, cfg.failback).await;
+                    let _ = c.unbind().await;
+                    ready
                 }
+                None => true,
+            };
+            let _ = back.unbind().await;
+            if ready && state.down[i].swap(false, Ordering::Relaxed) {
+                tracing::info!(url = %url, "LDAP URL answers again and has caught up; connections return to it");
             }
         }
     }
+}
+
+/// Time until the next multiple of `every` since the Unix epoch.
+fn until_next_tick(every: Duration) -> Duration {
+    let every = every.as_millis().max(1);
+    let now = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .unwrap_or_default()
+        .as_millis();
+    Duration::from_millis(u64::try_from(every - now % every).unwrap_or(1000))
+}
+
+/// Whether the server on `back` holds every change the server on `current`
+/// held when asked, waiting up to `limit` for it to catch up. True when
+/// neither exposes replication state (nothing to compare).
+async fn caught_up(current: &mut Ldap, back: &mut Ldap, contexts: &[String], limit: Duration) -> bool {
+    let started = Instant::now();
+    let want = replication_state(current, contexts).await;
+    loop {
+        let have = replication_state(back, contexts).await;
+        if covers(&have, &want) {
+            return true;
+        }
+        if started.elapsed() >= limit {
+            tracing::info!("an earlier LDAP URL answers but has not caught up with replication yet");
+            return false;
+        }
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+}
+
+/// The newest change a server holds from each replica (replica id -> CSN),
+/// read from OpenLDAP's `contextCSN` on each naming context and from 389-ds's
+/// live replica update vector (`nsds50ruv` of the replica entry under
+/// `cn=mapping tree,cn=config`; the copy in the database is saved only now
+/// and then). What the bind DN may not read counts as nothing.
+async fn replication_state(ldap: &mut Ldap, contexts: &[String]) -> std::collections::BTreeMap<String, String> {
+    let mut csns = Vec::new();
+    let mut ruv = Vec::new();
+    for nc in contexts {
+        let replica = Filter::and(vec![
+            Filter::Equal("objectClass".to_owned(), "nsds5Replica".to_owned()),
+            Filter::Equal("nsDS5ReplicaRoot".to_owned(), nc.clone()),
+        ])
+        .to_string();
+        let reads = [
+            (nc.as_str(), ldap3::Scope::Base, "(objectClass=*)".to_owned(), "contextCSN"),
+            ("cn=mapping tree,cn=config", ldap3::Scope::Subtree, replica, "nsds50ruv"),
+        ];
+        for (base, scope, filter, attr) in reads {
+            let Ok(Ok((rs, _))) = ldap
+                .search(base, scope, &filter, vec![attr])
+                .await
+                .map(|r| r.success())
+            else {
+                continue;
+            };
+            for e in rs.into_iter().filter_map(|r| to_entry(r.0).ok()) {
+                let into = if attr == "contextCSN" { &mut csns } else { &mut ruv };
+                into.extend(e.values(attr).iter().map(|v| format!("{nc}\n{v}")));
+            }
+        }
+    }
+    parse_replication_state(&csns, &ruv)
+}
+
+/// (naming context, replica id) -> newest CSN, from `contextCSN` values
+/// (`20261203075936.159908Z#000000#001#000000`: the third field is the
+/// server id) and `nsds50ruv` values (`{replica 1 ldap://host:389} MIN MAX`),
+/// each prefixed with its naming context and a newline. CSNs of one replica
+/// have a fixed width, so they compare as strings.
+fn parse_replication_state(csns: &[String], ruv: &[String]) -> std::collections::BTreeMap<String, String> {
+    let mut out = std::collections::BTreeMap::new();
+    for v in csns {
+        let Some((nc, csn)) = v.split_once('\n') else { continue };
+        if let Some(sid) = csn.split('#').nth(2) {
+            out.insert(format!("{nc} {sid}"), csn.to_owned());
+        }
+    }
+    for v in ruv {
+        let Some((nc, value)) = v.split_once('\n') else { continue };
+        let Some(rest) = value.strip_prefix("{replica ") else { continue };
+        let Some((head, csns)) = rest.split_once('}') else { continue };
+        let id = head.split_whitespace().next().unwrap_or_default();
+        if let Some(max) = csns.split_whitespace().nth(1) {
+            out.insert(format!("{nc} {id}"), max.to_owned());
+        }
+    }
+    out
+}
+
+/// Whether `have` holds, for every replica in `want`, at least its CSN.
+fn covers(
+    have: &std::collections::BTreeMap<String, String>,
+    want: &std::collections::BTreeMap<String, String>,
+) -> bool {
+    want.iter()
+        .all(|(id, csn)| have.get(id).is_some_and(|h| h >= csn))
 }
 
 impl LdapPool {
@@ -393,6 +512,7 @@ impl LdapPool {
                 Arc::downgrade(&pool.urls),
                 pool.cfg.clone(),
                 pool.tls.clone(),
+                pool.caps.naming_contexts.clone(),
             ));
         }
         // Which attributes can be ordered decides whether gt/ge/lt/le filters
@@ -906,6 +1026,38 @@ mod tests {
             4,
             vec![prim(4, dn), cons(TagClass::Universal, 16, attrs)],
         )
+    }
+
+    #[test]
+    fn replication_state_compares_per_replica() {
+        let csns = [
+            "dc=x\n20261203075936.159908Z#000000#001#000000".to_owned(),
+            "dc=x\n20261203075938.815205Z#000000#002#000000".to_owned(),
+        ];
+        let ruv = [
+            "dc=y\n{replicageneration} 692fecc8000000010000".to_owned(),
+            "dc=y\n{replica 1 ldap://localhost:51355} 692fecc8000000010000 692fed02000300010000".to_owned(),
+            "dc=y\n{replica 2 ldap://localhost:56703}".to_owned(),
+        ];
+        let state = parse_replication_state(&csns, &ruv);
+        assert_eq!(
+            state.into_iter().collect::<Vec<_>>(),
+            [
+                ("dc=x 001".to_owned(), "20261203075936.159908Z#000000#001#000000".to_owned()),
+                ("dc=x 002".to_owned(), "20261203075938.815205Z#000000#002#000000".to_owned()),
+                ("dc=y 1".to_owned(), "692fed02000300010000".to_owned()),
+            ]
+        );
+        let want = parse_replication_state(&csns, &ruv);
+        let mut behind = want.clone();
+        behind.insert("dc=y 1".to_owned(), "692fed01000000010000".to_owned());
+        assert!(covers(&want, &want));
+        assert!(!covers(&behind, &want), "an older CSN of one replica");
+        let mut missing = want.clone();
+        missing.remove("dc=x 002");
+        assert!(!covers(&missing, &want), "a replica not seen at all");
+        assert!(covers(&want, &missing));
+        assert!(covers(&Default::default(), &Default::default()), "nothing to compare");
     }
 
     #[test]

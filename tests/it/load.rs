@@ -68,6 +68,9 @@ pub struct Load {
     /// Daemons the requests go to, in turn, as a load balancer sends them.
     bases: Vec<String>,
     turn: AtomicUsize,
+    /// Held for writing, it lets the requests on their way finish and holds
+    /// back new ones (a fault injected between requests).
+    pub gate: tokio::sync::RwLock<()>,
     http: reqwest::Client,
     pub tally: Tally,
     deadline: Instant,
@@ -83,6 +86,7 @@ impl Load {
         Arc::new(Load {
             bases,
             turn: AtomicUsize::new(0),
+            gate: tokio::sync::RwLock::new(()),
             http: reqwest::Client::new(),
             tally: Tally::default(),
             deadline: Instant::now() + Duration::from_secs(240),
@@ -100,6 +104,7 @@ impl Load {
                 "the load did not finish in time ({method} {path})"
             );
             bump(&self.tally.attempts);
+            let pass = self.gate.read().await;
             let base = &self.bases[self.turn.fetch_add(1, Ordering::Relaxed) % self.bases.len()];
             let mut req = self
                 .http
@@ -123,6 +128,7 @@ impl Load {
                 }
                 Err(_) => None,
             };
+            drop(pass);
             self.tally
                 .slowest_ms
                 .fetch_max(started.elapsed().as_millis() as u64, Ordering::Relaxed);
