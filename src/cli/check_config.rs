@@ -98,17 +98,28 @@ async fn replication(pool: &LdapPool, base: &Dn) -> Replication {
 
 /// Refuses (or warns about) a per-server version attribute on a replicated
 /// base; returns the warnings.
-async fn check_versions(pool: &LdapPool, config: &Config, problems: &mut Vec<String>) -> Vec<String> {
+async fn check_versions(
+    pool: &LdapPool,
+    config: &Config,
+    problems: &mut Vec<String>,
+) -> Vec<String> {
     let mut warnings = Vec::new();
-    for map in [Some(&config.users), config.groups.as_ref()].into_iter().flatten() {
+    for map in [Some(&config.users), config.groups.as_ref()]
+        .into_iter()
+        .flatten()
+    {
         let attr = &map.version_attribute;
         if !PER_SERVER_VERSIONS.contains(&attr.to_ascii_lowercase().as_str()) {
             continue;
         }
         let sec = section(map);
         let fix = match &map.version_token {
-            Some(t) => format!("set {sec}.version_attribute = \"{t}\" (the version token, which replicates)"),
-            None => format!("set {sec}.version_token and {sec}.version_attribute to a writable attribute such as scimVersion"),
+            Some(t) => format!(
+                "set {sec}.version_attribute = \"{t}\" (the version token, which replicates)"
+            ),
+            None => format!(
+                "set {sec}.version_token and {sec}.version_attribute to a writable attribute such as scimVersion"
+            ),
         };
         match replication(pool, &map.base).await {
             Replication::Replicated(why) => problems.push(format!(

@@ -310,7 +310,9 @@ async fn connect_one(
         }
         Err(_) => {
             tracing::warn!(url = %url, "LDAP connection timed out");
-            Err(DirError::Unavailable(format!("connecting to {url} timed out")))
+            Err(DirError::Unavailable(format!(
+                "connecting to {url} timed out"
+            )))
         }
     }
 }
@@ -370,7 +372,12 @@ fn until_next_tick(every: Duration) -> Duration {
 /// Whether the server on `back` holds every change the server on `current`
 /// held when asked, waiting up to `limit` for it to catch up. True when
 /// neither exposes replication state (nothing to compare).
-async fn caught_up(current: &mut Ldap, back: &mut Ldap, contexts: &[String], limit: Duration) -> bool {
+async fn caught_up(
+    current: &mut Ldap,
+    back: &mut Ldap,
+    contexts: &[String],
+    limit: Duration,
+) -> bool {
     let started = Instant::now();
     let want = replication_state(current, contexts).await;
     loop {
@@ -379,7 +386,9 @@ async fn caught_up(current: &mut Ldap, back: &mut Ldap, contexts: &[String], lim
             return true;
         }
         if started.elapsed() >= limit {
-            tracing::info!("an earlier LDAP URL answers but has not caught up with replication yet");
+            tracing::info!(
+                "an earlier LDAP URL answers but has not caught up with replication yet"
+            );
             return false;
         }
         tokio::time::sleep(Duration::from_millis(100)).await;
@@ -391,7 +400,10 @@ async fn caught_up(current: &mut Ldap, back: &mut Ldap, contexts: &[String], lim
 /// live replica update vector (`nsds50ruv` of the replica entry under
 /// `cn=mapping tree,cn=config`; the copy in the database is saved only now
 /// and then). What the bind DN may not read counts as nothing.
-async fn replication_state(ldap: &mut Ldap, contexts: &[String]) -> std::collections::BTreeMap<String, String> {
+async fn replication_state(
+    ldap: &mut Ldap,
+    contexts: &[String],
+) -> std::collections::BTreeMap<String, String> {
     let mut csns = Vec::new();
     let mut ruv = Vec::new();
     for nc in contexts {
@@ -401,8 +413,18 @@ async fn replication_state(ldap: &mut Ldap, contexts: &[String]) -> std::collect
         ])
         .to_string();
         let reads = [
-            (nc.as_str(), ldap3::Scope::Base, "(objectClass=*)".to_owned(), "contextCSN"),
-            ("cn=mapping tree,cn=config", ldap3::Scope::Subtree, replica, "nsds50ruv"),
+            (
+                nc.as_str(),
+                ldap3::Scope::Base,
+                "(objectClass=*)".to_owned(),
+                "contextCSN",
+            ),
+            (
+                "cn=mapping tree,cn=config",
+                ldap3::Scope::Subtree,
+                replica,
+                "nsds50ruv",
+            ),
         ];
         for (base, scope, filter, attr) in reads {
             let Ok(Ok((rs, _))) = ldap
@@ -413,7 +435,11 @@ async fn replication_state(ldap: &mut Ldap, contexts: &[String]) -> std::collect
                 continue;
             };
             for e in rs.into_iter().filter_map(|r| to_entry(r.0).ok()) {
-                let into = if attr == "contextCSN" { &mut csns } else { &mut ruv };
+                let into = if attr == "contextCSN" {
+                    &mut csns
+                } else {
+                    &mut ruv
+                };
                 into.extend(e.values(attr).iter().map(|v| format!("{nc}\n{v}")));
             }
         }
@@ -426,18 +452,29 @@ async fn replication_state(ldap: &mut Ldap, contexts: &[String]) -> std::collect
 /// server id) and `nsds50ruv` values (`{replica 1 ldap://host:389} MIN MAX`),
 /// each prefixed with its naming context and a newline. CSNs of one replica
 /// have a fixed width, so they compare as strings.
-fn parse_replication_state(csns: &[String], ruv: &[String]) -> std::collections::BTreeMap<String, String> {
+fn parse_replication_state(
+    csns: &[String],
+    ruv: &[String],
+) -> std::collections::BTreeMap<String, String> {
     let mut out = std::collections::BTreeMap::new();
     for v in csns {
-        let Some((nc, csn)) = v.split_once('\n') else { continue };
+        let Some((nc, csn)) = v.split_once('\n') else {
+            continue;
+        };
         if let Some(sid) = csn.split('#').nth(2) {
             out.insert(format!("{nc} {sid}"), csn.to_owned());
         }
     }
     for v in ruv {
-        let Some((nc, value)) = v.split_once('\n') else { continue };
-        let Some(rest) = value.strip_prefix("{replica ") else { continue };
-        let Some((head, csns)) = rest.split_once('}') else { continue };
+        let Some((nc, value)) = v.split_once('\n') else {
+            continue;
+        };
+        let Some(rest) = value.strip_prefix("{replica ") else {
+            continue;
+        };
+        let Some((head, csns)) = rest.split_once('}') else {
+            continue;
+        };
         let id = head.split_whitespace().next().unwrap_or_default();
         if let Some(max) = csns.split_whitespace().nth(1) {
             out.insert(format!("{nc} {id}"), max.to_owned());
@@ -446,13 +483,28 @@ fn parse_replication_state(csns: &[String], ruv: &[String]) -> std::collections:
     out
 }
 
-/// Whether `have` holds, for every replica in `want`, at least its CSN.
+/// Whether `have` holds the newest change in `want` of each naming context (CSNs begin with their
+/// time, so the newest compares greatest across replicas). Only the newest:
+/// while a URL was down every write went to the server in use, so that is
+/// the change to wait for, and a server restarted after a crash may record
+/// its own last change late (OpenLDAP saves `contextCSN` at checkpoints),
+/// which must not hold fail-back up for good.
 fn covers(
     have: &std::collections::BTreeMap<String, String>,
     want: &std::collections::BTreeMap<String, String>,
 ) -> bool {
-    want.iter()
-        .all(|(id, csn)| have.get(id).is_some_and(|h| h >= csn))
+    // Per naming context (keys are "context replica-id").
+    let mut newest: std::collections::BTreeMap<&str, (&String, &String)> = Default::default();
+    for (key, csn) in want {
+        let nc = key.rsplit_once(' ').map_or(key.as_str(), |(nc, _)| nc);
+        let slot = newest.entry(nc).or_insert((key, csn));
+        if csn > slot.1 {
+            *slot = (key, csn);
+        }
+    }
+    newest
+        .values()
+        .all(|(key, csn)| have.get(*key).is_some_and(|h| h >= *csn))
 }
 
 impl LdapPool {
@@ -548,8 +600,7 @@ impl LdapPool {
                     return Ok((ldap, i));
                 }
                 Err(e) => {
-                    if self.cfg.urls.len() > 1 && !self.urls.down[i].swap(true, Ordering::Relaxed)
-                    {
+                    if self.cfg.urls.len() > 1 && !self.urls.down[i].swap(true, Ordering::Relaxed) {
                         tracing::warn!(url = %url, "LDAP URL marked down; later URLs are used until it answers a bind again");
                     }
                     last = e;
@@ -1036,28 +1087,54 @@ mod tests {
         ];
         let ruv = [
             "dc=y\n{replicageneration} 692fecc8000000010000".to_owned(),
-            "dc=y\n{replica 1 ldap://localhost:51355} 692fecc8000000010000 692fed02000300010000".to_owned(),
+            "dc=y\n{replica 1 ldap://localhost:51355} 692fecc8000000010000 692fed02000300010000"
+                .to_owned(),
             "dc=y\n{replica 2 ldap://localhost:56703}".to_owned(),
         ];
         let state = parse_replication_state(&csns, &ruv);
         assert_eq!(
             state.into_iter().collect::<Vec<_>>(),
             [
-                ("dc=x 001".to_owned(), "20261203075936.159908Z#000000#001#000000".to_owned()),
-                ("dc=x 002".to_owned(), "20261203075938.815205Z#000000#002#000000".to_owned()),
+                (
+                    "dc=x 001".to_owned(),
+                    "20261203075936.159908Z#000000#001#000000".to_owned()
+                ),
+                (
+                    "dc=x 002".to_owned(),
+                    "20261203075938.815205Z#000000#002#000000".to_owned()
+                ),
                 ("dc=y 1".to_owned(), "692fed02000300010000".to_owned()),
             ]
         );
         let want = parse_replication_state(&csns, &ruv);
-        let mut behind = want.clone();
-        behind.insert("dc=y 1".to_owned(), "692fed01000000010000".to_owned());
         assert!(covers(&want, &want));
-        assert!(!covers(&behind, &want), "an older CSN of one replica");
+        // The newest change (replica 002's) is what must have arrived.
+        let mut behind = want.clone();
+        behind.insert(
+            "dc=x 002".to_owned(),
+            "20261203075937.000000Z#000000#002#000000".to_owned(),
+        );
+        assert!(
+            !covers(&behind, &want),
+            "an older CSN of the newest replica"
+        );
         let mut missing = want.clone();
         missing.remove("dc=x 002");
-        assert!(!covers(&missing, &want), "a replica not seen at all");
-        assert!(covers(&want, &missing));
-        assert!(covers(&Default::default(), &Default::default()), "nothing to compare");
+        assert!(
+            !covers(&missing, &want),
+            "the newest replica not seen at all"
+        );
+        // An older change recorded late (a crashed server's own) does not matter.
+        let mut stale = want.clone();
+        stale.insert(
+            "dc=x 001".to_owned(),
+            "20261203075900.000000Z#000000#001#000000".to_owned(),
+        );
+        assert!(covers(&stale, &want));
+        assert!(
+            covers(&Default::default(), &Default::default()),
+            "nothing to compare"
+        );
     }
 
     #[test]

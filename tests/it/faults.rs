@@ -158,14 +158,12 @@ impl PrivateServer {
     /// Starts the server again on the same data and port, and waits until it listens.
     pub fn restart(&self) {
         let status = match self.server {
-            Server::OpenLdap => {
-                Command::new("slapd")
-                    .arg("-f")
-                    .arg(self.dir.join("slapd.conf"))
-                    .args(["-h", &self.url, "-u", "root", "-g", "root"])
-                    .status()
-                    .unwrap()
-            }
+            Server::OpenLdap => Command::new("slapd")
+                .arg("-f")
+                .arg(self.dir.join("slapd.conf"))
+                .args(["-h", &self.url, "-u", "root", "-g", "root"])
+                .status()
+                .unwrap(),
             Server::Ds389 => {
                 let name = self.instance_name();
                 Command::new("/usr/sbin/ns-slapd")

@@ -181,11 +181,11 @@ fn auth() -> String {
 /// address taken out of URLs (`meta.location`, `$ref`), so that answers of
 /// two daemons compare.
 async fn read(d: &Daemon, path: &str) -> (u16, Option<String>, Value) {
-    let (s, h, v) = d.raw("GET", path, None, &[("authorization", &auth())]).await;
+    let (s, h, v) = d
+        .raw("GET", path, None, &[("authorization", &auth())])
+        .await;
     let v = serde_json::from_str(&v.to_string().replace(&d.base, "BASE")).unwrap();
-    let etag = h
-        .get("etag")
-        .map(|e| e.to_str().unwrap().to_owned());
+    let etag = h.get("etag").map(|e| e.to_str().unwrap().to_owned());
     (s, etag, v)
 }
 
@@ -206,7 +206,12 @@ async fn until(d: &Daemon, path: &str, ok: impl Fn(u16, &Option<String>, &Value)
 }
 
 /// PATCH through `d` with optional If-Match; returns the status and ETag.
-async fn patch(d: &Daemon, path: &str, ops: Value, if_match: Option<&str>) -> (u16, Option<String>) {
+async fn patch(
+    d: &Daemon,
+    path: &str,
+    ops: Value,
+    if_match: Option<&str>,
+) -> (u16, Option<String>) {
     let a = auth();
     let mut headers = vec![("authorization", a.as_str())];
     if let Some(t) = if_match {
@@ -238,11 +243,19 @@ pub async fn entra_cycle_across_replicas(server: Server) {
     assert_eq!(v1, v2, "the same user through both daemons");
     // An ETag read through one replica means the same through the other.
     let (s, _, _) = d2
-        .raw("GET", &user, None, &[("authorization", &auth()), ("if-none-match", &etag1)])
+        .raw(
+            "GET",
+            &user,
+            None,
+            &[("authorization", &auth()), ("if-none-match", &etag1)],
+        )
         .await;
     assert_eq!(s, 304, "If-None-Match with the other replica's ETag");
     let (s, etag2) = patch(&d2, &user, retitle("second"), Some(&etag1)).await;
-    assert_eq!(s, 200, "If-Match with the ETag read through the other daemon");
+    assert_eq!(
+        s, 200,
+        "If-Match with the ETag read through the other daemon"
+    );
     let etag2 = etag2.unwrap();
     assert_ne!(etag1, etag2);
     let v1 = until(&d1, &user, |_, e, _| e.as_deref() == Some(etag2.as_str())).await;
@@ -267,7 +280,10 @@ pub async fn entra_cycle_across_replicas(server: Server) {
     assert_eq!(snapshot.len(), 2, "{snapshot:#?}");
     for path in [&user, &group] {
         let (a, b) = (read(&d1, path).await, read(&d2, path).await);
-        assert_eq!(a, b, "{path}: the same answer and ETag through both daemons");
+        assert_eq!(
+            a, b,
+            "{path}: the same answer and ETag through both daemons"
+        );
     }
     // memberOf is right on both replicas.
     for d in [&d1, &d2] {
@@ -322,7 +338,11 @@ pub async fn conditional_writes_race_through_one_supplier(server: Server) {
         );
         let (snapshot, _) = pair.converged(&format!("(uid={run}-{round})")).await;
         let entry = snapshot.values().next().unwrap();
-        assert_eq!(entry["title"], [winners[0].clone()], "the winner's write on both");
+        assert_eq!(
+            entry["title"],
+            [winners[0].clone()],
+            "the winner's write on both"
+        );
     }
 }
 
@@ -461,7 +481,10 @@ pub async fn multi_writer_topology_conflicts(server: Server) {
         "{server:?} multi-writer: the same If-Match won on both suppliers in {double_wins}/{rounds} rounds (replicas still different 2 s later after {diverged} of those); the same userName created twice (201, 201) in {double_creates}/{create_rounds} rounds, {vanished} of those ids then gone, {conflicts} conflict entries"
     );
     assert!(double_wins > 0, "the same ETag never won twice");
-    assert!(double_creates > 0, "the same userName was never created twice");
+    assert!(
+        double_creates > 0,
+        "the same userName was never created twice"
+    );
     assert_eq!(vanished, double_creates, "one id of each pair is gone");
     if server == Server::Ds389 {
         assert!(conflicts >= double_creates, "conflict entries: {conflicts}");
@@ -639,7 +662,10 @@ pub async fn check_config_refuses_per_server_versions(server: Server) {
             .env("SCIM2LDAP_TOKEN", TOKEN)
             .output()
             .unwrap();
-        (out.status.success(), String::from_utf8_lossy(&out.stdout).into_owned())
+        (
+            out.status.success(),
+            String::from_utf8_lossy(&out.stdout).into_owned(),
+        )
     };
     let shipped = super::config_text(server);
     let (ok, text) = run(&shipped);
