@@ -576,6 +576,24 @@ pub(crate) mod tests {
     }
 
     #[test]
+    fn failback_interval_defaults_and_must_be_positive() {
+        let vars = Vars(SECRETS.to_vec());
+        let c = Config::parse(&example("389ds.toml"), &vars).unwrap();
+        assert_eq!(c.ldap.failback, DEFAULT_FAILBACK);
+        let text = example("389ds.toml").replace("[ldap]", "[ldap]\nfailback_seconds = 5");
+        assert_eq!(
+            Config::parse(&text, &vars).unwrap().ldap.failback,
+            Duration::from_secs(5)
+        );
+        let text = example("389ds.toml").replace("[ldap]", "[ldap]\nfailback_seconds = 0");
+        let e = Config::parse(&text, &vars).unwrap_err().to_string();
+        assert!(
+            e.contains("ldap.failback_seconds: must be at least 1"),
+            "{e}"
+        );
+    }
+
+    #[test]
     fn env_overrides_win() {
         let c = Config::parse(
             &example("openldap.toml"),

@@ -24,7 +24,7 @@ use super::load::{self, Load, WRITES};
 use super::{ADMIN_PW, Daemon, Server, TOKEN, entra_user, patch_body, unique};
 
 /// How long replication may take before a test gives up waiting.
-const CONVERGENCE: Duration = Duration::from_secs(60);
+const CONVERGENCE: Duration = Duration::from_secs(120);
 /// The fail-back interval of the daemons under test.
 const FAILBACK_SECONDS: u64 = 2;
 
