@@ -7,12 +7,14 @@
 #     port=$(pick_free_port)
 #     start_openldap "$dir/openldap" "$port"        ...   stop_openldap "$dir/openldap"
 #     start_389ds    "$dir/389ds"    "$port" [NAME] ...   stop_389ds    "$dir/389ds"
+#     start_openldap_pair "$dir" "$port_a" "$port_b"   ...   stop_openldap_pair "$dir"
+#     start_389ds_pair    "$dir" "$port_a" "$port_b"   ...   stop_389ds_pair    "$dir"
 # Root DNs: $OPENLDAP_ROOT_DN and $DS389_ROOT_DN, both with password $LDAP_ROOT_PW.
 #
 # Each server lives in its own DIR (data, config, logs, pid file), listens on loopback only and
 # holds suffix dc=example,dc=com seeded with ou=people, ou=groups and ou=outside (one user and
 # one group there, which the daemon must never see: its bases are people and groups).
-# No systemd, no Docker: plain processes, run as root. See shared/LDAP-TEST-SERVERS.md.
+# No systemd, no Docker: plain processes, run as root.
 
 LDAP_SUFFIX="dc=example,dc=com"
 LDAP_ROOT_PW="admin-secret-pw"
