@@ -610,7 +610,7 @@ impl LdapPool {
         Err(last)
     }
 
-    /// Records that slot `i` is now connected through `url` (None: not
+    /// Records that `slot` is now connected through `url` (None: no longer
     /// connected), and republishes the per-URL gauge.
     fn moved(&self, slot: &mut Slot, url: Option<usize>) {
         if slot.conn.is_some() {
@@ -634,14 +634,6 @@ impl LdapPool {
                     .collect(),
             );
         }
-    }
-
-    /// The URL slots are connected through (the first, when they differ):
-    /// where this daemon's writes go.
-    pub fn url_in_use(&self) -> Option<&str> {
-        let i = (0..self.cfg.urls.len())
-            .find(|&i| self.urls.connections[i].load(Ordering::Relaxed) > 0)?;
-        Some(&self.cfg.urls[i])
     }
 
     /// A slot on a later URL than the preferred one opens a connection to the
