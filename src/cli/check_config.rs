@@ -3,11 +3,14 @@
 //! capabilities mean for this configuration. One line per problem.
 
 use std::process::ExitCode;
+use std::sync::Arc;
 
 use crate::config::Config;
 use crate::directory::pool::LdapPool;
 use crate::directory::{Directory, subschema};
 use crate::mapping::AttrMap;
+use crate::service::Service;
+use crate::telemetry::Metrics;
 
 fn check_map(map: &AttrMap, schema: &subschema::Subschema, problems: &mut Vec<String>) {
     let sec = match map.kind {
@@ -94,24 +97,11 @@ pub async fn run(config: Config) -> Result<ExitCode, ExitCode> {
             "note: without server-side sort, sortBy is refused and ServiceProviderConfig says sort.supported=false"
         );
     }
-    for base in [Some(&config.users), config.groups.as_ref()]
-        .into_iter()
-        .flatten()
-        .map(|m| m.base.to_string())
-    {
-        let found = pool
-            .search(crate::directory::Search {
-                base: base.clone(),
-                scope: crate::directory::Scope::Base,
-                filter: crate::ldap::Filter::everything(),
-                attrs: vec!["1.1".to_owned()],
-            })
-            .await;
-        if !matches!(found, Ok(ref v) if !v.is_empty()) {
-            problems.push(format!(
-                "base {base} does not exist or is not readable by the bind DN"
-            ));
-        }
+    let service = Service::new(pool, Arc::new(config), Arc::new(Metrics::default()));
+    for base in service.missing_bases().await {
+        problems.push(format!(
+            "base {base} does not exist or is not readable by the bind DN"
+        ));
     }
     for p in &problems {
         println!("problem: {p}");
