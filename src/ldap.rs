@@ -40,6 +40,10 @@ impl Dn {
     }
 
     /// Parses an RFC 4514 string representation.
+    ///
+    /// Longer than a screen on purpose: one pass of the grammar (type,
+    /// value with its escapes, separator) over a single cursor and the RDN
+    /// being built; split into steps, each would take and return both.
     pub fn parse(input: &str) -> Result<Dn, DnError> {
         let err = |reason| DnError {
             dn: input.to_owned(),
