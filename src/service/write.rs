@@ -37,6 +37,17 @@ pub(super) enum Written {
     Replan,
 }
 
+/// What one directory operation of the execution carries besides its
+/// changes.
+struct Op<'a> {
+    /// Attributes read back with it (PostRead).
+    read: &'a [String],
+    /// The assertion it carries.
+    pre: Option<&'a Precondition>,
+    /// What the write is, for error messages.
+    what: &'a str,
+}
+
 /// How one directory operation of the execution ended.
 enum Landed {
     /// Done; the entry after it when it was read back.
@@ -73,7 +84,17 @@ impl<D: Directory> Service<D> {
         if !nothing_written {
             let want_read: &[String] = if plan.rename.is_some() { &[] } else { &read };
             match self
-                .modify(map, entry, mods, want_read, pre.as_ref(), &d, what)
+                .modify(
+                    map,
+                    entry,
+                    mods,
+                    &d,
+                    Op {
+                        read: want_read,
+                        pre: pre.as_ref(),
+                        what,
+                    },
+                )
                 .await?
             {
                 Landed::Replan => return Ok(Written::Replan),
@@ -89,7 +110,17 @@ impl<D: Directory> Service<D> {
             };
             let rdn = ldap::rdn(&map.rdn, new_value);
             match self
-                .rename(map, &dn, &rdn, &read, pre.as_ref(), moved, what)
+                .rename(
+                    map,
+                    &dn,
+                    &rdn,
+                    moved,
+                    Op {
+                        read: &read,
+                        pre: pre.as_ref(),
+                        what,
+                    },
+                )
                 .await?
             {
                 Landed::Replan => return Ok(Written::Replan),
@@ -183,17 +214,15 @@ impl<D: Directory> Service<D> {
 
     /// The modify. Guarded, the entry after it is the one read plus these
     /// changes, refreshed with what the server changed.
-    #[allow(clippy::too_many_arguments)]
     async fn modify(
         &self,
         map: &AttrMap,
         entry: &Entry,
         mods: Vec<Mod>,
-        read: &[String],
-        pre: Option<&Precondition>,
         d: &Decision,
-        what: &str,
+        op: Op<'_>,
     ) -> Result<Landed, Error> {
+        let Op { read, pre, what } = op;
         let guarded = d.guard == Guard::VersionRead;
         let known: Vec<Mod> = if guarded {
             mods.iter()
@@ -238,17 +267,15 @@ impl<D: Directory> Service<D> {
     /// The rename (modrdn). The entry still there but the rename refused is
     /// the server under contention (see `busy`): the modify before it, if
     /// any, has landed, so only the rename is tried again.
-    #[allow(clippy::too_many_arguments)]
     async fn rename(
         &self,
         map: &AttrMap,
         dn: &Dn,
         rdn: &str,
-        read: &[String],
-        pre: Option<&Precondition>,
         moved: OnFailure,
-        what: &str,
+        op: Op<'_>,
     ) -> Result<Landed, Error> {
+        let Op { read, pre, what } = op;
         let dn_text = dn.to_string();
         retrying(what, |attempt| {
             let dn_text = &dn_text;
