@@ -57,6 +57,8 @@ enum Landed {
 
 impl<D: Directory> Service<D> {
     /// Executes a plan: one modify, then the rename, then the password.
+    /// Each step answers [`Written::Replan`] when nothing was written yet and
+    /// the decision allows it.
     pub(super) async fn execute(
         &self,
         map: &AttrMap,
@@ -128,6 +130,21 @@ impl<D: Directory> Service<D> {
             }
             dn = Dn::child(&entry.dn.parent(), &map.rdn, new_value);
         }
+        self.finish(map, entry, &plan, &dn, latest, d.read).await
+    }
+
+    /// After the modify and the rename: the password by extended operation,
+    /// then the entry to answer with — the one read back, or read again, or
+    /// (nothing wanted) the one read before, after the placeholder check.
+    async fn finish(
+        &self,
+        map: &AttrMap,
+        entry: &Entry,
+        plan: &Plan,
+        dn: &Dn,
+        mut latest: Option<Entry>,
+        read: ReadBack,
+    ) -> Result<Written, Error> {
         if let Some(pw) = &plan.password {
             if map.password == Some(mapping::PasswordMode::Modify) {
                 self.dir
@@ -139,15 +156,12 @@ impl<D: Directory> Service<D> {
         }
         let after = match latest {
             Some(e) => e,
-            None if d.read == ReadBack::Nothing => {
-                self.check_placeholder_after_add(map, &dn, &plan.mods)
+            None if read == ReadBack::Nothing => {
+                self.check_placeholder_after_add(map, dn, &plan.mods)
                     .await?;
                 return Ok(Written::Entry(entry.clone()));
             }
-            None => self
-                .reread(map, &dn)
-                .await?
-                .unwrap_or_else(|| entry.clone()),
+            None => self.reread(map, dn).await?.unwrap_or_else(|| entry.clone()),
         };
         self.drop_stale_placeholder(map, after)
             .await
