@@ -11,7 +11,19 @@
 //!   with every problem reported at once; secrets (`secret`).
 //! - [`http`]: routes, thin handlers, extractors with SCIM rejections,
 //!   bearer-token auth, the per-request envelope (request id, limits, logs, metrics).
-//! - [`service`]: the only code that sequences directory calls.
+//! - [`service`]: the only code that sequences directory calls, one file per
+//!   job, each an `impl Service` block:
+//!   - `mod.rs`: `Service`, `Ctx`, `Versioned`, readiness, base checks, re-reads;
+//!   - `read.rs`: `GET` of one resource, entries rendered as resources;
+//!   - `query.rs`: lists and searches (filter checks, sorting, paging);
+//!   - `refs.rs`: id ↔ DN resolution of referenced users and groups, batched;
+//!   - `create.rs`, `update.rs` (PATCH, PUT, If-Match), `delete.rs`: one per verb;
+//!   - `write.rs`: executing a plan (modify, rename, password, read-back);
+//!   - `plan.rs`: the pure decision of guard, token swap and read-back;
+//!   - `members.rs`: membership-only PATCH, empty-group placeholder, clean-up;
+//!   - `retry.rs`: the one loop for writes that lose a race, with its pauses;
+//!   - `errors.rs`: directory failures as SCIM errors;
+//!   - `discovery.rs`: `/Schemas`, `/ResourceTypes`, `/ServiceProviderConfig`.
 //! - [`scim`]: SCIM vocabulary, pure: attribute paths, filters, PATCH
 //!   operations (Entra quirks normalised there), query parameters, schemas,
 //!   discovery documents.

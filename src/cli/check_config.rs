@@ -13,12 +13,15 @@
 //! only ones outside the configured bases, like the rootDSE and subschema.
 
 use std::process::ExitCode;
+use std::sync::Arc;
 
 use crate::config::Config;
 use crate::directory::pool::LdapPool;
 use crate::directory::{Directory, Scope, subschema};
 use crate::ldap::{Dn, Filter};
 use crate::mapping::AttrMap;
+use crate::service::Service;
+use crate::telemetry::Metrics;
 
 /// Version attributes a server keeps for itself: they differ between replicas
 /// of the same entry (lower case).
@@ -228,24 +231,11 @@ pub async fn run(config: Config) -> Result<ExitCode, ExitCode> {
             "note: without server-side sort, sortBy is refused and ServiceProviderConfig says sort.supported=false"
         );
     }
-    for base in [Some(&config.users), config.groups.as_ref()]
-        .into_iter()
-        .flatten()
-        .map(|m| m.base.to_string())
-    {
-        let found = pool
-            .search(crate::directory::Search {
-                base: base.clone(),
-                scope: crate::directory::Scope::Base,
-                filter: crate::ldap::Filter::everything(),
-                attrs: vec!["1.1".to_owned()],
-            })
-            .await;
-        if !matches!(found, Ok(ref v) if !v.is_empty()) {
-            problems.push(format!(
-                "base {base} does not exist or is not readable by the bind DN"
-            ));
-        }
+    let service = Service::new(pool, Arc::new(config), Arc::new(Metrics::default()));
+    for base in service.missing_bases().await {
+        problems.push(format!(
+            "base {base} does not exist or is not readable by the bind DN"
+        ));
     }
     for p in &problems {
         println!("problem: {p}");

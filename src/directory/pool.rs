@@ -30,7 +30,7 @@ use tokio::sync::Mutex;
 
 use super::{Capabilities, DirError, Directory, Precondition, Scope, Search, Sort, Window, oid};
 use crate::config;
-use crate::ldap::{Entry, Filter, Mod};
+use crate::ldap::{Dn, Entry, Filter, Mod};
 use crate::telemetry::Metrics;
 
 /// Shortest wait between reconnect attempts of one slot while the server is down.
@@ -157,7 +157,10 @@ fn to_entry(tag: StructureTag) -> Result<Entry, DirError> {
         .match_class(TagClass::Application)
         .and_then(|t| t.match_id(4));
     let mut entry = parts(entry, "not an entry")?.into_iter();
+    // A DN the server sends must parse: the daemon names entries by it.
     let dn = text(entry.next(), "DN")?;
+    let dn = Dn::parse(&dn)
+        .map_err(|e| DirError::Protocol(format!("malformed search result entry: {e}")))?;
     let list = parts(entry.next(), "attribute list")?;
     let mut attrs = Vec::with_capacity(list.len());
     for pa in list {
@@ -183,10 +186,15 @@ fn post_read(dn: &str, res: &LdapResult) -> Option<Entry> {
     let c = res.ctrls.iter().find(|c| c.1.ctype == oid::POST_READ)?;
     let parsed = parse_tag(c.1.val.as_deref().unwrap_or_default())
         .map_err(|_| DirError::Protocol("malformed PostRead response control".to_owned()))
-        .and_then(|(_, tag)| to_entry(tag));
+        .and_then(|(_, tag)| to_entry(tag))
+        .and_then(|e| {
+            Dn::parse(dn)
+                .map(|dn| (dn, e))
+                .map_err(|e| DirError::Protocol(e.to_string()))
+        });
     match parsed {
-        Ok(mut e) => {
-            dn.clone_into(&mut e.dn);
+        Ok((dn, mut e)) => {
+            e.dn = dn;
             Some(e)
         }
         Err(e) => {
@@ -1013,7 +1021,7 @@ impl Directory for LdapPool {
             base: String::new(),
             scope: Scope::Base,
             filter: Filter::everything(),
-            attrs: vec!["1.1".to_owned()],
+            attrs: crate::ldap::no_attributes(),
         };
         self.search(s).await.is_ok()
     }
@@ -1141,7 +1149,7 @@ mod tests {
             ],
         ))
         .unwrap_or_default();
-        assert_eq!(e.dn, "uid=a,ou=people,dc=example,dc=com");
+        assert_eq!(e.dn.to_string(), "uid=a,ou=people,dc=example,dc=com");
         assert_eq!(e.values("cn"), ["A", "B", "C"]);
         assert_eq!(e.values("usercertificate"), ["\u{fffd}\u{0}"]);
         assert!(e.values("memberof").is_empty());
@@ -1230,7 +1238,8 @@ mod tests {
         );
         let e = e.unwrap_or_default();
         assert_eq!(
-            e.dn, "uid=a,ou=people,dc=example,dc=com",
+            e.dn.to_string(),
+            "uid=a,ou=people,dc=example,dc=com",
             "the DN the write named"
         );
         assert_eq!(e.values("entryuuid"), ["u-1"]);

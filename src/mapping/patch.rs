@@ -970,7 +970,7 @@ mod tests {
 
     fn user() -> Entry {
         Entry::new(
-            "uid=alice,ou=people,dc=example,dc=com".into(),
+            crate::ldap::Dn::parse("uid=alice,ou=people,dc=example,dc=com").unwrap(),
             [
                 ("uid", vec!["alice"]),
                 ("givenName", vec!["Alice"]),
@@ -1245,7 +1245,7 @@ mod tests {
 
     fn group() -> Entry {
         Entry::new(
-            "cn=Sales,ou=groups,dc=example,dc=com".into(),
+            crate::ldap::Dn::parse("cn=Sales,ou=groups,dc=example,dc=com").unwrap(),
             [
                 ("cn".to_owned(), s(&["Sales"])),
                 (

@@ -975,7 +975,7 @@ mod tests {
         assert!(e.to_string().contains("no User has id \"99999999"), "{e}");
 
         let entry = Entry::new(
-            "uid=u,ou=people,dc=example,dc=com".into(),
+            crate::ldap::Dn::parse("uid=u,ou=people,dc=example,dc=com").unwrap(),
             [
                 (
                     "manager".to_owned(),
@@ -1018,7 +1018,10 @@ mod tests {
             "entryCSN".into(),
             vec!["20240102000000.000000Z#000000#000#000000".into()],
         ));
-        let entry = Entry::new("uid=x,ou=people,dc=example,dc=com".into(), attrs);
+        let entry = Entry::new(
+            crate::ldap::Dn::parse("uid=x,ou=people,dc=example,dc=com").unwrap(),
+            attrs,
+        );
         let refs = Refs::default();
         let ctx = ReadContext {
             maps: Maps {
@@ -1083,7 +1086,7 @@ mod tests {
         let c = openldap();
         let d = c.users.disable.clone().unwrap();
         let entry = Entry::new(
-            "uid=x,ou=people,dc=example,dc=com".into(),
+            crate::ldap::Dn::parse("uid=x,ou=people,dc=example,dc=com").unwrap(),
             [(d.attribute.clone(), vec![d.value.clone()])],
         );
         let refs = Refs::default();
