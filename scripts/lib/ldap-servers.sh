@@ -129,7 +129,7 @@ start_openldap() {
 
 	# Overlays stack: the last one declared runs first. No sssvlv: server-side sort and VLV
 	# must stay unsupported here, so the daemon is tested without them.
-	local repl_global="" repl_schema="" repl_modules="" repl_logdb="" repl_db=""
+	local repl_global="" repl_schema="" repl_modules="" repl_db=""
 	local member_of_overlay="overlay memberof
 memberof-group-oc groupOfNames
 memberof-member-ad member
@@ -139,38 +139,14 @@ memberof-refint TRUE"
 		repl_global="serverID ${server_id}"
 		repl_schema="include /etc/ldap/schema/dyngroup.schema"
 		repl_modules="moduleload syncprov
-moduleload dynlist
-moduleload accesslog"
-		# Delta-syncrepl: the providers exchange single changes from their access logs, so a
-		# change to one member value never travels as a whole (possibly older) entry.
-		mkdir -p "$dir/accesslog" || return
-		repl_logdb="database mdb
-maxsize 268435456
-suffix cn=accesslog
-rootdn cn=accesslog
-directory ${dir}/accesslog
-dbnosync
-index default eq
-index entryCSN,objectClass,reqEnd,reqResult,reqStart,reqDN eq
-overlay syncprov
-syncprov-nopresent TRUE
-syncprov-reloadhint TRUE
-limits dn.exact=\"${OPENLDAP_ROOT_DN}\" size=unlimited time=unlimited"
-		# syncprov and accesslog are declared before the other overlays so that they see the
-		# writes of those too.
+moduleload dynlist"
+		# syncprov is declared before the other overlays so that it sees their writes too.
 		repl_db="syncrepl rid=00${server_id} provider=ldap://127.0.0.1:${peer_port}/ bindmethod=simple
   binddn=\"${OPENLDAP_ROOT_DN}\" credentials=${LDAP_ROOT_PW} searchbase=\"${LDAP_SUFFIX}\"
-  logbase=\"cn=accesslog\" logfilter=\"(&(objectClass=auditWriteObject)(reqResult=0))\"
-  syncdata=accesslog schemachecking=on
   type=refreshAndPersist retry=\"1 +\" network-timeout=3 timeout=3
 multiprovider on
 overlay syncprov
-syncprov-checkpoint 100 1
-overlay accesslog
-logdb cn=accesslog
-logops writes
-logsuccess TRUE
-logpurge 24:00 01+00:00"
+syncprov-checkpoint 100 1"
 		# memberOf of static groupOfNames groups, computed on every read from member values.
 		member_of_overlay="overlay dynlist
 dynlist-attrset groupOfURLs memberURL member+memberOf@groupOfNames"
@@ -198,8 +174,6 @@ ${repl_modules}
 
 sizelimit unlimited
 timelimit unlimited
-
-${repl_logdb}
 
 database mdb
 maxsize 1073741824
