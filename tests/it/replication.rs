@@ -617,6 +617,10 @@ async fn replica_fault_under_load(server: Server, fault: Fault) {
             Fault::Stop => load::blocking(|| a.signal("-CONT")),
         }
         failback = move_with_reads(&pair, &[&d1, &d2], 0, &probe).await;
+        // The daemons wait for A to hold B's newest change, as far as the
+        // server's replication state tells; the writes made on B during the
+        // outage must all be on A before the load goes on there.
+        pair.converged(&of_run(&run)).await;
         drop(held);
     })
     .await;
