@@ -20,6 +20,7 @@ use crate::mapping::patch::{Plan, plan_create, plan_patch, plan_replace};
 use crate::mapping::resource::{self, ReadContext};
 use crate::mapping::{self, AttrMap, Maps, RefEntry, Refs, ResourceKind};
 use crate::scim::filter::Limits;
+use crate::scim::path::AttrPath;
 use crate::scim::query::{Params, Projection, Query, SortOrder};
 use crate::scim::{patch, schema};
 use crate::telemetry::Metrics;
@@ -201,6 +202,26 @@ pub fn dir_error(map: &AttrMap, e: DirError, what: &str) -> Error {
     }
 }
 
+/// [`dir_error`] for searches and reads: a value the directory refuses there
+/// comes from the request's filter or sort, never from a change.
+pub fn search_error(map: &AttrMap, e: DirError, what: &str) -> Error {
+    match e {
+        DirError::Result {
+            rc:
+                rc::UNDEFINED_ATTRIBUTE_TYPE
+                | rc::INVALID_ATTRIBUTE_SYNTAX
+                | rc::INAPPROPRIATE_MATCHING
+                | rc::CONSTRAINT_VIOLATION
+                | rc::INVALID_DN_SYNTAX,
+            text,
+        } => Error::invalid_value(format!(
+            "{what}: the directory refused the search: {text}{}",
+            hint(map, &text)
+        )),
+        e => dir_error(map, e, what),
+    }
+}
+
 fn hint(map: &AttrMap, text: &str) -> String {
     let lower = text.to_ascii_lowercase();
     let words: Vec<&str> = lower
@@ -285,7 +306,7 @@ impl<D: Directory> Service<D> {
             .dir
             .search(s)
             .await
-            .map_err(|e| dir_error(map, e, "read"))?;
+            .map_err(|e| search_error(map, e, "read"))?;
         found
             .into_iter()
             .find(|e| Dn::parse(&e.dn).is_ok_and(|d| d.is_within(&map.base)))
@@ -383,7 +404,7 @@ impl<D: Directory> Service<D> {
         let results =
             futures_util::future::join_all(searches.into_iter().map(|s| self.dir.search(s))).await;
         for r in results {
-            for e in r.map_err(|e| dir_error(maps.users, e, "resolving ids"))? {
+            for e in r.map_err(|e| search_error(maps.users, e, "resolving ids"))? {
                 let Ok(dn) = Dn::parse(&e.dn) else { continue };
                 let Some(kind) = maps.kind_of(&dn) else {
                     continue;
@@ -467,7 +488,7 @@ impl<D: Directory> Service<D> {
         )
         .await;
         for (m, r) in results {
-            for e in r.map_err(|e| dir_error(m, e, "resolving members"))? {
+            for e in r.map_err(|e| search_error(m, e, "resolving members"))? {
                 if Dn::parse(&e.dn).is_ok_and(|d| d.is_within(&m.base)) {
                     if let Some(r) = Self::ref_entry(m, &e) {
                         refs.insert(r);
@@ -506,7 +527,7 @@ impl<D: Directory> Service<D> {
             .dir
             .search(s)
             .await
-            .map_err(|e| dir_error(g, e, "reading groups"))?;
+            .map_err(|e| search_error(g, e, "reading groups"))?;
         let mut dns = Vec::new();
         for e in found {
             if let Some(r) = Self::ref_entry(g, &e) {
@@ -705,34 +726,7 @@ impl<D: Directory> Service<D> {
         }
         let sort = match &q.sort_by {
             None => None,
-            Some(p) => {
-                if !self.dir.capabilities().server_side_sort {
-                    return Err(Error::bad(
-                        ScimType::InvalidValue,
-                        "sortBy: this directory does not offer server-side sorting (RFC 2891); see sort.supported in /ServiceProviderConfig",
-                    ));
-                }
-                let f = map
-                    .fields_of(p.schema.as_deref(), &p.attr)
-                    .map(|(_, f)| f)
-                    .find(|f| {
-                        p.sub.as_deref().is_none_or(|s| {
-                            f.sub
-                                .as_deref()
-                                .is_some_and(|fs| fs.eq_ignore_ascii_case(s))
-                        })
-                    })
-                    .ok_or_else(|| {
-                        Error::bad(
-                            ScimType::InvalidValue,
-                            format!("sortBy: {p} is not a mapped attribute"),
-                        )
-                    })?;
-                Some(Sort {
-                    attribute: f.ldap.clone(),
-                    reverse: q.sort_order == SortOrder::Descending,
-                })
-            }
+            Some(p) => Some(self.sort_key(map, p, q.sort_order)?),
         };
         let take = self.page_size(q);
         // Entra's match (`userName eq`, `id eq`): an equality on the naming or
@@ -750,7 +744,7 @@ impl<D: Directory> Service<D> {
                 .dir
                 .search(s)
                 .await
-                .map_err(|e| dir_error(map, e, "search"))?
+                .map_err(|e| search_error(map, e, "search"))?
                 .into_iter()
                 .filter(|e| Dn::parse(&e.dn).is_ok_and(|d| d.is_within(&map.base)))
                 .collect();
@@ -786,7 +780,7 @@ impl<D: Directory> Service<D> {
                 ScimType::InvalidValue,
                 format!("sortBy: the directory refused to sort this search ({text}); servers sort only searches their indexes answer"),
             ),
-            e => dir_error(map, e, "search"),
+            e => search_error(map, e, "search"),
         })?;
         let entries: Vec<Entry> = w
             .entries
@@ -797,6 +791,29 @@ impl<D: Directory> Service<D> {
             .render(map, &entries, &q.projection, ctx, Refs::default())
             .await?;
         Ok((w.total, resources))
+    }
+
+    /// The server-side sort key for `sortBy`, refused before anything is sent
+    /// where the directory cannot order the attribute.
+    fn sort_key(&self, map: &AttrMap, p: &AttrPath, order: SortOrder) -> Result<Sort, Error> {
+        let caps = self.dir.capabilities();
+        if !caps.server_side_sort {
+            return Err(Error::bad(
+                ScimType::InvalidValue,
+                "sortBy: this directory does not offer server-side sorting (RFC 2891); see sort.supported in /ServiceProviderConfig",
+            ));
+        }
+        let key = mapping::sort::key(map, p)?;
+        caps.sort(&key.attribute, order == SortOrder::Descending)
+            .ok_or_else(|| {
+                Error::bad(
+                    ScimType::InvalidValue,
+                    format!(
+                        "sortBy: {} is stored in LDAP attribute {}, which this directory cannot order (no ordering rule for its syntax)",
+                        key.path, key.attribute
+                    ),
+                )
+            })
     }
 
     fn audit(&self, ctx: &Ctx, op: &str, kind: ResourceKind, dn: &str, attrs: &[String]) {
@@ -970,7 +987,7 @@ impl<D: Directory> Service<D> {
             .dir
             .search(s)
             .await
-            .map_err(|e| dir_error(map, e, "read"))?
+            .map_err(|e| search_error(map, e, "read"))?
             .into_iter()
             .next())
     }
@@ -1279,7 +1296,7 @@ impl<D: Directory> Service<D> {
             .dir
             .search(now)
             .await
-            .map_err(|e| dir_error(map, e, "checking for members"))?
+            .map_err(|e| search_error(map, e, "checking for members"))?
             .into_iter()
             .next()
             .map(|e| e.values(&attr).to_vec())
@@ -1619,7 +1636,7 @@ impl<D: Directory> Service<D> {
             .dir
             .search(s)
             .await
-            .map_err(|e| dir_error(g, e, "finding memberships"))?;
+            .map_err(|e| search_error(g, e, "finding memberships"))?;
         for group in groups {
             let del = vec![Mod::Delete(m.attribute.clone(), vec![value.clone()])];
             match self.dir.modify(&group.dn, del, &[], None).await {

@@ -20,7 +20,9 @@ use ldap3::{Ldap, LdapConnAsync, LdapConnSettings, LdapError, LdapResult, Result
 use secrecy::{ExposeSecret, SecretString};
 use tokio::sync::Mutex;
 
-use super::{Capabilities, DirError, Directory, Precondition, Scope, Search, Sort, Window, oid};
+use super::{
+    Capabilities, DirError, Directory, Precondition, Scope, Search, Sort, SortRules, Window, oid,
+};
 use crate::config;
 use crate::ldap::{Entry, Filter, Mod};
 use crate::telemetry::Metrics;
@@ -159,12 +161,48 @@ fn post_read(dn: &str, res: &LdapResult) -> Option<Entry> {
     }
 }
 
+/// Whether the server sorts an attribute without an ORDERING rule by its
+/// syntax: one sorted search of the rootDSE on such an attribute tells
+/// (389-ds answers it; OpenLDAP's sssvlv refuses with inappropriateMatching).
+async fn sort_rules(
+    pool: &LdapPool,
+    probe: Option<String>,
+    rules: std::collections::BTreeMap<String, String>,
+) -> SortRules {
+    let Some(attribute) = probe.filter(|_| pool.caps.server_side_sort) else {
+        return SortRules::Syntax;
+    };
+    let root = Search {
+        base: String::new(),
+        scope: Scope::Base,
+        filter: crate::ldap::Filter::everything(),
+        attrs: vec!["1.1".to_owned()],
+    };
+    let key = Sort {
+        attribute,
+        rule: None,
+        reverse: false,
+    };
+    match pool.search_window(root, 0, 1, Some(key)).await {
+        Ok(_) => SortRules::Syntax,
+        Err(_) => SortRules::Named(rules),
+    }
+}
+
 /// RFC 2891 SortKeyList with one key.
 fn sort_control(s: &Sort) -> RawControl {
     let mut key = vec![Tag::OctetString(OctetString {
         inner: s.attribute.as_bytes().to_vec(),
         ..Default::default()
     })];
+    if let Some(rule) = &s.rule {
+        // orderingRule [0] MatchingRuleId
+        key.push(Tag::OctetString(OctetString {
+            id: 0,
+            class: TagClass::Context,
+            inner: rule.as_bytes().to_vec(),
+        }));
+    }
     if s.reverse {
         key.push(Tag::Boolean(Boolean {
             id: 1,
@@ -293,6 +331,7 @@ impl LdapPool {
             if !falls_back {
                 pool.caps.unmatchable_attributes = schema.unmatchable;
             }
+            pool.caps.sort_rules = sort_rules(&pool, schema.sort_probe, schema.sort_rules).await;
         }
         Ok(pool)
     }

@@ -7,10 +7,12 @@
 //! - [`resource`] converts SCIM JSON to LDAP values and entries back to JSON.
 //! - [`patch`] turns PATCH operations (or a PUT body) into one modify [`patch::Plan`].
 //! - [`filter`] translates a SCIM filter into one LDAP filter.
+//! - [`sort`] names the LDAP attribute a `sortBy` path sorts by.
 
 pub mod filter;
 pub mod patch;
 pub mod resource;
+pub mod sort;
 
 use std::collections::BTreeMap;
 
