@@ -5,6 +5,7 @@
 pub mod auth;
 pub mod extract;
 mod handlers;
+pub mod path;
 pub mod tls;
 
 use std::sync::Arc;
@@ -120,10 +121,16 @@ pub fn router<D: Directory>(state: Arc<AppState<D>>) -> Router {
             Router::new().nest(&base, disc)
         });
     }
-    app.fallback(handlers::not_found)
+    let app = app
+        .fallback(handlers::not_found)
         .layer(DefaultBodyLimit::max(state.config().server.max_body_bytes))
         .layer(middleware::from_fn_with_state(state.clone(), envelope::<D>))
-        .with_state(state)
+        .with_state(state);
+    // Endpoint names are respelled before routing; an outer router with
+    // only a fallback keeps `router` returning a `Router`.
+    Router::new().fallback_service(tower::ServiceExt::map_request(app, move |req| {
+        path::normalise(req, &base)
+    }))
 }
 
 /// Per-request envelope: request id, concurrency limit, timeout, error bodies

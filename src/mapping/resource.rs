@@ -226,6 +226,11 @@ pub fn reference_ids(map: &AttrMap, res: &Value) -> Vec<String> {
     let Some(obj) = res.as_object() else {
         return Vec::new();
     };
+    // A body given both ways with different values is refused by `desired`.
+    let Ok(obj) = crate::scim::core::lift(obj, map.kind.core_schema()) else {
+        return Vec::new();
+    };
+    let obj = obj.as_ref();
     let mut out = Vec::new();
     for f in map.fields.iter().filter(|f| f.reference.is_some()) {
         if let Some(v) = container(map, f, obj).and_then(|c| get_ci(c, &f.attr)) {
@@ -435,6 +440,8 @@ pub fn desired(map: &AttrMap, res: &Value, refs: &Refs) -> Result<Desired, Error
             "the request body must be a JSON object",
         )
     })?;
+    let obj = crate::scim::core::lift(obj, map.kind.core_schema())?;
+    let obj = obj.as_ref();
     check_schemas(map, obj)?;
     check_mapped(map, obj)?;
     let mut out = Desired::default();

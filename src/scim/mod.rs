@@ -1,5 +1,6 @@
 //! SCIM 2.0 vocabulary (RFC 7643, RFC 7644), pure: nothing here knows LDAP.
 
+pub mod core;
 pub mod discovery;
 pub mod filter;
 pub mod patch;

@@ -153,11 +153,35 @@ pub fn parse(body: &Value) -> Result<Vec<Operation>, Error> {
                 let v = value.ok_or_else(|| {
                     Error::invalid_value(format!("{at}: {op:?} without a path needs a value"))
                 })?;
+                same_both_ways(&v)?;
                 expand(op, None, &v, &at, &mut out)?;
             }
         }
     }
     Ok(out)
+}
+
+/// A path-less value may hold core attributes under the core schema URN
+/// (expanded to URN-qualified paths below); the same attribute given there
+/// and at the top level with different values is refused.
+fn same_both_ways(v: &Value) -> Result<(), Error> {
+    let Some(obj) = v.as_object() else {
+        return Ok(());
+    };
+    for k in obj.keys().filter(|k| is_core_urn(k)) {
+        crate::scim::core::lift(obj, k)?;
+    }
+    Ok(())
+}
+
+/// The core schema URNs of RFC 7643 §4 (User, Group).
+fn is_core_urn(k: &str) -> bool {
+    [
+        "urn:ietf:params:scim:schemas:core:2.0:User",
+        "urn:ietf:params:scim:schemas:core:2.0:Group",
+    ]
+    .iter()
+    .any(|u| u.eq_ignore_ascii_case(k))
 }
 
 /// Expands a value object into one operation per key (RFC 7644 §3.5.2.1: "the
@@ -209,6 +233,39 @@ mod tests {
 
     fn body(ops: Value) -> Value {
         json!({"schemas": [PATCH_OP], "Operations": ops})
+    }
+
+    #[test]
+    fn core_attributes_under_the_core_urn() {
+        let core = "urn:ietf:params:scim:schemas:core:2.0:User";
+        let ops = parse(&body(json!([
+            {"op": "replace", "value": {core: {"displayName": "D", "name": {"givenName": "G"}}, "title": "T"}}
+        ])))
+        .unwrap();
+        let paths: Vec<String> = ops.iter().map(|o| o.path.to_string()).collect();
+        assert_eq!(
+            paths,
+            [
+                "title".to_owned(),
+                format!("{core}:displayName"),
+                format!("{core}:name"),
+            ]
+        );
+        // The same value both ways is fine; a different one is refused, named.
+        assert!(
+            parse(&body(
+                json!([{"op": "add", "value": {"title": "T", core: {"title": "T"}}}])
+            ))
+            .is_ok()
+        );
+        let e = parse(&body(
+            json!([{"op": "add", "value": {"title": "T", core: {"TITLE": "U"}}}]),
+        ))
+        .unwrap_err();
+        assert!(
+            matches!(&e, Error::BadRequest { scim_type: ScimType::InvalidValue, detail } if detail.contains("TITLE")),
+            "{e}"
+        );
     }
 
     #[test]
