@@ -8,11 +8,13 @@
 //! - [`patch`] turns PATCH operations (or a PUT body) into one modify [`patch::Plan`].
 //! - [`filter`] translates a SCIM filter into one LDAP filter.
 //! - [`sort`] names the LDAP attribute a `sortBy` path sorts by.
+//! - [`unmapped`] leaves out what no mapping stores, where the config says so.
 
 pub mod filter;
 pub mod patch;
 pub mod resource;
 pub mod sort;
+pub mod unmapped;
 
 use std::collections::BTreeMap;
 
@@ -224,6 +226,8 @@ pub struct AttrMap {
     /// element of its attribute: same schema, attribute and pinned values
     /// (the sub-attributes of a work address). Computed once, used per render.
     pub element_fields: Vec<usize>,
+    /// What happens to attributes no field stores.
+    pub unmapped: unmapped::Unmapped,
 }
 
 /// Operational attributes read with every entry.
@@ -611,6 +615,7 @@ pub fn compile(
             })
         }
     };
+    let unmapped = unmapped::Unmapped::parse(sec, raw.unmapped.as_deref(), p);
     if p.len() > start {
         return None;
     }
@@ -657,6 +662,7 @@ pub fn compile(
         member_of: raw.member_of.clone(),
         members,
         schemas,
+        unmapped,
     })
 }
 

@@ -202,7 +202,7 @@ fn compare(actual: &Value, op: CompareOp, lit: &Literal) -> bool {
 
 /// The fields a PATCH path addresses (RFC 7644 §3.5.2: an attribute, a
 /// sub-attribute, or values selected by a filter).
-fn covered<'a>(map: &'a AttrMap, path: &AttrPath) -> Vec<&'a Field> {
+pub(crate) fn covered<'a>(map: &'a AttrMap, path: &AttrPath) -> Vec<&'a Field> {
     let mut fields: Vec<&Field> = map
         .fields_of(path.schema.as_deref(), &path.attr)
         .map(|(_, f)| f)
