@@ -18,6 +18,7 @@ use crate::error::{Error, ScimType};
 use crate::ldap::{self, Dn, Entry, Filter, Mod};
 use crate::mapping::patch::{Plan, plan_create, plan_patch, plan_replace};
 use crate::mapping::resource::{self, ReadContext};
+use crate::mapping::unmapped::Unmapped;
 use crate::mapping::{self, AttrMap, Maps, RefEntry, Refs, ResourceKind};
 use crate::scim::filter::Limits;
 use crate::scim::path::AttrPath;
@@ -817,7 +818,44 @@ impl<D: Directory> Service<D> {
     }
 
     fn audit(&self, ctx: &Ctx, op: &str, kind: ResourceKind, dn: &str, attrs: &[String]) {
-        tracing::info!(target: "audit", actor = %ctx.actor, operation = op, resource = kind.name(), dn = %dn, attributes = ?attrs, "directory changed");
+        self.audit_ignoring(ctx, op, kind, dn, attrs, &[]);
+    }
+
+    /// The audit line of a write that left out attributes no mapping stores
+    /// (`unmapped = "ignore"`): their SCIM paths are listed as `ignored`.
+    fn audit_ignoring(
+        &self,
+        ctx: &Ctx,
+        op: &str,
+        kind: ResourceKind,
+        dn: &str,
+        attrs: &[String],
+        ignored: &[String],
+    ) {
+        if ignored.is_empty() {
+            tracing::info!(target: "audit", actor = %ctx.actor, operation = op, resource = kind.name(), dn = %dn, attributes = ?attrs, "directory changed");
+        } else {
+            tracing::info!(target: "audit", actor = %ctx.actor, operation = op, resource = kind.name(), dn = %dn, attributes = ?attrs, ignored = ?ignored, "directory changed");
+        }
+    }
+
+    /// Counts the paths a write left out and warns about them, at most once
+    /// per path every few minutes (a client sends the same ones every time).
+    fn note_ignored(&self, kind: ResourceKind, ignored: &[String]) {
+        if ignored.is_empty() {
+            return;
+        }
+        for (path, times) in self
+            .metrics
+            .unmapped(kind, ignored, std::time::Instant::now())
+        {
+            tracing::warn!(
+                resource = kind.name(),
+                path = %path,
+                times,
+                "left out of writes: no mapping stores it (unmapped = \"ignore\"); map it or stop sending it"
+            );
+        }
     }
 
     /// `POST /{Users|Groups}`.
@@ -832,6 +870,8 @@ impl<D: Directory> Service<D> {
             .resolve_ids(&resource::reference_ids(map, body))
             .await?;
         let desired = resource::desired(map, body, &refs)?;
+        let ignored = desired.ignored.clone();
+        self.note_ignored(kind, &ignored);
         let mut new = plan_create(map, desired)?;
         let password = new.password.take();
         if let (Some(pw), Some(mapping::PasswordMode::Attribute)) = (&password, map.password) {
@@ -908,7 +948,7 @@ impl<D: Directory> Service<D> {
                 entry = e;
             }
         }
-        self.audit(ctx, "create", kind, &dn, &attr_names);
+        self.audit_ignoring(ctx, "create", kind, &dn, &attr_names, &ignored);
         self.metrics.provisioned(kind, "created");
         self.render_one(map, &entry, &Projection::default(), ctx, refs)
             .await
@@ -1365,7 +1405,15 @@ impl<D: Directory> Service<D> {
         ctx: &Ctx,
     ) -> Result<Option<Versioned>, Error> {
         let map = self.map(kind)?;
-        let ops = patch::parse(body)?;
+        let mut ignored = Vec::new();
+        let ops = match map.unmapped {
+            Unmapped::Reject => patch::parse(body)?,
+            Unmapped::Ignore => {
+                mapping::unmapped::prune_ops(map, patch::parse(body)?, &mut ignored)
+            }
+        };
+        let ignored = mapping::unmapped::distinct(ignored);
+        self.note_ignored(kind, &ignored);
         let answer_204 =
             kind == ResourceKind::Group && projection.is_none_or(Projection::is_default);
         if answer_204 && if_match.is_none() {
@@ -1418,7 +1466,7 @@ impl<D: Directory> Service<D> {
                 Err(e) => return Err(e),
                 Ok(after) => {
                     if !noop {
-                        self.audit(ctx, "patch", kind, &after.dn, &changed);
+                        self.audit_ignoring(ctx, "patch", kind, &after.dn, &changed, &ignored);
                         self.metrics
                             .provisioned(kind, if disabled { "disabled" } else { "updated" });
                     }
@@ -1526,6 +1574,10 @@ impl<D: Directory> Service<D> {
             );
             let (entry, refs) = (entry?, refs?);
             let desired = resource::desired(map, body, &refs)?;
+            let ignored = desired.ignored.clone();
+            if attempt == 1 {
+                self.note_ignored(kind, &ignored);
+            }
             let plan = plan_replace(map, &entry, desired)?;
             let pre = self.precondition(map, &entry, if_match)?;
             let changed = plan.changed_attributes();
@@ -1553,7 +1605,7 @@ impl<D: Directory> Service<D> {
                     }
                     Err(e) => return Err(e),
                     Ok(Some(after)) => {
-                        self.audit(ctx, "replace", kind, &after.dn, &changed);
+                        self.audit_ignoring(ctx, "replace", kind, &after.dn, &changed, &ignored);
                         self.metrics.provisioned(kind, "updated");
                         after
                     }

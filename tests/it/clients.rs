@@ -3,9 +3,12 @@
 //! unmapped attributes under each `unmapped` mode, and what Okta-style
 //! clients rely on.
 
+use std::io::{BufRead, BufReader};
+use std::process::{Command, Stdio};
+
 use serde_json::{Value, json};
 
-use super::{Daemon, Server, unique};
+use super::{ADMIN_PW, Daemon, Server, TOKEN, unique};
 
 const CONTACTIFY: &str = "urn:ietf:params:scim:schemas:extension:contactify:2.0:User";
 
@@ -402,6 +405,394 @@ pub async fn generic_client_basics(server: Server) {
     assert_eq!(v["status"], "404", "{v}");
 }
 
+/// A user as a generic client sends it: Entra's attributes plus some no
+/// mapping stores (a nickname, a home e-mail, a second kind of address, an
+/// extension the daemon does not know).
+fn user_with_unmapped(user_name: &str) -> Value {
+    let mut body = super::entra_user(user_name);
+    body["nickName"] = json!("Nick");
+    body["emails"]
+        .as_array_mut()
+        .unwrap()
+        .push(json!({"type": "home", "value": format!("{user_name}@home.example")}));
+    body["addresses"]
+        .as_array_mut()
+        .unwrap()
+        .push(json!({"type": "other", "locality": "Elsewhere"}));
+    body
+}
+
+const HOME: &str = "emails[type eq \"home\"].value";
+
+/// The default: anything unmapped is refused, naming the first path, and
+/// nothing is written.
+pub async fn unmapped_attributes_are_refused_by_default(server: Server) {
+    let d = Daemon::start(server).await;
+    let user_name = unique("unmapped-rej");
+    let (s, v) = d
+        .call("POST", "/Users", Some(&user_with_unmapped(&user_name)))
+        .await;
+    assert_eq!(
+        (s, v["scimType"].as_str()),
+        (400, Some("invalidValue")),
+        "{v}"
+    );
+    // Keys are read in order; the addresses come first.
+    assert!(
+        v["detail"]
+            .as_str()
+            .unwrap()
+            .starts_with("addresses[type eq \"other\"].locality is not mapped"),
+        "{v}"
+    );
+    assert!(d.dns(&format!("(uid={user_name})")).await.is_empty());
+    let created = d.create_user(&user_name).await;
+    let id = created["id"].as_str().unwrap();
+    let path = format!("/Users/{id}");
+    let (s, v) = d
+        .call(
+            "PATCH",
+            &path,
+            Some(&super::patch_body(json!([
+                {"op": "replace", "path": "title", "value": "Changed"},
+                {"op": "replace", "path": "nickName", "value": "Nick"}
+            ]))),
+        )
+        .await;
+    assert_eq!(
+        (s, v["scimType"].as_str()),
+        (400, Some("invalidPath")),
+        "{v}"
+    );
+    assert!(v["detail"].as_str().unwrap().contains("nickName"), "{v}");
+    let mut put = super::entra_user(&user_name);
+    put["title"] = json!("Changed");
+    put["nickName"] = json!("Nick");
+    let (s, v) = d.call("PUT", &path, Some(&put)).await;
+    assert_eq!(
+        (s, v["scimType"].as_str()),
+        (400, Some("invalidValue")),
+        "{v}"
+    );
+    assert!(
+        v["detail"]
+            .as_str()
+            .unwrap()
+            .starts_with("nickName is not mapped"),
+        "{v}"
+    );
+    let e = d
+        .entry(&format!("uid={user_name},ou=people,dc=example,dc=com"))
+        .await
+        .unwrap();
+    assert_eq!(
+        super::attr(&e, "title").as_deref(),
+        Some("Engineer"),
+        "nothing written"
+    );
+    let (s, v) = d
+        .call("GET", "/Users?filter=nickName%20eq%20%22Nick%22", None)
+        .await;
+    assert_eq!(
+        (s, v["scimType"].as_str()),
+        (400, Some("invalidFilter")),
+        "{v}"
+    );
+}
+
+/// The daemon binary with `unmapped = "ignore"` on users and groups, JSON
+/// logs; returns the child, its base URL and its log lines.
+struct Binary {
+    child: std::process::Child,
+    base: String,
+    config: std::path::PathBuf,
+    lines: std::sync::Arc<std::sync::Mutex<Vec<String>>>,
+}
+
+fn command(server: Server) -> Command {
+    let mut c = Command::new(env!("CARGO_BIN_EXE_scim2ldap"));
+    c.env("SCIM2LDAP_LDAP_URL", server.url())
+        .env("SCIM2LDAP_LDAP_BIND_DN", server.bind_dn())
+        .env("SCIM2LDAP_LDAP_BIND_PASSWORD", ADMIN_PW)
+        .env("SCIM2LDAP_TOKEN", TOKEN);
+    c
+}
+
+async fn ignoring_binary(server: Server) -> Binary {
+    let port = {
+        let l = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+        l.local_addr().unwrap().port()
+    };
+    let text = super::config_text(server)
+        .replace("[server]", "[server]\nlog_format = \"json\"")
+        .replace(
+            "[users.attributes]",
+            "unmapped = \"ignore\"\n\n[users.attributes]",
+        )
+        .replace(
+            "[groups.attributes]",
+            "unmapped = \"ignore\"\n\n[groups.attributes]",
+        );
+    let dir = std::env::temp_dir().join(unique("scim2ldap-it"));
+    std::fs::create_dir_all(&dir).unwrap();
+    let config = dir.join("c.toml");
+    std::fs::write(&config, text).unwrap();
+    let mut child = command(server)
+        .args(["serve", "--config", config.to_str().unwrap()])
+        .env("SCIM2LDAP_LISTEN", format!("127.0.0.1:{port}"))
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    let stderr = child.stderr.take().unwrap();
+    let lines = std::sync::Arc::new(std::sync::Mutex::new(Vec::<String>::new()));
+    let sink = lines.clone();
+    std::thread::spawn(move || {
+        for l in BufReader::new(stderr).lines().map_while(Result::ok) {
+            sink.lock().unwrap().push(l);
+        }
+    });
+    super::until_ready(port, || format!("{:?}", lines.lock().unwrap())).await;
+    Binary {
+        child,
+        base: format!("http://127.0.0.1:{port}"),
+        config,
+        lines,
+    }
+}
+
+impl Binary {
+    async fn call(&self, method: &str, path: &str, body: Option<&Value>) -> (u16, Value) {
+        let mut req = reqwest::Client::new()
+            .request(method.parse().unwrap(), format!("{}{path}", self.base))
+            .bearer_auth(TOKEN);
+        if let Some(b) = body {
+            req = req
+                .header("content-type", "application/scim+json")
+                .body(b.to_string());
+        }
+        let r = req.send().await.unwrap();
+        let status = r.status().as_u16();
+        let text = r.text().await.unwrap();
+        (
+            status,
+            serde_json::from_str(&text).unwrap_or(Value::String(text)),
+        )
+    }
+
+    /// Stops the daemon; returns its log lines as JSON.
+    fn stop(mut self) -> Vec<Value> {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+        std::thread::sleep(std::time::Duration::from_millis(100));
+        self.lines
+            .lock()
+            .unwrap()
+            .iter()
+            .filter_map(|l| serde_json::from_str(l).ok())
+            .collect()
+    }
+}
+
+/// `unmapped = "ignore"`: what no mapping stores is left out of POST, PUT
+/// and PATCH, the answer shows what was stored, and the paths show in the
+/// metrics, the audit lines, one warning each, and `explain`.
+pub async fn unmapped_attributes_are_ignored_when_configured(server: Server) {
+    let b = ignoring_binary(server).await;
+    let user_name = unique("unmapped-ign");
+    let (s, v) = b
+        .call(
+            "POST",
+            "/scim/v2/Users",
+            Some(&user_with_unmapped(&user_name)),
+        )
+        .await;
+    assert_eq!(s, 201, "{v}");
+    let emails: Vec<&str> = v["emails"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|e| e["value"].as_str().unwrap())
+        .collect();
+    assert_eq!(
+        emails,
+        [format!("{user_name}@example.com")],
+        "the answer shows what was stored"
+    );
+    assert!(v.get("nickName").is_none(), "{v}");
+    assert_eq!(v["addresses"].as_array().map(Vec::len), Some(1), "{v}");
+    let id = v["id"].as_str().unwrap().to_owned();
+    let path = format!("/scim/v2/Users/{id}");
+    let d = Daemon::start(server).await;
+    let dn = format!("uid={user_name},ou=people,dc=example,dc=com");
+    let e = d.entry(&dn).await.unwrap();
+    assert_eq!(
+        super::attrs(&e, "mail"),
+        [format!("{user_name}@example.com")]
+    );
+    assert_eq!(super::attr(&e, "l").as_deref(), Some("Springfield"));
+    // PATCH: an unmapped path is a no-op, an unmapped element is left out.
+    let (s, v) = b
+        .call(
+            "PATCH",
+            &path,
+            Some(&super::patch_body(json!([
+                {"op": "replace", "path": "nickName", "value": "Nick"},
+                {"op": "add", "path": "emails", "value": [{"type": "home", "value": "h@home.example"}]},
+                {"op": "add", "path": HOME, "value": "h@home.example"},
+                {"op": "replace", "path": "title", "value": "Patched"}
+            ]))),
+        )
+        .await;
+    assert_eq!((s, v["title"].as_str()), (200, Some("Patched")), "{v}");
+    let (s, v) = b
+        .call(
+            "PATCH",
+            &path,
+            Some(&super::patch_body(
+                json!([{"op": "remove", "path": "nickName"}]),
+            )),
+        )
+        .await;
+    assert_eq!((s, v["title"].as_str()), (200, Some("Patched")), "{v}");
+    // PUT: the same.
+    let mut put = user_with_unmapped(&user_name);
+    put["title"] = json!("Put");
+    let (s, v) = b.call("PUT", &path, Some(&put)).await;
+    assert_eq!((s, v["title"].as_str()), (200, Some("Put")), "{v}");
+    let e = d.entry(&dn).await.unwrap();
+    assert_eq!(
+        super::attrs(&e, "mail"),
+        [format!("{user_name}@example.com")]
+    );
+    assert_eq!(super::attr(&e, "title").as_deref(), Some("Put"));
+    // Groups too.
+    let group = json!({"schemas": ["urn:ietf:params:scim:schemas:core:2.0:Group"], "displayName": unique("unmapped-g"), "description": "not stored"});
+    let (s, v) = b.call("POST", "/scim/v2/Groups", Some(&group)).await;
+    assert_eq!(s, 201, "{v}");
+    // Filters on unmapped attributes are still refused: ignoring them would
+    // match the wrong users.
+    let (s, v) = b
+        .call(
+            "GET",
+            "/scim/v2/Users?filter=nickName%20eq%20%22Nick%22",
+            None,
+        )
+        .await;
+    assert_eq!(
+        (s, v["scimType"].as_str()),
+        (400, Some("invalidFilter")),
+        "{v}"
+    );
+    // The metrics count every ignored path.
+    let (s, metrics) = b.call("GET", "/metrics", None).await;
+    assert_eq!(s, 200);
+    let metrics = metrics.as_str().unwrap();
+    for (line, n) in [
+        ("resource=\"User\",path=\"nickName\"", 4),
+        (
+            "resource=\"User\",path=\"emails[type eq \\\"home\\\"].value\"",
+            3,
+        ),
+        (
+            "resource=\"User\",path=\"addresses[type eq \\\"other\\\"].locality\"",
+            2,
+        ),
+        ("resource=\"Group\",path=\"description\"", 1),
+    ] {
+        assert!(
+            metrics.contains(&format!("scim2ldap_unmapped_ignored_total{{{line}}} {n}")),
+            "{line} {n}:\n{metrics}"
+        );
+    }
+    // explain lists what it would leave out, and writes nothing.
+    let body_file = b.config.with_file_name("user.json");
+    std::fs::write(
+        &body_file,
+        user_with_unmapped(&unique("explained")).to_string(),
+    )
+    .unwrap();
+    let out = command(server)
+        .args([
+            "explain",
+            "--config",
+            b.config.to_str().unwrap(),
+            "POST",
+            "/Users",
+        ])
+        .arg(&body_file)
+        .output()
+        .unwrap();
+    let text = String::from_utf8_lossy(&out.stdout);
+    assert!(out.status.success(), "{text}");
+    for p in ["nickName", HOME, "addresses[type eq \"other\"].locality"] {
+        assert!(
+            text.contains(&format!("ignored (User, no mapping stores it): {p}")),
+            "{p}: {text}"
+        );
+    }
+    let logs = b.stop();
+    let audit = |op: &str| {
+        logs.iter()
+            .find(|l| {
+                l["target"] == "audit"
+                    && l["operation"] == op
+                    && l["dn"].as_str().is_some_and(|d| d.contains(&user_name))
+            })
+            .unwrap_or_else(|| panic!("no audit line for {op}: {logs:?}"))
+            .clone()
+    };
+    for op in ["create", "replace"] {
+        let ignored = audit(op)["ignored"].as_str().unwrap_or_default().to_owned();
+        assert!(
+            ignored.contains("nickName") && ignored.contains("home"),
+            "{op}: {ignored}"
+        );
+    }
+    let ignored = audit("patch")["ignored"]
+        .as_str()
+        .unwrap_or_default()
+        .to_owned();
+    assert!(
+        ignored.contains("nickName") && ignored.contains("home"),
+        "patch: {ignored}"
+    );
+    let warnings: Vec<&Value> = logs
+        .iter()
+        .filter(|l| l["level"] == "WARN" && l["path"] == "nickName")
+        .collect();
+    assert_eq!(
+        warnings.len(),
+        1,
+        "one warning per path, not one per request: {warnings:?}"
+    );
+}
+
+/// A config value other than reject or ignore is a config problem naming the key.
+pub async fn unknown_unmapped_mode_is_a_config_problem(server: Server) {
+    let text = super::config_text(server).replace(
+        "[users.attributes]",
+        "unmapped = \"drop\"\n\n[users.attributes]",
+    );
+    let dir = std::env::temp_dir().join(unique("scim2ldap-it"));
+    std::fs::create_dir_all(&dir).unwrap();
+    let config = dir.join("c.toml");
+    std::fs::write(&config, text).unwrap();
+    let out = command(server)
+        .args(["check-config", "--config", config.to_str().unwrap()])
+        .output()
+        .unwrap();
+    let text = format!(
+        "{}{}",
+        String::from_utf8_lossy(&out.stdout),
+        String::from_utf8_lossy(&out.stderr)
+    );
+    assert!(!out.status.success(), "{text}");
+    assert!(
+        text.contains("users.unmapped: \"drop\" is not one of \"reject\", \"ignore\""),
+        "{text}"
+    );
+}
+
 /// Runs each listed test once against OpenLDAP and once against 389-ds.
 macro_rules! on_both {
     ($($name:ident),* $(,)?) => {
@@ -426,4 +817,7 @@ on_both!(
     endpoints_ignore_case_and_a_trailing_slash,
     core_attributes_under_the_core_urn,
     generic_client_basics,
+    unmapped_attributes_are_refused_by_default,
+    unmapped_attributes_are_ignored_when_configured,
+    unknown_unmapped_mode_is_a_config_problem,
 );
