@@ -1416,7 +1416,8 @@ impl<D: Directory> Service<D> {
         self.note_ignored(kind, &ignored);
         let answer_204 =
             kind == ResourceKind::Group && projection.is_none_or(Projection::is_default);
-        if answer_204 && if_match.is_none() {
+        // Ignored paths go through the general path, whose audit line lists them.
+        if answer_204 && if_match.is_none() && ignored.is_empty() {
             if let Some(delta) = mapping::patch::member_delta(map, &ops) {
                 if self.patch_members(map, id, &delta, ctx).await? {
                     return Ok(None);
