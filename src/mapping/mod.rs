@@ -9,6 +9,7 @@
 //! - [`filter`] translates a SCIM filter into one LDAP filter.
 
 pub mod filter;
+pub mod managed;
 pub mod patch;
 pub mod resource;
 
@@ -43,12 +44,6 @@ impl ResourceKind {
         match self {
             ResourceKind::User => schema::CORE_USER,
             ResourceKind::Group => schema::CORE_GROUP,
-        }
-    }
-    fn section(self) -> &'static str {
-        match self {
-            ResourceKind::User => "users",
-            ResourceKind::Group => "groups",
         }
     }
     pub fn parse(s: &str) -> Option<ResourceKind> {
@@ -249,7 +244,7 @@ impl AttrMap {
 
     /// Every LDAP attribute a full read needs, in a stable order.
     pub fn read_attributes(&self) -> Vec<String> {
-        self.with_bookkeeping(self.fields.iter())
+        self.read_list(|_| true)
     }
 
     /// The attributes only the server changes (id, timestamps, version,
@@ -258,27 +253,7 @@ impl AttrMap {
     /// write reads back when the rest of the entry is known.
     pub fn generated_attributes(&self) -> Vec<String> {
         // Mapped but read-only: maintained by the server or by someone else.
-        self.with_bookkeeping(
-            self.fields
-                .iter()
-                .filter(|f| f.mutability == Mutability::ReadOnly),
-        )
-    }
-
-    /// The id, timestamps, version, the LDAP attributes of `fields`, the
-    /// disable attribute, memberOf and the version token, once each.
-    fn with_bookkeeping<'a>(&self, fields: impl Iterator<Item = &'a Field>) -> Vec<String> {
-        let mut out: Vec<String> = vec![
-            self.id_attribute.clone(),
-            CREATED.to_owned(),
-            MODIFIED.to_owned(),
-            self.version_attribute.clone(),
-        ];
-        out.extend(fields.map(|f| f.ldap.clone()));
-        out.extend(self.disable.as_ref().map(|d| d.attribute.clone()));
-        out.extend(self.member_of.clone());
-        out.extend(self.version_token.clone());
-        dedup_ci(out)
+        self.read_list(|f| f.mutability == Mutability::ReadOnly)
     }
 
     /// The DN for a new entry named `rdn_value`.
@@ -315,6 +290,14 @@ impl AttrMap {
         } else {
             !id.is_empty() && id.len() <= 256 && id.chars().all(|c| !c.is_control())
         }
+    }
+}
+
+/// The config section of a resource type: `users` or `groups`.
+pub fn section(kind: ResourceKind) -> &'static str {
+    match kind {
+        ResourceKind::User => "users",
+        ResourceKind::Group => "groups",
     }
 }
 
@@ -360,7 +343,7 @@ pub fn compile(
     extensions: &[String],
     p: &mut Vec<String>,
 ) -> Option<AttrMap> {
-    let sec = kind.section();
+    let sec = section(kind);
     let start = p.len();
     let base = match raw.base.as_deref() {
         None => {

@@ -18,7 +18,7 @@ use serde_json::Value;
 use crate::error::{Error, ScimType};
 use crate::ldap::{Dn, Entry, Mod};
 use crate::mapping::resource::{Desired, Values, leaves, to_ldap};
-use crate::mapping::{AttrMap, Field, Refs, ResourceKind, TemplatePart};
+use crate::mapping::{AttrMap, Field, Refs, ResourceKind, TemplatePart, managed};
 use crate::scim::filter::{CompareOp, Filter, Value as Literal};
 use crate::scim::patch::{Op, Operation, as_bool};
 use crate::scim::path::AttrPath;
@@ -79,13 +79,12 @@ struct Working<'a> {
 impl<'a> Working<'a> {
     fn new(map: &'a AttrMap, current: Option<&Entry>) -> Working<'a> {
         let mut cur = Values::new();
-        let mut attrs: Vec<&str> = map.fields.iter().map(|f| f.ldap.as_str()).collect();
-        attrs.extend(map.defaults.iter().map(|(a, _)| a.as_str()));
-        if let Some(d) = &map.disable {
-            attrs.push(&d.attribute);
-        }
         if let Some(e) = current {
-            for a in attrs {
+            let planned = map
+                .managed()
+                .into_iter()
+                .filter(|m| managed::planned(m.role));
+            for a in planned.map(|m| m.ldap) {
                 let v = e.values(a);
                 if !v.is_empty() {
                     cur.insert(a.to_ascii_lowercase(), v.to_vec());
@@ -677,7 +676,7 @@ fn finish(mut w: Working<'_>, creating: bool) -> Result<(Values, Plan), Error> {
             if old == new {
                 continue;
             }
-            let name = ldap_name(map, &key);
+            let name = map.ldap_name(&key);
             let multi = map
                 .fields
                 .iter()
@@ -724,18 +723,6 @@ fn finish(mut w: Working<'_>, creating: bool) -> Result<(Values, Plan), Error> {
         }
     }
     Ok((w.values, plan))
-}
-
-/// The configured spelling of an LDAP attribute known by its lower-case key.
-fn ldap_name(map: &AttrMap, key: &str) -> String {
-    map.fields
-        .iter()
-        .map(|f| f.ldap.as_str())
-        .chain(map.defaults.iter().map(|(a, _)| a.as_str()))
-        .chain(map.disable.iter().map(|d| d.attribute.as_str()))
-        .find(|a| a.eq_ignore_ascii_case(key))
-        .unwrap_or(key)
-        .to_owned()
 }
 
 /// The membership changes of a group PATCH that changes nothing else: member
@@ -931,7 +918,7 @@ pub fn plan_create(map: &AttrMap, desired: Desired) -> Result<NewEntry, Error> {
     let mut attrs: BTreeMap<String, Vec<String>> = BTreeMap::new();
     attrs.insert("objectClass".to_owned(), map.object_classes.clone());
     for (k, v) in values {
-        attrs.insert(ldap_name(map, &k), v);
+        attrs.insert(map.ldap_name(&k), v);
     }
     Ok(NewEntry {
         dn: map.dn_for(&name),
@@ -982,6 +969,34 @@ mod tests {
             ]
             .map(|(k, v)| (k.to_owned(), v.into_iter().map(str::to_owned).collect())),
         )
+    }
+
+    /// A write reads into its working copy exactly the planned attributes of
+    /// the map's managed list: an entry carrying every managed attribute
+    /// leaves the rest (id, timestamps, memberOf, token) out.
+    #[test]
+    fn the_working_copy_holds_the_planned_attributes() {
+        let c = openldap();
+        for map in [Some(&c.users), c.groups.as_ref()].into_iter().flatten() {
+            let managed = map.managed();
+            let entry = Entry::new(
+                "cn=x,dc=example,dc=com".into(),
+                managed
+                    .iter()
+                    .map(|m| (m.ldap.to_owned(), vec!["v".to_owned()])),
+            );
+            let w = Working::new(map, Some(&entry));
+            let mut want: Vec<String> = managed
+                .iter()
+                .filter(|m| managed::planned(m.role))
+                .map(|m| m.ldap.to_ascii_lowercase())
+                .collect();
+            want.sort();
+            want.dedup();
+            let got: Vec<String> = w.current.keys().cloned().collect();
+            assert_eq!(got, want);
+            assert!(!got.contains(&map.id_attribute.to_ascii_lowercase()));
+        }
     }
 
     fn patch(ops: Value) -> Result<Plan, Error> {

@@ -12,6 +12,7 @@ use serde_json::{Map, Value, json};
 
 use crate::error::{Error, ScimType};
 use crate::ldap::{self, Dn, Entry};
+use crate::mapping::managed::{Managed, Role};
 use crate::mapping::{
     AttrMap, CREATED, Field, MODIFIED, Maps, Pinned, RefTarget, Refs, ResourceKind,
 };
@@ -754,33 +755,25 @@ pub fn attributes_for(map: &AttrMap, projection: &Projection) -> Vec<String> {
         return map.read_attributes();
     }
     let core = map.kind.core_schema();
-    let mut out = vec![
-        map.id_attribute.clone(),
-        CREATED.to_owned(),
-        MODIFIED.to_owned(),
-        map.version_attribute.clone(),
-    ];
-    for f in &map.fields {
-        if projection.wants(
-            &f.schema,
-            &f.attr,
-            f.sub.as_deref(),
-            f.returned == Returned::Request,
-        ) {
-            out.push(f.ldap.clone());
+    let wanted = |m: &Managed<'_>| match m.role {
+        Role::Id | Role::Created | Role::Modified | Role::Version => true,
+        Role::Field(i) => {
+            let f = &map.fields[i];
+            projection.wants(
+                &f.schema,
+                &f.attr,
+                f.sub.as_deref(),
+                f.returned == Returned::Request,
+            )
         }
-    }
-    if let Some(d) = &map.disable {
-        if projection.wants(core, "active", None, false) {
-            out.push(d.attribute.clone());
-        }
-    }
-    if let Some(m) = &map.member_of {
-        if projection.wants(core, "groups", Some("value"), false) {
-            out.push(m.clone());
-        }
-    }
-    super::dedup_ci(out)
+        Role::Disable => projection.wants(core, "active", None, false),
+        Role::MemberOf => projection.wants(core, "groups", Some("value"), false),
+        // Only writes compare the token; the RDN is read through its field,
+        // defaults are derived.
+        Role::VersionToken | Role::Rdn | Role::Default(_) => false,
+    };
+    let out = map.managed().into_iter().filter(wanted);
+    super::dedup_ci(out.map(|m| m.ldap.to_owned()).collect())
 }
 
 /// True when the naming DN of `dn` sits directly in one of the configured
