@@ -293,6 +293,17 @@ impl AttrMap {
     }
 }
 
+/// Reads a boolean the way Entra sends it: a JSON boolean or the strings
+/// "True"/"False" in any case.
+pub fn as_bool(v: &serde_json::Value) -> Option<bool> {
+    match v {
+        serde_json::Value::Bool(b) => Some(*b),
+        serde_json::Value::String(s) if s.eq_ignore_ascii_case("true") => Some(true),
+        serde_json::Value::String(s) if s.eq_ignore_ascii_case("false") => Some(false),
+        _ => None,
+    }
+}
+
 /// The config section of a resource type: `users` or `groups`.
 pub fn section(kind: ResourceKind) -> &'static str {
     match kind {
@@ -1070,6 +1081,19 @@ pub(crate) mod tests {
     use super::*;
     use crate::config::Config;
     use crate::config::tests::{Vars, example};
+
+    #[test]
+    fn booleans_in_entra_spelling() {
+        for (v, b) in [
+            (serde_json::json!(true), Some(true)),
+            (serde_json::json!("True"), Some(true)),
+            (serde_json::json!("FALSE"), Some(false)),
+            (serde_json::json!("yes"), None),
+            (serde_json::json!(1), None),
+        ] {
+            assert_eq!(as_bool(&v), b, "{v}");
+        }
+    }
 
     pub fn openldap() -> Config {
         Config::parse(

@@ -12,11 +12,11 @@ use serde_json::{Map, Value, json};
 
 use crate::error::{Error, ScimType};
 use crate::ldap::{self, Dn, Entry};
+use crate::mapping::as_bool;
 use crate::mapping::managed::{Managed, Role};
 use crate::mapping::{
     AttrMap, CREATED, Field, MODIFIED, Maps, Pinned, RefTarget, Refs, ResourceKind,
 };
-use crate::scim::patch::as_bool;
 use crate::scim::query::Projection;
 use crate::scim::schema::{AttrType, Mutability, Returned};
 
@@ -90,14 +90,25 @@ fn container<'a>(
     }
 }
 
+/// Which elements of a complex value a field takes its leaves from.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Elements {
+    /// Only elements whose sub-attributes match the field's pinned values
+    /// (`type eq "work"`): a whole resource or attribute value.
+    Pinned,
+    /// Every element: a PATCH path's filter already selected them.
+    Selected,
+}
+
 /// The leaf JSON values `field` takes from `value`, where `value` is what the
 /// resource holds under the field's attribute.
 pub fn leaves<'a>(
     map: &AttrMap,
     field: &Field,
     value: &'a Value,
-    skip_pins: bool,
+    elements: Elements,
 ) -> Result<Vec<&'a Value>, Error> {
+    let skip_pins = elements == Elements::Selected;
     let from_element = |o: &'a Map<String, Value>| -> Option<&'a Value> {
         if skip_pins || element_matches(map, field, o) {
             field.sub.as_deref().and_then(|s| get_ci(o, s))
@@ -230,7 +241,7 @@ pub fn reference_ids(map: &AttrMap, res: &Value) -> Vec<String> {
     let mut out = Vec::new();
     for f in map.fields.iter().filter(|f| f.reference.is_some()) {
         if let Some(v) = container(map, f, obj).and_then(|c| get_ci(c, &f.attr)) {
-            for leaf in leaves(map, f, v, false).unwrap_or_default() {
+            for leaf in leaves(map, f, v, Elements::Pinned).unwrap_or_default() {
                 match leaf {
                     Value::String(s) => out.push(s.clone()),
                     Value::Object(o) => out.extend(
@@ -447,7 +458,7 @@ pub fn desired(map: &AttrMap, res: &Value, refs: &Refs) -> Result<Desired, Error
             continue;
         }
         let mut vals: Vec<String> = Vec::new();
-        for leaf in leaves(map, f, v, false)? {
+        for leaf in leaves(map, f, v, Elements::Pinned)? {
             let s = to_ldap(f, leaf, refs)?;
             if !s.is_empty() && !vals.iter().any(|x| x.eq_ignore_ascii_case(&s)) {
                 vals.push(s);
