@@ -11,9 +11,10 @@ use crate::scim::path::AttrPath;
 use crate::scim::schema::{self, AttrDef, AttrType, Mutability, Returned, Schema};
 
 use super::{
-    AttrMap, Disable, Field, MemberValue, Members, PasswordMode, Pinned, RefTarget, ResourceKind,
-    Template, TemplatePart, section,
+    AttrMap, Disable, Field, MemberValue, Members, PasswordMode, Pinned, RefTarget, Template,
+    TemplatePart, section,
 };
+use crate::scim::ResourceKind;
 
 fn valid_ldap_name(s: &str) -> bool {
     let mut chars = s.chars();

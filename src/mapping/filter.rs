@@ -11,7 +11,8 @@
 use crate::error::{Error, ScimType};
 use crate::ldap::{self, Filter as L};
 use crate::mapping::as_bool;
-use crate::mapping::{AttrMap, CREATED, Field, MODIFIED, Pinned, Refs, ResourceKind};
+use crate::mapping::{AttrMap, CREATED, Field, MODIFIED, Pinned, Refs};
+use crate::scim::ResourceKind;
 use crate::scim::filter::{CompareOp, Filter, Value};
 use crate::scim::path::AttrPath;
 use crate::scim::schema::AttrType;
@@ -168,6 +169,22 @@ fn fields_for<'a>(
     Ok(fields)
 }
 
+/// The core attributes the daemon derives, which no field maps.
+fn special(map: &AttrMap, path: &AttrPath) -> Option<Special> {
+    match (
+        path.attr.to_ascii_lowercase().as_str(),
+        path.sub.as_deref().map(str::to_ascii_lowercase).as_deref(),
+    ) {
+        ("id", None) => Some(Special::Id),
+        ("meta", Some("created")) => Some(Special::Time(CREATED)),
+        ("meta", Some("lastmodified")) => Some(Special::Time(MODIFIED)),
+        ("meta", Some("resourcetype")) => Some(Special::ResourceType),
+        ("active", None) if map.kind == ResourceKind::User => Some(Special::Active),
+        ("schemas", None) => Some(Special::Schemas),
+        _ => None,
+    }
+}
+
 /// One `attrPath op value` (or `attrPath pr`). `within` is set inside a value
 /// filter: the element's fields and the sub-attribute named.
 fn attr_expr(
@@ -183,19 +200,7 @@ fn attr_expr(
         .as_deref()
         .is_none_or(|s| s.eq_ignore_ascii_case(map.kind.core_schema()));
     if within.is_none() && core {
-        let special = match (
-            path.attr.to_ascii_lowercase().as_str(),
-            path.sub.as_deref().map(str::to_ascii_lowercase).as_deref(),
-        ) {
-            ("id", None) => Some(Special::Id),
-            ("meta", Some("created")) => Some(Special::Time(CREATED)),
-            ("meta", Some("lastmodified")) => Some(Special::Time(MODIFIED)),
-            ("meta", Some("resourcetype")) => Some(Special::ResourceType),
-            ("active", None) if map.kind == ResourceKind::User => Some(Special::Active),
-            ("schemas", None) => Some(Special::Schemas),
-            _ => None,
-        };
-        if let Some(s) = special {
+        if let Some(s) = special(map, path) {
             return special_expr(map, s, path, cmp);
         }
     }
@@ -627,6 +632,7 @@ mod tests {
     }
 
     #[test]
+    // Longer than a screen: a table of filter → LDAP rows, one line each.
     fn translations() {
         let cases = [
             (

@@ -7,56 +7,25 @@
 //! - [`resource`] converts SCIM JSON to LDAP values and entries back to JSON.
 //! - [`patch`] turns PATCH operations (or a PUT body) into one modify [`patch::Plan`].
 //! - [`filter`] translates a SCIM filter into one LDAP filter.
+//! - [`managed`] is the one list of LDAP attributes a map manages.
+//! - [`discovery`] publishes /Schemas and /ResourceTypes reduced to what is mapped.
 
 mod compile;
+pub mod discovery;
 pub mod filter;
 pub mod managed;
 pub mod patch;
 pub mod resource;
 
+/// Kept so callers outside `mapping` and `scim` still compile; import
+/// [`crate::scim::ResourceKind`] instead.
+pub use crate::scim::ResourceKind;
 pub use compile::compile;
 
 use std::collections::BTreeMap;
 
 use crate::ldap::Dn;
-use crate::scim::schema::{self, AttrType, Mutability, Returned, Schema};
-
-/// The two SCIM resource types.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash)]
-pub enum ResourceKind {
-    User,
-    Group,
-}
-
-impl ResourceKind {
-    pub fn name(self) -> &'static str {
-        match self {
-            ResourceKind::User => "User",
-            ResourceKind::Group => "Group",
-        }
-    }
-    pub fn endpoint(self) -> &'static str {
-        match self {
-            ResourceKind::User => "Users",
-            ResourceKind::Group => "Groups",
-        }
-    }
-    pub fn core_schema(self) -> &'static str {
-        match self {
-            ResourceKind::User => schema::CORE_USER,
-            ResourceKind::Group => schema::CORE_GROUP,
-        }
-    }
-    pub fn parse(s: &str) -> Option<ResourceKind> {
-        if s.eq_ignore_ascii_case("user") {
-            Some(ResourceKind::User)
-        } else if s.eq_ignore_ascii_case("group") {
-            Some(ResourceKind::Group)
-        } else {
-            None
-        }
-    }
-}
+use crate::scim::schema::{AttrType, Mutability, Returned, Schema};
 
 /// A constant a mapping key's value filter pins, e.g. `type eq "work"`.
 #[derive(Debug, Clone, PartialEq)]

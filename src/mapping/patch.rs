@@ -19,7 +19,8 @@ use crate::error::{Error, ScimType};
 use crate::ldap::{Dn, Entry, Mod};
 use crate::mapping::as_bool;
 use crate::mapping::resource::{Desired, Elements, Values, leaves, to_ldap};
-use crate::mapping::{AttrMap, Field, Refs, ResourceKind, TemplatePart, managed};
+use crate::mapping::{AttrMap, Field, Refs, TemplatePart, managed};
+use crate::scim::ResourceKind;
 use crate::scim::filter::{CompareOp, Filter, Value as Literal};
 use crate::scim::patch::{Op, Operation};
 use crate::scim::path::AttrPath;
@@ -1482,6 +1483,7 @@ mod tests {
     }
 
     #[test]
+    // Longer than a screen: one row per membership PATCH form Entra sends.
     fn entra_membership_forms() {
         let p = gpatch(json!([{"op": "Add", "path": "members", "value": [{"$ref": null, "value": U3}, {"value": U1}]}])).unwrap();
         assert_eq!(

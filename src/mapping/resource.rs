@@ -14,9 +14,8 @@ use crate::error::{Error, ScimType};
 use crate::ldap::{self, Dn, Entry};
 use crate::mapping::as_bool;
 use crate::mapping::managed::{Managed, Role};
-use crate::mapping::{
-    AttrMap, CREATED, Field, MODIFIED, Maps, Pinned, RefTarget, Refs, ResourceKind,
-};
+use crate::mapping::{AttrMap, CREATED, Field, MODIFIED, Maps, Pinned, RefTarget, Refs};
+use crate::scim::ResourceKind;
 use crate::scim::query::Projection;
 use crate::scim::schema::{AttrType, Mutability, Returned};
 
@@ -533,6 +532,8 @@ fn arr_mut<'a>(parent: &'a mut Map<String, Value>, key: &str) -> Option<&'a mut 
 }
 
 /// The SCIM resource for an entry, limited to what `projection` asks for.
+// Over a screen: one pass over the fields in schema order, building the
+// resource in place; the per-field work is already in `place`.
 pub fn to_resource(
     map: &AttrMap,
     entry: &Entry,
@@ -644,6 +645,8 @@ pub fn version(map: &AttrMap, entry: &Entry) -> Option<String> {
     })
 }
 
+// Over a screen: one `match` over how a field's values sit in its
+// attribute (simple, complex, pinned element, reference); each arm is short.
 fn place(
     f: &Field,
     siblings: usize,

@@ -43,6 +43,8 @@ fn get_ci<'a>(obj: &'a Map<String, Value>, key: &str) -> Option<&'a Value> {
 }
 
 /// Parses a PatchOp body into operations.
+// Over a screen: the RFC 7644 §3.5.2 checks and Entra's variants in the
+// order a body is read; each is a few lines and they share the parsed state.
 pub fn parse(body: &Value) -> Result<Vec<Operation>, Error> {
     let obj = body
         .as_object()
