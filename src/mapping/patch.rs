@@ -386,7 +386,10 @@ fn apply(w: &mut Working<'_>, op: &Operation, refs: &Refs) -> Result<(), Error> 
     for f in fields {
         let current = w.get(&f.ldap).to_vec();
         let next = match (op.op, &op.value) {
-            (Op::Remove, Some(v)) if !v.is_null() => remove_values(map, f, op, v, current, refs)?,
+            (Op::Remove, Some(v)) if !v.is_null() => {
+                let gone = value_leaves(map, f, path, v)?.unwrap_or_default();
+                remove_values(f, gone, current, refs)
+            }
             (Op::Remove, _) => match &path.filter {
                 Some(flt) if selects_values(flt, f) => remove_matching(f, flt, current, refs),
                 _ => Vec::new(),
@@ -496,24 +499,16 @@ fn writable_fields<'a>(map: &'a AttrMap, path: &AttrPath) -> Result<Vec<&'a Fiel
 
 /// Entra's older remove form, `remove` with a value: these values go
 /// (absent ones are no error).
-fn remove_values(
-    map: &AttrMap,
-    f: &Field,
-    op: &Operation,
-    v: &Value,
-    current: Vec<String>,
-    refs: &Refs,
-) -> Result<Vec<String>, Error> {
-    let gone: std::collections::HashSet<String> = value_leaves(map, f, &op.path, v)?
-        .unwrap_or_default()
+fn remove_values(f: &Field, gone: Vec<&Value>, current: Vec<String>, refs: &Refs) -> Vec<String> {
+    let gone: std::collections::HashSet<String> = gone
         .into_iter()
         .filter_map(|leaf| to_ldap(f, leaf, refs).ok())
         .map(|g| value_key(f, &g))
         .collect();
-    Ok(current
+    current
         .into_iter()
         .filter(|c| !gone.contains(&value_key(f, c)))
-        .collect())
+        .collect()
 }
 
 /// `remove` with a filter that selects values (`members[value eq "…"]`):
