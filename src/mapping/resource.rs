@@ -12,10 +12,10 @@ use serde_json::{Map, Value, json};
 
 use crate::error::{Error, ScimType};
 use crate::ldap::{self, Dn, Entry};
-use crate::mapping::{
-    AttrMap, CREATED, Field, MODIFIED, Maps, Pinned, RefTarget, Refs, ResourceKind,
-};
-use crate::scim::patch::as_bool;
+use crate::mapping::as_bool;
+use crate::mapping::managed::{Managed, Role};
+use crate::mapping::{AttrMap, CREATED, Field, MODIFIED, Maps, Pinned, RefTarget, Refs};
+use crate::scim::ResourceKind;
 use crate::scim::query::Projection;
 use crate::scim::schema::{AttrType, Mutability, Returned};
 
@@ -89,14 +89,25 @@ fn container<'a>(
     }
 }
 
+/// Which elements of a complex value a field takes its leaves from.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Elements {
+    /// Only elements whose sub-attributes match the field's pinned values
+    /// (`type eq "work"`): a whole resource or attribute value.
+    Pinned,
+    /// Every element: a PATCH path's filter already selected them.
+    Selected,
+}
+
 /// The leaf JSON values `field` takes from `value`, where `value` is what the
 /// resource holds under the field's attribute.
 pub fn leaves<'a>(
     map: &AttrMap,
     field: &Field,
     value: &'a Value,
-    skip_pins: bool,
+    elements: Elements,
 ) -> Result<Vec<&'a Value>, Error> {
+    let skip_pins = elements == Elements::Selected;
     let from_element = |o: &'a Map<String, Value>| -> Option<&'a Value> {
         if skip_pins || element_matches(map, field, o) {
             field.sub.as_deref().and_then(|s| get_ci(o, s))
@@ -229,7 +240,7 @@ pub fn reference_ids(map: &AttrMap, res: &Value) -> Vec<String> {
     let mut out = Vec::new();
     for f in map.fields.iter().filter(|f| f.reference.is_some()) {
         if let Some(v) = container(map, f, obj).and_then(|c| get_ci(c, &f.attr)) {
-            for leaf in leaves(map, f, v, false).unwrap_or_default() {
+            for leaf in leaves(map, f, v, Elements::Pinned).unwrap_or_default() {
                 match leaf {
                     Value::String(s) => out.push(s.clone()),
                     Value::Object(o) => out.extend(
@@ -446,7 +457,7 @@ pub fn desired(map: &AttrMap, res: &Value, refs: &Refs) -> Result<Desired, Error
             continue;
         }
         let mut vals: Vec<String> = Vec::new();
-        for leaf in leaves(map, f, v, false)? {
+        for leaf in leaves(map, f, v, Elements::Pinned)? {
             let s = to_ldap(f, leaf, refs)?;
             if !s.is_empty() && !vals.iter().any(|x| x.eq_ignore_ascii_case(&s)) {
                 vals.push(s);
@@ -521,6 +532,8 @@ fn arr_mut<'a>(parent: &'a mut Map<String, Value>, key: &str) -> Option<&'a mut 
 }
 
 /// The SCIM resource for an entry, limited to what `projection` asks for.
+// Over a screen: one pass over the fields in schema order, building the
+// resource in place; the per-field work is already in `place`.
 pub fn to_resource(
     map: &AttrMap,
     entry: &Entry,
@@ -632,6 +645,8 @@ pub fn version(map: &AttrMap, entry: &Entry) -> Option<String> {
     })
 }
 
+// Over a screen: one `match` over how a field's values sit in its
+// attribute (simple, complex, pinned element, reference); each arm is short.
 fn place(
     f: &Field,
     siblings: usize,
@@ -754,33 +769,25 @@ pub fn attributes_for(map: &AttrMap, projection: &Projection) -> Vec<String> {
         return map.read_attributes();
     }
     let core = map.kind.core_schema();
-    let mut out = vec![
-        map.id_attribute.clone(),
-        CREATED.to_owned(),
-        MODIFIED.to_owned(),
-        map.version_attribute.clone(),
-    ];
-    for f in &map.fields {
-        if projection.wants(
-            &f.schema,
-            &f.attr,
-            f.sub.as_deref(),
-            f.returned == Returned::Request,
-        ) {
-            out.push(f.ldap.clone());
+    let wanted = |m: &Managed<'_>| match m.role {
+        Role::Id | Role::Created | Role::Modified | Role::Version => true,
+        Role::Field(i) => {
+            let f = &map.fields[i];
+            projection.wants(
+                &f.schema,
+                &f.attr,
+                f.sub.as_deref(),
+                f.returned == Returned::Request,
+            )
         }
-    }
-    if let Some(d) = &map.disable {
-        if projection.wants(core, "active", None, false) {
-            out.push(d.attribute.clone());
-        }
-    }
-    if let Some(m) = &map.member_of {
-        if projection.wants(core, "groups", Some("value"), false) {
-            out.push(m.clone());
-        }
-    }
-    super::dedup_ci(out)
+        Role::Disable => projection.wants(core, "active", None, false),
+        Role::MemberOf => projection.wants(core, "groups", Some("value"), false),
+        // Only writes compare the token; the RDN is read through its field,
+        // defaults are derived.
+        Role::VersionToken | Role::Rdn | Role::Default(_) => false,
+    };
+    let out = map.managed().into_iter().filter(wanted);
+    super::dedup_ci(out.map(|m| m.ldap.to_owned()).collect())
 }
 
 /// True when the naming DN of `dn` sits directly in one of the configured

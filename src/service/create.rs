@@ -10,7 +10,8 @@ use crate::error::Error;
 use crate::ldap::{Dn, Entry};
 use crate::mapping::patch::plan_create;
 use crate::mapping::resource;
-use crate::mapping::{self, AttrMap, ResourceKind};
+use crate::mapping::{self, AttrMap};
+use crate::scim::ResourceKind;
 use crate::scim::query::Projection;
 
 impl<D: Directory> Service<D> {

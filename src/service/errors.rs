@@ -5,7 +5,8 @@
 use crate::directory::{DirError, rc};
 use crate::error::Error;
 use crate::ldap::Dn;
-use crate::mapping::{AttrMap, ResourceKind};
+use crate::mapping::{AttrMap};
+use crate::scim::ResourceKind;
 
 /// No resource of `kind` has this id.
 pub(super) fn not_found(kind: ResourceKind, id: &str) -> Error {

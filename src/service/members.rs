@@ -11,7 +11,7 @@ use crate::directory::{DirError, Directory, Scope, Search, rc};
 use crate::error::Error;
 use crate::ldap::{self, Dn, Entry, Filter, Mod};
 use crate::mapping::patch::{MemberDelta, member_mods};
-use crate::mapping::{AttrMap, Refs};
+use crate::mapping::{AttrMap, Refs, managed};
 
 /// Which membership changes a write made, for the placeholder checks.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -89,12 +89,12 @@ impl<D: Directory> Service<D> {
         let Some(m) = map.members.as_ref() else {
             return Ok(Shortcut::NeedsPlan);
         };
-        let mut attrs = vec![
-            map.id_attribute.clone(),
-            map.version_attribute.clone(),
-            map.rdn.clone(),
-        ];
-        attrs.extend(map.version_token.clone());
+        let attrs = map
+            .managed()
+            .iter()
+            .filter(|a| managed::identifies(a.role))
+            .map(|a| a.ldap.to_owned())
+            .collect();
         let ids = delta.ids();
         let (entry, refs) = tokio::join!(self.find(map, id, attrs), self.resolve_ids(&ids));
         let (entry, refs): (Entry, Refs) = (entry?, refs?);

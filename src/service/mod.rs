@@ -45,7 +45,8 @@ use crate::config::Config;
 use crate::directory::{Directory, Scope, Search};
 use crate::error::Error;
 use crate::ldap::{self, Entry, Filter};
-use crate::mapping::{AttrMap, Maps, ResourceKind};
+use crate::mapping::{AttrMap, Maps};
+use crate::scim::ResourceKind;
 use crate::telemetry::Metrics;
 
 /// Most ids or names in one OR filter; larger sets are split into several

@@ -11,7 +11,8 @@ use crate::directory::{DirError, Directory, Scope, Search, Sort, rc};
 use crate::error::{Error, ScimType};
 use crate::ldap::{self, Entry, Filter};
 use crate::mapping::resource;
-use crate::mapping::{self, AttrMap, Refs, ResourceKind};
+use crate::mapping::{self, AttrMap, Refs};
+use crate::scim::ResourceKind;
 use crate::scim::filter::{self as scim_filter, Limits};
 use crate::scim::query::{Params, Query, SortOrder};
 

@@ -8,7 +8,8 @@ use super::{BATCH, Service};
 use crate::directory::{Directory, Scope, Search};
 use crate::error::Error;
 use crate::ldap::{Dn, Entry, Filter};
-use crate::mapping::{self, AttrMap, RefEntry, Refs, ResourceKind};
+use crate::mapping::{self, AttrMap, RefEntry, Refs};
+use crate::scim::ResourceKind;
 
 impl<D: Directory> Service<D> {
     /// The entry behind an id, read with `attrs`.

@@ -16,7 +16,8 @@ use crate::error::Error;
 use crate::ldap::{Entry, Mod};
 use crate::mapping::patch::{plan_patch, plan_replace};
 use crate::mapping::resource;
-use crate::mapping::{self, AttrMap, ResourceKind};
+use crate::mapping::{self, AttrMap};
+use crate::scim::ResourceKind;
 use crate::scim::patch;
 use crate::scim::query::Projection;
 
