@@ -8,32 +8,14 @@ use scim2ldap::config::Config;
 use serde_json::{Value, json};
 
 use super::{
-    ADMIN_PW, Daemon, Env, Server, TOKEN, attr, attrs, config_text, entra_user, patch_body, unique,
+    ADMIN_PW, Daemon, Env, Server, TOKEN, attr, attrs, config_text, enc, entra_user, patch_body,
+    unique,
 };
 
 const CONTACTIFY: &str = "urn:ietf:params:scim:schemas:extension:contactify:2.0:User";
 
 fn auth() -> String {
     format!("Bearer {TOKEN}")
-}
-
-/// Percent-encodes everything but unreserved characters.
-fn enc(text: &str) -> String {
-    text.bytes()
-        .map(|b| match b {
-            b'A'..=b'Z' | b'a'..=b'z' | b'0'..=b'9' | b'-' | b'_' | b'.' | b'~' => {
-                (b as char).to_string()
-            }
-            _ => format!("%{b:02X}"),
-        })
-        .collect()
-}
-
-fn dn_of(d: &Daemon, user: &Value) -> String {
-    d.config
-        .users
-        .dn_for(user["userName"].as_str().unwrap())
-        .to_string()
 }
 
 /// What a write would change, compared before and after: every user attribute
@@ -62,7 +44,7 @@ fn snapshot(e: &SearchEntry) -> Vec<(String, Vec<String>)> {
 }
 
 async fn user_snapshot(d: &Daemon, user: &Value) -> Vec<(String, Vec<String>)> {
-    snapshot(&d.entry(&dn_of(d, user)).await.expect("the user entry"))
+    snapshot(&d.entry(&d.user_dn(user)).await.expect("the user entry"))
 }
 
 /// DNs of users whose uid starts with `tag`, anywhere under the suffix.
@@ -471,7 +453,7 @@ pub async fn post_ignores_id_and_meta(server: Server) {
     assert_eq!(s, 201, "{v}");
     let id = v["id"].as_str().unwrap();
     assert_ne!(id, forged);
-    let e = d.entry(&dn_of(&d, &v)).await.unwrap();
+    let e = d.entry(&d.user_dn(&v)).await.unwrap();
     assert_eq!(attr(&e, "entryUUID").as_deref(), Some(id));
     assert_ne!(v["meta"]["created"], "2000-01-01T00:00:00Z", "{v}");
     assert_ne!(v["meta"]["version"], "W/\"forged\"", "{v}");
