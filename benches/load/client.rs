@@ -87,6 +87,14 @@ impl Ctx {
     pub fn set_id(&self, name: String, id: String) {
         self.ids.lock().unwrap().insert(name, id);
     }
+
+    /// Looks a user up by name on one side, expecting `want` results.
+    pub async fn match_user(&self, side: Side, name: &str, want: usize) -> OpResult {
+        match side {
+            Side::Scim => self.scim_match(name, want).await,
+            Side::Direct => self.direct_match(name, want).await,
+        }
+    }
 }
 
 pub fn check_total(body: &[u8], want: usize, name: &str) -> OpResult {

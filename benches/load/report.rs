@@ -22,6 +22,10 @@ pub struct Report<'a> {
     pub elapsed: Duration,
 }
 
+/// Run 1's rows, the concurrency-1 rows, run 2's rows, and the Entra cycle's wall time per
+/// side (scim2ldap, direct).
+type Rows<'a> = (&'a [Row], &'a [Row], &'a [Row], Option<(f64, f64)>);
+
 /// The daemon's memory and CPU figures of a run.
 struct Figures {
     rss_start: u64,
@@ -35,6 +39,15 @@ struct Figures {
 }
 
 impl Report<'_> {
+    fn rows(&self) -> Rows<'_> {
+        (
+            &self.first.rows,
+            &self.first.c1_rows,
+            &self.second,
+            self.first.entra_wall,
+        )
+    }
+
     fn figures(&self) -> Figures {
         let [start, first, end] = self.usage;
         Figures {
@@ -62,12 +75,7 @@ pub fn print(r: &Report) {
 fn throughput_tables(r: &Report) {
     let (ctx, opts) = (r.ctx, &r.ctx.opts);
     let c = opts.concurrency;
-    let (rows, c1_rows, run2_rows, entra_wall) = (
-        &r.first.rows,
-        &r.first.c1_rows,
-        &r.second,
-        r.first.entra_wall,
-    );
+    let (rows, c1_rows, run2_rows, entra_wall) = r.rows();
     let head = format!(
         "| {:<26} | {:>6} | {:>3} | {:>9} | {:>9} | {:>5} | {:>7} | {:>7} | {:>7} | {:>7} | {:>7} | {:>7} |",
         "workload",
@@ -171,27 +179,20 @@ fn cpu_table(r: &Report) {
 
 fn totals(r: &Report, f: &Figures) {
     let opts = &r.ctx.opts;
-    let Figures {
-        rss_start,
-        hwm1,
-        rss1,
-        rss2,
-        cpu1,
-        cpu_total,
-        client_cpu_total,
-    } = *f;
     let (parity, total) = (&r.parity, r.elapsed);
     println!();
     println!(
         "daemon memory: peak RSS (VmHWM) {:.1} MiB after run 1 · RSS {:.1} MiB at start, {:.1} MiB after run 1{}",
-        mib(hwm1),
-        mib(rss_start),
-        mib(rss1),
-        rss2.map(|(r, h)| format!(", {:.1} MiB after run 2 (VmHWM {:.1} MiB)", mib(r), mib(h)))
+        mib(f.hwm1),
+        mib(f.rss_start),
+        mib(f.rss1),
+        f.rss2
+            .map(|(r, h)| format!(", {:.1} MiB after run 2 (VmHWM {:.1} MiB)", mib(r), mib(h)))
             .unwrap_or_default()
     );
     println!(
-        "daemon CPU: {cpu1:.1} s (utime+stime) in run 1, {cpu_total:.1} s in all · load generator CPU: {client_cpu_total:.1} s in all"
+        "daemon CPU: {:.1} s (utime+stime) in run 1, {:.1} s in all · load generator CPU: {:.1} s in all",
+        f.cpu1, f.cpu_total, f.client_cpu_total
     );
     println!("parity: {parity}");
     if opts.reduced.is_empty() {
@@ -305,23 +306,9 @@ fn targets(r: &Report, f: &Figures) -> serde_json::Map<String, Value> {
 fn summary(r: &Report, f: &Figures, targets: serde_json::Map<String, Value>) {
     let (ctx, opts) = (r.ctx, &r.ctx.opts);
     let c = opts.concurrency;
-    let (rows, c1_rows, run2_rows, entra_wall) = (
-        &r.first.rows,
-        &r.first.c1_rows,
-        &r.second,
-        r.first.entra_wall,
-    );
-    let Figures {
-        rss_start,
-        hwm1,
-        rss1,
-        rss2,
-        cpu1,
-        cpu_total,
-        client_cpu_total,
-    } = *f;
+    let (rows, c1_rows, run2_rows, entra_wall) = r.rows();
     let (parity, total) = (&r.parity, r.elapsed);
-    let peak = mib(hwm1);
+    let peak = mib(f.hwm1);
     let mut workloads = serde_json::Map::new();
     for r in rows.iter() {
         workloads.insert(r.name.clone(), row_json(r));
@@ -349,14 +336,14 @@ fn summary(r: &Report, f: &Figures, targets: serde_json::Map<String, Value>) {
         "run2": run2,
         "daemon": {
             "peak_rss_mib": round1(peak),
-            "rss_start_mib": round1(mib(rss_start)),
-            "rss_after_run1_mib": round1(mib(rss1)),
-            "rss_after_run2_mib": rss2.map(|(r, _)| round1(mib(r))),
-            "peak_rss_after_run2_mib": rss2.map(|(_, h)| round1(mib(h))),
-            "cpu_s_run1": round1(cpu1),
-            "cpu_s": round1(cpu_total),
+            "rss_start_mib": round1(mib(f.rss_start)),
+            "rss_after_run1_mib": round1(mib(f.rss1)),
+            "rss_after_run2_mib": f.rss2.map(|(r, _)| round1(mib(r))),
+            "peak_rss_after_run2_mib": f.rss2.map(|(_, h)| round1(mib(h))),
+            "cpu_s_run1": round1(f.cpu1),
+            "cpu_s": round1(f.cpu_total),
         },
-        "client_cpu_s": round1(client_cpu_total),
+        "client_cpu_s": round1(f.client_cpu_total),
         "reduced": opts.reduced,
         "parity": parity,
         "targets": targets,

@@ -63,35 +63,14 @@ impl Shape {
 
     /// The entry the daemon adds for a user `body`: the mapped values plus the object classes.
     pub fn user_entry(&self, body: &Value) -> Vec<(String, HashSet<String>)> {
-        let d = desired(&self.users, body, &Refs::default())
-            .unwrap_or_else(|e| panic!("the configuration refuses the user body: {e}"));
-        let mut attrs = vec![(
-            "objectClass".to_owned(),
-            self.users.object_classes.iter().cloned().collect(),
-        )];
-        attrs.extend(
-            d.values
-                .into_iter()
-                .map(|(k, v)| (k, v.into_iter().collect())),
-        );
-        attrs
+        added(&self.users, body)
     }
 
     /// The entry the daemon adds for an empty group `body`: the mapped values, the object
     /// classes, and the placeholder member an empty group needs.
     pub fn group_entry(&self, body: &Value) -> Vec<(String, HashSet<String>)> {
-        let d = desired(&self.groups, body, &Refs::default())
-            .unwrap_or_else(|e| panic!("the configuration refuses the group body: {e}"));
         let (member, placeholder) = self.member_attribute();
-        let mut attrs = vec![(
-            "objectClass".to_owned(),
-            self.groups.object_classes.iter().cloned().collect(),
-        )];
-        attrs.extend(
-            d.values
-                .into_iter()
-                .map(|(k, v)| (k, v.into_iter().collect())),
-        );
+        let mut attrs = added(&self.groups, body);
         attrs.push((member, HashSet::from([placeholder])));
         attrs
     }
@@ -120,4 +99,21 @@ impl Shape {
             .to_string();
         (m.attribute.clone(), placeholder)
     }
+}
+
+/// The attributes of an add for `body` under `map`: its object classes and the mapped values
+/// (the daemon's own `desired`).
+fn added(map: &AttrMap, body: &Value) -> Vec<(String, HashSet<String>)> {
+    let d = desired(map, body, &Refs::default())
+        .unwrap_or_else(|e| panic!("the configuration refuses {body}: {e}"));
+    let mut attrs = vec![(
+        "objectClass".to_owned(),
+        map.object_classes.iter().cloned().collect(),
+    )];
+    attrs.extend(
+        d.values
+            .into_iter()
+            .map(|(k, v)| (k, v.into_iter().collect())),
+    );
+    attrs
 }

@@ -25,10 +25,7 @@ const BOTH: [Side; 2] = [Side::Scim, Side::Direct];
 pub async fn warm_up(ctx: &Arc<Ctx>) {
     let f = op(ctx, |ctx, side, i| async move {
         let user = format!("{}-warm-{i}", ctx.run);
-        match side {
-            Side::Scim => ctx.scim_match(&user, 0).await,
-            Side::Direct => ctx.direct_match(&user, 0).await,
-        }
+        ctx.match_user(side, &user, 0).await
     });
     let _ = compare(ctx, "warm-up", 200, ctx.opts.concurrency.max(8), &BOTH, f).await;
 }
@@ -41,10 +38,10 @@ pub async fn first_run(ctx: &Arc<Ctx>) -> FirstRun {
     if opts.wants("c1") && opts.c1 > 0 {
         let n = opts.c1;
         out.c1_rows
-            .push(create_users(ctx, "create (c=1)", "c", n, 1, &BOTH).await);
+            .push(users(ctx, "create (c=1)", UserStep::Create, ("c", n, 1), &BOTH).await);
         learn_direct_ids(ctx, "c").await;
         out.c1_rows
-            .push(match_users(ctx, "match (c=1)", "c", n, 1, &BOTH).await);
+            .push(users(ctx, "match (c=1)", UserStep::Match, ("c", n, 1), &BOTH).await);
         out.c1_rows
             .push(update_users(ctx, "update (c=1)", "c", n, 1).await);
     }
@@ -53,12 +50,12 @@ pub async fn first_run(ctx: &Arc<Ctx>) -> FirstRun {
         .any(|w| opts.wants(w))
     {
         out.rows
-            .push(create_users(ctx, "create", "u", opts.users, c, &BOTH).await);
+            .push(users(ctx, "create", UserStep::Create, ("u", opts.users, c), &BOTH).await);
         learn_direct_ids(ctx, "u").await;
     }
     if opts.wants("match") {
         out.rows
-            .push(match_users(ctx, "match", "u", opts.users, c, &BOTH).await);
+            .push(users(ctx, "match", UserStep::Match, ("u", opts.users, c), &BOTH).await);
     }
     if opts.wants("update") && opts.update > 0 {
         out.rows
@@ -91,8 +88,22 @@ pub async fn second_run(ctx: &Arc<Ctx>) -> Option<Vec<Row>> {
     eprintln!("load: second run through scim2ldap only (memory flatness)");
     let c = opts.concurrency;
     Some(vec![
-        create_users(ctx, "run 2: create", "v", opts.users, c, &[Side::Scim]).await,
-        match_users(ctx, "run 2: match", "v", opts.users, c, &[Side::Scim]).await,
+        users(
+            ctx,
+            "run 2: create",
+            UserStep::Create,
+            ("v", opts.users, c),
+            &[Side::Scim],
+        )
+        .await,
+        users(
+            ctx,
+            "run 2: match",
+            UserStep::Match,
+            ("v", opts.users, c),
+            &[Side::Scim],
+        )
+        .await,
     ])
 }
 
@@ -175,38 +186,28 @@ async fn entra_cycle(ctx: &Arc<Ctx>) -> (Row, Row) {
     (users, groups)
 }
 
-/// Creates `n` users of `set` on `sides` at concurrency `c`, as a measured workload.
-pub async fn create_users(
-    ctx: &Arc<Ctx>,
-    name: &str,
-    set: &'static str,
-    n: usize,
-    c: usize,
-    sides: &[Side],
-) -> Row {
-    let f = op(ctx, move |ctx, side, i| async move {
-        let user = ctx.user(side, set, i);
-        match side {
-            Side::Scim => ctx.scim_create(&user).await,
-            Side::Direct => ctx.direct_create(&user).await,
-        }
-    });
-    compare(ctx, name, n, c, sides, f).await
+/// What a user workload does to each user.
+#[derive(Clone, Copy)]
+pub enum UserStep {
+    Create,
+    /// Find it by name (one match), as Entra does before a write.
+    Match,
 }
 
-pub async fn match_users(
+/// `step` on `n` users of `set` on `sides` at concurrency `c`, as a measured workload.
+pub async fn users(
     ctx: &Arc<Ctx>,
     name: &str,
-    set: &'static str,
-    n: usize,
-    c: usize,
+    step: UserStep,
+    (set, n, c): (&'static str, usize, usize),
     sides: &[Side],
 ) -> Row {
     let f = op(ctx, move |ctx, side, i| async move {
         let user = ctx.user(side, set, i);
-        match side {
-            Side::Scim => ctx.scim_match(&user, 1).await,
-            Side::Direct => ctx.direct_match(&user, 1).await,
+        match (step, side) {
+            (UserStep::Create, Side::Scim) => ctx.scim_create(&user).await,
+            (UserStep::Create, Side::Direct) => ctx.direct_create(&user).await,
+            (UserStep::Match, side) => ctx.match_user(side, &user, 1).await,
         }
     });
     compare(ctx, name, n, c, sides, f).await
