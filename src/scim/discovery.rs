@@ -181,7 +181,7 @@ mod tests {
     use crate::mapping::tests::openldap;
 
     #[test]
-    fn seed_000_extension_is_published_with_types() {
+    fn contactify_extension_is_published_with_types() {
         let c = openldap();
         let maps = Maps {
             users: &c.users,

@@ -46,7 +46,7 @@ impl Server {
     pub fn url(self) -> String {
         std::env::var(self.env()).unwrap_or_else(|_| {
             panic!(
-                "{} is not set: the integration tests need a real directory. Run scripts/test (it starts slapd and 389-ds), or set {} to a server seeded like scripts/test-servers does.",
+                "{} is not set: the integration tests need a real directory. Run scripts/test (it starts slapd and 389-ds), or set {} to a server populated like scripts/test-servers does.",
                 self.env(),
                 self.env()
             )
