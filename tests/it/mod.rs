@@ -264,6 +264,25 @@ impl Daemon {
         out
     }
 
+    /// The one entry under dc=example,dc=com whose entryUUID is `id`, with its uid.
+    pub async fn entry_by_id(&self, id: &str) -> SearchEntry {
+        let mut l = self.ldap().await;
+        let (rs, _) = l
+            .search(
+                "dc=example,dc=com",
+                Scope::Subtree,
+                &format!("(entryUUID={id})"),
+                vec!["uid"],
+            )
+            .await
+            .unwrap()
+            .success()
+            .unwrap();
+        let _ = l.unbind().await;
+        assert_eq!(rs.len(), 1, "entries with entryUUID {id}");
+        SearchEntry::construct(rs.into_iter().next().unwrap())
+    }
+
     /// DNs matching a filter under dc=example,dc=com.
     pub async fn dns(&self, filter: &str) -> Vec<String> {
         let mut l = self.ldap().await;
@@ -381,6 +400,14 @@ pub fn enc(text: &str) -> String {
             _ => format!("%{b:02X}"),
         })
         .collect()
+}
+
+/// Asserts that `dn` names an entry directly under ou=people.
+pub fn assert_directly_under_people(dn: &str) {
+    let parsed = scim2ldap::ldap::Dn::parse(dn).unwrap();
+    assert_eq!(parsed.len(), 4, "{dn}");
+    let people = scim2ldap::ldap::Dn::parse("ou=people,dc=example,dc=com").unwrap();
+    assert!(parsed.parent().same_as(&people), "{dn}");
 }
 
 /// The `[groups.members]` settings of a configuration.

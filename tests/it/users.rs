@@ -2,7 +2,9 @@
 
 use serde_json::{Value, json};
 
-use super::{Daemon, Server, attr, attrs, enc, entra_user, patch_body, unique};
+use super::{
+    Daemon, Server, assert_directly_under_people, attr, attrs, enc, entra_user, patch_body, unique,
+};
 
 fn q(filter: &str) -> String {
     format!("/Users?filter={}", enc(filter))
@@ -578,32 +580,9 @@ pub async fn hostile_names_stay_under_the_base(server: Server) {
         );
         assert_eq!(found["Resources"][0]["id"], id, "{name:?}");
         // ...and lives directly under ou=people.
-        let mut l = d.ldap().await;
-        let (rs, _) = l
-            .search(
-                "dc=example,dc=com",
-                ldap3::Scope::Subtree,
-                &format!("(entryUUID={id})"),
-                vec!["uid"],
-            )
-            .await
-            .unwrap()
-            .success()
-            .unwrap();
-        let e = ldap3::SearchEntry::construct(rs.into_iter().next().unwrap());
-        assert_eq!(
-            super::attr(&e, "uid").as_deref(),
-            Some(name.as_str()),
-            "{name:?}"
-        );
-        let dn = scim2ldap::ldap::Dn::parse(&e.dn).unwrap();
-        assert_eq!(dn.len(), 4, "{name:?} -> {}", e.dn);
-        assert!(
-            dn.parent()
-                .same_as(&scim2ldap::ldap::Dn::parse("ou=people,dc=example,dc=com").unwrap()),
-            "{}",
-            e.dn
-        );
+        let e = d.entry_by_id(id).await;
+        assert_eq!(attr(&e, "uid").as_deref(), Some(name.as_str()), "{name:?}");
+        assert_directly_under_people(&e.dn);
     }
 }
 
