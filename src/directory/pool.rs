@@ -242,11 +242,13 @@ fn tls_config(cfg: &config::Ldap) -> Result<Option<Arc<rustls::ClientConfig>>, S
 }
 
 impl LdapPool {
-    /// Connects the first slot (so a bad bind fails start-up loudly) and reads
-    /// the rootDSE; the other slots connect on first use.
-    pub async fn connect(cfg: &config::Ldap) -> Result<LdapPool, DirError> {
+    /// A pool that has not talked to the directory yet: every slot connects
+    /// on first use and the capabilities are the defaults (nothing offered).
+    /// This is the daemon's state while the directory is unreachable, which
+    /// is how the in-process HTTP tests run without a server.
+    pub fn unconnected(cfg: &config::Ldap) -> Result<LdapPool, DirError> {
         let tls = tls_config(cfg).map_err(DirError::Protocol)?;
-        let mut pool = LdapPool {
+        Ok(LdapPool {
             cfg: cfg.clone(),
             tls,
             slots: (0..cfg.pool_size)
@@ -262,7 +264,13 @@ impl LdapPool {
             caps: Capabilities::default(),
             in_use: AtomicUsize::new(0),
             metrics: None,
-        };
+        })
+    }
+
+    /// Connects the first slot (so a bad bind fails start-up loudly) and reads
+    /// the rootDSE; the other slots connect on first use.
+    pub async fn connect(cfg: &config::Ldap) -> Result<LdapPool, DirError> {
+        let mut pool = LdapPool::unconnected(cfg)?;
         let mut ldap = pool.open().await?;
         let (rs, _) = ldap
             .with_timeout(cfg.timeout)

@@ -7,6 +7,9 @@ pub mod extract;
 mod handlers;
 pub mod tls;
 
+#[cfg(test)]
+mod tests;
+
 use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::Instant;

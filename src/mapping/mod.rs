@@ -394,10 +394,10 @@ pub(crate) mod tests {
     }
 
     #[test]
-    fn seed_000_every_row_is_mapped() {
+    fn contactify_every_row_is_mapped() {
         let c = openldap();
         let u = &c.users;
-        // Seed 000's attribute table, SCIM side.
+        // Contactify's Entra attribute table, SCIM side.
         let rows = [
             "userName",
             "active",
@@ -436,7 +436,7 @@ pub(crate) mod tests {
                             .map(str::to_ascii_lowercase)
                             .or_else(|| f.sub.clone().filter(|_| path.sub.is_none()))
             });
-            assert!(found, "seed 000 row {row} is not mapped");
+            assert!(found, "Contactify row {row} is not mapped");
         }
         let order = u.fields.iter().find(|f| f.attr == "orderCard").unwrap();
         assert_eq!(order.ty, AttrType::Boolean);

@@ -1382,7 +1382,7 @@ mod tests {
                 remove: s(remove),
             })
         };
-        // Entra's forms (ENTRA.md): Add with a list, Remove with a list or a value filter.
+        // Entra's forms: Add with a list, Remove with a list or a value filter.
         assert_eq!(
             delta(
                 json!([{"op": "Add", "path": "members", "value": [{"$ref": null, "value": U1}, {"value": U2}]}])

@@ -805,26 +805,10 @@ mod tests {
     use crate::mapping::RefEntry;
     use crate::mapping::tests::openldap;
 
-    /// Entra's create body from ENTRA.md, with seed 000's attributes.
+    /// Entra's create body for a user: its default attribute mapping plus
+    /// Contactify's custom extension (shared with the integration tests).
     pub fn entra_user() -> Value {
-        json!({
-            "schemas": ["urn:ietf:params:scim:schemas:core:2.0:User",
-                        "urn:ietf:params:scim:schemas:extension:enterprise:2.0:User",
-                        "urn:ietf:params:scim:schemas:extension:contactify:2.0:User"],
-            "externalId": "0a21f0f2-8d2a-4f8e-bf98-7363c4aed4ef",
-            "userName": "Test_User_ab6490ee-1e48-479e-a20b-2d77186b5dd1",
-            "active": true,
-            "displayName": "Test User",
-            "title": "Engineer",
-            "emails": [{"primary": true, "type": "work", "value": "Test_User_11bb11bb@testuser.com"}],
-            "name": {"formatted": "givenName familyName", "familyName": "familyName", "givenName": "givenName"},
-            "addresses": [{"type": "work", "streetAddress": "1 Main St", "locality": "Springfield", "postalCode": "12345", "country": "US"}],
-            "phoneNumbers": [{"type": "work", "value": "+1 555 0100"}, {"type": "mobile", "value": "+1 555 0101"}],
-            "roles": [{"primary": "True", "type": "WindowsAzureActiveDirectoryRole", "display": "Admin", "value": "Admin"}],
-            "meta": {"resourceType": "User"},
-            "urn:ietf:params:scim:schemas:extension:enterprise:2.0:User": {"employeeNumber": "701984", "department": "Tour Operations"},
-            "urn:ietf:params:scim:schemas:extension:contactify:2.0:User": {"orderCard": true, "deliverCardToHeadquarters": "False", "uid": "CX-1", "externalCompanyId": "acme"}
-        })
+        serde_json::from_str(include_str!("../../tests/fixtures/entra-user.json")).unwrap()
     }
 
     #[test]
