@@ -18,8 +18,9 @@ pub struct Ava {
     pub value: String,
 }
 
-/// A distinguished name as a list of RDNs, leaf first (RFC 4514 §2).
-#[derive(Debug, Clone, PartialEq, Eq)]
+/// A distinguished name as a list of RDNs, leaf first (RFC 4514 §2). The
+/// default is the empty DN (the root DSE).
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct Dn {
     rdns: Vec<Vec<Ava>>,
 }
@@ -39,6 +40,10 @@ impl Dn {
     }
 
     /// Parses an RFC 4514 string representation.
+    ///
+    /// Longer than a screen on purpose: one pass of the grammar (type,
+    /// value with its escapes, separator) over a single cursor and the RDN
+    /// being built; split into steps, each would take and return both.
     pub fn parse(input: &str) -> Result<Dn, DnError> {
         let err = |reason| DnError {
             dn: input.to_owned(),
@@ -254,6 +259,21 @@ impl fmt::Display for Dn {
     }
 }
 
+/// The string form of a single-valued RDN `attr=value`, the value escaped
+/// (RFC 4514 §2.4): what a modrdn names as the new RDN.
+pub fn rdn(attr: &str, value: &str) -> String {
+    format!("{attr}={}", escape_dn_value(value))
+}
+
+/// The attribute list that asks a search for no attributes at all (RFC 4511
+/// §4.5.1.8): only whether, or how many, entries match.
+pub const NO_ATTRIBUTES: &str = "1.1";
+
+/// A search's attribute list naming no attributes (see [`NO_ATTRIBUTES`]).
+pub fn no_attributes() -> Vec<String> {
+    vec![NO_ATTRIBUTES.to_owned()]
+}
+
 /// Escapes an attribute value for use in a DN string (RFC 4514 §2.4).
 pub fn escape_dn_value(value: &str) -> String {
     let mut out = String::with_capacity(value.len() + 4);
@@ -412,13 +432,13 @@ impl fmt::Display for Filter {
 /// so look-ups follow LDAP's case-insensitive attribute descriptions.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct Entry {
-    pub dn: String,
+    pub dn: Dn,
     pub attrs: BTreeMap<String, Vec<String>>,
 }
 
 impl Entry {
     /// Builds an entry, folding attribute names to lower case.
-    pub fn new(dn: String, attrs: impl IntoIterator<Item = (String, Vec<String>)>) -> Entry {
+    pub fn new(dn: Dn, attrs: impl IntoIterator<Item = (String, Vec<String>)>) -> Entry {
         let mut map: BTreeMap<String, Vec<String>> = BTreeMap::new();
         for (mut k, v) in attrs {
             // `attr;binary` and other options are folded onto the base name.
@@ -669,7 +689,7 @@ mod tests {
     #[test]
     fn unmatchable_attributes_are_replaced_whole() {
         let e = Entry::new(
-            "uid=a,ou=people,dc=example,dc=com".into(),
+            Dn::parse("uid=a,ou=people,dc=example,dc=com").unwrap(),
             [
                 (
                     "facsimileTelephoneNumber".to_owned(),
@@ -708,7 +728,7 @@ mod tests {
     #[test]
     fn modifies_apply_as_the_server_does() {
         let mut e = Entry::new(
-            "uid=a,ou=people,dc=example,dc=com".into(),
+            Dn::parse("uid=a,ou=people,dc=example,dc=com").unwrap(),
             [
                 ("mail".to_owned(), vec!["a@x".to_owned(), "B@x".to_owned()]),
                 ("title".to_owned(), vec!["Old".to_owned()]),
@@ -889,7 +909,7 @@ mod tests {
     fn values_are_found_whatever_the_case_of_the_name() {
         let long = format!("x{}", "A".repeat(70));
         let e = Entry::new(
-            "cn=a".to_owned(),
+            Dn::parse("cn=a").unwrap(),
             [
                 ("displayName".to_owned(), vec!["D".to_owned()]),
                 (long.clone(), vec!["L".to_owned()]),

@@ -11,7 +11,7 @@ use std::sync::Mutex;
 use std::time::{Duration, Instant};
 
 use crate::config::LogFormat;
-use crate::mapping::ResourceKind;
+use crate::scim::ResourceKind;
 
 /// Installs the global subscriber. `RUST_LOG` refines the default `info` level.
 pub fn init(format: LogFormat) {

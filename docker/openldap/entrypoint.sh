@@ -14,7 +14,7 @@
 #     LDAP_DATA_DIR, SLAPD_CONF, SLAPD_RUN_DIR, LDAP_SCHEMA_FILE, SLAPD_USER
 #                                paths and the user slapd runs as (defaults below)
 #
-# The suffix and its seed entries are written once, into an empty LDAP_DATA_DIR; later starts
+# The suffix and its initial entries are written once, into an empty LDAP_DATA_DIR; later starts
 # keep the data. The configuration (slapd.conf) is written on every start.
 set -euo pipefail
 

@@ -10,9 +10,9 @@
 # Root DNs: $OPENLDAP_ROOT_DN and $DS389_ROOT_DN, both with password $LDAP_ROOT_PW.
 #
 # Each server lives in its own DIR (data, config, logs, pid file), listens on loopback only and
-# holds suffix dc=example,dc=com seeded with ou=people, ou=groups and ou=outside (one user and
+# holds suffix dc=example,dc=com populated with ou=people, ou=groups and ou=outside (one user and
 # one group there, which the daemon must never see: its bases are people and groups).
-# No systemd, no Docker: plain processes, run as root. See shared/LDAP-TEST-SERVERS.md.
+# No systemd, no Docker: plain processes, run as root.
 
 LDAP_SUFFIX="dc=example,dc=com"
 LDAP_ROOT_PW="admin-secret-pw"
@@ -78,8 +78,8 @@ _ldap_wait_ready() {
 	_ldap_fail "no answer from $url"
 }
 
-# LDIF of the seed entries under the suffix (the suffix entry itself is not included).
-_ldap_seed_ldif() {
+# LDIF of the initial entries under the suffix (the suffix entry itself is not included).
+_ldap_initial_ldif() {
 	cat <<EOF
 dn: ou=people,${LDAP_SUFFIX}
 objectClass: organizationalUnit
@@ -215,7 +215,7 @@ pwdAttribute: userPassword
 pwdLockout: TRUE
 
 EOF
-		_ldap_seed_ldif
+		_ldap_initial_ldif
 	} | ldapadd -x -H "$url" -D "$OPENLDAP_ROOT_DN" -w "$LDAP_ROOT_PW" >/dev/null
 }
 
@@ -381,7 +381,7 @@ EOF
 		return 1
 	fi
 	_ldap_wait_ready "$url" || return
-	_ldap_seed_ldif | ldapadd -x -H "$url" -D "$DS389_ROOT_DN" -w "$LDAP_ROOT_PW" >/dev/null
+	_ldap_initial_ldif | ldapadd -x -H "$url" -D "$DS389_ROOT_DN" -w "$LDAP_ROOT_PW" >/dev/null
 }
 
 # stop_389ds DIR: stops the instance in DIR and removes it, with its files.

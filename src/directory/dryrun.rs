@@ -6,7 +6,7 @@ use std::sync::Mutex;
 use secrecy::SecretString;
 
 use super::{Capabilities, DirError, Directory, Precondition, Search, Sort, Window};
-use crate::ldap::{Entry, Mod};
+use crate::ldap::{Dn, Entry, Mod};
 
 /// Records every operation as one human-readable line.
 pub struct DryRun<D> {
@@ -106,7 +106,8 @@ impl<D: Directory> Directory for DryRun<D> {
             })
             .collect();
         self.note(format!("add dn={dn:?} {}", shown.join("; ")));
-        let mut e = Entry::new(dn.to_owned(), attrs);
+        let dn = Dn::parse(dn).map_err(|e| DirError::Protocol(e.to_string()))?;
+        let mut e = Entry::new(dn, attrs);
         e.attrs
             .insert("entryuuid".to_owned(), vec![DRY_RUN_ID.to_owned()]);
         Ok(Some(e))

@@ -24,7 +24,7 @@ use super::{
     Capabilities, DirError, Directory, Precondition, Scope, Search, Sort, SortRules, Window, oid,
 };
 use crate::config;
-use crate::ldap::{Entry, Filter, Mod};
+use crate::ldap::{Dn, Entry, Filter, Mod};
 use crate::telemetry::Metrics;
 
 /// Shortest wait between reconnect attempts of one slot while the server is down.
@@ -122,7 +122,10 @@ fn to_entry(tag: StructureTag) -> Result<Entry, DirError> {
         .match_class(TagClass::Application)
         .and_then(|t| t.match_id(4));
     let mut entry = parts(entry, "not an entry")?.into_iter();
+    // A DN the server sends must parse: the daemon names entries by it.
     let dn = text(entry.next(), "DN")?;
+    let dn = Dn::parse(&dn)
+        .map_err(|e| DirError::Protocol(format!("malformed search result entry: {e}")))?;
     let list = parts(entry.next(), "attribute list")?;
     let mut attrs = Vec::with_capacity(list.len());
     for pa in list {
@@ -148,10 +151,15 @@ fn post_read(dn: &str, res: &LdapResult) -> Option<Entry> {
     let c = res.ctrls.iter().find(|c| c.1.ctype == oid::POST_READ)?;
     let parsed = parse_tag(c.1.val.as_deref().unwrap_or_default())
         .map_err(|_| DirError::Protocol("malformed PostRead response control".to_owned()))
-        .and_then(|(_, tag)| to_entry(tag));
+        .and_then(|(_, tag)| to_entry(tag))
+        .and_then(|e| {
+            Dn::parse(dn)
+                .map(|dn| (dn, e))
+                .map_err(|e| DirError::Protocol(e.to_string()))
+        });
     match parsed {
-        Ok(mut e) => {
-            dn.clone_into(&mut e.dn);
+        Ok((dn, mut e)) => {
+            e.dn = dn;
             Some(e)
         }
         Err(e) => {
@@ -272,11 +280,13 @@ fn tls_config(cfg: &config::Ldap) -> Result<Option<Arc<rustls::ClientConfig>>, S
 }
 
 impl LdapPool {
-    /// Connects the first slot (so a bad bind fails start-up loudly) and reads
-    /// the rootDSE; the other slots connect on first use.
-    pub async fn connect(cfg: &config::Ldap) -> Result<LdapPool, DirError> {
+    /// A pool that has not talked to the directory yet: every slot connects
+    /// on first use and the capabilities are the defaults (nothing offered).
+    /// This is the daemon's state while the directory is unreachable, which
+    /// is how the in-process HTTP tests run without a server.
+    pub fn unconnected(cfg: &config::Ldap) -> Result<LdapPool, DirError> {
         let tls = tls_config(cfg).map_err(DirError::Protocol)?;
-        let mut pool = LdapPool {
+        Ok(LdapPool {
             cfg: cfg.clone(),
             tls,
             slots: (0..cfg.pool_size)
@@ -292,7 +302,13 @@ impl LdapPool {
             caps: Capabilities::default(),
             in_use: AtomicUsize::new(0),
             metrics: None,
-        };
+        })
+    }
+
+    /// Connects the first slot (so a bad bind fails start-up loudly) and reads
+    /// the rootDSE; the other slots connect on first use.
+    pub async fn connect(cfg: &config::Ldap) -> Result<LdapPool, DirError> {
+        let mut pool = LdapPool::unconnected(cfg)?;
         let mut ldap = pool.open().await?;
         let (rs, _) = ldap
             .with_timeout(cfg.timeout)
@@ -726,7 +742,7 @@ impl Directory for LdapPool {
             base: String::new(),
             scope: Scope::Base,
             filter: Filter::everything(),
-            attrs: vec!["1.1".to_owned()],
+            attrs: crate::ldap::no_attributes(),
         };
         self.search(s).await.is_ok()
     }
@@ -796,7 +812,7 @@ mod tests {
             ],
         ))
         .unwrap_or_default();
-        assert_eq!(e.dn, "uid=a,ou=people,dc=example,dc=com");
+        assert_eq!(e.dn.to_string(), "uid=a,ou=people,dc=example,dc=com");
         assert_eq!(e.values("cn"), ["A", "B", "C"]);
         assert_eq!(e.values("usercertificate"), ["\u{fffd}\u{0}"]);
         assert!(e.values("memberof").is_empty());
@@ -885,7 +901,8 @@ mod tests {
         );
         let e = e.unwrap_or_default();
         assert_eq!(
-            e.dn, "uid=a,ou=people,dc=example,dc=com",
+            e.dn.to_string(),
+            "uid=a,ou=people,dc=example,dc=com",
             "the DN the write named"
         );
         assert_eq!(e.values("entryuuid"), ["u-1"]);

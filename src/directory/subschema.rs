@@ -46,7 +46,7 @@ pub async fn evaluates_equality(dir: &impl Directory, attr: &str) -> bool {
         base: String::new(),
         scope: Scope::Base,
         filter: Filter::Not(Box::new(Filter::Equal(attr.to_owned(), "x".to_owned()))),
-        attrs: vec!["1.1".to_owned()],
+        attrs: crate::ldap::no_attributes(),
     })
     .await
     .is_ok_and(|found| !found.is_empty())

@@ -1,5 +1,6 @@
 //! Thin handlers: extractors, one service call, wrap the result.
-//! The const parameter `G` picks the resource type (false: Users, true: Groups).
+//! The resource handlers take the [`ResourceKind`] first: the routes of each
+//! resource type are built by [`resource_routes`], whose closures pass it.
 
 use std::sync::Arc;
 
@@ -14,19 +15,11 @@ use super::extract::{QueryParams, RequestCtx, ScimBody};
 use super::{AppState, scim_json};
 use crate::directory::Directory;
 use crate::error::Error;
-use crate::mapping::ResourceKind;
+use crate::scim::ResourceKind;
 use crate::scim::query::{Params, Projection};
-use crate::service::Versioned;
+use crate::service::{Patched, Versioned};
 
 type St<D> = State<Arc<AppState<D>>>;
-
-const fn kind<const G: bool>() -> ResourceKind {
-    if G {
-        ResourceKind::Group
-    } else {
-        ResourceKind::User
-    }
-}
 
 fn with_etag(status: StatusCode, v: Versioned, location: bool) -> Response {
     let mut r = (status, scim_json(&v.resource)).into_response();
@@ -56,21 +49,23 @@ fn projection(p: &Params) -> Result<Projection, Error> {
     Projection::parse(p.attributes.as_deref(), p.excluded_attributes.as_deref())
 }
 
-async fn list<D: Directory, const G: bool>(
+async fn list<D: Directory>(
+    kind: ResourceKind,
     State(s): St<D>,
     RequestCtx(ctx): RequestCtx,
     QueryParams(p): QueryParams,
 ) -> Result<Response, Error> {
-    Ok(scim_json(&s.service.list(kind::<G>(), &p, &ctx).await?))
+    Ok(scim_json(&s.service.list(kind, &p, &ctx).await?))
 }
 
-async fn search<D: Directory, const G: bool>(
+async fn search<D: Directory>(
+    kind: ResourceKind,
     State(s): St<D>,
     RequestCtx(ctx): RequestCtx,
     ScimBody(b): ScimBody,
 ) -> Result<Response, Error> {
     let p = Params::from_search_body(&b)?;
-    Ok(scim_json(&s.service.list(kind::<G>(), &p, &ctx).await?))
+    Ok(scim_json(&s.service.list(kind, &p, &ctx).await?))
 }
 
 async fn search_all<D: Directory>(
@@ -82,17 +77,15 @@ async fn search_all<D: Directory>(
     Ok(scim_json(&s.service.search_all(&p, &ctx).await?))
 }
 
-async fn get_one<D: Directory, const G: bool>(
+async fn get_one<D: Directory>(
+    kind: ResourceKind,
     State(s): St<D>,
     RequestCtx(ctx): RequestCtx,
     Path(id): Path<String>,
     QueryParams(p): QueryParams,
     h: HeaderMap,
 ) -> Result<Response, Error> {
-    let v = s
-        .service
-        .get(kind::<G>(), &id, &projection(&p)?, &ctx)
-        .await?;
+    let v = s.service.get(kind, &id, &projection(&p)?, &ctx).await?;
     if let (Some(want), Some(have)) = (header(&h, header::IF_NONE_MATCH), v.etag.as_deref()) {
         if want.split(',').any(|t| t.trim() == have || t.trim() == "*") {
             let mut r = StatusCode::NOT_MODIFIED.into_response();
@@ -105,19 +98,21 @@ async fn get_one<D: Directory, const G: bool>(
     Ok(with_etag(StatusCode::OK, v, false))
 }
 
-async fn create<D: Directory, const G: bool>(
+async fn create<D: Directory>(
+    kind: ResourceKind,
     State(s): St<D>,
     RequestCtx(ctx): RequestCtx,
     ScimBody(b): ScimBody,
 ) -> Result<Response, Error> {
     Ok(with_etag(
         StatusCode::CREATED,
-        s.service.create(kind::<G>(), &b, &ctx).await?,
+        s.service.create(kind, &b, &ctx).await?,
         true,
     ))
 }
 
-async fn replace<D: Directory, const G: bool>(
+async fn replace<D: Directory>(
+    kind: ResourceKind,
     State(s): St<D>,
     RequestCtx(ctx): RequestCtx,
     Path(id): Path<String>,
@@ -126,12 +121,13 @@ async fn replace<D: Directory, const G: bool>(
 ) -> Result<Response, Error> {
     let v = s
         .service
-        .replace(kind::<G>(), &id, &b, header(&h, header::IF_MATCH), &ctx)
+        .replace(kind, &id, &b, header(&h, header::IF_MATCH), &ctx)
         .await?;
     Ok(with_etag(StatusCode::OK, v, false))
 }
 
-async fn patch<D: Directory, const G: bool>(
+async fn patch<D: Directory>(
+    kind: ResourceKind,
     State(s): St<D>,
     RequestCtx(ctx): RequestCtx,
     Path(id): Path<String>,
@@ -143,7 +139,7 @@ async fn patch<D: Directory, const G: bool>(
     match s
         .service
         .patch(
-            kind::<G>(),
+            kind,
             &id,
             &b,
             header(&h, header::IF_MATCH),
@@ -152,19 +148,20 @@ async fn patch<D: Directory, const G: bool>(
         )
         .await?
     {
-        Some(v) => Ok(with_etag(StatusCode::OK, v, false)),
-        None => Ok(StatusCode::NO_CONTENT.into_response()),
+        Patched::Resource(v) => Ok(with_etag(StatusCode::OK, v, false)),
+        Patched::NoContent => Ok(StatusCode::NO_CONTENT.into_response()),
     }
 }
 
-async fn delete<D: Directory, const G: bool>(
+async fn delete<D: Directory>(
+    kind: ResourceKind,
     State(s): St<D>,
     RequestCtx(ctx): RequestCtx,
     Path(id): Path<String>,
     h: HeaderMap,
 ) -> Result<Response, Error> {
     s.service
-        .delete(kind::<G>(), &id, header(&h, header::IF_MATCH), &ctx)
+        .delete(kind, &id, header(&h, header::IF_MATCH), &ctx)
         .await?;
     Ok(StatusCode::NO_CONTENT.into_response())
 }
@@ -241,7 +238,7 @@ pub(super) async fn healthz() -> Response {
 }
 
 pub(super) async fn readyz<D: Directory>(State(s): St<D>) -> Response {
-    if s.service.dir.ready().await {
+    if s.service.ready().await {
         (StatusCode::OK, "ready\n").into_response()
     } else {
         Error::Unavailable("the directory does not answer".to_owned()).into_response()
@@ -249,7 +246,7 @@ pub(super) async fn readyz<D: Directory>(State(s): St<D>) -> Response {
 }
 
 pub(super) async fn metrics<D: Directory>(State(s): St<D>) -> Response {
-    let up = s.service.dir.ready().await;
+    let up = s.service.ready().await;
     let (size, connected, in_use) = (s.pool_gauges)();
     let mut r = s
         .metrics
@@ -264,43 +261,8 @@ pub(super) async fn metrics<D: Directory>(State(s): St<D>) -> Response {
 
 /// The SCIM endpoints behind the token.
 pub(super) fn scim_routes<D: Directory>(with_discovery: bool) -> Router<Arc<AppState<D>>> {
-    let r = Router::new()
-        .route(
-            "/Users",
-            get(list::<D, false>)
-                .post(create::<D, false>)
-                .fallback(method_not_allowed),
-        )
-        .route(
-            "/Users/.search",
-            post(search::<D, false>).fallback(method_not_allowed),
-        )
-        .route(
-            "/Users/{id}",
-            get(get_one::<D, false>)
-                .put(replace::<D, false>)
-                .patch(patch::<D, false>)
-                .delete(delete::<D, false>)
-                .fallback(method_not_allowed),
-        )
-        .route(
-            "/Groups",
-            get(list::<D, true>)
-                .post(create::<D, true>)
-                .fallback(method_not_allowed),
-        )
-        .route(
-            "/Groups/.search",
-            post(search::<D, true>).fallback(method_not_allowed),
-        )
-        .route(
-            "/Groups/{id}",
-            get(get_one::<D, true>)
-                .put(replace::<D, true>)
-                .patch(patch::<D, true>)
-                .delete(delete::<D, true>)
-                .fallback(method_not_allowed),
-        )
+    let r = resource_routes::<D>(ResourceKind::User)
+        .merge(resource_routes::<D>(ResourceKind::Group))
         .route(
             "/.search",
             post(search_all::<D>).fallback(method_not_allowed),
@@ -312,6 +274,31 @@ pub(super) fn scim_routes<D: Directory>(with_discovery: bool) -> Router<Arc<AppS
     } else {
         r
     }
+}
+
+/// `/{Users|Groups}`, its `.search` and `/{id}` for one resource type: each
+/// closure hands its handler the kind, then the request's extractors.
+fn resource_routes<D: Directory>(kind: ResourceKind) -> Router<Arc<AppState<D>>> {
+    let at = |tail: &str| format!("/{}{tail}", kind.endpoint());
+    Router::new()
+        .route(
+            &at(""),
+            get(move |s, c, p| list::<D>(kind, s, c, p))
+                .post(move |s, c, b| create::<D>(kind, s, c, b))
+                .fallback(method_not_allowed),
+        )
+        .route(
+            &at("/.search"),
+            post(move |s, c, b| search::<D>(kind, s, c, b)).fallback(method_not_allowed),
+        )
+        .route(
+            &at("/{id}"),
+            get(move |s, c, i, p, h| get_one::<D>(kind, s, c, i, p, h))
+                .put(move |s, c, i, h, b| replace::<D>(kind, s, c, i, h, b))
+                .patch(move |s, c, i, p, h, b| patch::<D>(kind, s, c, i, p, h, b))
+                .delete(move |s, c, i, h| delete::<D>(kind, s, c, i, h))
+                .fallback(method_not_allowed),
+        )
 }
 
 /// Discovery endpoints (also served without a token when configured).

@@ -8,12 +8,14 @@ mod handlers;
 pub mod path;
 pub mod tls;
 
+#[cfg(test)]
+mod tests;
+
 use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::Instant;
 
 use axum::Router;
-use axum::body::Body;
 use axum::extract::{DefaultBodyLimit, MatchedPath, Request, State};
 use axum::http::{HeaderValue, StatusCode, header};
 use axum::middleware::{self, Next};
@@ -27,17 +29,7 @@ use crate::error::{Error, RequestId};
 use crate::service::Service;
 use crate::telemetry::Metrics;
 
-/// The media type of SCIM messages (RFC 7644 §8.1).
-pub const SCIM_JSON: &str = "application/scim+json";
-
-/// A JSON body with the SCIM media type.
-pub fn scim_json(v: &serde_json::Value) -> Response {
-    let body = serde_json::to_vec(v).unwrap_or_default();
-    let mut r = Response::new(Body::from(body));
-    r.headers_mut()
-        .insert(header::CONTENT_TYPE, HeaderValue::from_static(SCIM_JSON));
-    r
-}
+pub use crate::error::{SCIM_JSON, scim_json};
 
 /// Everything a handler can reach.
 pub struct AppState<D> {

@@ -196,7 +196,7 @@ pub async fn discovery(server: Server) {
 
 pub async fn outside_bases_are_invisible(server: Server) {
     let d = Daemon::start(server).await;
-    // scripts/test-servers seeds uid=outsider,ou=outside and cn=outsiders,ou=outside.
+    // scripts/test-servers creates uid=outsider,ou=outside and cn=outsiders,ou=outside.
     let mut l = d.ldap().await;
     let (rs, _) = l
         .search(
@@ -210,7 +210,11 @@ pub async fn outside_bases_are_invisible(server: Server) {
         .success()
         .unwrap();
     let outsider = super::attr(
-        &ldap3::SearchEntry::construct(rs.into_iter().next().expect("the seeded outsider entry")),
+        &ldap3::SearchEntry::construct(
+            rs.into_iter()
+                .next()
+                .expect("the outsider entry scripts/test-servers creates"),
+        ),
         "entryUUID",
     )
     .unwrap();

@@ -1,0 +1,338 @@
+//! Group membership beyond the plan: the membership-only PATCH written
+//! without reading the group, the empty-group placeholder (a group whose
+//! object class needs a member holds a placeholder DN while it has none, and
+//! never beside real members, whatever concurrent writers do), and the
+//! removal of a deleted entry from every group when the daemon keeps
+//! referential integrity.
+
+use super::errors::{dir_error, search_error};
+use super::{Ctx, Service, new_token};
+use crate::directory::{DirError, Directory, Scope, Search, rc};
+use crate::error::Error;
+use crate::ldap::{self, Dn, Entry, Filter, Mod};
+use crate::mapping::patch::{MemberDelta, member_mods};
+use crate::mapping::{AttrMap, Refs, managed};
+
+/// Which membership changes a write made, for the placeholder checks.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum MemberChange {
+    /// Values of the membership attribute added.
+    Added,
+    /// Values of the membership attribute deleted.
+    Removed,
+}
+
+/// What the membership-only PATCH came to.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(super) enum Shortcut {
+    /// Written (or nothing to write): answer 204.
+    Done,
+    /// The directory refused a value (already a member, not a member, the
+    /// last member of a group that must keep one) or the group moved: plan
+    /// against the whole group, which makes those cases no-ops or swaps in
+    /// the placeholder.
+    NeedsPlan,
+}
+
+/// The membership attribute and the empty-group placeholder of a map that
+/// has one.
+fn placeholder_of(map: &AttrMap) -> Option<(String, Dn)> {
+    let m = map.members.as_ref()?;
+    let ph = m.placeholder.as_ref()?;
+    Some((m.attribute.clone(), ph.clone()))
+}
+
+/// The membership attribute and placeholder of a map that has one, when
+/// `mods` made the `change` to that attribute.
+fn placeholder_touched(map: &AttrMap, mods: &[Mod], change: MemberChange) -> Option<(String, Dn)> {
+    let (attr, ph) = placeholder_of(map)?;
+    mods.iter()
+        .any(|m| match (m, change) {
+            (Mod::Add(a, _), MemberChange::Added) | (Mod::Delete(a, _), MemberChange::Removed) => {
+                a.eq_ignore_ascii_case(&attr)
+            }
+            _ => false,
+        })
+        .then_some((attr, ph))
+}
+
+impl<D: Directory> Service<D> {
+    /// Whether the plan's `mods` or the entry hold the empty-group
+    /// placeholder.
+    pub(super) fn placeholder_involved(map: &AttrMap, entry: &Entry, mods: &[Mod]) -> bool {
+        let Some((attr, ph)) = placeholder_of(map) else {
+            return false;
+        };
+        let ph = ph.to_string().to_ascii_lowercase();
+        let in_mods = mods.iter().any(|m| match m {
+            Mod::Add(_, v) | Mod::Delete(_, v) | Mod::Replace(_, v) => {
+                v.iter().any(|x| x.to_ascii_lowercase() == ph)
+            }
+        });
+        let in_entry = entry
+            .values(&attr)
+            .iter()
+            .any(|x| x.to_ascii_lowercase() == ph);
+        in_mods || in_entry
+    }
+
+    /// A membership-only group PATCH answered 204 (Entra's usual one): one
+    /// modify written without reading the group's members, so its cost does
+    /// not grow with the group.
+    pub(super) async fn patch_members(
+        &self,
+        map: &AttrMap,
+        id: &str,
+        delta: &MemberDelta,
+        ctx: &Ctx,
+    ) -> Result<Shortcut, Error> {
+        let Some(m) = map.members.as_ref() else {
+            return Ok(Shortcut::NeedsPlan);
+        };
+        let attrs = map
+            .managed()
+            .iter()
+            .filter(|a| managed::identifies(a.role))
+            .map(|a| a.ldap.to_owned())
+            .collect();
+        let ids = delta.ids();
+        let (entry, refs) = tokio::join!(self.find(map, id, attrs), self.resolve_ids(&ids));
+        let (entry, refs): (Entry, Refs) = (entry?, refs?);
+        let mut mods = member_mods(map, delta, &refs)?;
+        if mods.is_empty() {
+            // Only ids to remove that name nothing: no member to remove.
+            return Ok(Shortcut::Done);
+        }
+        if let Some(t) = map
+            .version_token
+            .as_ref()
+            .filter(|t| entry.first(t).is_some())
+        {
+            mods.push(Mod::Replace(t.clone(), vec![new_token()]));
+        }
+        match self
+            .dir
+            .modify(&entry.dn.to_string(), mods.clone(), &[], None)
+            .await
+        {
+            Ok(_) => {}
+            Err(DirError::Result {
+                rc:
+                    rc::ATTRIBUTE_OR_VALUE_EXISTS
+                    | rc::NO_SUCH_ATTRIBUTE
+                    | rc::OBJECT_CLASS_VIOLATION
+                    | rc::NO_SUCH_OBJECT,
+                ..
+            }) => return Ok(Shortcut::NeedsPlan),
+            Err(e) => return Err(dir_error(map, e, "update Group")),
+        }
+        self.check_placeholder_after_add(map, &entry.dn, &mods)
+            .await?;
+        self.placeholder_if_empty(map, &entry.dn, &mods).await?;
+        self.audit(
+            ctx,
+            "patch",
+            map.kind,
+            &entry.dn,
+            std::slice::from_ref(&m.attribute),
+        );
+        self.metrics.provisioned(map.kind, "updated");
+        Ok(Shortcut::Done)
+    }
+
+    /// Without reading the group back: after adding members, one cheap base
+    /// search (no values returned) tells whether a concurrent removal left the
+    /// placeholder in; if so it goes.
+    pub(super) async fn check_placeholder_after_add(
+        &self,
+        map: &AttrMap,
+        dn: &Dn,
+        mods: &[Mod],
+    ) -> Result<(), Error> {
+        let Some((attr, ph)) = placeholder_touched(map, mods, MemberChange::Added) else {
+            return Ok(());
+        };
+        let probe = Filter::Equal(attr.clone(), ph.to_string());
+        if !self
+            .hits(map, dn, probe, "checking the placeholder")
+            .await?
+        {
+            return Ok(());
+        }
+        self.remove_placeholder(map, dn, attr, &ph).await
+    }
+
+    /// After removing members without reading the group: a server that lets
+    /// a group lose its last member (389-ds, whose groupOfNames does not
+    /// require one) leaves it empty; the placeholder then goes in, as a full
+    /// plan would have put it. One cheap search, only after removals.
+    async fn placeholder_if_empty(
+        &self,
+        map: &AttrMap,
+        dn: &Dn,
+        mods: &[Mod],
+    ) -> Result<(), Error> {
+        let Some((attr, ph)) = placeholder_touched(map, mods, MemberChange::Removed) else {
+            return Ok(());
+        };
+        let probe = Filter::Present(attr.clone());
+        if self.hits(map, dn, probe, "checking for members").await? {
+            return Ok(());
+        }
+        let add = vec![Mod::Add(attr.clone(), vec![ph.to_string()])];
+        match self.dir.modify(&dn.to_string(), add, &[], None).await {
+            Ok(_) => {}
+            // The placeholder is in already.
+            Err(DirError::Result {
+                rc: rc::ATTRIBUTE_OR_VALUE_EXISTS,
+                ..
+            }) => return Ok(()),
+            Err(e) => return Err(dir_error(map, e, "adding the empty-group placeholder")),
+        }
+        // A member added between the probe and the placeholder saw no
+        // placeholder to remove: whoever adds the placeholder checks after
+        // it, as whoever adds a member does. The group was empty a moment
+        // ago, so its member list is short.
+        let now = Search {
+            base: dn.to_string(),
+            scope: Scope::Base,
+            filter: Filter::everything(),
+            attrs: vec![attr.clone()],
+        };
+        let values: Vec<String> = self
+            .dir
+            .search(now)
+            .await
+            .map_err(|e| search_error(map, e, "checking for members"))?
+            .into_iter()
+            .next()
+            .map(|e| e.values(&attr).to_vec())
+            .unwrap_or_default();
+        if values
+            .iter()
+            .all(|v| Dn::parse(v).is_ok_and(|d| d.same_as(&ph)))
+        {
+            return Ok(());
+        }
+        self.remove_placeholder(map, dn, attr, &ph).await
+    }
+
+    /// Removes the empty-group placeholder from `dn`; gone already, or the
+    /// last value again after another removal, is no error.
+    async fn remove_placeholder(
+        &self,
+        map: &AttrMap,
+        dn: &Dn,
+        attr: String,
+        ph: &Dn,
+    ) -> Result<(), Error> {
+        let del = vec![Mod::Delete(attr, vec![ph.to_string()])];
+        match self.dir.modify(&dn.to_string(), del, &[], None).await {
+            Ok(_)
+            | Err(DirError::Result {
+                rc: rc::NO_SUCH_ATTRIBUTE | rc::OBJECT_CLASS_VIOLATION,
+                ..
+            }) => Ok(()),
+            Err(e) => Err(dir_error(map, e, "removing the empty-group placeholder")),
+        }
+    }
+
+    /// A concurrent writer may have added a member while this request put the
+    /// placeholder in (or the other way round): whoever sees both afterwards
+    /// removes the placeholder, so it never stands beside real members.
+    pub(super) async fn drop_stale_placeholder(
+        &self,
+        map: &AttrMap,
+        after: Entry,
+    ) -> Result<Entry, Error> {
+        let Some((attr, ph)) = placeholder_of(map) else {
+            return Ok(after);
+        };
+        let values = after.values(&attr);
+        let stale: Vec<String> = values
+            .iter()
+            .filter(|v| Dn::parse(v).is_ok_and(|d| d.same_as(&ph)))
+            .cloned()
+            .collect();
+        if stale.is_empty() || stale.len() == values.len() {
+            return Ok(after);
+        }
+        match self
+            .dir
+            .modify(
+                &after.dn.to_string(),
+                vec![Mod::Delete(attr, stale)],
+                &map.read_attributes(),
+                None,
+            )
+            .await
+        {
+            Ok(Some(e)) => Ok(e),
+            Ok(None) => Ok(self.reread(map, &after.dn).await?.unwrap_or(after)),
+            // Someone else removed it first.
+            Err(DirError::Result {
+                rc: rc::NO_SUCH_ATTRIBUTE,
+                ..
+            }) => Ok(self.reread(map, &after.dn).await?.unwrap_or(after)),
+            Err(e) => Err(dir_error(map, e, "removing the empty-group placeholder")),
+        }
+    }
+
+    /// Removes a deleted entry from every group that lists it, when the
+    /// daemon keeps referential integrity. The last member of a group that
+    /// must keep one is swapped for the placeholder.
+    pub(super) async fn remove_memberships(&self, entry: &Entry) -> Result<(), Error> {
+        let Some(g) = self.config.groups.as_ref() else {
+            return Ok(());
+        };
+        let Some(m) = g.members.as_ref().filter(|m| m.daemon_cleans_up) else {
+            return Ok(());
+        };
+        let Some(value) = Self::member_value(m, &self.config.users.rdn, entry) else {
+            return Ok(());
+        };
+        let s = Search {
+            base: g.base.to_string(),
+            scope: Scope::Subtree,
+            filter: Filter::Equal(m.attribute.clone(), value.clone()),
+            attrs: ldap::no_attributes(),
+        };
+        let groups = self
+            .dir
+            .search(s)
+            .await
+            .map_err(|e| search_error(g, e, "finding memberships"))?;
+        for group in groups {
+            let group_dn = group.dn.to_string();
+            let del = vec![Mod::Delete(m.attribute.clone(), vec![value.clone()])];
+            match self.dir.modify(&group_dn, del, &[], None).await {
+                Ok(_)
+                | Err(DirError::Result {
+                    rc: rc::NO_SUCH_ATTRIBUTE,
+                    ..
+                }) => {}
+                // The last member: groupOfNames needs one, so the placeholder takes its place.
+                Err(DirError::Result {
+                    rc: rc::OBJECT_CLASS_VIOLATION,
+                    ..
+                }) if m.placeholder.is_some() => {
+                    let ph = m
+                        .placeholder
+                        .as_ref()
+                        .map(Dn::to_string)
+                        .unwrap_or_default();
+                    let swap = vec![
+                        Mod::Add(m.attribute.clone(), vec![ph]),
+                        Mod::Delete(m.attribute.clone(), vec![value.clone()]),
+                    ];
+                    self.dir
+                        .modify(&group_dn, swap, &[], None)
+                        .await
+                        .map_err(|e| dir_error(g, e, "removing membership"))?;
+                }
+                Err(e) => return Err(dir_error(g, e, "removing membership")),
+            }
+        }
+        Ok(())
+    }
+}

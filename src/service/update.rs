@@ -1,0 +1,246 @@
+//! `PATCH` and `PUT` of users and groups: find the entry, plan against it,
+//! write the plan. A write that lost a race (the entry changed or moved
+//! between the read and the write) is planned again from the entry as it is
+//! now, through the one retry loop; If-Match is checked here and carried
+//! into the write as an assertion where the server offers one.
+
+use serde_json::Value;
+
+use super::members::Shortcut;
+use super::plan::{Answer, Concurrency, Replan};
+use super::retry::{Attempt, Step, Why, retrying};
+use super::write::{Write, Written};
+use super::{Ctx, Service, Versioned};
+use crate::directory::{Directory, Precondition};
+use crate::error::Error;
+use crate::ldap::{Entry, Mod};
+use crate::mapping::patch::{plan_patch, plan_replace};
+use crate::mapping::resource;
+use crate::mapping::unmapped::Unmapped;
+use crate::mapping::{self, AttrMap};
+use crate::scim::ResourceKind;
+use crate::scim::patch;
+use crate::scim::query::Projection;
+
+/// What a PATCH answers.
+#[derive(Debug, Clone)]
+pub enum Patched {
+    /// 200 with the resource.
+    Resource(Versioned),
+    /// 204 No Content: groups answer so unless the client asked for
+    /// attributes, since rendering thousands of members nobody reads costs
+    /// searches.
+    NoContent,
+}
+
+/// The client's If-Match as a tag without `W/` and quotes.
+fn parse_etag(tag: &str) -> String {
+    let t = tag.trim();
+    let t = t.strip_prefix("W/").unwrap_or(t);
+    t.trim_matches('"').to_owned()
+}
+
+/// A failed If-Match checked before the write.
+fn changed_since_if_match() -> Error {
+    Error::PreconditionFailed("the resource changed since the version given in If-Match".to_owned())
+}
+
+impl Attempt {
+    /// Whether this attempt's write may answer [`Written::Replan`].
+    fn replan(self) -> Replan {
+        if self.is_last() {
+            Replan::Never
+        } else {
+            Replan::Allowed
+        }
+    }
+}
+
+impl<D: Directory> Service<D> {
+    /// `PATCH /{Users|Groups}/{id}`.
+    pub async fn patch(
+        &self,
+        kind: ResourceKind,
+        id: &str,
+        body: &Value,
+        if_match: Option<&str>,
+        projection: Option<&Projection>,
+        ctx: &Ctx,
+    ) -> Result<Patched, Error> {
+        let map = self.map(kind)?;
+        let mut ignored = Vec::new();
+        let ops = match map.unmapped {
+            Unmapped::Reject => patch::parse(body)?,
+            Unmapped::Ignore => {
+                mapping::unmapped::prune_ops(map, patch::parse(body)?, &mut ignored)
+            }
+        };
+        let ignored = mapping::unmapped::distinct(ignored);
+        self.note_ignored(kind, &ignored);
+        let answer = if kind == ResourceKind::Group && projection.is_none_or(Projection::is_default)
+        {
+            Answer::NoContent
+        } else {
+            Answer::Entry
+        };
+        // Ignored paths go through the general path, whose audit line lists them.
+        if answer == Answer::NoContent && if_match.is_none() && ignored.is_empty() {
+            if let Some(delta) = mapping::patch::member_delta(map, &ops) {
+                if self.patch_members(map, id, &delta, ctx).await? == Shortcut::Done {
+                    return Ok(Patched::NoContent);
+                }
+            }
+        }
+        let ids = mapping::patch::reference_ids(map, &ops);
+        let what = format!("update {}", kind.name());
+        retrying(&what, |attempt| {
+            let (ids, ops, what, ignored) = (&ids, &ops, &what, &ignored);
+            async move {
+                let (entry, refs) = tokio::join!(
+                    self.find(map, id, map.read_attributes()),
+                    self.resolve_ids(ids)
+                );
+                let (entry, refs) = (entry?, refs?);
+                let plan = plan_patch(map, &entry, ops, &refs)?;
+                let pre = self.precondition(map, &entry, if_match)?;
+                let changed = plan.changed_attributes();
+                let disabled = Self::disables(map, &plan.mods);
+                let after = if plan.is_noop() {
+                    entry
+                } else {
+                    let how = Write {
+                        pre,
+                        concurrency: Concurrency::of(if_match),
+                        answer,
+                        replan: attempt.replan(),
+                        what,
+                    };
+                    match self.execute(map, &entry, plan, how).await {
+                        Ok(Written::Entry(after)) => {
+                            self.audit_ignoring(ctx, "patch", kind, &after.dn, &changed, ignored);
+                            let outcome = if disabled { "disabled" } else { "updated" };
+                            self.metrics.provisioned(kind, outcome);
+                            after
+                        }
+                        Ok(Written::Replan) => return Ok(Step::Again(Why::EntryMoved)),
+                        Err(Error::BadRequest { .. })
+                            if !attempt.is_last() && self.lost_race(map, &entry).await =>
+                        {
+                            return Ok(Step::Again(Why::LostRace));
+                        }
+                        Err(e) => return Err(e),
+                    }
+                };
+                if answer == Answer::NoContent {
+                    return Ok(Step::Done(Patched::NoContent));
+                }
+                let p = projection.cloned().unwrap_or_default();
+                let v = self.render_one(map, &after, &p, ctx, refs).await?;
+                Ok(Step::Done(Patched::Resource(v)))
+            }
+        })
+        .await
+    }
+
+    /// Whether a user's modifications set the disabled marker.
+    fn disables(map: &AttrMap, mods: &[Mod]) -> bool {
+        map.kind == ResourceKind::User
+            && map.disable.as_ref().is_some_and(|d| {
+                mods.iter().any(|m| matches!(m, Mod::Add(a, v) if a.eq_ignore_ascii_case(&d.attribute) && v.contains(&d.value)))
+            })
+    }
+
+    /// After a refused write, whether the entry changed meanwhile (a
+    /// concurrent writer added or removed the same value): then retry.
+    async fn lost_race(&self, map: &AttrMap, before: &Entry) -> bool {
+        let Ok(Some(now)) = self.reread(map, &before.dn).await else {
+            return false;
+        };
+        resource::version(map, &now) != resource::version(map, before)
+    }
+
+    /// `PUT /{Users|Groups}/{id}`.
+    pub async fn replace(
+        &self,
+        kind: ResourceKind,
+        id: &str,
+        body: &Value,
+        if_match: Option<&str>,
+        ctx: &Ctx,
+    ) -> Result<Versioned, Error> {
+        let map = self.map(kind)?;
+        let ids = resource::reference_ids(map, body);
+        let what = format!("replace {}", kind.name());
+        retrying(&what, |attempt| {
+            let (ids, what) = (&ids, &what);
+            async move {
+                let (entry, refs) = tokio::join!(
+                    self.find(map, id, map.read_attributes()),
+                    self.resolve_ids(ids)
+                );
+                let (entry, refs) = (entry?, refs?);
+                let desired = resource::desired(map, body, &refs)?;
+                let ignored = desired.ignored.clone();
+                if attempt.is_first() {
+                    self.note_ignored(kind, &ignored);
+                }
+                let plan = plan_replace(map, &entry, desired)?;
+                let pre = self.precondition(map, &entry, if_match)?;
+                let changed = plan.changed_attributes();
+                let after = if plan.is_noop() {
+                    entry
+                } else {
+                    let how = Write {
+                        pre,
+                        concurrency: Concurrency::of(if_match),
+                        answer: Answer::Entry,
+                        replan: attempt.replan(),
+                        what,
+                    };
+                    match self.execute(map, &entry, plan, how).await? {
+                        Written::Replan => return Ok(Step::Again(Why::EntryMoved)),
+                        Written::Entry(after) => {
+                            self.audit_ignoring(
+                                ctx, "replace", kind, &after.dn, &changed, &ignored,
+                            );
+                            self.metrics.provisioned(kind, "updated");
+                            after
+                        }
+                    }
+                };
+                let v = self
+                    .render_one(map, &after, &Projection::default(), ctx, refs)
+                    .await?;
+                Ok(Step::Done(v))
+            }
+        })
+        .await
+    }
+
+    /// The assertion an If-Match asks for. Without the Assertion control the
+    /// version read just before the write is compared here; the write itself
+    /// then carries no guard.
+    pub(super) fn precondition(
+        &self,
+        map: &AttrMap,
+        entry: &Entry,
+        if_match: Option<&str>,
+    ) -> Result<Option<Precondition>, Error> {
+        let Some(tag) = if_match else { return Ok(None) };
+        if tag.trim() == "*" {
+            return Ok(None);
+        }
+        let want = parse_etag(tag);
+        let current = resource::version(map, entry).map(|v| parse_etag(&v));
+        if current.as_deref() != Some(want.as_str()) {
+            return Err(changed_since_if_match());
+        }
+        if !self.dir.capabilities().assertion {
+            return Ok(None);
+        }
+        Ok(Some(Precondition {
+            attribute: map.version_attribute.clone(),
+            value: want,
+        }))
+    }
+}
