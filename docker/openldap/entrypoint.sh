@@ -89,6 +89,7 @@ moduleload back_mdb
 moduleload ppolicy
 moduleload memberof
 moduleload refint
+moduleload sssvlv
 
 database mdb
 maxsize 1073741824
@@ -132,6 +133,9 @@ refint_attributes manager
 overlay refint
 refint_attributes member uniqueMember
 refint_nothing "${placeholder}"
+
+# Server-side sorting (RFC 2891) for sortBy.
+overlay sssvlv
 
 # pwdAccountLockedTime only bars binds under a policy with pwdLockout TRUE.
 overlay ppolicy
