@@ -204,27 +204,7 @@ fn attr_expr(
             return special_expr(map, s, path, cmp);
         }
     }
-    let (fields, sub): (Vec<&Field>, Option<String>) = match within {
-        Some((group, sub)) => (group.to_vec(), Some(sub.to_owned())),
-        None => {
-            let fields = fields_for(map, path, unmapped)?;
-            let fields = match &path.filter {
-                // `emails[type eq "work"].value eq "x"`: a non-standard but common spelling.
-                Some(flt) => {
-                    let mut out = Vec::new();
-                    for f in fields {
-                        let cond = inner(map, flt, &[f], refs, unmapped)?;
-                        if !cond.is_nothing() {
-                            out.push(f);
-                        }
-                    }
-                    out
-                }
-                None => fields,
-            };
-            (fields, path.sub.clone())
-        }
-    };
+    let (fields, sub) = candidates(map, path, refs, within, unmapped)?;
     let mut parts = Vec::new();
     let mut decided = false;
     for f in fields {
@@ -273,6 +253,39 @@ fn attr_expr(
         )));
     }
     Ok(L::or(parts))
+}
+
+/// The fields an expression may compare, and the sub-attribute it names:
+/// inside a value filter the element's fields; on its own the fields the path
+/// maps to, narrowed by a value filter in the path itself.
+fn candidates<'m>(
+    map: &'m AttrMap,
+    path: &AttrPath,
+    refs: &Refs,
+    within: Option<(&[&'m Field], &str)>,
+    unmapped: Unmapped,
+) -> Result<(Vec<&'m Field>, Option<String>), Error> {
+    Ok(match within {
+        Some((group, sub)) => (group.to_vec(), Some(sub.to_owned())),
+        None => {
+            let fields = fields_for(map, path, unmapped)?;
+            let fields = match &path.filter {
+                // `emails[type eq "work"].value eq "x"`: a non-standard but common spelling.
+                Some(flt) => {
+                    let mut out = Vec::new();
+                    for f in fields {
+                        let cond = inner(map, flt, &[f], refs, unmapped)?;
+                        if !cond.is_nothing() {
+                            out.push(f);
+                        }
+                    }
+                    out
+                }
+                None => fields,
+            };
+            (fields, path.sub.clone())
+        }
+    })
 }
 
 fn pinned_holds(pin: &Pinned, op: CompareOp, v: &Value) -> bool {
@@ -416,26 +429,34 @@ fn ordered(attr: &str, op: CompareOp, v: String, path: &AttrPath) -> Result<L, E
     })
 }
 
+/// A reference (`manager`, a member) compared by the id of what it points
+/// at: stored as a DN or an RDN value, so only eq and ne apply.
+fn compare_reference(f: &Field, op: CompareOp, v: &Value, refs: &Refs) -> Result<L, Error> {
+    let path = f.path_text();
+    let a = f.ldap.clone();
+    let Value::String(id) = v else {
+        return Err(invalid(format!("{path} compares with an id string")));
+    };
+    let stored = refs.id(id).map(|r| {
+        if f.store_rdn {
+            r.rdn_value.clone()
+        } else {
+            r.dn.clone()
+        }
+    });
+    let eq = stored.map(|s| L::Equal(a, s)).unwrap_or_else(L::nothing);
+    match op {
+        CompareOp::Eq => Ok(eq),
+        CompareOp::Ne => Ok(not(eq)),
+        _ => Err(invalid(format!("{path} supports eq and ne"))),
+    }
+}
+
 fn compare(f: &Field, op: CompareOp, v: &Value, refs: &Refs) -> Result<L, Error> {
     let path = f.path_text();
     let a = f.ldap.clone();
     if f.reference.is_some() {
-        let Value::String(id) = v else {
-            return Err(invalid(format!("{path} compares with an id string")));
-        };
-        let stored = refs.id(id).map(|r| {
-            if f.store_rdn {
-                r.rdn_value.clone()
-            } else {
-                r.dn.clone()
-            }
-        });
-        let eq = stored.map(|s| L::Equal(a, s)).unwrap_or_else(L::nothing);
-        return match op {
-            CompareOp::Eq => Ok(eq),
-            CompareOp::Ne => Ok(not(eq)),
-            _ => Err(invalid(format!("{path} supports eq and ne"))),
-        };
+        return compare_reference(f, op, v, refs);
     }
     let text = match (f.ty, v) {
         (_, Value::Null) => {
