@@ -1,5 +1,6 @@
 //! The one error type. Every failure a request can meet is a variant shaped by
-//! its HTTP outcome, rendered as a SCIM error body (RFC 7644 §3.12).
+//! its HTTP outcome, rendered as a SCIM error body (RFC 7644 §3.12) through
+//! [`scim_json`], the SCIM JSON response the HTTP layer uses for every answer.
 //!
 //! `IntoResponse` is one exhaustive `match`, so a new variant forces a decision
 //! about its status. A 5xx body carries a correlation id and nothing internal;
@@ -8,6 +9,19 @@
 use axum::http::{HeaderValue, StatusCode, header};
 use axum::response::{IntoResponse, Response};
 use serde_json::json;
+
+/// The media type of SCIM messages (RFC 7644 §8.1).
+pub const SCIM_JSON: &str = "application/scim+json";
+
+/// A JSON body with the SCIM media type: every SCIM answer, errors and
+/// resources alike, is rendered here.
+pub fn scim_json(v: &serde_json::Value) -> Response {
+    let body = serde_json::to_vec(v).unwrap_or_default();
+    let mut r = Response::new(axum::body::Body::from(body));
+    r.headers_mut()
+        .insert(header::CONTENT_TYPE, HeaderValue::from_static(SCIM_JSON));
+    r
+}
 
 /// `scimType` values (RFC 7644 §3.12, table 9).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -168,7 +182,7 @@ impl IntoResponse for Error {
         let status = self.status();
         // The request id is filled in by the HTTP middleware, which rewrites the
         // body when it knows the id; here the error renders without one.
-        let mut response = (status, crate::http::scim_json(&self.body(None))).into_response();
+        let mut response = (status, scim_json(&self.body(None))).into_response();
         let headers = response.headers_mut();
         match &self {
             Error::Unauthorized => {

@@ -10,7 +10,8 @@
 //! - [`config`]: the TOML file as written (`file`), validated into [`config::Config`]
 //!   with every problem reported at once; secrets (`secret`).
 //! - [`http`]: routes, thin handlers, extractors with SCIM rejections,
-//!   bearer-token auth, the per-request envelope (request id, limits, logs, metrics).
+//!   bearer-token auth, the per-request envelope (request id, limits, logs, metrics),
+//!   endpoint names respelled before routing (`path`).
 //! - [`service`]: the only code that sequences directory calls, one file per
 //!   job, each an `impl Service` block:
 //!   - `mod.rs`: `Service`, `Ctx`, `Versioned`, readiness, base checks, re-reads;
@@ -24,16 +25,22 @@
 //!   - `retry.rs`: the one loop for writes that lose a race, with its pauses;
 //!   - `errors.rs`: directory failures as SCIM errors;
 //!   - `discovery.rs`: `/Schemas`, `/ResourceTypes`, `/ServiceProviderConfig`.
-//! - [`scim`]: SCIM vocabulary, pure: attribute paths, filters, PATCH
-//!   operations (Entra quirks normalised there), query parameters, schemas,
-//!   discovery documents.
-//! - [`mapping`]: the pure core — compiled attribute maps; resource ↔ entry;
-//!   PATCH/PUT/POST → one LDAP modify plan; SCIM filter → LDAP filter.
+//! - [`scim`]: SCIM vocabulary, pure: resource types, attribute paths,
+//!   filters, PATCH operations (Entra quirks normalised there), core attributes
+//!   under the core schema URN (`core`), query parameters, schemas and the
+//!   JSON shapes of discovery documents.
+//! - [`mapping`]: the pure core — attribute maps compiled in named steps
+//!   (`compile`); the one list of LDAP attributes a map manages (`managed`);
+//!   resource ↔ entry (`resource`); PATCH/PUT/POST → one LDAP modify plan
+//!   (`patch`); SCIM filter → LDAP filter (`filter`); `sortBy` → the LDAP
+//!   attribute sorted by (`sort`); what no mapping stores, refused or left out
+//!   (`unmapped`); the discovery documents reduced to what is mapped (`discovery`).
 //! - [`ldap`]: LDAP vocabulary as plain data (DN, filter, entry, modification)
 //!   and the crate's only RFC 4514/4515 escaping.
 //! - [`directory`]: the only code that talks to LDAP — the `Directory` trait,
 //!   the pooled ldap3 adapter, the dry run behind `explain`, the subschema reader.
-//! - [`error`]: the one error type and its SCIM rendering.
+//! - [`error`]: the one error type and the SCIM JSON response every answer,
+//!   error or not, is rendered with.
 //! - [`telemetry`]: logging set-up and the metrics registry.
 
 pub mod cli;

@@ -8,10 +8,10 @@
 use std::collections::BTreeMap;
 use std::fmt::Write as _;
 use std::sync::Mutex;
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
 use crate::config::LogFormat;
-use crate::mapping::ResourceKind;
+use crate::scim::ResourceKind;
 
 /// Installs the global subscriber. `RUST_LOG` refines the default `info` level.
 pub fn init(format: LogFormat) {
@@ -88,6 +88,32 @@ struct Registry {
     ldap_latency: BTreeMap<&'static str, Histogram>,
     /// Configured LDAP URL (in order) -> connections currently bound through it.
     ldap_urls: Vec<(String, usize)>,
+    unmapped: BTreeMap<(&'static str, String), Ignored>,
+}
+
+/// One attribute path left out of writes (`unmapped = "ignore"`).
+#[derive(Default)]
+struct Ignored {
+    count: u64,
+    /// When the log last warned about it, and the count then.
+    warned: Option<(Instant, u64)>,
+}
+
+/// How often the log may warn about the same ignored path.
+pub const UNMAPPED_WARN_EVERY: Duration = Duration::from_secs(300);
+/// Distinct ignored paths kept per resource type; a client sending endless
+/// made-up attribute names must not grow the registry (or /metrics) without
+/// bound. Paths past the limit are counted under `OTHER_PATHS`.
+const MAX_UNMAPPED_PATHS: usize = 200;
+/// Longer paths are cut, for the same reason.
+const MAX_PATH_CHARS: usize = 200;
+const OTHER_PATHS: &str = "(other paths)";
+
+/// A Prometheus label value (backslash, quote and newline escaped).
+fn label(v: &str) -> String {
+    v.replace('\\', "\\\\")
+        .replace('"', "\\\"")
+        .replace('\n', "\\n")
 }
 
 /// The metrics of one daemon.
@@ -148,6 +174,53 @@ impl Metrics {
     }
 
     /// The Prometheus text exposition, with the pool gauges given by the caller.
+    /// Counts attribute paths left out of a write; returns those the log
+    /// should warn about now, each with how often it was left out since the
+    /// last warning: the first time, then at most once per
+    /// [`UNMAPPED_WARN_EVERY`].
+    pub fn unmapped(
+        &self,
+        kind: ResourceKind,
+        paths: &[String],
+        now: Instant,
+    ) -> Vec<(String, u64)> {
+        let Ok(mut r) = self.inner.lock() else {
+            return Vec::new();
+        };
+        let mut due = Vec::new();
+        for path in paths {
+            let mut key: String = path.chars().take(MAX_PATH_CHARS).collect();
+            let known = r.unmapped.contains_key(&(kind.name(), key.clone()));
+            let kept = r.unmapped.keys().filter(|(k, _)| *k == kind.name()).count();
+            if !known && kept >= MAX_UNMAPPED_PATHS {
+                OTHER_PATHS.clone_into(&mut key);
+            }
+            let e = r.unmapped.entry((kind.name(), key.clone())).or_default();
+            e.count += 1;
+            let since = e.count - e.warned.map_or(0, |(_, n)| n);
+            if e.warned
+                .is_none_or(|(t, _)| now.duration_since(t) >= UNMAPPED_WARN_EVERY)
+            {
+                e.warned = Some((now, e.count));
+                due.push((key, since));
+            }
+        }
+        due
+    }
+
+    /// Every ignored path so far: (resource type, path, times).
+    pub fn unmapped_counts(&self) -> Vec<(&'static str, String, u64)> {
+        self.inner
+            .lock()
+            .map(|r| {
+                r.unmapped
+                    .iter()
+                    .map(|((k, p), i)| (*k, p.clone(), i.count))
+                    .collect()
+            })
+            .unwrap_or_default()
+    }
+
     pub fn render(
         &self,
         pool_size: usize,
@@ -186,6 +259,15 @@ impl Metrics {
                 "scim2ldap_provisioned_total{{resource=\"{kind}\",action=\"{action}\"}} {n}"
             );
         }
+        out.push_str("# HELP scim2ldap_unmapped_ignored_total Attribute paths left out of writes because no mapping stores them (unmapped = \"ignore\"), by resource type and path.\n# TYPE scim2ldap_unmapped_ignored_total counter\n");
+        for ((kind, path), i) in &r.unmapped {
+            let _ = writeln!(
+                out,
+                "scim2ldap_unmapped_ignored_total{{resource=\"{kind}\",path=\"{}\"}} {}",
+                label(path),
+                i.count
+            );
+        }
         out.push_str("# HELP scim2ldap_ldap_operations_total LDAP operations by type and result.\n# TYPE scim2ldap_ldap_operations_total counter\n");
         for (op, result, n) in r
             .ldap
@@ -215,8 +297,11 @@ impl Metrics {
         );
         out.push_str("# HELP scim2ldap_ldap_url_connections Pooled LDAP connections bound through each configured URL.\n# TYPE scim2ldap_ldap_url_connections gauge\n");
         for (url, n) in &r.ldap_urls {
-            let url = url.replace('\\', "\\\\").replace('"', "\\\"");
-            let _ = writeln!(out, "scim2ldap_ldap_url_connections{{url=\"{url}\"}} {n}");
+            let _ = writeln!(
+                out,
+                "scim2ldap_ldap_url_connections{{url=\"{}\"}} {n}",
+                label(url)
+            );
         }
         let _ = writeln!(
             out,
@@ -276,5 +361,58 @@ mod tests {
         assert!(t.contains("scim2ldap_provisioned_total{resource=\"User\",action=\"created\"} 1"));
         assert!(t.contains("scim2ldap_ldap_pool_connected 3"));
         assert!(t.contains("scim2ldap_ldap_up 1"));
+    }
+
+    #[test]
+    fn ignored_paths_are_counted_and_warned_about_now_and_then() {
+        let m = Metrics::default();
+        let t0 = Instant::now();
+        let home = "emails[type eq \"home\"].value".to_owned();
+        let fax = "faxNumber".to_owned();
+        assert_eq!(
+            m.unmapped(ResourceKind::User, &[home.clone(), fax.clone()], t0),
+            [(home.clone(), 1), (fax.clone(), 1)]
+        );
+        // Within the window: counted, not warned about again.
+        for _ in 0..3 {
+            assert_eq!(
+                m.unmapped(
+                    ResourceKind::User,
+                    std::slice::from_ref(&home),
+                    t0 + Duration::from_secs(1)
+                ),
+                []
+            );
+        }
+        let later = t0 + UNMAPPED_WARN_EVERY;
+        assert_eq!(
+            m.unmapped(ResourceKind::User, std::slice::from_ref(&home), later),
+            [(home.clone(), 4)]
+        );
+        m.unmapped(ResourceKind::Group, std::slice::from_ref(&fax), later);
+        let t = m.render(1, 1, 0, true);
+        assert!(
+            t.contains("scim2ldap_unmapped_ignored_total{resource=\"User\",path=\"emails[type eq \\\"home\\\"].value\"} 5"),
+            "{t}"
+        );
+        assert!(
+            t.contains("scim2ldap_unmapped_ignored_total{resource=\"Group\",path=\"faxNumber\"} 1"),
+            "{t}"
+        );
+        // Made-up names do not grow the registry without bound.
+        let many: Vec<String> = (0..500).map(|i| format!("x{i}\nmade-up")).collect();
+        m.unmapped(ResourceKind::User, &many, later);
+        let users = m
+            .unmapped_counts()
+            .into_iter()
+            .filter(|(k, _, _)| *k == "User")
+            .count();
+        assert_eq!(users, MAX_UNMAPPED_PATHS + 1);
+        let t = m.render(1, 1, 0, true);
+        assert!(
+            t.contains("path=\"x0\\nmade-up\"} 1"),
+            "newline escaped: {t}"
+        );
+        assert!(t.contains(&format!("path=\"{OTHER_PATHS}\"}} 302")), "{t}");
     }
 }

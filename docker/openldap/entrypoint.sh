@@ -14,7 +14,7 @@
 #     LDAP_DATA_DIR, SLAPD_CONF, SLAPD_RUN_DIR, LDAP_SCHEMA_FILE, SLAPD_USER
 #                                paths and the user slapd runs as (defaults below)
 #
-# The suffix and its seed entries are written once, into an empty LDAP_DATA_DIR; later starts
+# The suffix and its initial entries are written once, into an empty LDAP_DATA_DIR; later starts
 # keep the data. The configuration (slapd.conf) is written on every start.
 set -euo pipefail
 
@@ -89,6 +89,7 @@ moduleload back_mdb
 moduleload ppolicy
 moduleload memberof
 moduleload refint
+moduleload sssvlv
 
 database mdb
 maxsize 1073741824
@@ -132,6 +133,9 @@ refint_attributes manager
 overlay refint
 refint_attributes member uniqueMember
 refint_nothing "${placeholder}"
+
+# Server-side sorting (RFC 2891) for sortBy.
+overlay sssvlv
 
 # pwdAccountLockedTime only bars binds under a policy with pwdLockout TRUE.
 overlay ppolicy

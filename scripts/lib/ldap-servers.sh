@@ -12,7 +12,7 @@
 # Root DNs: $OPENLDAP_ROOT_DN and $DS389_ROOT_DN, both with password $LDAP_ROOT_PW.
 #
 # Each server lives in its own DIR (data, config, logs, pid file), listens on loopback only and
-# holds suffix dc=example,dc=com seeded with ou=people, ou=groups and ou=outside (one user and
+# holds suffix dc=example,dc=com populated with ou=people, ou=groups and ou=outside (one user and
 # one group there, which the daemon must never see: its bases are people and groups).
 # No systemd, no Docker: plain processes, run as root.
 
@@ -80,8 +80,8 @@ _ldap_wait_ready() {
 	_ldap_fail "no answer from $url"
 }
 
-# LDIF of the seed entries under the suffix (the suffix entry itself is not included).
-_ldap_seed_ldif() {
+# LDIF of the initial entries under the suffix (the suffix entry itself is not included).
+_ldap_initial_ldif() {
 	cat <<EOF
 dn: ou=people,${LDAP_SUFFIX}
 objectClass: organizationalUnit
@@ -127,8 +127,8 @@ start_openldap() {
 		return 1
 	fi
 
-	# Overlays stack: the last one declared runs first. No sssvlv: server-side sort and VLV
-	# must stay unsupported here, so the daemon is tested without them.
+	# Overlays stack: the last one declared runs first. sssvlv (Debian's slapd package) offers
+	# server-side sorting (RFC 2891), which the README recommends for sortBy.
 	local repl_global="" repl_schema="" repl_modules="" repl_db=""
 	local member_of_overlay="overlay memberof
 memberof-group-oc groupOfNames
@@ -170,6 +170,7 @@ moduleload back_mdb
 moduleload ppolicy
 moduleload memberof
 moduleload refint
+moduleload sssvlv
 ${repl_modules}
 
 sizelimit unlimited
@@ -211,6 +212,8 @@ overlay refint
 refint_attributes member uniqueMember
 refint_nothing "${LDAP_EMPTY_GROUP_PLACEHOLDER}"
 
+overlay sssvlv
+
 # pwdAccountLockedTime only bars binds under a policy with pwdLockout TRUE.
 overlay ppolicy
 ppolicy_default "${OPENLDAP_PPOLICY_DN}"
@@ -241,7 +244,7 @@ pwdAttribute: userPassword
 pwdLockout: TRUE
 
 EOF
-		_ldap_seed_ldif
+		_ldap_initial_ldif
 	} | ldapadd -x -H "$url" -D "$OPENLDAP_ROOT_DN" -w "$LDAP_ROOT_PW" >/dev/null
 }
 
@@ -407,7 +410,7 @@ EOF
 		return 1
 	fi
 	_ldap_wait_ready "$url" || return
-	_ldap_seed_ldif | ldapadd -x -H "$url" -D "$DS389_ROOT_DN" -w "$LDAP_ROOT_PW" >/dev/null
+	_ldap_initial_ldif | ldapadd -x -H "$url" -D "$DS389_ROOT_DN" -w "$LDAP_ROOT_PW" >/dev/null
 }
 
 # stop_389ds DIR: stops the instance in DIR and removes it, with its files.

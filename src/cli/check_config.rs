@@ -115,7 +115,7 @@ async fn check_versions(
         if !PER_SERVER_VERSIONS.contains(&attr.to_ascii_lowercase().as_str()) {
             continue;
         }
-        let sec = section(map);
+        let sec = crate::mapping::section(map.kind);
         let fix = match &map.version_token {
             Some(t) => format!(
                 "set {sec}.version_attribute = \"{t}\" (the version token, which replicates)"
@@ -139,46 +139,24 @@ async fn check_versions(
     warnings
 }
 
-fn section(map: &AttrMap) -> &'static str {
-    match map.kind {
-        crate::mapping::ResourceKind::User => "users",
-        crate::mapping::ResourceKind::Group => "groups",
-    }
-}
-
 fn check_map(map: &AttrMap, schema: &subschema::Subschema, problems: &mut Vec<String>) {
-    let sec = section(map);
+    let sec = crate::mapping::section(map.kind);
     for oc in &map.object_classes {
         if !schema.object_classes.contains(&oc.to_ascii_lowercase()) {
             problems.push(format!("{sec}.object_classes: {oc} is not an object class of this server (load config/schema/ or fix the name)"));
         }
     }
-    let mut attrs: Vec<(String, String)> = map
-        .fields
-        .iter()
-        .map(|f| (format!("{sec}.attributes.{:?}", f.key), f.ldap.clone()))
-        .collect();
-    attrs.extend(
-        map.defaults
-            .iter()
-            .map(|(a, _)| (format!("{sec}.defaults.{a}"), a.clone())),
-    );
-    attrs.push((format!("{sec}.rdn"), map.rdn.clone()));
-    attrs.push((format!("{sec}.id_attribute"), map.id_attribute.clone()));
-    attrs.push((
-        format!("{sec}.version_attribute"),
-        map.version_attribute.clone(),
-    ));
-    if let Some(d) = &map.disable {
-        attrs.push((format!("{sec}.disable"), d.attribute.clone()));
-    }
-    if let Some(m) = &map.member_of {
-        attrs.push((format!("{sec}.member_of"), m.clone()));
-    }
-    for (key, a) in attrs {
-        if !schema.attribute_types.contains(&a.to_ascii_lowercase()) {
+    for m in map.managed() {
+        let Some(key) = map.setting(m.role) else {
+            continue;
+        };
+        if !schema
+            .attribute_types
+            .contains(&m.ldap.to_ascii_lowercase())
+        {
             problems.push(format!(
-                "{key}: LDAP attribute {a} does not exist on this server"
+                "{key}: LDAP attribute {} does not exist on this server",
+                m.ldap
             ));
         }
     }
@@ -245,5 +223,46 @@ pub async fn run(config: Config) -> Result<ExitCode, ExitCode> {
         Ok(ExitCode::SUCCESS)
     } else {
         Err(ExitCode::FAILURE)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    #![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
+    use super::*;
+    use crate::config::tests::{SECRETS, Vars, example};
+
+    /// Against a server that knows nothing, check-config names every managed
+    /// attribute a setting names, once per setting, and nothing else.
+    #[test]
+    fn every_managed_attribute_is_checked() {
+        for name in ["openldap.toml", "389ds.toml"] {
+            let c = Config::parse(&example(name), &Vars(SECRETS.to_vec())).unwrap();
+            for map in [Some(&c.users), c.groups.as_ref()].into_iter().flatten() {
+                let mut problems = Vec::new();
+                check_map(map, &subschema::Subschema::default(), &mut problems);
+                let attrs: Vec<&String> = problems
+                    .iter()
+                    .filter(|p| p.contains("does not exist on this server"))
+                    .collect();
+                let expected: Vec<String> = map
+                    .managed()
+                    .into_iter()
+                    .filter_map(|m| map.setting(m.role).map(|k| (k, m.ldap)))
+                    .map(|(k, a)| format!("{k}: LDAP attribute {a} does not exist on this server"))
+                    .collect();
+                assert_eq!(attrs.len(), expected.len(), "{problems:#?}");
+                for e in &expected {
+                    assert!(problems.contains(e), "{e} in {problems:#?}");
+                }
+                assert!(expected.iter().any(|e| e.contains(".rdn:")));
+                assert!(expected.iter().any(|e| e.contains(".id_attribute:")));
+                assert_eq!(
+                    problems.len() - attrs.len(),
+                    map.object_classes.len(),
+                    "{problems:#?}"
+                );
+            }
+        }
     }
 }

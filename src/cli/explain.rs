@@ -1,6 +1,7 @@
 //! `scim2ldap explain METHOD PATH [BODY-FILE]`: runs the request through the
 //! real router against a directory that performs reads and only records
-//! writes, then prints the LDAP operations and the answer.
+//! writes, then prints the LDAP operations, what it would leave out
+//! (`unmapped = "ignore"`) and the answer.
 
 use std::path::Path;
 use std::process::ExitCode;
@@ -55,7 +56,8 @@ pub async fn run(
     let pool = super::serve::connect(&config).await?;
     let dry = Arc::new(DryRun::new(pool));
     let config = Arc::new(config);
-    let service = Service::new(dry.clone(), config, Arc::new(Metrics::default()));
+    let metrics = Arc::new(Metrics::default());
+    let service = Service::new(dry.clone(), config, metrics.clone());
     let app = router(Arc::new(AppState::new(service)));
     let req = Request::builder()
         .method(method)
@@ -75,6 +77,10 @@ pub async fn run(
         .unwrap_or_default();
     for (i, op) in dry.operations().iter().enumerate() {
         println!("{}. {op}", i + 1);
+    }
+    // unmapped = "ignore": what the request sends that no mapping stores.
+    for (kind, path, _) in metrics.unmapped_counts() {
+        println!("ignored ({kind}, no mapping stores it): {path}");
     }
     println!("=> HTTP {status}");
     if !bytes.is_empty() {

@@ -11,7 +11,7 @@ use clap::{Parser, Subcommand};
 
 use crate::config::{Config, ProcessEnv};
 
-/// Default configuration path (DESIGN.md).
+/// Default configuration path (the documented install location).
 pub const DEFAULT_CONFIG: &str = "/etc/scim2ldap/scim2ldap.toml";
 
 #[derive(Parser)]

@@ -36,23 +36,63 @@ pub async fn connect(config: &Config) -> Result<LdapPool, ExitCode> {
     }
 }
 
-async fn shutdown_signal() {
-    let ctrl_c = async {
-        let _ = tokio::signal::ctrl_c().await;
-    };
-    let term = async {
-        match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
-            Ok(mut s) => {
+/// Registers the SIGTERM and SIGINT (Ctrl-C) handlers now and returns the wait
+/// for either. Registering before readiness is announced matters: a stop sent
+/// right after `READY=1` must meet the handler, not the default action that
+/// kills the process without a graceful stop.
+fn shutdown_signal() -> impl Future<Output = ()> {
+    use tokio::signal::unix::{Signal, SignalKind, signal};
+    let term = signal(SignalKind::terminate()).ok();
+    let int = signal(SignalKind::interrupt()).ok();
+    async fn recv(s: Option<Signal>) {
+        match s {
+            Some(mut s) => {
                 s.recv().await;
             }
-            Err(_) => std::future::pending::<()>().await,
+            None => std::future::pending::<()>().await,
         }
+    }
+    async move {
+        tokio::select! {
+            () = recv(term) => {},
+            () = recv(int) => {},
+        }
+        tracing::info!("shutting down: no new connections, finishing requests in flight");
+    }
+}
+
+/// Serves plain HTTP until `shutdown`, then lets requests in flight finish
+/// for at most [`SHUTDOWN_GRACE`].
+async fn serve_plain(
+    listener: tokio::net::TcpListener,
+    app: axum::Router,
+    shutdown: impl Future<Output = ()> + Send + 'static,
+) -> Result<(), String> {
+    // SIGHUP reloads certificates; without TLS there is nothing to reload, but
+    // the signal must not stop the daemon (`systemctl reload`).
+    if let Ok(mut hup) = tokio::signal::unix::signal(tokio::signal::unix::SignalKind::hangup()) {
+        tokio::spawn(async move {
+            while hup.recv().await.is_some() {
+                tracing::info!("SIGHUP: nothing to reload without TLS");
+            }
+        });
+    }
+    let (stop_tx, mut stop_rx) = tokio::sync::watch::channel(false);
+    let server = axum::serve(listener, app).with_graceful_shutdown(async move {
+        shutdown.await;
+        let _ = stop_tx.send(true);
+    });
+    let grace = async move {
+        let _ = stop_rx.wait_for(|stopping| *stopping).await;
+        tokio::time::sleep(SHUTDOWN_GRACE).await;
     };
     tokio::select! {
-        () = ctrl_c => {},
-        () = term => {},
+        r = server.into_future() => r.map_err(|e| e.to_string()),
+        () = grace => {
+            tracing::warn!(grace_s = SHUTDOWN_GRACE.as_secs(), "requests still in flight after the grace period; stopping anyway");
+            Ok(())
+        }
     }
-    tracing::info!("shutting down: no new connections, finishing requests in flight");
 }
 
 /// Runs the daemon until SIGTERM or Ctrl-C.
@@ -94,42 +134,15 @@ pub async fn run(config: Config) -> Result<ExitCode, ExitCode> {
         "http"
     };
     tracing::info!(listen = %config.server.listen, scheme, base_path = %config.server.base_path, "scim2ldap ready");
+    let signalled = shutdown_signal();
     notify("READY=1");
     let shutdown = async {
-        shutdown_signal().await;
+        signalled.await;
         notify("STOPPING=1");
     };
     let result = match config.server.tls.clone() {
         Some(tls) => crate::http::tls::serve(listener, app, tls, shutdown, SHUTDOWN_GRACE).await,
-        None => {
-            // SIGHUP reloads certificates; without TLS there is nothing to
-            // reload, but the signal must not stop the daemon (`systemctl reload`).
-            if let Ok(mut hup) =
-                tokio::signal::unix::signal(tokio::signal::unix::SignalKind::hangup())
-            {
-                tokio::spawn(async move {
-                    while hup.recv().await.is_some() {
-                        tracing::info!("SIGHUP: nothing to reload without TLS");
-                    }
-                });
-            }
-            let (stop_tx, mut stop_rx) = tokio::sync::watch::channel(false);
-            let server = axum::serve(listener, app).with_graceful_shutdown(async move {
-                shutdown.await;
-                let _ = stop_tx.send(true);
-            });
-            let grace = async move {
-                let _ = stop_rx.wait_for(|stopping| *stopping).await;
-                tokio::time::sleep(SHUTDOWN_GRACE).await;
-            };
-            tokio::select! {
-                r = server.into_future() => r.map_err(|e| e.to_string()),
-                () = grace => {
-                    tracing::warn!(grace_s = SHUTDOWN_GRACE.as_secs(), "requests still in flight after the grace period; stopping anyway");
-                    Ok(())
-                }
-            }
-        }
+        None => serve_plain(listener, app, shutdown).await,
     };
     match result {
         Ok(()) => {

@@ -167,6 +167,9 @@ pub struct Resource {
     pub member_of: Option<String>,
     /// Membership model (groups only).
     pub members: Option<Members>,
+    /// What happens to attributes a client sends that no mapping stores:
+    /// `"reject"` (400, the default) or `"ignore"` (left out, logged, counted).
+    pub unmapped: Option<String>,
 }
 
 /// One attribute mapping: a bare LDAP attribute name or a table.

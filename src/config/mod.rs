@@ -15,7 +15,8 @@ use std::time::Duration;
 
 use secret::SecretString;
 
-use crate::mapping::{self, AttrMap, ResourceKind};
+use crate::mapping::{self, AttrMap};
+use crate::scim::ResourceKind;
 
 /// Listen on loopback unless told otherwise: the daemon fronts a directory.
 pub const DEFAULT_LISTEN: &str = "127.0.0.1:8080";
@@ -224,6 +225,7 @@ fn toml_problem(e: &toml::de::Error) -> String {
     }
 }
 
+// Over a screen: one check per `[server]` setting, in the order of the file.
 fn server(raw: &file::Server, env: &dyn Environment, p: &mut Vec<String>) -> Server {
     let listen_text = env
         .var("SCIM2LDAP_LISTEN")
@@ -339,6 +341,7 @@ fn credentials_dir(env: &dyn Environment) -> Option<PathBuf> {
     env.var("CREDENTIALS_DIRECTORY").map(PathBuf::from)
 }
 
+// Over a screen: one check per way of giving a token, in the order of the file.
 fn tokens(
     raw: &file::Auth,
     env: &dyn Environment,
@@ -433,6 +436,7 @@ fn tokens(
     out
 }
 
+// Over a screen: one check per `[ldap]` setting, in the order of the file.
 fn ldap(
     raw: &file::Ldap,
     env: &dyn Environment,

@@ -83,7 +83,7 @@ impl<D: Directory> Directory for DryRun<D> {
             skip,
             take,
             sort.as_ref()
-                .map(|s| format!(" sort={}{}", if s.reverse { "-" } else { "" }, s.attribute))
+                .map(|s| format!(" sort={s}"))
                 .unwrap_or_default()
         ));
         self.inner.search_window(s, skip, take, sort).await

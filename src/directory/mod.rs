@@ -43,11 +43,40 @@ pub struct Window {
     pub entries: Vec<Entry>,
 }
 
-/// Server-side sort request (RFC 2891).
+/// Server-side sort request (RFC 2891): one sort key.
 #[derive(Debug, Clone)]
 pub struct Sort {
     pub attribute: String,
+    /// The ordering rule the key names (RFC 2891 §1.1), where the attribute
+    /// has none of its own and the server will not fall back on its syntax.
+    pub rule: Option<String>,
     pub reverse: bool,
+}
+
+impl std::fmt::Display for Sort {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        if self.reverse {
+            f.write_str("-")?;
+        }
+        f.write_str(&self.attribute)?;
+        match &self.rule {
+            Some(r) => write!(f, ":{r}"),
+            None => Ok(()),
+        }
+    }
+}
+
+/// How a server orders an attribute that has no ORDERING rule of its own.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub enum SortRules {
+    /// By the attribute's syntax (389-ds), or the schema is unknown: sort
+    /// keys name the attribute alone.
+    #[default]
+    Syntax,
+    /// Only by a rule (OpenLDAP's sssvlv): attributes without one of their
+    /// own are sorted by the rule named here (lower-case attribute → rule);
+    /// any other attribute cannot be sorted.
+    Named(std::collections::BTreeMap<String, String>),
 }
 
 /// A failed directory operation.
@@ -106,6 +135,8 @@ pub struct Capabilities {
     /// Attribute types (lower-case) without an EQUALITY rule: values cannot
     /// be added to or deleted from them one by one, only replaced.
     pub unmatchable_attributes: std::collections::BTreeSet<String>,
+    /// How attributes without an ORDERING rule are sorted.
+    pub sort_rules: SortRules,
 }
 
 /// OIDs read from `supportedControl` / `supportedExtension`.
@@ -153,6 +184,7 @@ impl Capabilities {
             naming_contexts: e.values("namingContexts").to_vec(),
             ordered_attributes: None,
             unmatchable_attributes: Default::default(),
+            sort_rules: SortRules::Syntax,
         }
     }
 
@@ -174,13 +206,44 @@ impl Capabilities {
                 "Simple Paged Results (large lists streamed): {}",
                 yes(self.paged_results)
             ),
-            format!("Server-side sort (sortBy): {}", yes(self.server_side_sort)),
+            format!(
+                "Server-side sort (sortBy): {}",
+                match (self.server_side_sort, &self.sort_rules) {
+                    (false, _) => "no",
+                    (true, SortRules::Syntax) => "yes",
+                    (true, SortRules::Named(_)) =>
+                        "yes (ordering rules named where attributes have none)",
+                }
+            ),
             format!(
                 "Password Modify extended operation: {}",
                 yes(self.password_modify)
             ),
             format!("StartTLS: {}", yes(self.starttls)),
         ]
+    }
+
+    /// The sort key for `attribute` (RFC 2891), or None when the server
+    /// cannot sort on it: no server-side sorting at all, or (where the server
+    /// sorts only by a rule) neither an ORDERING rule nor one its syntax allows.
+    pub fn sort(&self, attribute: &str, reverse: bool) -> Option<Sort> {
+        if !self.server_side_sort {
+            return None;
+        }
+        let lower = attribute.to_ascii_lowercase();
+        let own = self
+            .ordered_attributes
+            .as_ref()
+            .is_some_and(|o| o.contains(&lower));
+        let rule = match &self.sort_rules {
+            SortRules::Named(rules) if !own => Some(rules.get(&lower)?.clone()),
+            _ => None,
+        };
+        Some(Sort {
+            attribute: attribute.to_owned(),
+            rule,
+            reverse,
+        })
     }
 }
 
@@ -315,5 +378,34 @@ impl<T: Directory> Directory for std::sync::Arc<T> {
     }
     fn ready(&self) -> impl Future<Output = bool> + Send {
         (**self).ready()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::{Capabilities, SortRules};
+
+    #[test]
+    fn sort_keys_name_a_rule_only_where_the_server_needs_one() {
+        let mut caps = Capabilities {
+            server_side_sort: true,
+            ordered_attributes: Some(["modifytimestamp".to_owned()].into()),
+            ..Capabilities::default()
+        };
+        let key = |c: &Capabilities, a: &str, reverse| c.sort(a, reverse).map(|s| s.to_string());
+        assert_eq!(key(&caps, "uid", false).as_deref(), Some("uid"));
+        caps.sort_rules =
+            SortRules::Named([("uid".to_owned(), "caseIgnoreOrderingMatch".to_owned())].into());
+        assert_eq!(
+            key(&caps, "UID", false).as_deref(),
+            Some("UID:caseIgnoreOrderingMatch")
+        );
+        assert_eq!(
+            key(&caps, "modifyTimestamp", true).as_deref(),
+            Some("-modifyTimestamp")
+        );
+        assert_eq!(key(&caps, "seeAlso", false), None);
+        caps.server_side_sort = false;
+        assert_eq!(key(&caps, "modifyTimestamp", false), None);
     }
 }

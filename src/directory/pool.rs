@@ -28,7 +28,9 @@ use ldap3::{Ldap, LdapConnAsync, LdapConnSettings, LdapError, LdapResult, Result
 use secrecy::{ExposeSecret, SecretString};
 use tokio::sync::Mutex;
 
-use super::{Capabilities, DirError, Directory, Precondition, Scope, Search, Sort, Window, oid};
+use super::{
+    Capabilities, DirError, Directory, Precondition, Scope, Search, Sort, SortRules, Window, oid,
+};
 use crate::config;
 use crate::ldap::{Dn, Entry, Filter, Mod};
 use crate::telemetry::Metrics;
@@ -204,12 +206,48 @@ fn post_read(dn: &str, res: &LdapResult) -> Option<Entry> {
     }
 }
 
+/// Whether the server sorts an attribute without an ORDERING rule by its
+/// syntax: one sorted search of the rootDSE on such an attribute tells
+/// (389-ds answers it; OpenLDAP's sssvlv refuses with inappropriateMatching).
+async fn sort_rules(
+    pool: &LdapPool,
+    probe: Option<String>,
+    rules: std::collections::BTreeMap<String, String>,
+) -> SortRules {
+    let Some(attribute) = probe.filter(|_| pool.caps.server_side_sort) else {
+        return SortRules::Syntax;
+    };
+    let root = Search {
+        base: String::new(),
+        scope: Scope::Base,
+        filter: crate::ldap::Filter::everything(),
+        attrs: vec!["1.1".to_owned()],
+    };
+    let key = Sort {
+        attribute,
+        rule: None,
+        reverse: false,
+    };
+    match pool.search_window(root, 0, 1, Some(key)).await {
+        Ok(_) => SortRules::Syntax,
+        Err(_) => SortRules::Named(rules),
+    }
+}
+
 /// RFC 2891 SortKeyList with one key.
 fn sort_control(s: &Sort) -> RawControl {
     let mut key = vec![Tag::OctetString(OctetString {
         inner: s.attribute.as_bytes().to_vec(),
         ..Default::default()
     })];
+    if let Some(rule) = &s.rule {
+        // orderingRule [0] MatchingRuleId
+        key.push(Tag::OctetString(OctetString {
+            id: 0,
+            class: TagClass::Context,
+            inner: rule.as_bytes().to_vec(),
+        }));
+    }
     if s.reverse {
         key.push(Tag::Boolean(Boolean {
             id: 1,
@@ -516,11 +554,13 @@ fn covers(
 }
 
 impl LdapPool {
-    /// Connects the first slot (so a bad bind fails start-up loudly) and reads
-    /// the rootDSE; the other slots connect on first use.
-    pub async fn connect(cfg: &config::Ldap) -> Result<LdapPool, DirError> {
+    /// A pool that has not talked to the directory yet: every slot connects
+    /// on first use and the capabilities are the defaults (nothing offered).
+    /// This is the daemon's state while the directory is unreachable, which
+    /// is how the in-process HTTP tests run without a server.
+    pub fn unconnected(cfg: &config::Ldap) -> Result<LdapPool, DirError> {
         let tls = tls_config(cfg).map_err(DirError::Protocol)?;
-        let mut pool = LdapPool {
+        Ok(LdapPool {
             cfg: cfg.clone(),
             tls,
             urls: Arc::new(Urls::new(cfg.urls.len())),
@@ -538,7 +578,13 @@ impl LdapPool {
             caps: Capabilities::default(),
             in_use: AtomicUsize::new(0),
             metrics: None,
-        };
+        })
+    }
+
+    /// Connects the first slot (so a bad bind fails start-up loudly) and reads
+    /// the rootDSE; the other slots connect on first use.
+    pub async fn connect(cfg: &config::Ldap) -> Result<LdapPool, DirError> {
+        let mut pool = LdapPool::unconnected(cfg)?;
         let (mut ldap, url) = pool.open().await?;
         let (rs, _) = ldap
             .with_timeout(cfg.timeout)
@@ -588,6 +634,7 @@ impl LdapPool {
             if !falls_back {
                 pool.caps.unmatchable_attributes = schema.unmatchable;
             }
+            pool.caps.sort_rules = sort_rules(&pool, schema.sort_probe, schema.sort_rules).await;
         }
         Ok(pool)
     }

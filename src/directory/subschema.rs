@@ -2,7 +2,7 @@
 //! classes exist, so `check-config` can name every mapping the server would
 //! refuse before Entra ever sends a request.
 
-use std::collections::BTreeSet;
+use std::collections::{BTreeMap, BTreeSet};
 
 use super::{DirError, Directory, Scope, Search};
 use crate::ldap::Filter;
@@ -23,6 +23,13 @@ pub struct Subschema {
     /// where there is one): some servers (389-ds) fall back on the syntax's
     /// matching rule, and then none of them is really unmatchable.
     pub unmatchable_probe: Option<String>,
+    /// Attribute types without an ORDERING rule whose syntax has one: the
+    /// rule a sort key can name for them (RFC 2891 §1.1), for servers that
+    /// sort only by a rule (OpenLDAP's sssvlv).
+    pub sort_rules: BTreeMap<String, String>,
+    /// One attribute type without an ORDERING rule, to ask the server
+    /// whether it sorts by the syntax instead (389-ds does).
+    pub sort_probe: Option<String>,
 }
 
 /// The syntax OID of a definition, without a length bound.
@@ -75,15 +82,24 @@ pub fn unmatchable(definitions: &[String]) -> BTreeSet<String> {
 
 /// Attribute types that have a `rule` (EQUALITY, ORDERING), following SUP chains.
 fn with_rule(definitions: &[String], rule: &str) -> BTreeSet<String> {
-    let mut own = BTreeSet::new();
-    let mut sup: std::collections::BTreeMap<String, String> = std::collections::BTreeMap::new();
+    inherited(definitions, rule).into_keys().collect()
+}
+
+/// The value of `key` (EQUALITY, ORDERING, SYNTAX) for every attribute type
+/// that has one, own or inherited through SUP chains (lower-cased).
+fn inherited(definitions: &[String], key: &str) -> BTreeMap<String, String> {
+    let mut own = BTreeMap::new();
+    let mut sup: BTreeMap<String, String> = BTreeMap::new();
     for d in definitions {
-        let ns = names(d);
-        let has = keyword(d, rule).is_some();
+        let value = if key == "SYNTAX" {
+            syntax(d)
+        } else {
+            keyword(d, key)
+        };
         let parent = keyword(d, "SUP");
-        for n in ns {
-            if has {
-                own.insert(n.clone());
+        for n in names(d) {
+            if let Some(v) = &value {
+                own.insert(n.clone(), v.clone());
             }
             if let Some(p) = &parent {
                 sup.insert(n, p.clone());
@@ -95,8 +111,8 @@ fn with_rule(definitions: &[String], rule: &str) -> BTreeSet<String> {
         let mut cur = name.clone();
         // Bounded walk: schemas are shallow and a cycle must not hang us.
         for _ in 0..16 {
-            if own.contains(&cur) {
-                out.insert(name.clone());
+            if let Some(v) = own.get(&cur) {
+                out.insert(name.clone(), v.clone());
                 break;
             }
             match sup.get(&cur) {
@@ -106,6 +122,50 @@ fn with_rule(definitions: &[String], rule: &str) -> BTreeSet<String> {
         }
     }
     out
+}
+
+/// The ordering rule that fits a syntax (RFC 4517 §4.2), chosen by the
+/// equality rule where case matters; None for syntaxes without an order
+/// (DNs, booleans, postal addresses, binary values).
+fn ordering_for(syntax: &str, equality: Option<&str>) -> Option<&'static str> {
+    const OID: &str = "1.3.6.1.4.1.1466.115.121.1.";
+    let text = || {
+        if equality.is_some_and(|e| e.starts_with("caseexact")) {
+            "caseExactOrderingMatch"
+        } else {
+            "caseIgnoreOrderingMatch"
+        }
+    };
+    match syntax.strip_prefix(OID) {
+        // Directory String, IA5 String, Printable String, Country String,
+        // Telephone Number: their values are strings a string rule orders.
+        Some("15" | "26" | "44" | "11" | "50") => Some(text()),
+        Some("36") => Some("numericStringOrderingMatch"),
+        Some("27") => Some("integerOrderingMatch"),
+        Some("24") => Some("generalizedTimeOrderingMatch"),
+        _ if syntax == "1.3.6.1.1.16.1" => Some("UUIDOrderingMatch"),
+        _ => None,
+    }
+}
+
+/// For each attribute type without an ORDERING rule, the ordering rule its
+/// syntax allows, when the server knows that rule (`matching_rules`, lower
+/// case; empty when the server does not list them).
+pub fn sort_rules(
+    definitions: &[String],
+    matching_rules: &BTreeSet<String>,
+) -> BTreeMap<String, String> {
+    let ordered = ordered(definitions);
+    let equality = inherited(definitions, "EQUALITY");
+    inherited(definitions, "SYNTAX")
+        .into_iter()
+        .filter(|(name, _)| !ordered.contains(name))
+        .filter_map(|(name, syntax)| {
+            let rule = ordering_for(&syntax, equality.get(&name).map(String::as_str))?;
+            (matching_rules.is_empty() || matching_rules.contains(&rule.to_ascii_lowercase()))
+                .then(|| (name, rule.to_owned()))
+        })
+        .collect()
 }
 
 /// The NAMEs of one RFC 4512 definition: `NAME 'cn'` or `NAME ( 'cn' 'commonName' )`.
@@ -146,11 +206,28 @@ pub async fn read(dir: &impl Directory) -> Result<Subschema, DirError> {
             base: dn,
             scope: Scope::Base,
             filter: Filter::Equal("objectClass".to_owned(), "subschema".to_owned()),
-            attrs: vec!["attributeTypes".to_owned(), "objectClasses".to_owned()],
+            attrs: vec![
+                "attributeTypes".to_owned(),
+                "objectClasses".to_owned(),
+                "matchingRules".to_owned(),
+            ],
         })
         .await?;
     let mut s = Subschema::default();
     for e in entries {
+        let rules: BTreeSet<String> = e
+            .values("matchingRules")
+            .iter()
+            .flat_map(|d| names(d))
+            .collect();
+        let sortable = sort_rules(e.values("attributeTypes"), &rules);
+        if s.sort_probe.is_none() {
+            s.sort_probe = sortable
+                .get_key_value("uid")
+                .or_else(|| sortable.first_key_value())
+                .map(|(k, _)| k.clone());
+        }
+        s.sort_rules.extend(sortable);
         s.ordered.extend(ordered(e.values("attributeTypes")));
         let found = unmatchable(e.values("attributeTypes"));
         if s.unmatchable_probe.is_none() {
@@ -204,5 +281,41 @@ mod tests {
         let u = unmatchable(&defs);
         assert!(u.contains("facsimiletelephonenumber") && u.contains("loopa"));
         assert!(!u.contains("cn") && !u.contains("commonname") && !u.contains("mytime"));
+    }
+
+    #[test]
+    fn sort_rules_follow_syntax_and_equality() {
+        let defs = [
+            "( 2.5.4.41 NAME 'name' EQUALITY caseIgnoreMatch SYNTAX 1.3.6.1.4.1.1466.115.121.1.15{32768} )",
+            "( 2.5.4.3 NAME ( 'cn' 'commonName' ) SUP name )",
+            "( 0.9.2342.19200300.100.1.1 NAME ( 'uid' 'userid' ) EQUALITY caseIgnoreMatch SYNTAX 1.3.6.1.4.1.1466.115.121.1.15{256} )",
+            "( 0.9.2342.19200300.100.1.3 NAME ( 'mail' 'rfc822Mailbox' ) EQUALITY caseIgnoreIA5Match SYNTAX 1.3.6.1.4.1.1466.115.121.1.26{256} )",
+            "( 9.1 NAME 'exactCode' EQUALITY caseExactMatch SYNTAX 1.3.6.1.4.1.1466.115.121.1.15 )",
+            "( 1.3.6.1.1.1.1.0 NAME 'uidNumber' EQUALITY integerMatch SYNTAX 1.3.6.1.4.1.1466.115.121.1.27 SINGLE-VALUE )",
+            "( 2.5.18.2 NAME 'modifyTimestamp' EQUALITY generalizedTimeMatch ORDERING generalizedTimeOrderingMatch SYNTAX 1.3.6.1.4.1.1466.115.121.1.24 )",
+            "( 2.5.4.34 NAME 'seeAlso' SUP distinguishedName )",
+            "( 2.5.4.49 NAME 'distinguishedName' EQUALITY distinguishedNameMatch SYNTAX 1.3.6.1.4.1.1466.115.121.1.12 )",
+            "( 9.2 NAME 'postal' SYNTAX 1.3.6.1.4.1.1466.115.121.1.41 )",
+        ]
+        .map(str::to_owned);
+        let r = sort_rules(&defs, &BTreeSet::new());
+        let rule = |a: &str| r.get(a).map(String::as_str);
+        assert_eq!(rule("uid"), Some("caseIgnoreOrderingMatch"));
+        assert_eq!(rule("userid"), Some("caseIgnoreOrderingMatch"));
+        assert_eq!(rule("cn"), Some("caseIgnoreOrderingMatch"), "through SUP");
+        assert_eq!(rule("mail"), Some("caseIgnoreOrderingMatch"));
+        assert_eq!(rule("exactcode"), Some("caseExactOrderingMatch"));
+        assert_eq!(rule("uidnumber"), Some("integerOrderingMatch"));
+        // Has its own ORDERING rule: sorted as is.
+        assert_eq!(rule("modifytimestamp"), None);
+        // No order for DNs or postal addresses.
+        assert_eq!(rule("seealso"), None);
+        assert_eq!(rule("postal"), None);
+        // A server that lists its rules and lacks one gets none named.
+        let known = BTreeSet::from(["caseignoreorderingmatch".to_owned()]);
+        let r = sort_rules(&defs, &known);
+        assert!(
+            r.contains_key("uid") && !r.contains_key("uidnumber") && !r.contains_key("exactcode")
+        );
     }
 }

@@ -15,7 +15,7 @@ use super::extract::{QueryParams, RequestCtx, ScimBody};
 use super::{AppState, scim_json};
 use crate::directory::Directory;
 use crate::error::Error;
-use crate::mapping::ResourceKind;
+use crate::scim::ResourceKind;
 use crate::scim::query::{Params, Projection};
 use crate::service::{Patched, Versioned};
 

@@ -5,14 +5,17 @@
 pub mod auth;
 pub mod extract;
 mod handlers;
+pub mod path;
 pub mod tls;
+
+#[cfg(test)]
+mod tests;
 
 use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::Instant;
 
 use axum::Router;
-use axum::body::Body;
 use axum::extract::{DefaultBodyLimit, MatchedPath, Request, State};
 use axum::http::{HeaderValue, StatusCode, header};
 use axum::middleware::{self, Next};
@@ -26,17 +29,7 @@ use crate::error::{Error, RequestId};
 use crate::service::Service;
 use crate::telemetry::Metrics;
 
-/// The media type of SCIM messages (RFC 7644 §8.1).
-pub const SCIM_JSON: &str = "application/scim+json";
-
-/// A JSON body with the SCIM media type.
-pub fn scim_json(v: &serde_json::Value) -> Response {
-    let body = serde_json::to_vec(v).unwrap_or_default();
-    let mut r = Response::new(Body::from(body));
-    r.headers_mut()
-        .insert(header::CONTENT_TYPE, HeaderValue::from_static(SCIM_JSON));
-    r
-}
+pub use crate::error::{SCIM_JSON, scim_json};
 
 /// Everything a handler can reach.
 pub struct AppState<D> {
@@ -120,10 +113,16 @@ pub fn router<D: Directory>(state: Arc<AppState<D>>) -> Router {
             Router::new().nest(&base, disc)
         });
     }
-    app.fallback(handlers::not_found)
+    let app = app
+        .fallback(handlers::not_found)
         .layer(DefaultBodyLimit::max(state.config().server.max_body_bytes))
         .layer(middleware::from_fn_with_state(state.clone(), envelope::<D>))
-        .with_state(state)
+        .with_state(state);
+    // Endpoint names are respelled before routing; an outer router with
+    // only a fallback keeps `router` returning a `Router`.
+    Router::new().fallback_service(tower::ServiceExt::map_request(app, move |req| {
+        path::normalise(req, &base)
+    }))
 }
 
 /// Per-request envelope: request id, concurrency limit, timeout, error bodies

@@ -10,9 +10,10 @@
 
 use crate::error::{Error, ScimType};
 use crate::ldap::{self, Filter as L};
-use crate::mapping::{AttrMap, CREATED, Field, MODIFIED, Pinned, Refs, ResourceKind};
+use crate::mapping::as_bool;
+use crate::mapping::{AttrMap, CREATED, Field, MODIFIED, Pinned, Refs};
+use crate::scim::ResourceKind;
 use crate::scim::filter::{CompareOp, Filter, Value};
-use crate::scim::patch::as_bool;
 use crate::scim::path::AttrPath;
 use crate::scim::schema::AttrType;
 
@@ -22,33 +23,42 @@ fn invalid(detail: String) -> Error {
 
 /// Translates a filter for `map`; ids on reference attributes are looked up in `refs`.
 pub fn to_ldap(map: &AttrMap, f: &Filter, refs: &Refs) -> Result<L, Error> {
-    translate(map, f, refs, true)
+    translate(map, f, refs, Unmapped::Refused)
 }
 
 /// Like [`to_ldap`], but an attribute this resource type does not map matches
 /// nothing instead of being an error: for `POST /.search` across types, where
 /// `userName eq "x" or displayName eq "y"` must find users and groups alike.
 pub fn to_ldap_lenient(map: &AttrMap, f: &Filter, refs: &Refs) -> Result<L, Error> {
-    translate(map, f, refs, false)
+    translate(map, f, refs, Unmapped::MatchesNothing)
 }
 
-fn translate(map: &AttrMap, f: &Filter, refs: &Refs, strict: bool) -> Result<L, Error> {
+/// What an attribute this resource type does not map means in a filter.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Unmapped {
+    /// A 400 naming the attribute: a query of one resource type.
+    Refused,
+    /// A condition that matches nothing: `POST /.search` across types.
+    MatchesNothing,
+}
+
+fn translate(map: &AttrMap, f: &Filter, refs: &Refs, unmapped: Unmapped) -> Result<L, Error> {
     Ok(match f {
         Filter::And(a, b) => L::and(vec![
-            translate(map, a, refs, strict)?,
-            translate(map, b, refs, strict)?,
+            translate(map, a, refs, unmapped)?,
+            translate(map, b, refs, unmapped)?,
         ]),
         Filter::Or(a, b) => L::or(vec![
-            translate(map, a, refs, strict)?,
-            translate(map, b, refs, strict)?,
+            translate(map, a, refs, unmapped)?,
+            translate(map, b, refs, unmapped)?,
         ]),
-        Filter::Not(a) => not(translate(map, a, refs, strict)?),
-        Filter::Present(p) => attr_expr(map, p, None, refs, None, strict)?,
+        Filter::Not(a) => not(translate(map, a, refs, unmapped)?),
+        Filter::Present(p) => attr_expr(map, p, None, refs, None, unmapped)?,
         Filter::Compare { path, op, value } => {
-            attr_expr(map, path, Some((*op, value)), refs, None, strict)?
+            attr_expr(map, path, Some((*op, value)), refs, None, unmapped)?
         }
         Filter::ValuePath { path, filter } => {
-            let fields = fields_for(map, path, strict)?;
+            let fields = fields_for(map, path, unmapped)?;
             let mut parts = Vec::new();
             // Each mapping (e.g. work e-mail, home e-mail) is one possible element.
             let mut seen: Vec<&Vec<(String, Pinned)>> = Vec::new();
@@ -62,7 +72,7 @@ fn translate(map: &AttrMap, f: &Filter, refs: &Refs, strict: bool) -> Result<L, 
                     .copied()
                     .filter(|g| g.pinned == f.pinned)
                     .collect();
-                let cond = inner(map, filter, &group, refs, strict)?;
+                let cond = inner(map, filter, &group, refs, unmapped)?;
                 // The element must exist: a condition decided by the mapping alone
                 // (or one that a missing value could satisfy) needs its presence.
                 let exists = L::or(group.iter().map(|g| L::Present(g.ldap.clone())).collect());
@@ -107,18 +117,18 @@ fn inner(
     f: &Filter,
     group: &[&Field],
     refs: &Refs,
-    strict: bool,
+    unmapped: Unmapped,
 ) -> Result<L, Error> {
     Ok(match f {
         Filter::And(a, b) => L::and(vec![
-            inner(map, a, group, refs, strict)?,
-            inner(map, b, group, refs, strict)?,
+            inner(map, a, group, refs, unmapped)?,
+            inner(map, b, group, refs, unmapped)?,
         ]),
         Filter::Or(a, b) => L::or(vec![
-            inner(map, a, group, refs, strict)?,
-            inner(map, b, group, refs, strict)?,
+            inner(map, a, group, refs, unmapped)?,
+            inner(map, b, group, refs, unmapped)?,
         ]),
-        Filter::Not(a) => not(inner(map, a, group, refs, strict)?),
+        Filter::Not(a) => not(inner(map, a, group, refs, unmapped)?),
         Filter::ValuePath { .. } => {
             return Err(invalid("value filters cannot be nested".to_owned()));
         }
@@ -133,7 +143,7 @@ fn inner(
                 cmp,
                 refs,
                 Some((group, &p.attr)),
-                strict,
+                unmapped,
             )?
         }
     })
@@ -142,7 +152,7 @@ fn inner(
 fn fields_for<'a>(
     map: &'a AttrMap,
     path: &AttrPath,
-    strict: bool,
+    unmapped: Unmapped,
 ) -> Result<Vec<&'a Field>, Error> {
     let mut fields: Vec<&Field> = map
         .fields_of(path.schema.as_deref(), &path.attr)
@@ -151,12 +161,28 @@ fn fields_for<'a>(
     if path.schema.is_none() && fields.iter().any(|f| f.is_core(map.kind)) {
         fields.retain(|f| f.is_core(map.kind));
     }
-    if fields.is_empty() && strict {
+    if fields.is_empty() && unmapped == Unmapped::Refused {
         return Err(invalid(format!(
             "{path} is not a mapped attribute, so it cannot be filtered on"
         )));
     }
     Ok(fields)
+}
+
+/// The core attributes the daemon derives, which no field maps.
+fn special(map: &AttrMap, path: &AttrPath) -> Option<Special> {
+    match (
+        path.attr.to_ascii_lowercase().as_str(),
+        path.sub.as_deref().map(str::to_ascii_lowercase).as_deref(),
+    ) {
+        ("id", None) => Some(Special::Id),
+        ("meta", Some("created")) => Some(Special::Time(CREATED)),
+        ("meta", Some("lastmodified")) => Some(Special::Time(MODIFIED)),
+        ("meta", Some("resourcetype")) => Some(Special::ResourceType),
+        ("active", None) if map.kind == ResourceKind::User => Some(Special::Active),
+        ("schemas", None) => Some(Special::Schemas),
+        _ => None,
+    }
 }
 
 /// One `attrPath op value` (or `attrPath pr`). `within` is set inside a value
@@ -167,50 +193,18 @@ fn attr_expr(
     cmp: Option<(CompareOp, &Value)>,
     refs: &Refs,
     within: Option<(&[&Field], &str)>,
-    strict: bool,
+    unmapped: Unmapped,
 ) -> Result<L, Error> {
     let core = path
         .schema
         .as_deref()
         .is_none_or(|s| s.eq_ignore_ascii_case(map.kind.core_schema()));
     if within.is_none() && core {
-        let special = match (
-            path.attr.to_ascii_lowercase().as_str(),
-            path.sub.as_deref().map(str::to_ascii_lowercase).as_deref(),
-        ) {
-            ("id", None) => Some(Special::Id),
-            ("meta", Some("created")) => Some(Special::Time(CREATED)),
-            ("meta", Some("lastmodified")) => Some(Special::Time(MODIFIED)),
-            ("meta", Some("resourcetype")) => Some(Special::ResourceType),
-            ("active", None) if map.kind == ResourceKind::User => Some(Special::Active),
-            ("schemas", None) => Some(Special::Schemas),
-            _ => None,
-        };
-        if let Some(s) = special {
+        if let Some(s) = special(map, path) {
             return special_expr(map, s, path, cmp);
         }
     }
-    let (fields, sub): (Vec<&Field>, Option<String>) = match within {
-        Some((group, sub)) => (group.to_vec(), Some(sub.to_owned())),
-        None => {
-            let fields = fields_for(map, path, strict)?;
-            let fields = match &path.filter {
-                // `emails[type eq "work"].value eq "x"`: a non-standard but common spelling.
-                Some(flt) => {
-                    let mut out = Vec::new();
-                    for f in fields {
-                        let cond = inner(map, flt, &[f], refs, strict)?;
-                        if !cond.is_nothing() {
-                            out.push(f);
-                        }
-                    }
-                    out
-                }
-                None => fields,
-            };
-            (fields, path.sub.clone())
-        }
-    };
+    let (fields, sub) = candidates(map, path, refs, within, unmapped)?;
     let mut parts = Vec::new();
     let mut decided = false;
     for f in fields {
@@ -247,7 +241,7 @@ fn attr_expr(
             Some((op, v)) => compare(f, op, v, refs)?,
         });
     }
-    if parts.is_empty() && !decided && !strict {
+    if parts.is_empty() && !decided && unmapped == Unmapped::MatchesNothing {
         return Ok(L::nothing());
     }
     if parts.is_empty() && !decided {
@@ -259,6 +253,39 @@ fn attr_expr(
         )));
     }
     Ok(L::or(parts))
+}
+
+/// The fields an expression may compare, and the sub-attribute it names:
+/// inside a value filter the element's fields; on its own the fields the path
+/// maps to, narrowed by a value filter in the path itself.
+fn candidates<'m>(
+    map: &'m AttrMap,
+    path: &AttrPath,
+    refs: &Refs,
+    within: Option<(&[&'m Field], &str)>,
+    unmapped: Unmapped,
+) -> Result<(Vec<&'m Field>, Option<String>), Error> {
+    Ok(match within {
+        Some((group, sub)) => (group.to_vec(), Some(sub.to_owned())),
+        None => {
+            let fields = fields_for(map, path, unmapped)?;
+            let fields = match &path.filter {
+                // `emails[type eq "work"].value eq "x"`: a non-standard but common spelling.
+                Some(flt) => {
+                    let mut out = Vec::new();
+                    for f in fields {
+                        let cond = inner(map, flt, &[f], refs, unmapped)?;
+                        if !cond.is_nothing() {
+                            out.push(f);
+                        }
+                    }
+                    out
+                }
+                None => fields,
+            };
+            (fields, path.sub.clone())
+        }
+    })
 }
 
 fn pinned_holds(pin: &Pinned, op: CompareOp, v: &Value) -> bool {
@@ -402,26 +429,34 @@ fn ordered(attr: &str, op: CompareOp, v: String, path: &AttrPath) -> Result<L, E
     })
 }
 
+/// A reference (`manager`, a member) compared by the id of what it points
+/// at: stored as a DN or an RDN value, so only eq and ne apply.
+fn compare_reference(f: &Field, op: CompareOp, v: &Value, refs: &Refs) -> Result<L, Error> {
+    let path = f.path_text();
+    let a = f.ldap.clone();
+    let Value::String(id) = v else {
+        return Err(invalid(format!("{path} compares with an id string")));
+    };
+    let stored = refs.id(id).map(|r| {
+        if f.store_rdn {
+            r.rdn_value.clone()
+        } else {
+            r.dn.clone()
+        }
+    });
+    let eq = stored.map(|s| L::Equal(a, s)).unwrap_or_else(L::nothing);
+    match op {
+        CompareOp::Eq => Ok(eq),
+        CompareOp::Ne => Ok(not(eq)),
+        _ => Err(invalid(format!("{path} supports eq and ne"))),
+    }
+}
+
 fn compare(f: &Field, op: CompareOp, v: &Value, refs: &Refs) -> Result<L, Error> {
     let path = f.path_text();
     let a = f.ldap.clone();
     if f.reference.is_some() {
-        let Value::String(id) = v else {
-            return Err(invalid(format!("{path} compares with an id string")));
-        };
-        let stored = refs.id(id).map(|r| {
-            if f.store_rdn {
-                r.rdn_value.clone()
-            } else {
-                r.dn.clone()
-            }
-        });
-        let eq = stored.map(|s| L::Equal(a, s)).unwrap_or_else(L::nothing);
-        return match op {
-            CompareOp::Eq => Ok(eq),
-            CompareOp::Ne => Ok(not(eq)),
-            _ => Err(invalid(format!("{path} supports eq and ne"))),
-        };
+        return compare_reference(f, op, v, refs);
     }
     let text = match (f.ty, v) {
         (_, Value::Null) => {
@@ -618,6 +653,7 @@ mod tests {
     }
 
     #[test]
+    // Longer than a screen: a table of filter → LDAP rows, one line each.
     fn translations() {
         let cases = [
             (

@@ -7,60 +7,29 @@
 //! - [`resource`] converts SCIM JSON to LDAP values and entries back to JSON.
 //! - [`patch`] turns PATCH operations (or a PUT body) into one modify [`patch::Plan`].
 //! - [`filter`] translates a SCIM filter into one LDAP filter.
+//! - [`sort`] names the LDAP attribute a `sortBy` path sorts by.
+//! - [`unmapped`] leaves out what no mapping stores, where the config says so.
+//! - [`managed`] is the one list of LDAP attributes a map manages.
+//! - [`discovery`] publishes /Schemas and /ResourceTypes reduced to what is mapped.
 
+mod compile;
+pub mod discovery;
 pub mod filter;
+pub mod managed;
 pub mod patch;
 pub mod resource;
+pub mod sort;
+pub mod unmapped;
+
+/// Kept so callers outside `mapping` and `scim` still compile; import
+/// [`crate::scim::ResourceKind`] instead.
+use crate::scim::ResourceKind;
+pub use compile::compile;
 
 use std::collections::BTreeMap;
 
-use crate::config::file;
 use crate::ldap::Dn;
-use crate::scim::path::AttrPath;
-use crate::scim::schema::{self, AttrDef, AttrType, Mutability, Returned, Schema};
-
-/// The two SCIM resource types.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash)]
-pub enum ResourceKind {
-    User,
-    Group,
-}
-
-impl ResourceKind {
-    pub fn name(self) -> &'static str {
-        match self {
-            ResourceKind::User => "User",
-            ResourceKind::Group => "Group",
-        }
-    }
-    pub fn endpoint(self) -> &'static str {
-        match self {
-            ResourceKind::User => "Users",
-            ResourceKind::Group => "Groups",
-        }
-    }
-    pub fn core_schema(self) -> &'static str {
-        match self {
-            ResourceKind::User => schema::CORE_USER,
-            ResourceKind::Group => schema::CORE_GROUP,
-        }
-    }
-    fn section(self) -> &'static str {
-        match self {
-            ResourceKind::User => "users",
-            ResourceKind::Group => "groups",
-        }
-    }
-    pub fn parse(s: &str) -> Option<ResourceKind> {
-        if s.eq_ignore_ascii_case("user") {
-            Some(ResourceKind::User)
-        } else if s.eq_ignore_ascii_case("group") {
-            Some(ResourceKind::Group)
-        } else {
-            None
-        }
-    }
-}
+use crate::scim::schema::{AttrType, Mutability, Returned, Schema};
 
 /// A constant a mapping key's value filter pins, e.g. `type eq "work"`.
 #[derive(Debug, Clone, PartialEq)]
@@ -222,6 +191,8 @@ pub struct AttrMap {
     /// element of its attribute: same schema, attribute and pinned values
     /// (the sub-attributes of a work address). Computed once, used per render.
     pub element_fields: Vec<usize>,
+    /// What happens to attributes no field stores.
+    pub unmapped: unmapped::Unmapped,
 }
 
 /// Operational attributes read with every entry.
@@ -249,7 +220,7 @@ impl AttrMap {
 
     /// Every LDAP attribute a full read needs, in a stable order.
     pub fn read_attributes(&self) -> Vec<String> {
-        self.with_bookkeeping(self.fields.iter())
+        self.read_list(|_| true)
     }
 
     /// The attributes only the server changes (id, timestamps, version,
@@ -258,27 +229,7 @@ impl AttrMap {
     /// write reads back when the rest of the entry is known.
     pub fn generated_attributes(&self) -> Vec<String> {
         // Mapped but read-only: maintained by the server or by someone else.
-        self.with_bookkeeping(
-            self.fields
-                .iter()
-                .filter(|f| f.mutability == Mutability::ReadOnly),
-        )
-    }
-
-    /// The id, timestamps, version, the LDAP attributes of `fields`, the
-    /// disable attribute, memberOf and the version token, once each.
-    fn with_bookkeeping<'a>(&self, fields: impl Iterator<Item = &'a Field>) -> Vec<String> {
-        let mut out: Vec<String> = vec![
-            self.id_attribute.clone(),
-            CREATED.to_owned(),
-            MODIFIED.to_owned(),
-            self.version_attribute.clone(),
-        ];
-        out.extend(fields.map(|f| f.ldap.clone()));
-        out.extend(self.disable.as_ref().map(|d| d.attribute.clone()));
-        out.extend(self.member_of.clone());
-        out.extend(self.version_token.clone());
-        dedup_ci(out)
+        self.read_list(|f| f.mutability == Mutability::ReadOnly)
     }
 
     /// The DN for a new entry named `rdn_value`.
@@ -318,6 +269,25 @@ impl AttrMap {
     }
 }
 
+/// Reads a boolean the way Entra sends it: a JSON boolean or the strings
+/// "True"/"False" in any case.
+pub fn as_bool(v: &serde_json::Value) -> Option<bool> {
+    match v {
+        serde_json::Value::Bool(b) => Some(*b),
+        serde_json::Value::String(s) if s.eq_ignore_ascii_case("true") => Some(true),
+        serde_json::Value::String(s) if s.eq_ignore_ascii_case("false") => Some(false),
+        _ => None,
+    }
+}
+
+/// The config section of a resource type: `users` or `groups`.
+pub fn section(kind: ResourceKind) -> &'static str {
+    match kind {
+        ResourceKind::User => "users",
+        ResourceKind::Group => "groups",
+    }
+}
+
 pub(crate) fn dedup_ci(v: Vec<String>) -> Vec<String> {
     let mut out: Vec<String> = Vec::with_capacity(v.len());
     for s in v {
@@ -326,688 +296,6 @@ pub(crate) fn dedup_ci(v: Vec<String>) -> Vec<String> {
         }
     }
     out
-}
-
-fn valid_ldap_name(s: &str) -> bool {
-    let mut chars = s.chars();
-    match chars.next() {
-        Some(c) if c.is_ascii_alphabetic() => chars.all(|c| c.is_ascii_alphanumeric() || c == '-'),
-        Some(c) if c.is_ascii_digit() => s
-            .split('.')
-            .all(|p| !p.is_empty() && p.bytes().all(|b| b.is_ascii_digit())),
-        _ => false,
-    }
-}
-
-/// Attributes a mapping may not name because the daemon derives them.
-const RESERVED: &[(&str, &str)] = &[
-    ("id", "it is the entry's id_attribute"),
-    ("meta", "it comes from operational attributes"),
-    ("schemas", "it is derived from the mapped schemas"),
-    ("active", "set users.disable instead"),
-    ("password", "set users.password instead"),
-    (
-        "groups",
-        "it is read from member_of or the groups' membership attribute",
-    ),
-    ("members", "set [groups.members] instead"),
-];
-
-/// Compiles one resource section; problems are appended to `p`, one line each.
-pub fn compile(
-    kind: ResourceKind,
-    raw: &file::Resource,
-    extensions: &[String],
-    p: &mut Vec<String>,
-) -> Option<AttrMap> {
-    let sec = kind.section();
-    let start = p.len();
-    let base = match raw.base.as_deref() {
-        None => {
-            p.push(format!(
-                "{sec}.base: missing; e.g. \"ou=people,dc=example,dc=com\""
-            ));
-            Dn::root()
-        }
-        Some(b) => Dn::parse(b).unwrap_or_else(|e| {
-            p.push(format!("{sec}.base: {e}"));
-            Dn::root()
-        }),
-    };
-    if raw.base.is_some() && base.is_empty() {
-        p.push(format!("{sec}.base: must not be the root DSE"));
-    }
-    let rdn = raw.rdn.clone().unwrap_or_else(|| match kind {
-        ResourceKind::User => "uid".to_owned(),
-        ResourceKind::Group => "cn".to_owned(),
-    });
-    if !valid_ldap_name(&rdn) {
-        p.push(format!("{sec}.rdn: {rdn:?} is not an LDAP attribute name"));
-    }
-    let object_classes = raw.object_classes.clone().unwrap_or_default();
-    if object_classes.is_empty() {
-        p.push(format!("{sec}.object_classes: list the object classes new entries get, e.g. [\"inetOrgPerson\"]"));
-    }
-    for oc in &object_classes {
-        if !valid_ldap_name(oc) {
-            p.push(format!(
-                "{sec}.object_classes: {oc:?} is not an object class name"
-            ));
-        }
-    }
-    let id_attribute = raw
-        .id_attribute
-        .clone()
-        .unwrap_or_else(|| "entryUUID".to_owned());
-    let version_attribute = raw
-        .version_attribute
-        .clone()
-        .unwrap_or_else(|| "entryCSN".to_owned());
-    let version_token = raw.version_token.clone();
-    for (key, v) in [
-        ("id_attribute", &id_attribute),
-        ("version_attribute", &version_attribute),
-    ]
-    .into_iter()
-    .chain(version_token.iter().map(|t| ("version_token", t)))
-    {
-        if !valid_ldap_name(v) {
-            p.push(format!("{sec}.{key}: {v:?} is not an LDAP attribute name"));
-        }
-    }
-
-    let mut schemas = match kind {
-        ResourceKind::User => vec![schema::core_user(), schema::enterprise_user()],
-        ResourceKind::Group => vec![schema::core_group()],
-    };
-    let mut fields: Vec<Field> = Vec::new();
-    for (key, mapping) in &raw.attributes {
-        let at = format!("{sec}.attributes.{:?}", key);
-        if let Some(f) = compile_field(kind, key, mapping, &schemas, extensions, &at, p) {
-            if let Some(other) = fields.iter().find(|o| o.ldap.eq_ignore_ascii_case(&f.ldap)) {
-                p.push(format!("{at}: LDAP attribute {} is already mapped from {:?}; map each LDAP attribute once", f.ldap, other.key));
-                continue;
-            }
-            if fields.iter().any(|o| {
-                o.schema.eq_ignore_ascii_case(&f.schema)
-                    && o.attr == f.attr
-                    && o.sub == f.sub
-                    && o.pinned == f.pinned
-            }) {
-                p.push(format!("{at}: the same SCIM path is mapped twice"));
-                continue;
-            }
-            fields.push(f);
-        }
-    }
-    // Declared custom extensions become schemas built from their mappings.
-    for urn in extensions {
-        let attrs: Vec<AttrDef> = fields
-            .iter()
-            .filter(|f| f.schema.eq_ignore_ascii_case(urn))
-            .map(|f| AttrDef {
-                name: f.attr.clone(),
-                ty: f.ty,
-                multi_valued: f.multi,
-                description: f.description.clone(),
-                required: f.required,
-                case_exact: f.case_exact,
-                mutability: f.mutability,
-                returned: f.returned,
-                uniqueness: schema::Uniqueness::None,
-                canonical_values: Vec::new(),
-                reference_types: match f.reference {
-                    Some(RefTarget::Kind(k)) => vec![k.name().to_owned()],
-                    Some(RefTarget::Any) => vec!["User".to_owned(), "Group".to_owned()],
-                    None => Vec::new(),
-                },
-                sub_attributes: Vec::new(),
-            })
-            .collect();
-        if !attrs.is_empty() {
-            schemas.push(Schema {
-                id: urn.clone(),
-                name: urn.rsplit(':').nth(1).unwrap_or("Extension").to_owned(),
-                description: String::new(),
-                attributes: attrs,
-            });
-        }
-    }
-
-    let naming = fields
-        .iter()
-        .position(|f| f.ldap.eq_ignore_ascii_case(&rdn));
-    let required_path = match kind {
-        ResourceKind::User => "userName",
-        ResourceKind::Group => "displayName",
-    };
-    if !fields
-        .iter()
-        .any(|f| f.attr == required_path && f.is_core(kind))
-    {
-        p.push(format!(
-            "{sec}.attributes: {required_path} must be mapped (e.g. {required_path} = \"{rdn}\")"
-        ));
-    }
-    if naming.is_none() {
-        p.push(format!(
-            "{sec}.rdn: the RDN attribute {rdn} must be the target of a mapping (e.g. {required_path} = \"{rdn}\")"
-        ));
-    } else if let Some(n) = naming {
-        if fields[n].multi || fields[n].reference.is_some() {
-            p.push(format!(
-                "{sec}.rdn: {rdn} must be mapped from a single-valued string attribute"
-            ));
-        }
-    }
-
-    let mut defaults = Vec::new();
-    for (attr, texts) in &raw.defaults {
-        let at = format!("{sec}.defaults.{attr}");
-        if !valid_ldap_name(attr) {
-            p.push(format!("{at}: {attr:?} is not an LDAP attribute name"));
-        }
-        let texts = match texts {
-            file::OneOrMany::One(t) => vec![t.clone()],
-            file::OneOrMany::Many(v) => v.clone(),
-        };
-        let mut alternatives = Vec::new();
-        for text in &texts {
-            match parse_template(text, &fields) {
-                Ok(t) => alternatives.push(t),
-                Err(e) => p.push(format!("{at}: {e}")),
-            }
-        }
-        defaults.push((attr.clone(), Template { alternatives }));
-    }
-
-    let disable = raw.disable.as_ref().map(|d| Disable {
-        attribute: d.attribute.clone(),
-        value: d.value.clone(),
-    });
-    if let Some(d) = &disable {
-        if kind == ResourceKind::Group {
-            p.push(format!("{sec}.disable: only users can be disabled"));
-        }
-        if !valid_ldap_name(&d.attribute) || d.value.is_empty() {
-            p.push(format!(
-                "{sec}.disable: needs an LDAP attribute and a non-empty value"
-            ));
-        }
-    }
-    let password = match raw.password.as_deref() {
-        None if kind == ResourceKind::User => Some(PasswordMode::Modify),
-        None => None,
-        Some(_) if kind == ResourceKind::Group => {
-            p.push(format!("{sec}.password: only users have passwords"));
-            None
-        }
-        Some("modify") => Some(PasswordMode::Modify),
-        Some("attribute") => Some(PasswordMode::Attribute),
-        Some("reject") => None,
-        Some(other) => {
-            p.push(format!(
-                "{sec}.password: {other:?} is not one of \"modify\", \"attribute\", \"reject\""
-            ));
-            None
-        }
-    };
-    if raw.member_of.is_some() && kind == ResourceKind::Group {
-        p.push(format!("{sec}.member_of: only users carry member_of"));
-    }
-    let members = match (&raw.members, kind) {
-        (Some(_), ResourceKind::User) => {
-            p.push(format!("{sec}.members: only groups have members"));
-            None
-        }
-        (None, ResourceKind::Group) => {
-            p.push(format!(
-                "{sec}.members: missing; e.g. members = {{ attribute = \"member\" }}"
-            ));
-            None
-        }
-        (None, ResourceKind::User) => None,
-        (Some(m), ResourceKind::Group) => {
-            let value = if m.attribute.eq_ignore_ascii_case("memberUid") {
-                MemberValue::RdnValue
-            } else if m.attribute.eq_ignore_ascii_case("member")
-                || m.attribute.eq_ignore_ascii_case("uniqueMember")
-            {
-                MemberValue::Dn
-            } else {
-                p.push(format!(
-                    "{sec}.members.attribute: {:?} is not one of member, uniqueMember, memberUid",
-                    m.attribute
-                ));
-                MemberValue::Dn
-            };
-            let placeholder = m.placeholder.as_deref().and_then(|d| {
-                Dn::parse(d)
-                    .map_err(|e| p.push(format!("{sec}.members.placeholder: {e}")))
-                    .ok()
-            });
-            if placeholder.is_some() && value == MemberValue::RdnValue {
-                p.push(format!(
-                    "{sec}.members.placeholder: memberUid groups may be empty; drop the placeholder"
-                ));
-            }
-            let daemon_cleans_up = match m.referential_integrity.as_deref().unwrap_or("daemon") {
-                "daemon" => true,
-                "server" => false,
-                other => {
-                    p.push(format!(
-                        "{sec}.members.referential_integrity: {other:?} is not one of \"server\", \"daemon\""
-                    ));
-                    true
-                }
-            };
-            Some(Members {
-                attribute: m.attribute.clone(),
-                value,
-                placeholder,
-                daemon_cleans_up,
-            })
-        }
-    };
-    if p.len() > start {
-        return None;
-    }
-    if let Some(m) = &members {
-        if fields
-            .iter()
-            .any(|f| f.ldap.eq_ignore_ascii_case(&m.attribute))
-        {
-            p.push(format!(
-                "{sec}.members.attribute: {} is also the target of an attribute mapping",
-                m.attribute
-            ));
-            return None;
-        }
-        fields.push(members_field(m));
-    }
-    let element_fields = fields
-        .iter()
-        .map(|f| {
-            fields
-                .iter()
-                .filter(|g| {
-                    g.attr.eq_ignore_ascii_case(&f.attr)
-                        && g.schema.eq_ignore_ascii_case(&f.schema)
-                        && g.pinned == f.pinned
-                })
-                .count()
-        })
-        .collect();
-    Some(AttrMap {
-        kind,
-        base,
-        rdn,
-        object_classes,
-        id_attribute,
-        version_attribute,
-        version_token,
-        element_fields,
-        fields,
-        naming: naming.unwrap_or(0),
-        defaults,
-        disable,
-        password,
-        member_of: raw.member_of.clone(),
-        members,
-        schemas,
-    })
-}
-
-fn compile_field(
-    kind: ResourceKind,
-    key: &str,
-    mapping: &file::Mapping,
-    schemas: &[Schema],
-    extensions: &[String],
-    at: &str,
-    p: &mut Vec<String>,
-) -> Option<Field> {
-    let table = match mapping {
-        file::Mapping::Attribute(a) => file::MappingTable {
-            attribute: a.clone(),
-            ..Default::default()
-        },
-        file::Mapping::Detailed(t) => file::MappingTable {
-            attribute: t.attribute.clone(),
-            ty: t.ty.clone(),
-            reference: t.reference.clone(),
-            mutability: t.mutability.clone(),
-            multi_valued: t.multi_valued,
-            case_exact: t.case_exact,
-            required: t.required,
-            returned: t.returned.clone(),
-            description: t.description.clone(),
-        },
-    };
-    let before = p.len();
-    if !valid_ldap_name(&table.attribute) {
-        p.push(format!(
-            "{at}: {:?} is not an LDAP attribute name",
-            table.attribute
-        ));
-    }
-    let path = match AttrPath::parse(key) {
-        Ok(path) => path,
-        Err(e) => {
-            p.push(format!("{at}: {e}"));
-            return None;
-        }
-    };
-    let core = kind.core_schema();
-    let schema_urn = path.schema.clone().unwrap_or_else(|| core.to_owned());
-    if let Some((_, why)) = RESERVED
-        .iter()
-        .find(|(n, _)| path.attr.eq_ignore_ascii_case(n) && schema_urn.eq_ignore_ascii_case(core))
-    {
-        p.push(format!("{at}: {} cannot be mapped: {why}", path.attr));
-        return None;
-    }
-    let mutability = table.mutability.as_deref().map(|m| {
-        Mutability::parse(m).unwrap_or_else(|| {
-            p.push(format!(
-                "{at}: mutability {m:?} is not one of readWrite, immutable, readOnly, writeOnly"
-            ));
-            Mutability::ReadWrite
-        })
-    });
-    let returned = table.returned.as_deref().map(|r| {
-        Returned::parse(r).unwrap_or_else(|| {
-            p.push(format!(
-                "{at}: returned {r:?} is not one of always, default, request, never"
-            ));
-            Returned::Default
-        })
-    });
-    let reference = table.reference.as_deref().map(|r| match r {
-        r if r.eq_ignore_ascii_case("any") => RefTarget::Any,
-        r => ResourceKind::parse(r)
-            .map(RefTarget::Kind)
-            .unwrap_or_else(|| {
-                p.push(format!("{at}: reference {r:?} is not one of User, Group"));
-                RefTarget::Kind(ResourceKind::User)
-            }),
-    });
-    let is_extension = extensions
-        .iter()
-        .any(|u| u.eq_ignore_ascii_case(&schema_urn));
-    let (schema_id, attr, sub, leaf): (String, String, Option<String>, AttrDef) = if is_extension {
-        if path.sub.is_some() || path.filter.is_some() {
-            p.push(format!(
-                "{at}: custom extension attributes are simple; drop the sub-attribute or filter"
-            ));
-            return None;
-        }
-        let ty = match table.ty.as_deref() {
-            None => {
-                if reference.is_some() {
-                    AttrType::Reference
-                } else {
-                    AttrType::String
-                }
-            }
-            Some(t) => match AttrType::parse(t) {
-                Some(AttrType::Complex) | None => {
-                    p.push(format!("{at}: type {t:?} is not one of string, boolean, integer, decimal, dateTime, reference, binary"));
-                    AttrType::String
-                }
-                Some(t) => t,
-            },
-        };
-        let urn = extensions
-            .iter()
-            .find(|u| u.eq_ignore_ascii_case(&schema_urn))
-            .cloned()
-            .unwrap_or(schema_urn.clone());
-        (
-            urn,
-            path.attr.clone(),
-            None,
-            AttrDef {
-                name: path.attr.clone(),
-                ty,
-                multi_valued: table.multi_valued.unwrap_or(false),
-                description: table.description.clone().unwrap_or_default(),
-                required: table.required.unwrap_or(false),
-                case_exact: table.case_exact.unwrap_or(false),
-                mutability: mutability.unwrap_or(Mutability::ReadWrite),
-                returned: returned.unwrap_or(Returned::Default),
-                uniqueness: schema::Uniqueness::None,
-                canonical_values: Vec::new(),
-                reference_types: Vec::new(),
-                sub_attributes: Vec::new(),
-            },
-        )
-    } else {
-        for (name, what) in [
-            ("type", &table.ty),
-            ("multi_valued", &table.multi_valued.map(|b| b.to_string())),
-            ("case_exact", &table.case_exact.map(|b| b.to_string())),
-            ("required", &table.required.map(|b| b.to_string())),
-        ] {
-            if what.is_some() {
-                p.push(format!("{at}: {name} is fixed by the standard schema; only custom extension attributes declare it"));
-            }
-        }
-        let common = schema::common_attributes();
-        let top: AttrDef = if path.schema.is_none() || schema_urn.eq_ignore_ascii_case(core) {
-            if let Some(c) = common
-                .iter()
-                .find(|c| c.name.eq_ignore_ascii_case(&path.attr))
-            {
-                c.clone()
-            } else if let Some((_, d)) =
-                schema::resolve(schemas, path.schema.as_deref(), &path.attr, None)
-            {
-                d.clone()
-            } else {
-                p.push(format!(
-                    "{at}: {} is not an attribute of the {} schema{}",
-                    path.attr,
-                    kind.name(),
-                    if path.schema.is_none() {
-                        ""
-                    } else {
-                        " (or the URN is misspelt)"
-                    }
-                ));
-                return None;
-            }
-        } else if let Some((_, d)) = schema::resolve(schemas, Some(&schema_urn), &path.attr, None) {
-            d.clone()
-        } else if schemas
-            .iter()
-            .any(|s| s.id.eq_ignore_ascii_case(&schema_urn))
-        {
-            p.push(format!(
-                "{at}: {} is not an attribute of {}",
-                path.attr, schema_urn
-            ));
-            return None;
-        } else {
-            p.push(format!(
-                "{at}: schema {schema_urn} is neither a standard schema nor declared; add [extensions.\"{schema_urn}\"]"
-            ));
-            return None;
-        };
-        let schema_id = schemas
-            .iter()
-            .find(|s| s.id.eq_ignore_ascii_case(&schema_urn))
-            .map(|s| s.id.clone())
-            .unwrap_or_else(|| core.to_owned());
-        // A complex attribute named without a sub-attribute maps its `value`
-        // (enterprise manager, emails): that is the form Entra's UI shows.
-        let sub_name = match (&path.sub, top.ty) {
-            (Some(s), _) => Some(s.clone()),
-            (None, AttrType::Complex) if top.sub("value").is_some() => Some("value".to_owned()),
-            (None, AttrType::Complex) => {
-                p.push(format!(
-                    "{at}: {} is complex; map its sub-attributes (e.g. {}.{})",
-                    top.name,
-                    top.name,
-                    top.sub_attributes
-                        .first()
-                        .map(|s| s.name.as_str())
-                        .unwrap_or("value")
-                ));
-                return None;
-            }
-            (None, _) => None,
-        };
-        let leaf = match &sub_name {
-            None => top.clone(),
-            Some(s) => match top.sub(s) {
-                Some(d) => d.clone(),
-                None => {
-                    p.push(format!("{at}: {} has no sub-attribute {s}", top.name));
-                    return None;
-                }
-            },
-        };
-        let mut leaf = leaf;
-        leaf.multi_valued = top.multi_valued;
-        if let Some(m) = mutability {
-            leaf.mutability = m;
-        }
-        if let Some(r) = returned {
-            leaf.returned = r;
-        }
-        if top.mutability == Mutability::ReadOnly
-            && leaf.mutability != Mutability::ReadOnly
-            && mutability.is_none()
-        {
-            leaf.mutability = Mutability::ReadOnly;
-        }
-        if let Some(d) = &table.description {
-            leaf.description = d.clone();
-        }
-        (
-            schema_id,
-            top.name.clone(),
-            sub_name.map(|s| top.sub(&s).map(|d| d.name.clone()).unwrap_or(s)),
-            leaf,
-        )
-    };
-    let mut pinned = Vec::new();
-    if let Some(f) = &path.filter {
-        if !leaf.multi_valued {
-            p.push(format!(
-                "{at}: a [filter] only applies to multi-valued attributes"
-            ));
-        }
-        if !collect_pins(f, &mut pinned) {
-            p.push(format!("{at}: a mapping filter may only pin sub-attributes with eq joined by and, e.g. [type eq \"work\"]"));
-        }
-    }
-    let reference = reference.or_else(|| {
-        // The enterprise manager always points at a user.
-        (schema_id.eq_ignore_ascii_case(schema::ENTERPRISE_USER) && attr == "manager")
-            .then_some(RefTarget::Kind(ResourceKind::User))
-    });
-    if p.len() > before {
-        return None;
-    }
-    Some(Field {
-        key: key.to_owned(),
-        schema: schema_id,
-        attr,
-        pinned,
-        sub,
-        ldap: table.attribute,
-        ty: leaf.ty,
-        multi: leaf.multi_valued,
-        mutability: leaf.mutability,
-        returned: leaf.returned,
-        case_exact: leaf.case_exact,
-        required: leaf.required,
-        reference,
-        store_rdn: false,
-        description: leaf.description,
-    })
-}
-
-/// The synthetic `members` field of a group map: member ids stored as DNs (or
-/// RDN values) in the membership attribute.
-fn members_field(m: &Members) -> Field {
-    Field {
-        key: "members".to_owned(),
-        schema: schema::CORE_GROUP.to_owned(),
-        attr: "members".to_owned(),
-        pinned: Vec::new(),
-        sub: Some("value".to_owned()),
-        ldap: m.attribute.clone(),
-        ty: AttrType::String,
-        multi: true,
-        mutability: Mutability::ReadWrite,
-        returned: Returned::Default,
-        case_exact: false,
-        required: false,
-        reference: Some(match m.value {
-            MemberValue::Dn => RefTarget::Any,
-            MemberValue::RdnValue => RefTarget::Kind(ResourceKind::User),
-        }),
-        store_rdn: m.value == MemberValue::RdnValue,
-        description: "A list of members of the Group.".to_owned(),
-    }
-}
-
-fn collect_pins(f: &crate::scim::filter::Filter, out: &mut Vec<(String, Pinned)>) -> bool {
-    use crate::scim::filter::{CompareOp, Filter, Value};
-    match f {
-        Filter::And(a, b) => collect_pins(a, out) && collect_pins(b, out),
-        Filter::Compare {
-            path,
-            op: CompareOp::Eq,
-            value,
-        } if path.sub.is_none() && path.filter.is_none() && path.schema.is_none() => {
-            let v = match value {
-                Value::String(s) if s.eq_ignore_ascii_case("true") => Pinned::Bool(true),
-                Value::String(s) if s.eq_ignore_ascii_case("false") => Pinned::Bool(false),
-                Value::String(s) => Pinned::Str(s.clone()),
-                Value::Bool(b) => Pinned::Bool(*b),
-                Value::Null | Value::Number(_) => return false,
-            };
-            out.push((path.attr.clone(), v));
-            true
-        }
-        _ => false,
-    }
-}
-
-fn parse_template(text: &str, fields: &[Field]) -> Result<Vec<TemplatePart>, String> {
-    let mut parts = Vec::new();
-    let mut rest = text;
-    while let Some(open) = rest.find('{') {
-        if open > 0 {
-            parts.push(TemplatePart::Text(rest[..open].to_owned()));
-        }
-        let after = &rest[open + 1..];
-        let close = after
-            .find('}')
-            .ok_or_else(|| format!("unclosed '{{' in {text:?}"))?;
-        let name = after[..close].trim();
-        let path = AttrPath::parse(name).map_err(|e| format!("placeholder {{{name}}}: {e}"))?;
-        let idx = fields
-            .iter()
-            .position(|f| {
-                f.key.eq_ignore_ascii_case(name)
-                    || (f.attr.eq_ignore_ascii_case(&path.attr)
-                        && f.sub.as_deref().map(str::to_ascii_lowercase)
-                            == path.sub.as_deref().map(str::to_ascii_lowercase)
-                        && path.filter.is_none())
-            })
-            .ok_or_else(|| format!("placeholder {{{name}}} is not a mapped SCIM attribute"))?;
-        parts.push(TemplatePart::Field(idx));
-        rest = &after[close + 1..];
-    }
-    if !rest.is_empty() {
-        parts.push(TemplatePart::Text(rest.to_owned()));
-    }
-    Ok(parts)
 }
 
 /// All attribute maps of a configuration, by kind, for code that resolves
@@ -1086,7 +374,22 @@ pub(crate) mod tests {
     #![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
     use super::*;
     use crate::config::Config;
+    use crate::config::file;
     use crate::config::tests::{Vars, example};
+    use crate::scim::path::AttrPath;
+
+    #[test]
+    fn booleans_in_entra_spelling() {
+        for (v, b) in [
+            (serde_json::json!(true), Some(true)),
+            (serde_json::json!("True"), Some(true)),
+            (serde_json::json!("FALSE"), Some(false)),
+            (serde_json::json!("yes"), None),
+            (serde_json::json!(1), None),
+        ] {
+            assert_eq!(as_bool(&v), b, "{v}");
+        }
+    }
 
     pub fn openldap() -> Config {
         Config::parse(
@@ -1097,10 +400,10 @@ pub(crate) mod tests {
     }
 
     #[test]
-    fn seed_000_every_row_is_mapped() {
+    fn contactify_every_row_is_mapped() {
         let c = openldap();
         let u = &c.users;
-        // Seed 000's attribute table, SCIM side.
+        // Contactify's Entra attribute table, SCIM side.
         let rows = [
             "userName",
             "active",
@@ -1139,7 +442,7 @@ pub(crate) mod tests {
                             .map(str::to_ascii_lowercase)
                             .or_else(|| f.sub.clone().filter(|_| path.sub.is_none()))
             });
-            assert!(found, "seed 000 row {row} is not mapped");
+            assert!(found, "Contactify row {row} is not mapped");
         }
         let order = u.fields.iter().find(|f| f.attr == "orderCard").unwrap();
         assert_eq!(order.ty, AttrType::Boolean);

@@ -17,10 +17,12 @@ use serde_json::Value;
 
 use crate::error::{Error, ScimType};
 use crate::ldap::{Dn, Entry, Mod};
-use crate::mapping::resource::{Desired, Values, leaves, to_ldap};
-use crate::mapping::{AttrMap, Field, Refs, ResourceKind, TemplatePart};
+use crate::mapping::as_bool;
+use crate::mapping::resource::{Desired, Elements, Values, leaves, to_ldap};
+use crate::mapping::{AttrMap, Field, Refs, TemplatePart, managed};
+use crate::scim::ResourceKind;
 use crate::scim::filter::{CompareOp, Filter, Value as Literal};
-use crate::scim::patch::{Op, Operation, as_bool};
+use crate::scim::patch::{Op, Operation};
 use crate::scim::path::AttrPath;
 use crate::scim::schema::Mutability;
 
@@ -79,13 +81,12 @@ struct Working<'a> {
 impl<'a> Working<'a> {
     fn new(map: &'a AttrMap, current: Option<&Entry>) -> Working<'a> {
         let mut cur = Values::new();
-        let mut attrs: Vec<&str> = map.fields.iter().map(|f| f.ldap.as_str()).collect();
-        attrs.extend(map.defaults.iter().map(|(a, _)| a.as_str()));
-        if let Some(d) = &map.disable {
-            attrs.push(&d.attribute);
-        }
         if let Some(e) = current {
-            for a in attrs {
+            let planned = map
+                .managed()
+                .into_iter()
+                .filter(|m| managed::planned(m.role));
+            for a in planned.map(|m| m.ldap) {
                 let v = e.values(a);
                 if !v.is_empty() {
                     cur.insert(a.to_ascii_lowercase(), v.to_vec());
@@ -202,7 +203,7 @@ fn compare(actual: &Value, op: CompareOp, lit: &Literal) -> bool {
 
 /// The fields a PATCH path addresses (RFC 7644 §3.5.2: an attribute, a
 /// sub-attribute, or values selected by a filter).
-fn covered<'a>(map: &'a AttrMap, path: &AttrPath) -> Vec<&'a Field> {
+pub(crate) fn covered<'a>(map: &'a AttrMap, path: &AttrPath) -> Vec<&'a Field> {
     let mut fields: Vec<&Field> = map
         .fields_of(path.schema.as_deref(), &path.attr)
         .map(|(_, f)| f)
@@ -347,9 +348,14 @@ fn value_leaves<'v>(
             }
         }
     }
-    leaves(map, field, value, path.filter.is_some()).map(Some)
+    let elements = match path.filter {
+        Some(_) => Elements::Selected,
+        None => Elements::Pinned,
+    };
+    leaves(map, field, value, elements).map(Some)
 }
 
+/// One PATCH operation applied to the working copy.
 fn apply(w: &mut Working<'_>, op: &Operation, refs: &Refs) -> Result<(), Error> {
     let map = w.map;
     let path = &op.path;
@@ -358,69 +364,117 @@ fn apply(w: &mut Working<'_>, op: &Operation, refs: &Refs) -> Result<(), Error> 
         .as_deref()
         .is_none_or(|s| s.eq_ignore_ascii_case(map.kind.core_schema()));
     if core_path && path.sub.is_none() && path.filter.is_none() {
-        let attr = path.attr.to_ascii_lowercase();
-        match (attr.as_str(), map.kind) {
-            ("id" | "meta" | "schemas", _) | ("groups", ResourceKind::User) => {
-                return Err(mutability(format!("{} is read-only", path.attr)));
-            }
-            ("active", ResourceKind::User) => {
-                let v = match (op.op, &op.value) {
-                    (Op::Remove, _) => {
-                        return Err(Error::invalid_value(
-                            "active cannot be removed; replace it with true or false",
-                        ));
-                    }
-                    (_, Some(v)) => as_bool(v).ok_or_else(|| {
-                        Error::invalid_value(format!("active must be true or false, got {v}"))
-                    })?,
-                    (_, None) => return Err(Error::invalid_value("active needs a value")),
-                };
-                return w.set_active(v);
-            }
-            ("password", ResourceKind::User) => {
-                return match (op.op, &op.value, map.password) {
-                    (_, _, None) => Err(Error::invalid_value(
-                        "password changes are disabled (users.password = \"reject\")",
-                    )),
-                    (Op::Remove, _, _) => Err(Error::invalid_value("password cannot be removed")),
-                    (_, Some(Value::String(s)), Some(_)) if !s.is_empty() => {
-                        w.password = Some(SecretString::from(s.clone()));
-                        Ok(())
-                    }
-                    _ => Err(Error::invalid_value("password must be a non-empty string")),
-                };
-            }
-            _ => {}
+        if let Some(done) = apply_derived(w, op) {
+            return done;
         }
     }
     if core_path && path.attr.eq_ignore_ascii_case("meta") {
         return Err(mutability(format!("{path} is read-only")));
     }
     if crate::scim::path::is_schema_urn(&path.attr) && op.op == Op::Remove {
-        // `remove` of a whole extension: every writable attribute of it.
-        let fields: Vec<&Field> = map
-            .fields
-            .iter()
-            .filter(|f| f.schema.eq_ignore_ascii_case(&path.attr))
-            .collect();
-        if fields.is_empty() {
-            return Err(Error::bad(
-                ScimType::InvalidPath,
-                format!(
-                    "{} is not a schema of {} resources here",
-                    path.attr,
-                    map.kind.name()
-                ),
-            ));
-        }
-        for f in fields
-            .into_iter()
-            .filter(|f| f.mutability != Mutability::ReadOnly)
-        {
-            w.set(&f.ldap, Vec::new());
-        }
-        return Ok(());
+        return remove_extension(w, &path.attr);
     }
+    let fields = writable_fields(map, path)?;
+    // A value for a whole attribute must be storable in full: an element no
+    // mapping takes (a home e-mail where only work is mapped) is refused,
+    // never silently dropped.
+    if let (Some(v), None, None, Op::Add | Op::Replace) =
+        (&op.value, &path.sub, &path.filter, op.op)
+    {
+        crate::mapping::resource::check_value(map, &fields[0].schema, &fields[0].attr, v)?;
+    }
+    for f in fields {
+        let current = w.get(&f.ldap).to_vec();
+        let next = match (op.op, &op.value) {
+            (Op::Remove, Some(v)) if !v.is_null() => {
+                let gone = value_leaves(map, f, path, v)?.unwrap_or_default();
+                remove_values(f, gone, current, refs)
+            }
+            (Op::Remove, _) => match &path.filter {
+                Some(flt) if selects_values(flt, f) => remove_matching(f, flt, current, refs),
+                _ => Vec::new(),
+            },
+            (Op::Add | Op::Replace, v) => {
+                let v = v.as_ref().unwrap_or(&Value::Null);
+                match add_or_replace(map, f, op, v, current, refs)? {
+                    Some(next) => next,
+                    None => continue,
+                }
+            }
+        };
+        w.set(&f.ldap, next);
+    }
+    Ok(())
+}
+
+/// The core attributes the daemon derives rather than maps (`id`, `meta`,
+/// `schemas`, a user's `groups`, `active`, `password`): `Some` with the
+/// outcome when `op` names one of them, `None` otherwise.
+fn apply_derived(w: &mut Working<'_>, op: &Operation) -> Option<Result<(), Error>> {
+    let map = w.map;
+    let path = &op.path;
+    let attr = path.attr.to_ascii_lowercase();
+    Some(match (attr.as_str(), map.kind) {
+        ("id" | "meta" | "schemas", _) | ("groups", ResourceKind::User) => {
+            Err(mutability(format!("{} is read-only", path.attr)))
+        }
+        ("active", ResourceKind::User) => match (op.op, &op.value) {
+            (Op::Remove, _) => Err(Error::invalid_value(
+                "active cannot be removed; replace it with true or false",
+            )),
+            (_, Some(v)) => match as_bool(v) {
+                Some(active) => w.set_active(active),
+                None => Err(Error::invalid_value(format!(
+                    "active must be true or false, got {v}"
+                ))),
+            },
+            (_, None) => Err(Error::invalid_value("active needs a value")),
+        },
+        ("password", ResourceKind::User) => match (op.op, &op.value, map.password) {
+            (_, _, None) => Err(Error::invalid_value(
+                "password changes are disabled (users.password = \"reject\")",
+            )),
+            (Op::Remove, _, _) => Err(Error::invalid_value("password cannot be removed")),
+            (_, Some(Value::String(s)), Some(_)) if !s.is_empty() => {
+                w.password = Some(SecretString::from(s.clone()));
+                Ok(())
+            }
+            _ => Err(Error::invalid_value("password must be a non-empty string")),
+        },
+        _ => return None,
+    })
+}
+
+/// `remove` of a whole extension: every writable attribute of it.
+fn remove_extension(w: &mut Working<'_>, urn: &str) -> Result<(), Error> {
+    let map = w.map;
+    let fields: Vec<&Field> = map
+        .fields
+        .iter()
+        .filter(|f| f.schema.eq_ignore_ascii_case(urn))
+        .collect();
+    if fields.is_empty() {
+        return Err(Error::bad(
+            ScimType::InvalidPath,
+            format!(
+                "{} is not a schema of {} resources here",
+                urn,
+                map.kind.name()
+            ),
+        ));
+    }
+    for f in fields
+        .into_iter()
+        .filter(|f| f.mutability != Mutability::ReadOnly)
+    {
+        w.set(&f.ldap, Vec::new());
+    }
+    Ok(())
+}
+
+/// The fields a path addresses, all writable; a 400 when it addresses none
+/// or a read-only one.
+fn writable_fields<'a>(map: &'a AttrMap, path: &AttrPath) -> Result<Vec<&'a Field>, Error> {
     let fields = covered(map, path);
     if fields.is_empty() {
         let known = crate::scim::schema::resolve(
@@ -437,102 +491,90 @@ fn apply(w: &mut Working<'_>, op: &Operation, refs: &Refs) -> Result<(), Error> 
             format!("{path} is not mapped to an LDAP attribute, so it cannot be changed"),
         ));
     }
-    for f in &fields {
-        if f.mutability == Mutability::ReadOnly {
-            return Err(mutability(format!("{} is read-only", f.path_text())));
-        }
+    if let Some(f) = fields.iter().find(|f| f.mutability == Mutability::ReadOnly) {
+        return Err(mutability(format!("{} is read-only", f.path_text())));
     }
-    // A value for a whole attribute must be storable in full: an element no
-    // mapping takes (a home e-mail where only work is mapped) is refused,
-    // never silently dropped.
-    if let (Some(v), None, None, Op::Add | Op::Replace) =
-        (&op.value, &path.sub, &path.filter, op.op)
-    {
-        crate::mapping::resource::check_value(map, &fields[0].schema, &fields[0].attr, v)?;
-    }
-    for f in fields {
-        let current = w.get(&f.ldap).to_vec();
-        match (op.op, &op.value) {
-            (Op::Remove, Some(v)) if !v.is_null() => {
-                // Entra's older form: remove these values (absent ones are no error).
-                let gone: Vec<String> = value_leaves(map, f, path, v)?
-                    .unwrap_or_default()
-                    .into_iter()
-                    .filter_map(|leaf| to_ldap(f, leaf, refs).ok())
-                    .collect();
-                let gone: std::collections::HashSet<String> =
-                    gone.iter().map(|g| value_key(f, g)).collect();
-                let keep = current
-                    .into_iter()
-                    .filter(|c| !gone.contains(&value_key(f, c)))
-                    .collect();
-                w.set(&f.ldap, keep);
-            }
-            (Op::Remove, _) => match &path.filter {
-                Some(flt) if selects_values(flt, f) => {
-                    let sub = f.sub.clone().unwrap_or_else(|| "value".to_owned());
-                    let keep = current
-                        .into_iter()
-                        .filter(|c| {
-                            let hit = eval(flt, &|name: &str| {
-                                if let Some((_, p)) =
-                                    f.pinned.iter().find(|(k, _)| k.eq_ignore_ascii_case(name))
-                                {
-                                    Some(p.to_json())
-                                } else if name.eq_ignore_ascii_case(&sub) {
-                                    Some(Value::String(stored_as_literal(f, c, refs)))
-                                } else {
-                                    Some(Value::Null)
-                                }
-                            });
-                            hit != Some(true)
-                        })
-                        .collect();
-                    w.set(&f.ldap, keep);
-                }
-                _ => w.set(&f.ldap, Vec::new()),
-            },
-            (Op::Add | Op::Replace, v) => {
-                let v = v.as_ref().unwrap_or(&Value::Null);
-                let Some(leafs) = value_leaves(map, f, path, v)? else {
-                    continue;
-                };
-                let mut new: Vec<String> = Vec::new();
-                let mut seen = std::collections::HashSet::new();
-                for leaf in leafs {
-                    let s = to_ldap(f, leaf, refs)?;
-                    if !s.is_empty() && seen.insert(value_key(f, &s)) {
-                        new.push(s);
-                    }
-                }
-                if !f.multi && new.len() > 1 {
-                    return Err(Error::invalid_value(format!(
-                        "{} takes one value",
-                        f.path_text()
-                    )));
-                }
-                // `emails[type eq "work"].value` names the single-valued
-                // sub-attribute of the matched element: adding to it
-                // replaces it (RFC 7644 §3.5.2.1), it does not add a second one.
-                let sub_of_matched = path.filter.is_some() && path.sub.is_some();
-                let next = if op.op == Op::Add && f.multi && !sub_of_matched {
-                    let mut out = current.clone();
-                    let mut have: std::collections::HashSet<String> =
-                        out.iter().map(|c| value_key(f, c)).collect();
-                    for n in new {
-                        if have.insert(value_key(f, &n)) {
-                            out.push(n);
-                        }
-                    }
-                    out
+    Ok(fields)
+}
+
+/// Entra's older remove form, `remove` with a value: these values go
+/// (absent ones are no error).
+fn remove_values(f: &Field, gone: Vec<&Value>, current: Vec<String>, refs: &Refs) -> Vec<String> {
+    let gone: std::collections::HashSet<String> = gone
+        .into_iter()
+        .filter_map(|leaf| to_ldap(f, leaf, refs).ok())
+        .map(|g| value_key(f, &g))
+        .collect();
+    current
+        .into_iter()
+        .filter(|c| !gone.contains(&value_key(f, c)))
+        .collect()
+}
+
+/// `remove` with a filter that selects values (`members[value eq "…"]`):
+/// the values it matches go.
+fn remove_matching(f: &Field, flt: &Filter, current: Vec<String>, refs: &Refs) -> Vec<String> {
+    let sub = f.sub.clone().unwrap_or_else(|| "value".to_owned());
+    current
+        .into_iter()
+        .filter(|c| {
+            let hit = eval(flt, &|name: &str| {
+                if let Some((_, p)) = f.pinned.iter().find(|(k, _)| k.eq_ignore_ascii_case(name)) {
+                    Some(p.to_json())
+                } else if name.eq_ignore_ascii_case(&sub) {
+                    Some(Value::String(stored_as_literal(f, c, refs)))
                 } else {
-                    new
-                };
-                w.set(&f.ldap, next);
-            }
+                    Some(Value::Null)
+                }
+            });
+            hit != Some(true)
+        })
+        .collect()
+}
+
+/// `add` or `replace`: the field's next values, or `None` when the value
+/// does not mention the field (it keeps its values).
+fn add_or_replace(
+    map: &AttrMap,
+    f: &Field,
+    op: &Operation,
+    v: &Value,
+    current: Vec<String>,
+    refs: &Refs,
+) -> Result<Option<Vec<String>>, Error> {
+    let path = &op.path;
+    let Some(leafs) = value_leaves(map, f, path, v)? else {
+        return Ok(None);
+    };
+    let mut new: Vec<String> = Vec::new();
+    let mut seen = std::collections::HashSet::new();
+    for leaf in leafs {
+        let s = to_ldap(f, leaf, refs)?;
+        if !s.is_empty() && seen.insert(value_key(f, &s)) {
+            new.push(s);
         }
     }
-    Ok(())
+    if !f.multi && new.len() > 1 {
+        return Err(Error::invalid_value(format!(
+            "{} takes one value",
+            f.path_text()
+        )));
+    }
+    // `emails[type eq "work"].value` names the single-valued
+    // sub-attribute of the matched element: adding to it
+    // replaces it (RFC 7644 §3.5.2.1), it does not add a second one.
+    let sub_of_matched = path.filter.is_some() && path.sub.is_some();
+    if op.op != Op::Add || !f.multi || sub_of_matched {
+        return Ok(Some(new));
+    }
+    let mut out = current;
+    let mut have: std::collections::HashSet<String> = out.iter().map(|c| value_key(f, c)).collect();
+    for n in new {
+        if have.insert(value_key(f, &n)) {
+            out.push(n);
+        }
+    }
+    Ok(Some(out))
 }
 
 /// For value filters on reference attributes the client names ids while the
@@ -585,53 +627,94 @@ fn render(w: &Working<'_>, parts: &[TemplatePart]) -> Option<String> {
     (!collapsed.is_empty()).then_some(collapsed)
 }
 
-fn finish(mut w: Working<'_>, creating: bool) -> Result<(Values, Plan), Error> {
-    let map = w.map;
-    // Defaults fill attributes that would otherwise be empty (MUST attributes
-    // like sn and cn), on create and whenever a change empties them.
-    for (attr, t) in &map.defaults {
+/// Whether a plan makes a new entry or changes one.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Planning {
+    /// Every value is new: no immutability check, no diff, no rename.
+    Create,
+    /// Values are diffed against the current entry.
+    Update,
+}
+
+/// The steps every plan ends with: defaults, the placeholder member, the
+/// naming check, immutables, then (for an update) the rename and the diff.
+fn finish(mut w: Working<'_>, planning: Planning) -> Result<(Values, Plan), Error> {
+    fill_defaults(&mut w);
+    keep_placeholder(&mut w);
+    let name = naming_value(&w)?;
+    let mut plan = Plan {
+        password: w.password.take(),
+        ..Plan::default()
+    };
+    if planning == Planning::Update {
+        check_immutables(&w)?;
+        plan.rename = renamed(&w, name);
+        plan.mods = diff(&w);
+    }
+    Ok((w.values, plan))
+}
+
+/// Defaults fill attributes that would otherwise be empty (MUST attributes
+/// like sn and cn), on create and whenever a change empties them.
+fn fill_defaults(w: &mut Working<'_>) {
+    for (attr, t) in &w.map.defaults {
         if w.get(attr).is_empty() {
-            if let Some(v) = t.alternatives.iter().find_map(|parts| render(&w, parts)) {
+            if let Some(v) = t.alternatives.iter().find_map(|parts| render(w, parts)) {
                 w.set(attr, vec![v]);
             }
         }
     }
-    // groupOfNames needs a member: keep the placeholder exactly when nothing else is left.
-    if let Some(m) = &map.members {
-        if let Some(ph) = &m.placeholder {
-            let ph_text = ph.to_string();
-            let real: Vec<String> = w
-                .get(&m.attribute)
-                .iter()
-                .filter(|v| Dn::parse(v).map_or(true, |d| !d.same_as(ph)))
-                .cloned()
-                .collect();
-            let next = if real.is_empty() {
-                let kept = w
-                    .current
-                    .get(&m.attribute.to_ascii_lowercase())
-                    .and_then(|c| {
-                        c.iter()
-                            .find(|v| Dn::parse(v).is_ok_and(|d| d.same_as(ph)))
-                            .cloned()
-                    });
-                vec![kept.unwrap_or(ph_text)]
-            } else {
-                real
-            };
-            w.set(&m.attribute, next);
-        }
-    }
-    let naming = map.naming_field();
-    let name = w.get(&naming.ldap).to_vec();
-    if name.len() != 1 {
-        return Err(Error::invalid_value(format!(
+}
+
+/// groupOfNames needs a member: keep the placeholder exactly when nothing
+/// else is left (the stored spelling of it when the group already has it).
+fn keep_placeholder(w: &mut Working<'_>) {
+    let Some((m, ph)) = w
+        .map
+        .members
+        .as_ref()
+        .and_then(|m| m.placeholder.as_ref().map(|ph| (m, ph)))
+    else {
+        return;
+    };
+    let real: Vec<String> = w
+        .get(&m.attribute)
+        .iter()
+        .filter(|v| Dn::parse(v).map_or(true, |d| !d.same_as(ph)))
+        .cloned()
+        .collect();
+    let next = if real.is_empty() {
+        let kept = w
+            .current
+            .get(&m.attribute.to_ascii_lowercase())
+            .and_then(|c| {
+                c.iter()
+                    .find(|v| Dn::parse(v).is_ok_and(|d| d.same_as(ph)))
+                    .cloned()
+            });
+        vec![kept.unwrap_or_else(|| ph.to_string())]
+    } else {
+        real
+    };
+    w.set(&m.attribute, next);
+}
+
+/// The one value of the naming attribute, or a 400 naming its SCIM path.
+fn naming_value(w: &Working<'_>) -> Result<String, Error> {
+    let naming = w.map.naming_field();
+    match w.get(&naming.ldap) {
+        [one] => Ok(one.clone()),
+        _ => Err(Error::invalid_value(format!(
             "{} is required and takes exactly one value",
             naming.path_text()
-        )));
+        ))),
     }
-    for f in &map.fields {
-        if f.mutability != Mutability::Immutable || creating {
+}
+
+/// An immutable attribute that has a value keeps exactly that value.
+fn check_immutables(w: &Working<'_>) -> Result<(), Error> {
+    for f in &w.map.fields {
+        if f.mutability != Mutability::Immutable {
             continue;
         }
         let key = f.ldap.to_ascii_lowercase();
@@ -648,94 +731,85 @@ fn finish(mut w: Working<'_>, creating: bool) -> Result<(Values, Plan), Error> {
             }
         }
     }
-    let mut plan = Plan {
-        password: w.password.take(),
-        ..Plan::default()
-    };
-    if !creating {
-        let old_name = w
-            .current
-            .get(&naming.ldap.to_ascii_lowercase())
-            .and_then(|v| v.first());
-        if old_name.is_none_or(|o| o != &name[0]) {
-            plan.rename = Some(name[0].clone());
-        }
-        let keys: Vec<String> = w
-            .values
-            .keys()
-            .chain(w.current.keys())
-            .cloned()
-            .collect::<std::collections::BTreeSet<_>>()
-            .into_iter()
-            .collect();
-        for key in keys {
-            if key == naming.ldap.to_ascii_lowercase() {
-                continue; // changed by the rename (deleteoldrdn)
-            }
-            let old = w.current.get(&key).cloned().unwrap_or_default();
-            let new = w.values.get(&key).cloned().unwrap_or_default();
-            if old == new {
-                continue;
-            }
-            let name = ldap_name(map, &key);
-            let multi = map
-                .fields
-                .iter()
-                .find(|f| f.ldap.eq_ignore_ascii_case(&key))
-                .is_none_or(|f| f.multi)
-                || map
-                    .disable
-                    .as_ref()
-                    .is_some_and(|d| d.attribute.eq_ignore_ascii_case(&key));
-            // Removing every value is a replace with nothing: it needs no
-            // equality rule (facsimileTelephoneNumber has none) and cannot miss.
-            if multi
-                && !new.is_empty()
-                && !(old.len() == 1
-                    && new.len() == 1
-                    && map
-                        .fields
-                        .iter()
-                        .any(|f| f.ldap.eq_ignore_ascii_case(&key) && !f.multi))
-            {
-                let (old_set, new_set): (
-                    std::collections::HashSet<&String>,
-                    std::collections::HashSet<&String>,
-                ) = (old.iter().collect(), new.iter().collect());
-                let del: Vec<String> = old
-                    .iter()
-                    .filter(|o| !new_set.contains(o))
-                    .cloned()
-                    .collect();
-                let add: Vec<String> = new
-                    .iter()
-                    .filter(|n| !old_set.contains(n))
-                    .cloned()
-                    .collect();
-                if !del.is_empty() {
-                    plan.mods.push(Mod::Delete(name.clone(), del));
-                }
-                if !add.is_empty() {
-                    plan.mods.push(Mod::Add(name, add));
-                }
-            } else {
-                plan.mods.push(Mod::Replace(name, new));
-            }
-        }
-    }
-    Ok((w.values, plan))
+    Ok(())
 }
 
-/// The configured spelling of an LDAP attribute known by its lower-case key.
-fn ldap_name(map: &AttrMap, key: &str) -> String {
-    map.fields
+/// The new RDN value when the naming attribute changed.
+fn renamed(w: &Working<'_>, name: String) -> Option<String> {
+    let naming = w.map.naming_field();
+    let old_name = w
+        .current
+        .get(&naming.ldap.to_ascii_lowercase())
+        .and_then(|v| v.first());
+    old_name.is_none_or(|o| o != &name).then_some(name)
+}
+
+/// The modify that turns the current values into the working ones, in
+/// attribute order; the naming attribute is left to the rename.
+fn diff(w: &Working<'_>) -> Vec<Mod> {
+    let map = w.map;
+    let naming = map.naming_field().ldap.to_ascii_lowercase();
+    let keys: std::collections::BTreeSet<&String> =
+        w.values.keys().chain(w.current.keys()).collect();
+    let mut mods = Vec::new();
+    for key in keys {
+        if *key == naming {
+            continue; // changed by the rename (deleteoldrdn)
+        }
+        let old = w.current.get(key).map(Vec::as_slice).unwrap_or(&[]);
+        let new = w.values.get(key).map(Vec::as_slice).unwrap_or(&[]);
+        if old != new {
+            diff_one(map, key, old, new, &mut mods);
+        }
+    }
+    mods
+}
+
+/// The changes of one attribute: value-level for multi-valued ones, so
+/// concurrent changes commute; a replace otherwise.
+fn diff_one(map: &AttrMap, key: &str, old: &[String], new: &[String], mods: &mut Vec<Mod>) {
+    let name = map.ldap_name(key);
+    let multi = map
+        .fields
         .iter()
-        .map(|f| f.ldap.as_str())
-        .chain(map.defaults.iter().map(|(a, _)| a.as_str()))
-        .chain(map.disable.iter().map(|d| d.attribute.as_str()))
-        .find(|a| a.eq_ignore_ascii_case(key))
-        .unwrap_or(key)
-        .to_owned()
+        .find(|f| f.ldap.eq_ignore_ascii_case(key))
+        .is_none_or(|f| f.multi)
+        || map
+            .disable
+            .as_ref()
+            .is_some_and(|d| d.attribute.eq_ignore_ascii_case(key));
+    // Removing every value is a replace with nothing: it needs no
+    // equality rule (facsimileTelephoneNumber has none) and cannot miss.
+    let single_swap = old.len() == 1
+        && new.len() == 1
+        && map
+            .fields
+            .iter()
+            .any(|f| f.ldap.eq_ignore_ascii_case(key) && !f.multi);
+    if !multi || new.is_empty() || single_swap {
+        mods.push(Mod::Replace(name, new.to_vec()));
+        return;
+    }
+    let (old_set, new_set): (
+        std::collections::HashSet<&String>,
+        std::collections::HashSet<&String>,
+    ) = (old.iter().collect(), new.iter().collect());
+    let del: Vec<String> = old
+        .iter()
+        .filter(|o| !new_set.contains(o))
+        .cloned()
+        .collect();
+    let add: Vec<String> = new
+        .iter()
+        .filter(|n| !old_set.contains(n))
+        .cloned()
+        .collect();
+    if !del.is_empty() {
+        mods.push(Mod::Delete(name.clone(), del));
+    }
+    if !add.is_empty() {
+        mods.push(Mod::Add(name, add));
+    }
 }
 
 /// The membership changes of a group PATCH that changes nothing else: member
@@ -870,7 +944,7 @@ pub fn plan_patch(
     for op in ops {
         apply(&mut w, op, refs)?;
     }
-    finish(w, false).map(|(_, plan)| plan)
+    finish(w, Planning::Update).map(|(_, plan)| plan)
 }
 
 /// PUT: the resource replaces every writable mapped attribute (RFC 7644 §3.5.1).
@@ -903,7 +977,7 @@ pub fn plan_replace(map: &AttrMap, current: &Entry, desired: Desired) -> Result<
             w.set(attr, Vec::new());
         }
     }
-    finish(w, false).map(|(_, plan)| plan)
+    finish(w, Planning::Update).map(|(_, plan)| plan)
 }
 
 /// POST: the entry to add.
@@ -921,7 +995,7 @@ pub fn plan_create(map: &AttrMap, desired: Desired) -> Result<NewEntry, Error> {
         ));
     }
     w.password = desired.password;
-    let (values, plan) = finish(w, true)?;
+    let (values, plan) = finish(w, Planning::Create)?;
     let naming = map.naming_field();
     let name = values
         .get(&naming.ldap.to_ascii_lowercase())
@@ -931,7 +1005,7 @@ pub fn plan_create(map: &AttrMap, desired: Desired) -> Result<NewEntry, Error> {
     let mut attrs: BTreeMap<String, Vec<String>> = BTreeMap::new();
     attrs.insert("objectClass".to_owned(), map.object_classes.clone());
     for (k, v) in values {
-        attrs.insert(ldap_name(map, &k), v);
+        attrs.insert(map.ldap_name(&k), v);
     }
     Ok(NewEntry {
         dn: map.dn_for(&name),
@@ -982,6 +1056,34 @@ mod tests {
             ]
             .map(|(k, v)| (k.to_owned(), v.into_iter().map(str::to_owned).collect())),
         )
+    }
+
+    /// A write reads into its working copy exactly the planned attributes of
+    /// the map's managed list: an entry carrying every managed attribute
+    /// leaves the rest (id, timestamps, memberOf, token) out.
+    #[test]
+    fn the_working_copy_holds_the_planned_attributes() {
+        let c = openldap();
+        for map in [Some(&c.users), c.groups.as_ref()].into_iter().flatten() {
+            let managed = map.managed();
+            let entry = Entry::new(
+                Dn::parse("cn=x,dc=example,dc=com").unwrap(),
+                managed
+                    .iter()
+                    .map(|m| (m.ldap.to_owned(), vec!["v".to_owned()])),
+            );
+            let w = Working::new(map, Some(&entry));
+            let mut want: Vec<String> = managed
+                .iter()
+                .filter(|m| managed::planned(m.role))
+                .map(|m| m.ldap.to_ascii_lowercase())
+                .collect();
+            want.sort();
+            want.dedup();
+            let got: Vec<String> = w.current.keys().cloned().collect();
+            assert_eq!(got, want);
+            assert!(!got.contains(&map.id_attribute.to_ascii_lowercase()));
+        }
     }
 
     fn patch(ops: Value) -> Result<Plan, Error> {
@@ -1280,7 +1382,7 @@ mod tests {
                 remove: s(remove),
             })
         };
-        // Entra's forms (ENTRA.md): Add with a list, Remove with a list or a value filter.
+        // Entra's forms: Add with a list, Remove with a list or a value filter.
         assert_eq!(
             delta(
                 json!([{"op": "Add", "path": "members", "value": [{"$ref": null, "value": U1}, {"value": U2}]}])
@@ -1376,6 +1478,7 @@ mod tests {
     }
 
     #[test]
+    // Longer than a screen: one row per membership PATCH form Entra sends.
     fn entra_membership_forms() {
         let p = gpatch(json!([{"op": "Add", "path": "members", "value": [{"$ref": null, "value": U3}, {"value": U1}]}])).unwrap();
         assert_eq!(

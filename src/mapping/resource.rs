@@ -6,16 +6,18 @@
 //! the projection. References (manager, members) travel as ids on the SCIM
 //! side and DNs on the LDAP side, translated through [`Refs`] the service fills.
 
+use std::borrow::Cow;
 use std::collections::BTreeMap;
 
 use serde_json::{Map, Value, json};
 
 use crate::error::{Error, ScimType};
 use crate::ldap::{self, Dn, Entry};
-use crate::mapping::{
-    AttrMap, CREATED, Field, MODIFIED, Maps, Pinned, RefTarget, Refs, ResourceKind,
-};
-use crate::scim::patch::as_bool;
+use crate::mapping::as_bool;
+use crate::mapping::managed::{Managed, Role};
+use crate::mapping::unmapped::Unmapped;
+use crate::mapping::{AttrMap, CREATED, Field, MODIFIED, Maps, Pinned, RefTarget, Refs};
+use crate::scim::ResourceKind;
 use crate::scim::query::Projection;
 use crate::scim::schema::{AttrType, Mutability, Returned};
 
@@ -28,6 +30,9 @@ pub struct Desired {
     pub values: Values,
     pub active: Option<bool>,
     pub password: Option<secrecy::SecretString>,
+    /// What the body held that no field stores, left out under
+    /// `unmapped = "ignore"` (SCIM paths, first-seen order, no repeats).
+    pub ignored: Vec<String>,
 }
 
 /// Case-insensitive key look-up (SCIM attribute names are case-insensitive).
@@ -89,14 +94,25 @@ fn container<'a>(
     }
 }
 
+/// Which elements of a complex value a field takes its leaves from.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Elements {
+    /// Only elements whose sub-attributes match the field's pinned values
+    /// (`type eq "work"`): a whole resource or attribute value.
+    Pinned,
+    /// Every element: a PATCH path's filter already selected them.
+    Selected,
+}
+
 /// The leaf JSON values `field` takes from `value`, where `value` is what the
 /// resource holds under the field's attribute.
 pub fn leaves<'a>(
     map: &AttrMap,
     field: &Field,
     value: &'a Value,
-    skip_pins: bool,
+    elements: Elements,
 ) -> Result<Vec<&'a Value>, Error> {
+    let skip_pins = elements == Elements::Selected;
     let from_element = |o: &'a Map<String, Value>| -> Option<&'a Value> {
         if skip_pins || element_matches(map, field, o) {
             field.sub.as_deref().and_then(|s| get_ci(o, s))
@@ -226,10 +242,15 @@ pub fn reference_ids(map: &AttrMap, res: &Value) -> Vec<String> {
     let Some(obj) = res.as_object() else {
         return Vec::new();
     };
+    // A body given both ways with different values is refused by `desired`.
+    let Ok(obj) = crate::scim::core::lift(obj, map.kind.core_schema()) else {
+        return Vec::new();
+    };
+    let obj = obj.as_ref();
     let mut out = Vec::new();
     for f in map.fields.iter().filter(|f| f.reference.is_some()) {
         if let Some(v) = container(map, f, obj).and_then(|c| get_ci(c, &f.attr)) {
-            for leaf in leaves(map, f, v, false).unwrap_or_default() {
+            for leaf in leaves(map, f, v, Elements::Pinned).unwrap_or_default() {
                 match leaf {
                     Value::String(s) => out.push(s.clone()),
                     Value::Object(o) => out.extend(
@@ -267,7 +288,9 @@ pub fn check_schemas(map: &AttrMap, res: &Map<String, Value>) -> Result<(), Erro
             .ok_or_else(|| Error::bad(ScimType::InvalidSyntax, "schemas must be a list of URNs"))?;
         if s.eq_ignore_ascii_case(map.kind.core_schema()) {
             has_core = true;
-        } else if !map.schemas.iter().any(|x| x.id.eq_ignore_ascii_case(s)) {
+        } else if !map.schemas.iter().any(|x| x.id.eq_ignore_ascii_case(s))
+            && map.unmapped == Unmapped::Reject
+        {
             return Err(Error::invalid_value(format!(
                 "schemas: {s} is not a schema of {} resources here (known: {})",
                 map.kind.name(),
@@ -300,40 +323,65 @@ fn unmapped(map: &AttrMap, path: &str) -> Error {
 
 /// Refuses any attribute of `res` that no field would store.
 pub fn check_mapped(map: &AttrMap, res: &Map<String, Value>) -> Result<(), Error> {
+    let mut ignored = Vec::new();
+    prune(map, res, &mut ignored)?;
+    first_unmapped(map, &ignored)
+}
+
+fn first_unmapped(map: &AttrMap, ignored: &[String]) -> Result<(), Error> {
+    match ignored.first() {
+        Some(path) => Err(unmapped(map, path)),
+        None => Ok(()),
+    }
+}
+
+/// `res` without what no field would store; the paths left out are
+/// appended to `ignored`, in body order. Unknown extension URNs are refused
+/// (they are schemas, not attributes).
+pub fn prune(
+    map: &AttrMap,
+    res: &Map<String, Value>,
+    ignored: &mut Vec<String>,
+) -> Result<Map<String, Value>, Error> {
     let core = map.kind.core_schema();
+    let mut out = Map::new();
     for (k, v) in res {
-        if is_empty(v) {
+        let lower = k.to_ascii_lowercase();
+        if is_empty(v) || matches!(lower.as_str(), "schemas" | "id" | "meta") {
+            // readOnly: ignored on input (RFC 7643 §2.2)
+            out.insert(k.clone(), v.clone());
             continue;
         }
-        let lower = k.to_ascii_lowercase();
-        if matches!(lower.as_str(), "schemas" | "id" | "meta") {
-            continue; // readOnly: ignored on input (RFC 7643 §2.2)
-        }
         if lower.starts_with("urn:") {
-            let schema = map
-                .schemas
-                .iter()
-                .find(|s| s.id.eq_ignore_ascii_case(k))
-                .ok_or_else(|| {
-                    Error::invalid_value(format!(
-                        "{k} is not a schema of {} resources here",
-                        map.kind.name()
-                    ))
-                })?;
+            let Some(schema) = map.schemas.iter().find(|s| s.id.eq_ignore_ascii_case(k)) else {
+                if map.unmapped == Unmapped::Ignore {
+                    ignored.push(k.clone());
+                    continue;
+                }
+                return Err(Error::invalid_value(format!(
+                    "{k} is not a schema of {} resources here",
+                    map.kind.name()
+                )));
+            };
             let obj = v
                 .as_object()
                 .ok_or_else(|| Error::invalid_value(format!("{k} must be an object")))?;
-            for (ak, av) in obj
-                .iter()
-                .filter(|(k, _)| !k.eq_ignore_ascii_case("schemas"))
-            {
-                check_attr(map, &schema.id, ak, av, &format!("{}:{ak}", schema.id))?;
+            let mut kept = Map::new();
+            for (ak, av) in obj {
+                if ak.eq_ignore_ascii_case("schemas") {
+                    continue;
+                }
+                let shown = format!("{}:{ak}", schema.id);
+                if let Some(pv) = prune_attr(map, &schema.id, ak, av, &shown, ignored) {
+                    kept.insert(ak.clone(), pv);
+                }
             }
-        } else {
-            check_attr(map, core, k, v, k)?;
+            out.insert(k.clone(), Value::Object(kept));
+        } else if let Some(pv) = prune_attr(map, core, k, v, k, ignored) {
+            out.insert(k.clone(), pv);
         }
     }
-    Ok(())
+    Ok(out)
 }
 
 fn describe(element: &Map<String, Value>, attr: &str) -> String {
@@ -346,84 +394,131 @@ fn describe(element: &Map<String, Value>, attr: &str) -> String {
 /// Refuses any part of `v` (the value of attribute `attr` of `schema`) that no
 /// field would store; PATCH values go through the same check as full resources.
 pub fn check_value(map: &AttrMap, schema: &str, attr: &str, v: &Value) -> Result<(), Error> {
+    let mut ignored = Vec::new();
+    prune_value(map, schema, attr, v, &mut ignored);
+    first_unmapped(map, &ignored)
+}
+
+/// `v` (the value of attribute `attr` of `schema`) without what no field
+/// would store, or None when nothing of it would be; the paths left out are
+/// appended to `ignored`.
+pub fn prune_value(
+    map: &AttrMap,
+    schema: &str,
+    attr: &str,
+    v: &Value,
+    ignored: &mut Vec<String>,
+) -> Option<Value> {
     let shown = if schema.eq_ignore_ascii_case(map.kind.core_schema()) {
         attr.to_owned()
     } else {
         format!("{schema}:{attr}")
     };
-    check_attr(map, schema, attr, v, &shown)
+    prune_attr(map, schema, attr, v, &shown, ignored)
 }
 
-fn check_attr(map: &AttrMap, schema: &str, k: &str, v: &Value, shown: &str) -> Result<(), Error> {
+/// The part of one attribute's value that fields store (None: no part).
+fn prune_attr(
+    map: &AttrMap,
+    schema: &str,
+    k: &str,
+    v: &Value,
+    shown: &str,
+    ignored: &mut Vec<String>,
+) -> Option<Value> {
     if is_empty(v) {
-        return Ok(());
+        return Some(v.clone());
     }
     let core = schema.eq_ignore_ascii_case(map.kind.core_schema());
     if core
         && map.kind == ResourceKind::User
         && (k.eq_ignore_ascii_case("active") || k.eq_ignore_ascii_case("password"))
     {
-        return Ok(());
+        return Some(v.clone());
     }
     let fields: Vec<&Field> = map.fields_of(Some(schema), k).map(|(_, f)| f).collect();
     if fields.is_empty() {
         // readOnly attributes a client echoes back (groups) are ignored.
         let read_only = crate::scim::schema::resolve(&map.schemas, Some(schema), k, None)
             .is_some_and(|(_, d)| d.mutability == Mutability::ReadOnly);
-        return if read_only {
-            Ok(())
-        } else {
-            Err(unmapped(map, shown))
-        };
-    }
-    let check_element = |o: &Map<String, Value>| -> Result<(), Error> {
-        let cands: Vec<&&Field> = fields
-            .iter()
-            .filter(|f| element_matches(map, f, o))
-            .collect();
-        for (sk, sv) in o {
-            if is_empty(sv) {
-                continue;
-            }
-            let stored = cands
-                .iter()
-                .any(|f| f.sub.as_deref().is_some_and(|s| s.eq_ignore_ascii_case(sk)));
-            let qualifier = QUALIFIERS.iter().any(|q| q.eq_ignore_ascii_case(sk));
-            if !stored && !qualifier {
-                let base = if fields[0].multi {
-                    describe(o, shown)
-                } else {
-                    shown.to_owned()
-                };
-                return Err(unmapped(map, &format!("{base}.{sk}")));
-            }
+        if !read_only {
+            ignored.push(shown.to_owned());
+            return None;
         }
-        Ok(())
+        return Some(v.clone());
+    }
+    let bare = |ignored: &mut Vec<String>| {
+        let stored = fields
+            .iter()
+            .any(|f| f.sub.is_none() || (f.sub.as_deref() == Some("value") && f.pinned.is_empty()));
+        if !stored {
+            ignored.push(shown.to_owned());
+        }
+        stored
     };
     match v {
-        Value::Object(o) => check_element(o),
+        Value::Object(o) => prune_element(map, &fields, o, shown, ignored).map(Value::Object),
         Value::Array(items) => {
-            for item in items {
-                match item {
-                    Value::Object(o) => check_element(o)?,
-                    Value::Null => {}
-                    _ if fields.iter().any(|f| {
-                        f.sub.is_none()
-                            || (f.sub.as_deref() == Some("value") && f.pinned.is_empty())
-                    }) => {}
-                    _ => return Err(unmapped(map, shown)),
-                }
-            }
-            Ok(())
+            let kept: Vec<Value> = items
+                .iter()
+                .filter_map(|item| match item {
+                    Value::Object(o) => {
+                        prune_element(map, &fields, o, shown, ignored).map(Value::Object)
+                    }
+                    Value::Null => Some(Value::Null),
+                    _ => bare(ignored).then(|| item.clone()),
+                })
+                .collect();
+            (!kept.is_empty()).then_some(Value::Array(kept))
         }
+        // A bare value goes to a field without sub-attribute or to `value`.
         _ if fields
             .iter()
             .any(|f| f.sub.is_none() || f.sub.as_deref() == Some("value")) =>
         {
-            Ok(())
+            Some(v.clone())
         }
-        _ => Err(unmapped(map, shown)),
+        _ => {
+            ignored.push(shown.to_owned());
+            None
+        }
     }
+}
+
+/// One element of a complex attribute without the sub-attributes no field
+/// stores; None when only qualifiers (`type`, `primary`) would be left.
+fn prune_element(
+    map: &AttrMap,
+    fields: &[&Field],
+    o: &Map<String, Value>,
+    shown: &str,
+    ignored: &mut Vec<String>,
+) -> Option<Map<String, Value>> {
+    let cands: Vec<&&Field> = fields
+        .iter()
+        .filter(|f| element_matches(map, f, o))
+        .collect();
+    let mut kept = Map::new();
+    let mut data = false;
+    for (sk, sv) in o {
+        let qualifier = QUALIFIERS.iter().any(|q| q.eq_ignore_ascii_case(sk));
+        let stored = cands
+            .iter()
+            .any(|f| f.sub.as_deref().is_some_and(|s| s.eq_ignore_ascii_case(sk)));
+        if is_empty(sv) || qualifier || stored {
+            data |= stored && !is_empty(sv);
+            kept.insert(sk.clone(), sv.clone());
+            continue;
+        }
+        let base = if fields[0].multi {
+            describe(o, shown)
+        } else {
+            shown.to_owned()
+        };
+        ignored.push(format!("{base}.{sk}"));
+    }
+    let pruned = kept.len() < o.len();
+    (data || !pruned).then_some(kept)
 }
 
 /// The LDAP values a full resource asks for (POST, PUT). Read-only and
@@ -435,9 +530,19 @@ pub fn desired(map: &AttrMap, res: &Value, refs: &Refs) -> Result<Desired, Error
             "the request body must be a JSON object",
         )
     })?;
+    let obj = crate::scim::core::lift(obj, map.kind.core_schema())?;
+    let mut ignored = Vec::new();
+    let obj = match map.unmapped {
+        Unmapped::Reject => obj,
+        Unmapped::Ignore => Cow::Owned(prune(map, &obj, &mut ignored)?),
+    };
+    let obj = obj.as_ref();
     check_schemas(map, obj)?;
     check_mapped(map, obj)?;
-    let mut out = Desired::default();
+    let mut out = Desired {
+        ignored: crate::mapping::unmapped::distinct(ignored),
+        ..Desired::default()
+    };
     for f in &map.fields {
         let Some(v) = container(map, f, obj).and_then(|c| get_ci(c, &f.attr)) else {
             continue;
@@ -446,7 +551,7 @@ pub fn desired(map: &AttrMap, res: &Value, refs: &Refs) -> Result<Desired, Error
             continue;
         }
         let mut vals: Vec<String> = Vec::new();
-        for leaf in leaves(map, f, v, false)? {
+        for leaf in leaves(map, f, v, Elements::Pinned)? {
             let s = to_ldap(f, leaf, refs)?;
             if !s.is_empty() && !vals.iter().any(|x| x.eq_ignore_ascii_case(&s)) {
                 vals.push(s);
@@ -521,6 +626,8 @@ fn arr_mut<'a>(parent: &'a mut Map<String, Value>, key: &str) -> Option<&'a mut 
 }
 
 /// The SCIM resource for an entry, limited to what `projection` asks for.
+// Over a screen: one pass over the fields in schema order, building the
+// resource in place; the per-field work is already in `place`.
 pub fn to_resource(
     map: &AttrMap,
     entry: &Entry,
@@ -632,6 +739,8 @@ pub fn version(map: &AttrMap, entry: &Entry) -> Option<String> {
     })
 }
 
+// Over a screen: one `match` over how a field's values sit in its
+// attribute (simple, complex, pinned element, reference); each arm is short.
 fn place(
     f: &Field,
     siblings: usize,
@@ -754,33 +863,25 @@ pub fn attributes_for(map: &AttrMap, projection: &Projection) -> Vec<String> {
         return map.read_attributes();
     }
     let core = map.kind.core_schema();
-    let mut out = vec![
-        map.id_attribute.clone(),
-        CREATED.to_owned(),
-        MODIFIED.to_owned(),
-        map.version_attribute.clone(),
-    ];
-    for f in &map.fields {
-        if projection.wants(
-            &f.schema,
-            &f.attr,
-            f.sub.as_deref(),
-            f.returned == Returned::Request,
-        ) {
-            out.push(f.ldap.clone());
+    let wanted = |m: &Managed<'_>| match m.role {
+        Role::Id | Role::Created | Role::Modified | Role::Version => true,
+        Role::Field(i) => {
+            let f = &map.fields[i];
+            projection.wants(
+                &f.schema,
+                &f.attr,
+                f.sub.as_deref(),
+                f.returned == Returned::Request,
+            )
         }
-    }
-    if let Some(d) = &map.disable {
-        if projection.wants(core, "active", None, false) {
-            out.push(d.attribute.clone());
-        }
-    }
-    if let Some(m) = &map.member_of {
-        if projection.wants(core, "groups", Some("value"), false) {
-            out.push(m.clone());
-        }
-    }
-    super::dedup_ci(out)
+        Role::Disable => projection.wants(core, "active", None, false),
+        Role::MemberOf => projection.wants(core, "groups", Some("value"), false),
+        // Only writes compare the token; the RDN is read through its field,
+        // defaults are derived.
+        Role::VersionToken | Role::Rdn | Role::Default(_) => false,
+    };
+    let out = map.managed().into_iter().filter(wanted);
+    super::dedup_ci(out.map(|m| m.ldap.to_owned()).collect())
 }
 
 /// True when the naming DN of `dn` sits directly in one of the configured
@@ -798,26 +899,10 @@ mod tests {
     use crate::mapping::RefEntry;
     use crate::mapping::tests::openldap;
 
-    /// Entra's create body from ENTRA.md, with seed 000's attributes.
+    /// Entra's create body for a user: its default attribute mapping plus
+    /// Contactify's custom extension (shared with the integration tests).
     pub fn entra_user() -> Value {
-        json!({
-            "schemas": ["urn:ietf:params:scim:schemas:core:2.0:User",
-                        "urn:ietf:params:scim:schemas:extension:enterprise:2.0:User",
-                        "urn:ietf:params:scim:schemas:extension:contactify:2.0:User"],
-            "externalId": "0a21f0f2-8d2a-4f8e-bf98-7363c4aed4ef",
-            "userName": "Test_User_ab6490ee-1e48-479e-a20b-2d77186b5dd1",
-            "active": true,
-            "displayName": "Test User",
-            "title": "Engineer",
-            "emails": [{"primary": true, "type": "work", "value": "Test_User_11bb11bb@testuser.com"}],
-            "name": {"formatted": "givenName familyName", "familyName": "familyName", "givenName": "givenName"},
-            "addresses": [{"type": "work", "streetAddress": "1 Main St", "locality": "Springfield", "postalCode": "12345", "country": "US"}],
-            "phoneNumbers": [{"type": "work", "value": "+1 555 0100"}, {"type": "mobile", "value": "+1 555 0101"}],
-            "roles": [{"primary": "True", "type": "WindowsAzureActiveDirectoryRole", "display": "Admin", "value": "Admin"}],
-            "meta": {"resourceType": "User"},
-            "urn:ietf:params:scim:schemas:extension:enterprise:2.0:User": {"employeeNumber": "701984", "department": "Tour Operations"},
-            "urn:ietf:params:scim:schemas:extension:contactify:2.0:User": {"orderCard": true, "deliverCardToHeadquarters": "False", "uid": "CX-1", "externalCompanyId": "acme"}
-        })
+        serde_json::from_str(include_str!("../../tests/fixtures/entra-user.json")).unwrap()
     }
 
     #[test]

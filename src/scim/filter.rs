@@ -693,6 +693,7 @@ mod tests {
     }
 
     #[test]
+    // Longer than a screen: the RFC's example filters, one row each.
     fn rfc7644_examples() {
         check_accepted(vec![
             (r#"userName Eq "john""#, eq("userName", s("john"))),
@@ -1014,6 +1015,7 @@ mod tests {
     }
 
     #[test]
+    // Longer than a screen: a table of refused filters and the detail each names.
     fn rejections() {
         const OPS: &str = "expected a comparison operator (eq, ne, co, sw, ew, gt, ge, lt, le, pr)";
         const VALUE: &str = "expected a value (a string, number, true, false or null)";
@@ -1305,6 +1307,7 @@ mod tests {
     }
 
     #[test]
+    // Longer than a screen: each nesting form checked at and over the limit.
     fn depth_limit() {
         let nested = |n: usize| format!("{}a pr{}", "(".repeat(n), ")".repeat(n));
         assert_eq!(Filter::parse(&nested(32)).unwrap(), pr("a"));

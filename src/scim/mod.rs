@@ -1,6 +1,6 @@
 //! SCIM 2.0 vocabulary (RFC 7643, RFC 7644), pure: nothing here knows LDAP.
 
-pub mod discovery;
+pub mod core;
 pub mod filter;
 pub mod patch;
 pub mod path;
@@ -45,5 +45,42 @@ mod tests {
                 "Resources": [{"id": "a"}],
             })
         );
+    }
+}
+
+/// The two SCIM resource types.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash)]
+pub enum ResourceKind {
+    User,
+    Group,
+}
+
+impl ResourceKind {
+    pub fn name(self) -> &'static str {
+        match self {
+            ResourceKind::User => "User",
+            ResourceKind::Group => "Group",
+        }
+    }
+    pub fn endpoint(self) -> &'static str {
+        match self {
+            ResourceKind::User => "Users",
+            ResourceKind::Group => "Groups",
+        }
+    }
+    pub fn core_schema(self) -> &'static str {
+        match self {
+            ResourceKind::User => schema::CORE_USER,
+            ResourceKind::Group => schema::CORE_GROUP,
+        }
+    }
+    pub fn parse(s: &str) -> Option<ResourceKind> {
+        if s.eq_ignore_ascii_case("user") {
+            Some(ResourceKind::User)
+        } else if s.eq_ignore_ascii_case("group") {
+            Some(ResourceKind::Group)
+        } else {
+            None
+        }
     }
 }

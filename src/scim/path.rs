@@ -490,6 +490,7 @@ mod tests {
     }
 
     #[test]
+    // Longer than a screen: a table of accepted paths and their parse, one row each.
     fn accepted_paths() {
         let cases: Vec<(&str, AttrPath)> = vec![
             ("userName", AttrPath::simple("userName")),

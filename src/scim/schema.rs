@@ -1204,6 +1204,7 @@ mod tests {
     }
 
     #[test]
+    // Longer than a screen: the RFC 7643 attribute lists written out to compare against.
     fn attribute_lists_are_complete_and_ordered() {
         let names = |s: &Schema| {
             s.attributes

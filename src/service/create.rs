@@ -10,7 +10,8 @@ use crate::error::Error;
 use crate::ldap::{Dn, Entry};
 use crate::mapping::patch::plan_create;
 use crate::mapping::resource;
-use crate::mapping::{self, AttrMap, ResourceKind};
+use crate::mapping::{self, AttrMap};
+use crate::scim::ResourceKind;
 use crate::scim::query::Projection;
 
 impl<D: Directory> Service<D> {
@@ -26,6 +27,8 @@ impl<D: Directory> Service<D> {
             .resolve_ids(&resource::reference_ids(map, body))
             .await?;
         let desired = resource::desired(map, body, &refs)?;
+        let ignored = desired.ignored.clone();
+        self.note_ignored(kind, &ignored);
         let mut new = plan_create(map, desired)?;
         let password = new.password.take();
         if let (Some(pw), Some(mapping::PasswordMode::Attribute)) = (&password, map.password) {
@@ -67,7 +70,7 @@ impl<D: Directory> Service<D> {
                 entry = e;
             }
         }
-        self.audit(ctx, "create", kind, &new.dn, &attr_names);
+        self.audit_ignoring(ctx, "create", kind, &new.dn, &attr_names, &ignored);
         self.metrics.provisioned(kind, "created");
         self.render_one(map, &entry, &Projection::default(), ctx, refs)
             .await

@@ -7,7 +7,7 @@ use super::retry::{Step, Why, retrying};
 use super::{Ctx, Service};
 use crate::directory::{DirError, Directory, rc};
 use crate::error::Error;
-use crate::mapping::ResourceKind;
+use crate::scim::ResourceKind;
 
 impl<D: Directory> Service<D> {
     /// `DELETE /{Users|Groups}/{id}`.

@@ -11,7 +11,7 @@ use crate::scim::schema;
 impl<D: Directory> Service<D> {
     /// Discovery: `/Schemas` documents built from the live config.
     pub fn schemas(&self, ctx: &Ctx) -> Vec<Value> {
-        crate::scim::discovery::schemas(self.maps(), &self.config.extensions, &ctx.base_url)
+        crate::mapping::discovery::schemas(self.maps(), &self.config.extensions, &ctx.base_url)
     }
 
     /// Discovery: `/ServiceProviderConfig`.
@@ -34,6 +34,10 @@ impl<D: Directory> Service<D> {
 
     /// Discovery: `/ResourceTypes`.
     pub fn resource_types(&self, ctx: &Ctx) -> Vec<Value> {
-        crate::scim::discovery::resource_types(self.maps(), &self.config.extensions, &ctx.base_url)
+        crate::mapping::discovery::resource_types(
+            self.maps(),
+            &self.config.extensions,
+            &ctx.base_url,
+        )
     }
 }

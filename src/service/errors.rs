@@ -5,7 +5,8 @@
 use crate::directory::{DirError, rc};
 use crate::error::Error;
 use crate::ldap::Dn;
-use crate::mapping::{AttrMap, ResourceKind};
+use crate::mapping::AttrMap;
+use crate::scim::ResourceKind;
 
 /// No resource of `kind` has this id.
 pub(super) fn not_found(kind: ResourceKind, id: &str) -> Error {
@@ -83,6 +84,26 @@ pub fn dir_error(map: &AttrMap, e: DirError, what: &str) -> Error {
             Error::Internal(format!("{what}: LDAP result {rc}: {text}"))
         }
         DirError::Protocol(s) => Error::Internal(format!("{what}: {s}")),
+    }
+}
+
+/// [`dir_error`] for searches and reads: a value the directory refuses there
+/// comes from the request's filter or sort, never from a change.
+pub fn search_error(map: &AttrMap, e: DirError, what: &str) -> Error {
+    match e {
+        DirError::Result {
+            rc:
+                rc::UNDEFINED_ATTRIBUTE_TYPE
+                | rc::INVALID_ATTRIBUTE_SYNTAX
+                | rc::INAPPROPRIATE_MATCHING
+                | rc::CONSTRAINT_VIOLATION
+                | rc::INVALID_DN_SYNTAX,
+            text,
+        } => Error::invalid_value(format!(
+            "{what}: the directory refused the search: {text}{}",
+            hint(map, &text)
+        )),
+        e => dir_error(map, e, what),
     }
 }
 

@@ -5,13 +5,13 @@
 //! removal of a deleted entry from every group when the daemon keeps
 //! referential integrity.
 
-use super::errors::dir_error;
+use super::errors::{dir_error, search_error};
 use super::{Ctx, Service, new_token};
 use crate::directory::{DirError, Directory, Scope, Search, rc};
 use crate::error::Error;
 use crate::ldap::{self, Dn, Entry, Filter, Mod};
 use crate::mapping::patch::{MemberDelta, member_mods};
-use crate::mapping::{AttrMap, Refs};
+use crate::mapping::{AttrMap, Refs, managed};
 
 /// Which membership changes a write made, for the placeholder checks.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -89,12 +89,12 @@ impl<D: Directory> Service<D> {
         let Some(m) = map.members.as_ref() else {
             return Ok(Shortcut::NeedsPlan);
         };
-        let mut attrs = vec![
-            map.id_attribute.clone(),
-            map.version_attribute.clone(),
-            map.rdn.clone(),
-        ];
-        attrs.extend(map.version_token.clone());
+        let attrs = map
+            .managed()
+            .iter()
+            .filter(|a| managed::identifies(a.role))
+            .map(|a| a.ldap.to_owned())
+            .collect();
         let ids = delta.ids();
         let (entry, refs) = tokio::join!(self.find(map, id, attrs), self.resolve_ids(&ids));
         let (entry, refs): (Entry, Refs) = (entry?, refs?);
@@ -203,7 +203,7 @@ impl<D: Directory> Service<D> {
             .dir
             .search(now)
             .await
-            .map_err(|e| dir_error(map, e, "checking for members"))?
+            .map_err(|e| search_error(map, e, "checking for members"))?
             .into_iter()
             .next()
             .map(|e| e.values(&attr).to_vec())
@@ -301,7 +301,7 @@ impl<D: Directory> Service<D> {
             .dir
             .search(s)
             .await
-            .map_err(|e| dir_error(g, e, "finding memberships"))?;
+            .map_err(|e| search_error(g, e, "finding memberships"))?;
         for group in groups {
             let group_dn = group.dn.to_string();
             let del = vec![Mod::Delete(m.attribute.clone(), vec![value.clone()])];

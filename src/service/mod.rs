@@ -38,14 +38,15 @@ use std::sync::Arc;
 
 use serde_json::Value;
 
-pub use errors::dir_error;
+pub use errors::{dir_error, search_error};
 pub use update::Patched;
 
 use crate::config::Config;
 use crate::directory::{Directory, Scope, Search};
 use crate::error::Error;
 use crate::ldap::{self, Entry, Filter};
-use crate::mapping::{AttrMap, Maps, ResourceKind};
+use crate::mapping::{AttrMap, Maps};
+use crate::scim::ResourceKind;
 use crate::telemetry::Metrics;
 
 /// Most ids or names in one OR filter; larger sets are split into several
@@ -147,7 +148,44 @@ impl<D: Directory> Service<D> {
     }
 
     fn audit(&self, ctx: &Ctx, op: &str, kind: ResourceKind, dn: &ldap::Dn, attrs: &[String]) {
-        tracing::info!(target: "audit", actor = %ctx.actor, operation = op, resource = kind.name(), dn = %dn, attributes = ?attrs, "directory changed");
+        self.audit_ignoring(ctx, op, kind, dn, attrs, &[]);
+    }
+
+    /// The audit line of a write that left out attributes no mapping stores
+    /// (`unmapped = "ignore"`): their SCIM paths are listed as `ignored`.
+    fn audit_ignoring(
+        &self,
+        ctx: &Ctx,
+        op: &str,
+        kind: ResourceKind,
+        dn: &ldap::Dn,
+        attrs: &[String],
+        ignored: &[String],
+    ) {
+        if ignored.is_empty() {
+            tracing::info!(target: "audit", actor = %ctx.actor, operation = op, resource = kind.name(), dn = %dn, attributes = ?attrs, "directory changed");
+        } else {
+            tracing::info!(target: "audit", actor = %ctx.actor, operation = op, resource = kind.name(), dn = %dn, attributes = ?attrs, ignored = ?ignored, "directory changed");
+        }
+    }
+
+    /// Counts the paths a write left out and warns about them, at most once
+    /// per path every few minutes (a client sends the same ones every time).
+    fn note_ignored(&self, kind: ResourceKind, ignored: &[String]) {
+        if ignored.is_empty() {
+            return;
+        }
+        for (path, times) in self
+            .metrics
+            .unmapped(kind, ignored, std::time::Instant::now())
+        {
+            tracing::warn!(
+                resource = kind.name(),
+                path = %path,
+                times,
+                "left out of writes: no mapping stores it (unmapped = \"ignore\"); map it or stop sending it"
+            );
+        }
     }
 
     /// The entry at `dn` with the map's attributes, if it is there.
@@ -162,7 +200,7 @@ impl<D: Directory> Service<D> {
             .dir
             .search(s)
             .await
-            .map_err(|e| dir_error(map, e, "read"))?
+            .map_err(|e| search_error(map, e, "read"))?
             .into_iter()
             .next())
     }
@@ -202,7 +240,7 @@ impl<D: Directory> Service<D> {
             .dir
             .search(s)
             .await
-            .map_err(|e| dir_error(map, e, what))?;
+            .map_err(|e| search_error(map, e, what))?;
         Ok(!found.is_empty())
     }
 }

@@ -5,13 +5,14 @@
 
 use serde_json::Value;
 
-use super::errors::dir_error;
+use super::errors::search_error;
 use super::{Ctx, Service};
 use crate::directory::{DirError, Directory, Scope, Search, Sort, rc};
 use crate::error::{Error, ScimType};
 use crate::ldap::{self, Entry, Filter};
 use crate::mapping::resource;
-use crate::mapping::{self, AttrMap, Refs, ResourceKind};
+use crate::mapping::{self, AttrMap, Refs};
+use crate::scim::ResourceKind;
 use crate::scim::filter::{self as scim_filter, Limits};
 use crate::scim::query::{Params, Query, SortOrder};
 
@@ -156,38 +157,32 @@ impl<D: Directory> Service<D> {
         Ok(())
     }
 
-    /// The server-side sort `sortBy` asks for (RFC 2891), refused when the
-    /// server cannot sort or the attribute is not mapped.
+    /// The server-side sort `sortBy` asks for (RFC 2891), refused before
+    /// anything is sent when the server cannot sort, the path names nothing
+    /// sortable, or the directory cannot order its attribute.
     fn sort_of(&self, map: &AttrMap, q: &Query) -> Result<Option<Sort>, Error> {
         let Some(p) = &q.sort_by else {
             return Ok(None);
         };
-        if !self.dir.capabilities().server_side_sort {
+        let caps = self.dir.capabilities();
+        if !caps.server_side_sort {
             return Err(Error::bad(
                 ScimType::InvalidValue,
                 "sortBy: this directory does not offer server-side sorting (RFC 2891); see sort.supported in /ServiceProviderConfig",
             ));
         }
-        let f = map
-            .fields_of(p.schema.as_deref(), &p.attr)
-            .map(|(_, f)| f)
-            .find(|f| {
-                p.sub.as_deref().is_none_or(|s| {
-                    f.sub
-                        .as_deref()
-                        .is_some_and(|fs| fs.eq_ignore_ascii_case(s))
-                })
-            })
+        let key = mapping::sort::key(map, p)?;
+        caps.sort(&key.attribute, q.sort_order == SortOrder::Descending)
+            .map(Some)
             .ok_or_else(|| {
                 Error::bad(
                     ScimType::InvalidValue,
-                    format!("sortBy: {p} is not a mapped attribute"),
+                    format!(
+                        "sortBy: {} is stored in LDAP attribute {}, which this directory cannot order (no ordering rule for its syntax)",
+                        key.path, key.attribute
+                    ),
                 )
-            })?;
-        Ok(Some(Sort {
-            attribute: f.ldap.clone(),
-            reverse: q.sort_order == SortOrder::Descending,
-        }))
+            })
     }
 
     /// A filter selecting at most a few entries: one plain search, windowed
@@ -209,7 +204,7 @@ impl<D: Directory> Service<D> {
             .dir
             .search(s)
             .await
-            .map_err(|e| dir_error(map, e, "search"))?
+            .map_err(|e| search_error(map, e, "search"))?
             .into_iter()
             .filter(|e| e.dn.is_within(&map.base))
             .collect();
@@ -257,7 +252,7 @@ impl<D: Directory> Service<D> {
                 ScimType::InvalidValue,
                 format!("sortBy: the directory refused to sort this search ({text}); servers sort only searches their indexes answer"),
             ),
-            e => dir_error(map, e, "search"),
+            e => search_error(map, e, "search"),
         })?;
         let entries: Vec<Entry> = w
             .entries

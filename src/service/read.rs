@@ -9,7 +9,8 @@ use crate::directory::Directory;
 use crate::error::Error;
 use crate::ldap::Entry;
 use crate::mapping::resource::{self, ReadContext};
-use crate::mapping::{AttrMap, Refs, ResourceKind};
+use crate::mapping::{AttrMap, Refs};
+use crate::scim::ResourceKind;
 use crate::scim::query::Projection;
 
 impl<D: Directory> Service<D> {

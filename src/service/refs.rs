@@ -3,12 +3,13 @@
 //! filter per [`BATCH`] names, searches sent concurrently) and every hit
 //! outside the configured bases is dropped.
 
-use super::errors::{dir_error, not_found};
+use super::errors::{not_found, search_error};
 use super::{BATCH, Service};
 use crate::directory::{Directory, Scope, Search};
 use crate::error::Error;
 use crate::ldap::{Dn, Entry, Filter};
-use crate::mapping::{self, AttrMap, RefEntry, Refs, ResourceKind};
+use crate::mapping::{self, AttrMap, RefEntry, Refs};
+use crate::scim::ResourceKind;
 
 impl<D: Directory> Service<D> {
     /// The entry behind an id, read with `attrs`.
@@ -31,7 +32,7 @@ impl<D: Directory> Service<D> {
             .dir
             .search(s)
             .await
-            .map_err(|e| dir_error(map, e, "read"))?;
+            .map_err(|e| search_error(map, e, "read"))?;
         found
             .into_iter()
             .find(|e| e.dn.is_within(&map.base))
@@ -125,7 +126,7 @@ impl<D: Directory> Service<D> {
         let results =
             futures_util::future::join_all(searches.into_iter().map(|s| self.dir.search(s))).await;
         for r in results {
-            for e in r.map_err(|e| dir_error(maps.users, e, "resolving ids"))? {
+            for e in r.map_err(|e| search_error(maps.users, e, "resolving ids"))? {
                 let Some(kind) = maps.kind_of(&e.dn) else {
                     continue;
                 };
@@ -193,7 +194,7 @@ impl<D: Directory> Service<D> {
         )
         .await;
         for (m, r) in results {
-            for e in r.map_err(|e| dir_error(m, e, "resolving members"))? {
+            for e in r.map_err(|e| search_error(m, e, "resolving members"))? {
                 if e.dn.is_within(&m.base) {
                     if let Some(r) = Self::ref_entry(m, &e) {
                         refs.insert(r);
@@ -277,7 +278,7 @@ impl<D: Directory> Service<D> {
             .dir
             .search(s)
             .await
-            .map_err(|e| dir_error(g, e, "reading groups"))?;
+            .map_err(|e| search_error(g, e, "reading groups"))?;
         let mut dns = Vec::new();
         for e in found {
             if let Some(r) = Self::ref_entry(g, &e) {

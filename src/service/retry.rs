@@ -53,6 +53,11 @@ impl Why {
 pub(super) struct Attempt(usize);
 
 impl Attempt {
+    /// The first try: what is said once per request is said here.
+    pub(super) fn is_first(self) -> bool {
+        self.0 == 1
+    }
+
     /// No attempt follows this one: it must answer rather than ask again.
     pub(super) fn is_last(self) -> bool {
         self.0 >= RACE_RETRIES

@@ -16,7 +16,9 @@ use crate::error::Error;
 use crate::ldap::{Entry, Mod};
 use crate::mapping::patch::{plan_patch, plan_replace};
 use crate::mapping::resource;
-use crate::mapping::{self, AttrMap, ResourceKind};
+use crate::mapping::unmapped::Unmapped;
+use crate::mapping::{self, AttrMap};
+use crate::scim::ResourceKind;
 use crate::scim::patch;
 use crate::scim::query::Projection;
 
@@ -66,14 +68,23 @@ impl<D: Directory> Service<D> {
         ctx: &Ctx,
     ) -> Result<Patched, Error> {
         let map = self.map(kind)?;
-        let ops = patch::parse(body)?;
+        let mut ignored = Vec::new();
+        let ops = match map.unmapped {
+            Unmapped::Reject => patch::parse(body)?,
+            Unmapped::Ignore => {
+                mapping::unmapped::prune_ops(map, patch::parse(body)?, &mut ignored)
+            }
+        };
+        let ignored = mapping::unmapped::distinct(ignored);
+        self.note_ignored(kind, &ignored);
         let answer = if kind == ResourceKind::Group && projection.is_none_or(Projection::is_default)
         {
             Answer::NoContent
         } else {
             Answer::Entry
         };
-        if answer == Answer::NoContent && if_match.is_none() {
+        // Ignored paths go through the general path, whose audit line lists them.
+        if answer == Answer::NoContent && if_match.is_none() && ignored.is_empty() {
             if let Some(delta) = mapping::patch::member_delta(map, &ops) {
                 if self.patch_members(map, id, &delta, ctx).await? == Shortcut::Done {
                     return Ok(Patched::NoContent);
@@ -83,7 +94,7 @@ impl<D: Directory> Service<D> {
         let ids = mapping::patch::reference_ids(map, &ops);
         let what = format!("update {}", kind.name());
         retrying(&what, |attempt| {
-            let (ids, ops, what) = (&ids, &ops, &what);
+            let (ids, ops, what, ignored) = (&ids, &ops, &what, &ignored);
             async move {
                 let (entry, refs) = tokio::join!(
                     self.find(map, id, map.read_attributes()),
@@ -106,7 +117,7 @@ impl<D: Directory> Service<D> {
                     };
                     match self.execute(map, &entry, plan, how).await {
                         Ok(Written::Entry(after)) => {
-                            self.audit(ctx, "patch", kind, &after.dn, &changed);
+                            self.audit_ignoring(ctx, "patch", kind, &after.dn, &changed, ignored);
                             let outcome = if disabled { "disabled" } else { "updated" };
                             self.metrics.provisioned(kind, outcome);
                             after
@@ -169,6 +180,10 @@ impl<D: Directory> Service<D> {
                 );
                 let (entry, refs) = (entry?, refs?);
                 let desired = resource::desired(map, body, &refs)?;
+                let ignored = desired.ignored.clone();
+                if attempt.is_first() {
+                    self.note_ignored(kind, &ignored);
+                }
                 let plan = plan_replace(map, &entry, desired)?;
                 let pre = self.precondition(map, &entry, if_match)?;
                 let changed = plan.changed_attributes();
@@ -185,7 +200,9 @@ impl<D: Directory> Service<D> {
                     match self.execute(map, &entry, plan, how).await? {
                         Written::Replan => return Ok(Step::Again(Why::EntryMoved)),
                         Written::Entry(after) => {
-                            self.audit(ctx, "replace", kind, &after.dn, &changed);
+                            self.audit_ignoring(
+                                ctx, "replace", kind, &after.dn, &changed, &ignored,
+                            );
                             self.metrics.provisioned(kind, "updated");
                             after
                         }

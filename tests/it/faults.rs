@@ -301,7 +301,9 @@ pub async fn stalled_directory_gives_503_not_a_hang() {
                 .as_u16()
         })
     };
-    tokio::time::sleep(Duration::from_millis(300)).await;
+    // The first request holds the only slot for the 2 s timeout; half of it
+    // leaves a loaded machine time to deliver the first before the second.
+    tokio::time::sleep(Duration::from_millis(1000)).await;
     let (s, h, v) = single
         .raw(
             "GET",

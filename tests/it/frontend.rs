@@ -6,30 +6,31 @@ use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
 
-use super::{ADMIN_PW, Server, TOKEN, sh, unique};
+use super::{ADMIN_PW, Server, TOKEN, ca, issue, sh, unique};
 
 /// A CA, a server certificate for 127.0.0.1 (serial given), and a client certificate.
 fn pki(dir: &Path) {
-    sh(
+    ca(dir, "ca", "test-ca");
+    issue(
         dir,
-        "openssl req -x509 -newkey rsa:2048 -nodes -keyout ca.key -out ca.pem -days 2 -subj /CN=test-ca 2>/dev/null
-         openssl req -newkey rsa:2048 -nodes -keyout client.key -out client.csr -subj /CN=entra-agent 2>/dev/null
-         printf 'extendedKeyUsage=clientAuth\n' > client.cnf
-         openssl x509 -req -in client.csr -CA ca.pem -CAkey ca.key -set_serial 7 -extfile client.cnf -out client.pem -days 2 2>/dev/null",
+        "client",
+        "entra-agent",
+        7,
+        "extendedKeyUsage=clientAuth",
     );
     server_cert(dir, 1);
 }
 
+/// A new server certificate (serial given), swapped in whole.
 fn server_cert(dir: &Path, serial: u32) {
-    sh(
+    issue(
         dir,
-        &format!(
-            "openssl req -newkey rsa:2048 -nodes -keyout new.key -out server.csr -subj /CN=scim2ldap 2>/dev/null
-             printf 'subjectAltName=IP:127.0.0.1,DNS:localhost\\n' > ext.cnf
-             openssl x509 -req -in server.csr -CA ca.pem -CAkey ca.key -set_serial {serial} -extfile ext.cnf -out new.pem -days 2 2>/dev/null
-             mv new.key server.key && mv new.pem server.pem"
-        ),
+        "new",
+        "scim2ldap",
+        serial,
+        "subjectAltName=IP:127.0.0.1,DNS:localhost",
     );
+    sh(dir, "mv new.key server.key && mv new.pem server.pem");
 }
 
 fn free_port() -> u16 {

@@ -4,19 +4,10 @@ use std::time::Instant;
 
 use serde_json::{Value, json};
 
-use super::{Daemon, Server, attrs, config_text, patch_body, unique};
+use super::{Daemon, Server, attrs, config_text, enc, patch_body, unique};
 
 fn gq(filter: &str) -> String {
-    let enc: String = filter
-        .bytes()
-        .map(|b| match b {
-            b'A'..=b'Z' | b'a'..=b'z' | b'0'..=b'9' | b'-' | b'_' | b'.' | b'~' => {
-                (b as char).to_string()
-            }
-            _ => format!("%{b:02X}"),
-        })
-        .collect();
-    format!("/Groups?excludedAttributes=members&filter={enc}")
+    format!("/Groups?excludedAttributes=members&filter={}", enc(filter))
 }
 
 fn group_dn(d: &Daemon, name: &str) -> String {
@@ -24,11 +15,7 @@ fn group_dn(d: &Daemon, name: &str) -> String {
 }
 
 fn user_dn(d: &Daemon, u: &Value) -> String {
-    d.config
-        .users
-        .dn_for(u["userName"].as_str().unwrap())
-        .to_string()
-        .to_lowercase()
+    d.user_dn(u).to_lowercase()
 }
 
 async fn members(d: &Daemon, group: &str) -> Vec<String> {

@@ -8,32 +8,14 @@ use scim2ldap::config::Config;
 use serde_json::{Value, json};
 
 use super::{
-    ADMIN_PW, Daemon, Env, Server, TOKEN, attr, attrs, config_text, entra_user, patch_body, unique,
+    ADMIN_PW, Daemon, Env, Server, TOKEN, attr, attrs, config_text, enc, entra_user, patch_body,
+    unique,
 };
 
 const CONTACTIFY: &str = "urn:ietf:params:scim:schemas:extension:contactify:2.0:User";
 
 fn auth() -> String {
     format!("Bearer {TOKEN}")
-}
-
-/// Percent-encodes everything but unreserved characters.
-fn enc(text: &str) -> String {
-    text.bytes()
-        .map(|b| match b {
-            b'A'..=b'Z' | b'a'..=b'z' | b'0'..=b'9' | b'-' | b'_' | b'.' | b'~' => {
-                (b as char).to_string()
-            }
-            _ => format!("%{b:02X}"),
-        })
-        .collect()
-}
-
-fn dn_of(d: &Daemon, user: &Value) -> String {
-    d.config
-        .users
-        .dn_for(user["userName"].as_str().unwrap())
-        .to_string()
 }
 
 /// What a write would change, compared before and after: every user attribute
@@ -62,7 +44,49 @@ fn snapshot(e: &SearchEntry) -> Vec<(String, Vec<String>)> {
 }
 
 async fn user_snapshot(d: &Daemon, user: &Value) -> Vec<(String, Vec<String>)> {
-    snapshot(&d.entry(&dn_of(d, user)).await.expect("the user entry"))
+    snapshot(&d.entry(&d.user_dn(user)).await.expect("the user entry"))
+}
+
+type Snapshot = Vec<(String, Vec<String>)>;
+
+/// A user named `{tag}-u`, a group holding it, and how both look in the
+/// directory before the test's requests.
+struct Pair {
+    u: Value,
+    uid: String,
+    gid: String,
+    group_dn: String,
+    before: (Snapshot, Snapshot),
+}
+
+impl Pair {
+    async fn new(d: &Daemon, tag: &str, group_prefix: &str) -> Pair {
+        let u = d.create_user(&format!("{tag}-u")).await;
+        let uid = u["id"].as_str().unwrap().to_owned();
+        let g = d.create_group(&unique(group_prefix), &[&uid]).await;
+        let group_dn = d
+            .config
+            .groups
+            .as_ref()
+            .unwrap()
+            .dn_for(g["displayName"].as_str().unwrap())
+            .to_string();
+        let before = Pair::snapshots(d, &u, &group_dn).await;
+        Pair {
+            u,
+            uid,
+            gid: g["id"].as_str().unwrap().to_owned(),
+            group_dn,
+            before,
+        }
+    }
+
+    async fn snapshots(d: &Daemon, u: &Value, group_dn: &str) -> (Snapshot, Snapshot) {
+        (
+            user_snapshot(d, u).await,
+            snapshot(&d.entry(group_dn).await.expect("the group entry")),
+        )
+    }
 }
 
 /// DNs of users whose uid starts with `tag`, anywhere under the suffix.
@@ -267,21 +291,13 @@ pub async fn filter_injection_finds_nothing_extra(server: Server) {
 pub async fn ids_that_are_not_uuids_are_not_found(server: Server) {
     let d = Daemon::start(server).await;
     let tag = unique("ids");
-    let u = d.create_user(&format!("{tag}-u")).await;
-    let uid = u["id"].as_str().unwrap().to_owned();
-    let g = d.create_group(&unique("Ids"), &[&uid]).await;
-    let gid = g["id"].as_str().unwrap().to_owned();
-    let group_dn = d
-        .config
-        .groups
-        .as_ref()
-        .unwrap()
-        .dn_for(g["displayName"].as_str().unwrap())
-        .to_string();
-    let before = (
-        user_snapshot(&d, &u).await,
-        snapshot(&d.entry(&group_dn).await.unwrap()),
-    );
+    let Pair {
+        u,
+        uid,
+        gid,
+        group_dn,
+        before,
+    } = Pair::new(&d, &tag, "Ids").await;
     let long = "a".repeat(4000);
     let long_uuidish = format!("{uid}{}", "-0".repeat(1000));
     let bad_ids = [
@@ -337,11 +353,11 @@ pub async fn ids_that_are_not_uuids_are_not_found(server: Server) {
         let (s, v) = d.call(method, &path, None).await;
         assert_eq!(s, 404, "{method} {path}: {v}");
     }
-    let after = (
-        user_snapshot(&d, &u).await,
-        snapshot(&d.entry(&group_dn).await.unwrap()),
+    assert_eq!(
+        before,
+        Pair::snapshots(&d, &u, &group_dn).await,
+        "a refused request changed an entry"
     );
-    assert_eq!(before, after, "a refused request changed an entry");
 }
 
 /// A NUL can be neither stored nor put in a DN.
@@ -471,7 +487,7 @@ pub async fn post_ignores_id_and_meta(server: Server) {
     assert_eq!(s, 201, "{v}");
     let id = v["id"].as_str().unwrap();
     assert_ne!(id, forged);
-    let e = d.entry(&dn_of(&d, &v)).await.unwrap();
+    let e = d.entry(&d.user_dn(&v)).await.unwrap();
     assert_eq!(attr(&e, "entryUUID").as_deref(), Some(id));
     assert_ne!(v["meta"]["created"], "2000-01-01T00:00:00Z", "{v}");
     assert_ne!(v["meta"]["version"], "W/\"forged\"", "{v}");
@@ -522,23 +538,8 @@ pub async fn dn_injection_stays_under_people(server: Server) {
         assert_eq!(s, 201, "{name}: {v}");
         assert_eq!(v["userName"], name.as_str());
         let id = v["id"].as_str().unwrap();
-        let mut l = d.ldap().await;
-        let (rs, _) = l
-            .search(
-                "dc=example,dc=com",
-                ldap3::Scope::Subtree,
-                &format!("(entryUUID={id})"),
-                vec!["uid"],
-            )
-            .await
-            .unwrap()
-            .success()
-            .unwrap();
-        assert_eq!(rs.len(), 1, "{name}");
-        let e = SearchEntry::construct(rs.into_iter().next().unwrap());
-        let dn = scim2ldap::ldap::Dn::parse(&e.dn).unwrap();
-        assert_eq!(dn.len(), 4, "{name} -> {}", e.dn);
-        assert!(dn.parent().same_as(&people), "{name} -> {}", e.dn);
+        let e = d.entry_by_id(id).await;
+        super::assert_directly_under_people(&e.dn);
         assert_eq!(
             attrs(&e, "uid"),
             std::slice::from_ref(&name),
@@ -552,7 +553,6 @@ pub async fn dn_injection_stays_under_people(server: Server) {
             .call("GET", &format!("/Users?filter={}", enc(&f)), None)
             .await;
         assert_eq!(found["totalResults"], 1, "{f}: {found}");
-        let _ = l.unbind().await;
     }
     // Nothing appeared outside ou=people.
     let outside: Vec<String> = tagged(&d, &tag)
@@ -1036,21 +1036,13 @@ pub async fn token_checks(server: Server) {
 pub async fn every_endpoint_requires_the_token(server: Server) {
     let d = Daemon::start(server).await;
     let tag = unique("ep");
-    let u = d.create_user(&format!("{tag}-u")).await;
-    let uid = u["id"].as_str().unwrap().to_owned();
-    let g = d.create_group(&unique("Ep"), &[&uid]).await;
-    let gid = g["id"].as_str().unwrap().to_owned();
-    let group_dn = d
-        .config
-        .groups
-        .as_ref()
-        .unwrap()
-        .dn_for(g["displayName"].as_str().unwrap())
-        .to_string();
-    let before = (
-        user_snapshot(&d, &u).await,
-        snapshot(&d.entry(&group_dn).await.unwrap()),
-    );
+    let Pair {
+        u,
+        uid,
+        gid,
+        group_dn,
+        before,
+    } = Pair::new(&d, &tag, "Ep").await;
     let user_body = entra_user(&format!("{tag}-new"));
     let group_body = json!({"schemas": ["urn:ietf:params:scim:schemas:core:2.0:Group"], "displayName": unique("EpNew")});
     let patch = patch_body(json!([{"op": "remove", "path": "members"}]));
@@ -1117,10 +1109,7 @@ pub async fn every_endpoint_requires_the_token(server: Server) {
         assert_eq!(r.status().as_u16(), 200, "{public}");
     }
     assert_eq!(
-        (
-            user_snapshot(&d, &u).await,
-            snapshot(&d.entry(&group_dn).await.unwrap())
-        ),
+        Pair::snapshots(&d, &u, &group_dn).await,
         before,
         "an unauthenticated request wrote"
     );

@@ -7,18 +7,13 @@ use scim2ldap::config::Config;
 use scim2ldap::directory::pool::LdapPool;
 
 use super::faults::PrivateSlapd;
-use super::{ADMIN_PW, Daemon, Server, sh, unique};
+use super::{ADMIN_PW, Daemon, Server, ca, issue, unique};
 
 /// A private CA and a certificate for 127.0.0.1 (not for the name localhost).
 fn pki(dir: &Path) {
-    sh(
-        dir,
-        "openssl req -x509 -newkey rsa:2048 -nodes -keyout ca.key -out ca.pem -days 2 -subj /CN=directory-ca 2>/dev/null
-         openssl req -newkey rsa:2048 -nodes -keyout ldap.key -out ldap.csr -subj /CN=directory 2>/dev/null
-         printf 'subjectAltName=IP:127.0.0.1\\n' > ext.cnf
-         openssl x509 -req -in ldap.csr -CA ca.pem -CAkey ca.key -set_serial 3 -extfile ext.cnf -out ldap.pem -days 2 2>/dev/null
-         openssl req -x509 -newkey rsa:2048 -nodes -keyout other.key -out other.pem -days 2 -subj /CN=other-ca 2>/dev/null",
-    );
+    ca(dir, "ca", "directory-ca");
+    issue(dir, "ldap", "directory", 3, "subjectAltName=IP:127.0.0.1");
+    ca(dir, "other", "other-ca");
 }
 
 fn config(url: &str, extra: &str) -> String {

@@ -5,6 +5,7 @@
 
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic, dead_code)]
 
+mod clients;
 mod faults;
 mod frontend;
 mod groups;
@@ -47,7 +48,7 @@ impl Server {
     pub fn url(self) -> String {
         std::env::var(self.env()).unwrap_or_else(|_| {
             panic!(
-                "{} is not set: the integration tests need a real directory. Run scripts/test (it starts slapd and 389-ds), or set {} to a server seeded like scripts/test-servers does.",
+                "{} is not set: the integration tests need a real directory. Run scripts/test (it starts slapd and 389-ds), or set {} to a server populated like scripts/test-servers does.",
                 self.env(),
                 self.env()
             )
@@ -265,6 +266,25 @@ impl Daemon {
         out
     }
 
+    /// The one entry under dc=example,dc=com whose entryUUID is `id`, with its uid.
+    pub async fn entry_by_id(&self, id: &str) -> SearchEntry {
+        let mut l = self.ldap().await;
+        let (rs, _) = l
+            .search(
+                "dc=example,dc=com",
+                Scope::Subtree,
+                &format!("(entryUUID={id})"),
+                vec!["uid"],
+            )
+            .await
+            .unwrap()
+            .success()
+            .unwrap();
+        let _ = l.unbind().await;
+        assert_eq!(rs.len(), 1, "entries with entryUUID {id}");
+        SearchEntry::construct(rs.into_iter().next().unwrap())
+    }
+
     /// DNs matching a filter under dc=example,dc=com.
     pub async fn dns(&self, filter: &str) -> Vec<String> {
         let mut l = self.ldap().await;
@@ -281,6 +301,14 @@ impl Daemon {
             .collect();
         v.sort();
         v
+    }
+
+    /// The DN the configuration gives a user resource (from its userName).
+    pub fn user_dn(&self, user: &Value) -> String {
+        self.config
+            .users
+            .dn_for(user["userName"].as_str().unwrap())
+            .to_string()
     }
 
     /// Creates a user with Entra's body; returns the created resource.
@@ -339,31 +367,66 @@ pub fn sh(dir: &std::path::Path, script: &str) {
     );
 }
 
+/// A self-signed CA in `dir`: `{stem}.key` and `{stem}.pem`, subject CN=`cn`.
+pub fn ca(dir: &std::path::Path, stem: &str, cn: &str) {
+    sh(
+        dir,
+        &format!(
+            "openssl req -x509 -newkey rsa:2048 -nodes -keyout {stem}.key -out {stem}.pem -days 2 -subj /CN={cn} 2>/dev/null"
+        ),
+    );
+}
+
+/// A certificate signed by the CA in `dir` (`ca.key`, `ca.pem`): `{stem}.key`
+/// and `{stem}.pem`, subject CN=`cn`, with one X.509 v3 extension line (a
+/// subjectAltName or an extendedKeyUsage).
+pub fn issue(dir: &std::path::Path, stem: &str, cn: &str, serial: u32, extension: &str) {
+    sh(
+        dir,
+        &format!(
+            "openssl req -newkey rsa:2048 -nodes -keyout {stem}.key -out {stem}.csr -subj /CN={cn} 2>/dev/null
+             printf '%s\\n' '{extension}' > {stem}.cnf
+             openssl x509 -req -in {stem}.csr -CA ca.pem -CAkey ca.key -set_serial {serial} -extfile {stem}.cnf -out {stem}.pem -days 2 2>/dev/null"
+        ),
+    );
+}
+
+/// Percent-encodes everything but unreserved characters (RFC 3986 §2.3), for
+/// filters and names in a URL.
+pub fn enc(text: &str) -> String {
+    text.bytes()
+        .map(|b| match b {
+            b'A'..=b'Z' | b'a'..=b'z' | b'0'..=b'9' | b'-' | b'_' | b'.' | b'~' => {
+                (b as char).to_string()
+            }
+            _ => format!("%{b:02X}"),
+        })
+        .collect()
+}
+
+/// Asserts that `dn` names an entry directly under ou=people.
+pub fn assert_directly_under_people(dn: &str) {
+    let parsed = scim2ldap::ldap::Dn::parse(dn).unwrap();
+    assert_eq!(parsed.len(), 4, "{dn}");
+    let people = scim2ldap::ldap::Dn::parse("ou=people,dc=example,dc=com").unwrap();
+    assert!(parsed.parent().same_as(&people), "{dn}");
+}
+
 /// The `[groups.members]` settings of a configuration.
 pub fn group_members(config: &Config) -> &scim2ldap::mapping::Members {
     config.groups.as_ref().unwrap().members.as_ref().unwrap()
 }
 
-/// Entra's create body (ENTRA.md) with seed 000's attributes.
+/// Entra's create body for a user (`tests/fixtures/entra-user.json`: its
+/// default attribute mapping plus Contactify's custom extension), with
+/// `user_name`, a unique externalId and a mail address of its own.
 pub fn entra_user(user_name: &str) -> Value {
-    json!({
-        "schemas": ["urn:ietf:params:scim:schemas:core:2.0:User",
-                    "urn:ietf:params:scim:schemas:extension:enterprise:2.0:User",
-                    "urn:ietf:params:scim:schemas:extension:contactify:2.0:User"],
-        "externalId": unique("ext"),
-        "userName": user_name,
-        "active": true,
-        "displayName": "Test User",
-        "title": "Engineer",
-        "emails": [{"primary": true, "type": "work", "value": format!("{user_name}@example.com")}],
-        "name": {"formatted": "Given Family", "familyName": "Family", "givenName": "Given"},
-        "addresses": [{"type": "work", "streetAddress": "1 Main St", "locality": "Springfield", "postalCode": "12345", "country": "US"}],
-        "phoneNumbers": [{"type": "work", "value": "+1 555 0100"}, {"type": "mobile", "value": "+1 555 0101"}],
-        "roles": [{"primary": "True", "type": "WindowsAzureActiveDirectoryRole", "display": "Admin", "value": "Admin"}],
-        "meta": {"resourceType": "User"},
-        "urn:ietf:params:scim:schemas:extension:enterprise:2.0:User": {"employeeNumber": "701984", "department": "Tour Operations"},
-        "urn:ietf:params:scim:schemas:extension:contactify:2.0:User": {"orderCard": true, "deliverCardToHeadquarters": "False", "uid": "CX-1", "externalCompanyId": "acme"}
-    })
+    let mut body: Value =
+        serde_json::from_str(include_str!("../fixtures/entra-user.json")).unwrap();
+    body["userName"] = json!(user_name);
+    body["externalId"] = json!(unique("ext"));
+    body["emails"][0]["value"] = json!(format!("{user_name}@example.com"));
+    body
 }
 
 pub fn patch_body(ops: Value) -> Value {

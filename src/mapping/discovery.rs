@@ -1,111 +1,116 @@
 //! Discovery documents (RFC 7644 §4; RFC 7643 §5–7) generated from the live
 //! configuration: only what a deployment maps is published, with the types
-//! and mutability the mapping gives it.
+//! and mutability the mapping gives it. The reduction lives here, next to the
+//! maps; the JSON shapes of schemas and resource types are `scim::schema`'s.
 
 use std::collections::BTreeMap;
 
 use serde_json::Value;
 
 use crate::config::file::Extension;
-use crate::mapping::{AttrMap, Field, Maps, Pinned, ResourceKind};
+use crate::mapping::{AttrMap, Field, Maps, Pinned};
+use crate::scim::ResourceKind;
 use crate::scim::schema::{self, AttrDef, Mutability, Returned, Schema};
 
 /// The schema of one resource type, reduced to what its map stores, plus the
 /// attributes the daemon derives (id-related, active, groups, members).
 fn published(map: &AttrMap) -> Vec<Schema> {
-    let derived = |attr: &str| -> bool {
-        match map.kind {
-            ResourceKind::User => {
-                (attr.eq_ignore_ascii_case("active") && map.disable.is_some())
-                    || (attr.eq_ignore_ascii_case("password") && map.password.is_some())
-                    || attr.eq_ignore_ascii_case("groups")
-            }
-            ResourceKind::Group => attr.eq_ignore_ascii_case("members"),
-        }
-    };
     map.schemas
         .iter()
         .map(|s| {
-            let mut out = s.retain(&|top, sub| {
-                if derived(top) {
-                    return true;
-                }
-                let fields: Vec<&Field> = map
-                    .fields
-                    .iter()
-                    .filter(|f| {
-                        f.schema.eq_ignore_ascii_case(&s.id) && f.attr.eq_ignore_ascii_case(top)
-                    })
-                    .collect();
-                let Some(x) = sub else {
-                    return !fields.is_empty();
-                };
-                fields.iter().any(|f| {
-                    // A mapped sub-attribute, a qualifier a mapping pins (type,
-                    // primary), or what references carry on reads.
-                    f.sub.as_deref().is_some_and(|y| y.eq_ignore_ascii_case(x))
-                        || f.pinned.iter().any(|(k, _)| k.eq_ignore_ascii_case(x))
-                        || (f.reference.is_some()
-                            && ["$ref", "type", "display", "displayName"]
-                                .iter()
-                                .any(|q| q.eq_ignore_ascii_case(x)))
-                })
-            });
-            // A pinned `type` can only take the pinned values.
-            for a in &mut out.attributes {
-                let pinned: Vec<String> = map
-                    .fields
-                    .iter()
-                    .filter(|f| {
-                        f.schema.eq_ignore_ascii_case(&s.id) && f.attr.eq_ignore_ascii_case(&a.name)
-                    })
-                    .flat_map(|f| {
-                        f.pinned
-                            .iter()
-                            .filter(|(k, _)| k.eq_ignore_ascii_case("type"))
-                    })
-                    .filter_map(|(_, p)| match p {
-                        Pinned::Str(v) => Some(v.clone()),
-                        Pinned::Bool(_) => None,
-                    })
-                    .collect();
-                if let Some(t) = a
-                    .sub_attributes
-                    .iter_mut()
-                    .find(|d| d.name.eq_ignore_ascii_case("type"))
-                {
-                    if !pinned.is_empty() {
-                        let mut v = pinned;
-                        v.sort();
-                        v.dedup();
-                        t.canonical_values = v;
-                    }
-                }
-            }
-            // Mutability given in the mapping (e.g. immutable orderCard) wins.
-            for a in &mut out.attributes {
-                let name = a.name.clone();
-                for f in map.fields.iter().filter(|f| {
-                    f.schema.eq_ignore_ascii_case(&s.id) && f.attr.eq_ignore_ascii_case(&name)
-                }) {
-                    match &f.sub {
-                        None => apply(a, f.mutability, f.returned),
-                        Some(sub) => {
-                            if let Some(d) = a
-                                .sub_attributes
-                                .iter_mut()
-                                .find(|d| d.name.eq_ignore_ascii_case(sub))
-                            {
-                                apply(d, f.mutability, f.returned);
-                            }
-                        }
-                    }
-                }
-            }
+            let mut out = s.retain(&|top, sub| derived(map, top) || mapped(map, &s.id, top, sub));
+            pin_types(map, &s.id, &mut out);
+            apply_mapped(map, &s.id, &mut out);
             out
         })
         .filter(|s| !s.attributes.is_empty())
         .collect()
+}
+
+/// The attributes the daemon fills itself, published when the map enables them.
+fn derived(map: &AttrMap, attr: &str) -> bool {
+    match map.kind {
+        ResourceKind::User => {
+            (attr.eq_ignore_ascii_case("active") && map.disable.is_some())
+                || (attr.eq_ignore_ascii_case("password") && map.password.is_some())
+                || attr.eq_ignore_ascii_case("groups")
+        }
+        ResourceKind::Group => attr.eq_ignore_ascii_case("members"),
+    }
+}
+
+/// The fields of schema `id` mapping attribute `attr`.
+fn fields_of<'a>(map: &'a AttrMap, id: &'a str, attr: &'a str) -> impl Iterator<Item = &'a Field> {
+    map.fields
+        .iter()
+        .filter(move |f| f.schema.eq_ignore_ascii_case(id) && f.attr.eq_ignore_ascii_case(attr))
+}
+
+/// Whether a (sub-)attribute is stored by a mapping.
+fn mapped(map: &AttrMap, id: &str, top: &str, sub: Option<&str>) -> bool {
+    let fields: Vec<&Field> = fields_of(map, id, top).collect();
+    let Some(x) = sub else {
+        return !fields.is_empty();
+    };
+    fields.iter().any(|f| {
+        // A mapped sub-attribute, a qualifier a mapping pins (type,
+        // primary), or what references carry on reads.
+        f.sub.as_deref().is_some_and(|y| y.eq_ignore_ascii_case(x))
+            || f.pinned.iter().any(|(k, _)| k.eq_ignore_ascii_case(x))
+            || (f.reference.is_some()
+                && ["$ref", "type", "display", "displayName"]
+                    .iter()
+                    .any(|q| q.eq_ignore_ascii_case(x)))
+    })
+}
+
+/// A pinned `type` can only take the pinned values.
+fn pin_types(map: &AttrMap, id: &str, out: &mut Schema) {
+    for a in &mut out.attributes {
+        let mut pinned: Vec<String> = fields_of(map, id, &a.name)
+            .flat_map(|f| {
+                f.pinned
+                    .iter()
+                    .filter(|(k, _)| k.eq_ignore_ascii_case("type"))
+            })
+            .filter_map(|(_, p)| match p {
+                Pinned::Str(v) => Some(v.clone()),
+                Pinned::Bool(_) => None,
+            })
+            .collect();
+        if let Some(t) = a
+            .sub_attributes
+            .iter_mut()
+            .find(|d| d.name.eq_ignore_ascii_case("type"))
+        {
+            if !pinned.is_empty() {
+                pinned.sort();
+                pinned.dedup();
+                t.canonical_values = pinned;
+            }
+        }
+    }
+}
+
+/// Mutability given in the mapping (e.g. immutable orderCard) wins.
+fn apply_mapped(map: &AttrMap, id: &str, out: &mut Schema) {
+    for a in &mut out.attributes {
+        let name = a.name.clone();
+        for f in fields_of(map, id, &name) {
+            match &f.sub {
+                None => apply(a, f.mutability, f.returned),
+                Some(sub) => {
+                    if let Some(d) = a
+                        .sub_attributes
+                        .iter_mut()
+                        .find(|d| d.name.eq_ignore_ascii_case(sub))
+                    {
+                        apply(d, f.mutability, f.returned);
+                    }
+                }
+            }
+        }
+    }
 }
 
 fn apply(a: &mut AttrDef, m: Mutability, r: Returned) {
@@ -181,7 +186,7 @@ mod tests {
     use crate::mapping::tests::openldap;
 
     #[test]
-    fn seed_000_extension_is_published_with_types() {
+    fn contactify_extension_is_published_with_types() {
         let c = openldap();
         let maps = Maps {
             users: &c.users,
