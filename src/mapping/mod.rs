@@ -16,6 +16,7 @@ pub mod filter;
 pub mod managed;
 pub mod patch;
 pub mod resource;
+pub mod template;
 
 /// Kept so callers outside `mapping` and `scim` still compile; import
 /// [`crate::scim::ResourceKind`] instead.
