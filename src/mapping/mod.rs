@@ -22,6 +22,7 @@ pub mod template;
 /// [`crate::scim::ResourceKind`] instead.
 use crate::scim::ResourceKind;
 pub use compile::compile;
+pub use template::Template;
 
 use std::collections::BTreeMap;
 
@@ -148,20 +149,6 @@ pub struct Members {
     pub daemon_cleans_up: bool,
 }
 
-/// A default template: alternatives of text with `{scim.path}` placeholders;
-/// the first that renders non-empty wins.
-#[derive(Debug, Clone, PartialEq)]
-pub struct Template {
-    pub alternatives: Vec<Vec<TemplatePart>>,
-}
-
-#[derive(Debug, Clone, PartialEq)]
-pub enum TemplatePart {
-    Text(String),
-    /// Index into [`AttrMap::fields`].
-    Field(usize),
-}
-
 /// A compiled `[users]` or `[groups]` section.
 #[derive(Debug, Clone, PartialEq)]
 pub struct AttrMap {
@@ -176,8 +163,11 @@ pub struct AttrMap {
     pub fields: Vec<Field>,
     /// Index of the field that maps onto the RDN attribute.
     pub naming: usize,
-    /// LDAP attribute → template.
+    /// LDAP attribute → template: fills the attribute when it is empty and
+    /// follows its inputs while it still holds their rendering.
     pub defaults: Vec<(String, Template)>,
+    /// LDAP attribute → template: always derived, never written by a client.
+    pub computed: Vec<(String, Template)>,
     pub disable: Option<Disable>,
     pub password: Option<PasswordMode>,
     pub member_of: Option<String>,
@@ -555,8 +545,9 @@ pub(crate) mod tests {
         assert_eq!(t.alternatives.len(), 3);
         assert!(
             t.alternatives[0]
+                .parts
                 .iter()
-                .any(|p| matches!(p, TemplatePart::Field(_)))
+                .any(|p| matches!(p, template::Part::Value { .. }))
         );
     }
 }

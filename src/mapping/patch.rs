@@ -19,7 +19,7 @@ use crate::error::{Error, ScimType};
 use crate::ldap::{Dn, Entry, Mod};
 use crate::mapping::as_bool;
 use crate::mapping::resource::{Desired, Elements, Values, leaves, to_ldap};
-use crate::mapping::{AttrMap, Field, Refs, TemplatePart, managed};
+use crate::mapping::{AttrMap, Field, Refs, Template, managed};
 use crate::scim::ResourceKind;
 use crate::scim::filter::{CompareOp, Filter, Value as Literal};
 use crate::scim::patch::{Op, Operation};
@@ -35,6 +35,42 @@ pub struct Plan {
     pub rename: Option<String>,
     /// Set through the Password Modify extended operation after the write.
     pub password: Option<SecretString>,
+    /// What the derived and computed values did, for `explain`.
+    pub derivations: Vec<Derivation>,
+}
+
+/// Where a derived value comes from.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Derived {
+    /// `[users.defaults]`: fills an empty attribute, follows its inputs.
+    Default,
+    /// `[users.computed]`: always the rendering of its inputs.
+    Computed,
+}
+
+/// What a write did with one derived or computed attribute.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Derivation {
+    pub attribute: String,
+    pub derived: Derived,
+    /// The SCIM paths of the template's inputs this request changed.
+    pub changed: Vec<String>,
+    pub outcome: Outcome,
+}
+
+/// The re-derivation rule's verdict for one attribute.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Outcome {
+    /// The attribute was empty and is filled with this rendering.
+    Filled(String),
+    /// It held the old rendering (or is computed): it gets the new one.
+    Rendered(String),
+    /// A computed attribute whose template now renders empty.
+    Removed,
+    /// It holds a value the template did not render: the client's, kept.
+    ClientValueKept,
+    /// The client sets it in this same request: the client's value wins.
+    ClientSetsIt,
 }
 
 impl Plan {
@@ -611,22 +647,6 @@ fn same_value(f: &Field, a: &str, b: &str) -> bool {
     value_key(f, a) == value_key(f, b)
 }
 
-fn render(w: &Working<'_>, parts: &[TemplatePart]) -> Option<String> {
-    let mut s = String::new();
-    for p in parts {
-        match p {
-            TemplatePart::Text(t) => s.push_str(t),
-            TemplatePart::Field(i) => {
-                if let Some(v) = w.map.fields.get(*i).and_then(|f| w.get(&f.ldap).first()) {
-                    s.push_str(v);
-                }
-            }
-        }
-    }
-    let collapsed = s.split_whitespace().collect::<Vec<_>>().join(" ");
-    (!collapsed.is_empty()).then_some(collapsed)
-}
-
 /// Whether a plan makes a new entry or changes one.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 enum Planning {
@@ -639,11 +659,12 @@ enum Planning {
 /// The steps every plan ends with: defaults, the placeholder member, the
 /// naming check, immutables, then (for an update) the rename and the diff.
 fn finish(mut w: Working<'_>, planning: Planning) -> Result<(Values, Plan), Error> {
-    fill_defaults(&mut w);
+    let derivations = derive(&mut w, planning);
     keep_placeholder(&mut w);
     let name = naming_value(&w)?;
     let mut plan = Plan {
         password: w.password.take(),
+        derivations,
         ..Plan::default()
     };
     if planning == Planning::Update {
@@ -654,16 +675,156 @@ fn finish(mut w: Working<'_>, planning: Planning) -> Result<(Values, Plan), Erro
     Ok((w.values, plan))
 }
 
-/// Defaults fill attributes that would otherwise be empty (MUST attributes
-/// like sn and cn), on create and whenever a change empties them.
-fn fill_defaults(w: &mut Working<'_>) {
-    for (attr, t) in &w.map.defaults {
-        if w.get(attr).is_empty() {
-            if let Some(v) = t.alternatives.iter().find_map(|parts| render(w, parts)) {
-                w.set(attr, vec![v]);
-            }
+/// The derived values, in one step. Computed attributes are the rendering
+/// of the values after the request (on create, and on an update that changes
+/// one of their inputs; removed when they render empty). Defaults fill an
+/// attribute that would otherwise be empty (MUST attributes like `sn` and
+/// `cn`), and on an update follow their inputs by [`rederive`].
+fn derive(w: &mut Working<'_>, planning: Planning) -> Vec<Derivation> {
+    let map = w.map;
+    let mut notes = Vec::new();
+    for (attr, t) in &map.computed {
+        let changed = changed_inputs(w, t);
+        if planning == Planning::Update && changed.is_empty() {
+            continue;
         }
+        let new = t.render(|i| after(w, i));
+        let next: Vec<String> = new.iter().cloned().collect();
+        if planning == Planning::Update && same_values(map, attr, w.get(attr), &next) {
+            continue;
+        }
+        w.set(attr, next);
+        notes.push(Derivation {
+            attribute: attr.clone(),
+            derived: Derived::Computed,
+            changed,
+            outcome: new.map_or(Outcome::Removed, Outcome::Rendered),
+        });
     }
+    for (attr, t) in &map.defaults {
+        let changed = changed_inputs(w, t);
+        let outcome = if w.get(attr).is_empty() {
+            t.render(|i| after(w, i)).map(Outcome::Filled)
+        } else if planning == Planning::Update && !changed.is_empty() {
+            let key = attr.to_ascii_lowercase();
+            let before = w.current.get(&key).map(Vec::as_slice).unwrap_or(&[]);
+            rederive(
+                matching(map, attr),
+                before,
+                w.get(attr),
+                t.render(|i| before_request(w, i)).as_deref(),
+                t.render(|i| after(w, i)).as_deref(),
+            )
+        } else {
+            None
+        };
+        let Some(outcome) = outcome else { continue };
+        if let Outcome::Filled(v) | Outcome::Rendered(v) = &outcome {
+            w.set(attr, vec![v.clone()]);
+        }
+        notes.push(Derivation {
+            attribute: attr.clone(),
+            derived: Derived::Default,
+            changed,
+            outcome,
+        });
+    }
+    notes
+}
+
+/// How an attribute's values compare.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum Matching {
+    /// caseIgnore: the default for names.
+    CaseIgnore,
+    CaseExact,
+}
+
+/// The matching of a derived attribute: a field's when one maps onto it,
+/// caseIgnore otherwise.
+fn matching(map: &AttrMap, attr: &str) -> Matching {
+    let exact = map
+        .fields
+        .iter()
+        .any(|f| f.ldap.eq_ignore_ascii_case(attr) && f.case_exact);
+    if exact {
+        Matching::CaseExact
+    } else {
+        Matching::CaseIgnore
+    }
+}
+
+/// Two values equal under `m`, whitespace runs collapsed.
+fn matches(m: Matching, a: &str, b: &str) -> bool {
+    let norm = |s: &str| {
+        let s = s.split_whitespace().collect::<Vec<_>>().join(" ");
+        match m {
+            Matching::CaseIgnore => s.to_lowercase(),
+            Matching::CaseExact => s,
+        }
+    };
+    norm(a) == norm(b)
+}
+
+fn same_values(map: &AttrMap, attr: &str, a: &[String], b: &[String]) -> bool {
+    let m = matching(map, attr);
+    a.len() == b.len() && a.iter().zip(b).all(|(x, y)| matches(m, x, y))
+}
+
+/// The re-derivation rule for one default on an update that changed an
+/// input of its template, needing nothing but the entry and the change:
+/// `before` and `now` are the attribute's values in the entry and after the
+/// client's operations, `old` and `new` the template rendered from each.
+/// When the client did not touch the attribute and it holds exactly the old
+/// rendering, it was derived, and it gets the new one; otherwise it is the
+/// client's and stays. `None`: nothing to write or say (the rendering did
+/// not change, or renders empty now — a default is never removed).
+pub(crate) fn rederive(
+    m: Matching,
+    before: &[String],
+    now: &[String],
+    old: Option<&str>,
+    new: Option<&str>,
+) -> Option<Outcome> {
+    let untouched = before.len() == now.len() && before.iter().zip(now).all(|(a, b)| a == b);
+    if !untouched {
+        return Some(Outcome::ClientSetsIt);
+    }
+    let derived = matches!((before, old), ([one], Some(old)) if matches(m, one, old));
+    if !derived {
+        return Some(Outcome::ClientValueKept);
+    }
+    let new = new?;
+    let held = before.first().map(String::as_str).unwrap_or_default();
+    (held != new).then(|| Outcome::Rendered(new.to_owned()))
+}
+
+/// A field's first value after the request.
+fn after<'w>(w: &'w Working<'_>, field: usize) -> Option<&'w str> {
+    let f = w.map.fields.get(field)?;
+    w.get(&f.ldap).first().map(String::as_str)
+}
+
+/// A field's first value in the entry before the request.
+fn before_request<'w>(w: &'w Working<'_>, field: usize) -> Option<&'w str> {
+    let f = w.map.fields.get(field)?;
+    w.current
+        .get(&f.ldap.to_ascii_lowercase())
+        .and_then(|v| v.first())
+        .map(String::as_str)
+}
+
+/// The SCIM paths of a template's inputs whose values the request changed.
+fn changed_inputs(w: &Working<'_>, t: &Template) -> Vec<String> {
+    t.inputs()
+        .into_iter()
+        .filter_map(|i| w.map.fields.get(i))
+        .filter(|f| {
+            let key = f.ldap.to_ascii_lowercase();
+            w.current.get(&key).map(Vec::as_slice).unwrap_or(&[]) != w.get(&key)
+        })
+        .map(Field::path_text)
+        .collect()
 }
 
 /// groupOfNames needs a member: keep the placeholder exactly when nothing
@@ -971,12 +1132,8 @@ pub fn plan_replace(map: &AttrMap, current: &Entry, desired: Desired) -> Result<
         ));
     }
     w.password = desired.password;
-    // Defaults are recomputed from what this PUT says, not kept from before.
-    for (attr, _) in &map.defaults {
-        if !map.fields.iter().any(|f| f.ldap.eq_ignore_ascii_case(attr)) {
-            w.set(attr, Vec::new());
-        }
-    }
+    // Defaults the PUT does not map follow its values by the re-derivation
+    // rule, like a PATCH's.
     finish(w, Planning::Update).map(|(_, plan)| plan)
 }
 
@@ -1178,10 +1335,14 @@ mod tests {
             m.contains(&Mod::Replace("employeeNumber".into(), s(&["7"]))),
             "{m:?}"
         );
-        // Complex replace leaves unmentioned sub-attributes alone.
+        // Complex replace leaves unmentioned sub-attributes alone (cn held
+        // the rendering of its default, so it follows the given name).
         assert_eq!(
             mods(json!([{"op": "replace", "path": "name", "value": {"givenName": "Al"}}])),
-            [Mod::Replace("givenName".into(), s(&["Al"]))]
+            [
+                Mod::Replace("cn".into(), s(&["Al Smith"])),
+                Mod::Replace("givenName".into(), s(&["Al"]))
+            ]
         );
         // Removing what is absent is not an error and writes nothing.
         assert!(

@@ -783,8 +783,9 @@ pub fn attributes_for(map: &AttrMap, projection: &Projection) -> Vec<String> {
         Role::Disable => projection.wants(core, "active", None, false),
         Role::MemberOf => projection.wants(core, "groups", Some("value"), false),
         // Only writes compare the token; the RDN is read through its field,
-        // defaults are derived.
-        Role::VersionToken | Role::Rdn | Role::Default(_) => false,
+        // defaults and computed values are derived (a field mapped onto one
+        // reads it).
+        Role::VersionToken | Role::Rdn | Role::Default(_) | Role::Computed(_) => false,
     };
     let out = map.managed().into_iter().filter(wanted);
     super::dedup_ci(out.map(|m| m.ldap.to_owned()).collect())
