@@ -71,6 +71,16 @@ pub fn compile(
     let naming = naming(kind, &rdn, &fields, p);
     let defaults = templates(&format!("{sec}.defaults"), &raw.defaults, &fields, p);
     let computed = templates(&format!("{sec}.computed"), &raw.computed, &fields, p);
+    // A field onto a computed attribute is read, never written: published
+    // readOnly, refused on write.
+    for f in &mut fields {
+        if computed
+            .iter()
+            .any(|(a, _)| a.eq_ignore_ascii_case(&f.ldap))
+        {
+            f.mutability = Mutability::ReadOnly;
+        }
+    }
     let disable = disable(kind, raw, p);
     let password = password(kind, raw, p);
     if raw.member_of.is_some() && kind == ResourceKind::Group {

@@ -185,6 +185,13 @@ pub const CREATED: &str = "createTimestamp";
 pub const MODIFIED: &str = "modifyTimestamp";
 
 impl AttrMap {
+    /// Whether an LDAP attribute is the target of a `computed` template.
+    pub fn is_computed(&self, ldap: &str) -> bool {
+        self.computed
+            .iter()
+            .any(|(a, _)| a.eq_ignore_ascii_case(ldap))
+    }
+
     /// Fields of a SCIM attribute, matched case-insensitively; `schema` None
     /// means "whichever schema has it".
     pub fn fields_of<'a, 'b>(

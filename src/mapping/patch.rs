@@ -528,9 +528,45 @@ fn writable_fields<'a>(map: &'a AttrMap, path: &AttrPath) -> Result<Vec<&'a Fiel
         ));
     }
     if let Some(f) = fields.iter().find(|f| f.mutability == Mutability::ReadOnly) {
-        return Err(mutability(format!("{} is read-only", f.path_text())));
+        return Err(mutability(read_only(map, f)));
     }
     Ok(fields)
+}
+
+/// Why a field cannot be written, naming its SCIM path.
+fn read_only(map: &AttrMap, f: &Field) -> String {
+    if map.is_computed(&f.ldap) {
+        format!(
+            "{} is read-only: its LDAP attribute {} is computed ([{}.computed])",
+            f.path_text(),
+            f.ldap,
+            crate::mapping::section(map.kind)
+        )
+    } else {
+        format!("{} is read-only", f.path_text())
+    }
+}
+
+/// A POST or PUT may carry a computed attribute only as it is rendered (a
+/// PUT echoing what GET showed); any other value is a client writing it.
+fn check_computed(
+    map: &AttrMap,
+    values: &Values,
+    sent: &[(String, String, Vec<String>)],
+) -> Result<(), Error> {
+    for (path, ldap, vals) in sent {
+        let now = values
+            .get(&ldap.to_ascii_lowercase())
+            .map(Vec::as_slice)
+            .unwrap_or(&[]);
+        if !vals.is_empty() && !same_values(map, ldap, now, vals) {
+            return Err(mutability(format!(
+                "{path} is read-only: its LDAP attribute {ldap} is computed ([{}.computed])",
+                crate::mapping::section(map.kind)
+            )));
+        }
+    }
+    Ok(())
 }
 
 /// Entra's older remove form, `remove` with a value: these values go
@@ -947,7 +983,13 @@ fn diff_one(map: &AttrMap, key: &str, old: &[String], new: &[String], mods: &mut
             .fields
             .iter()
             .any(|f| f.ldap.eq_ignore_ascii_case(key) && !f.multi);
-    if !multi || new.is_empty() || single_swap {
+    // A derived value is one rendering: it replaces whatever was there.
+    let derived = map.is_computed(key)
+        || map
+            .defaults
+            .iter()
+            .any(|(a, _)| a.eq_ignore_ascii_case(key));
+    if !multi || new.is_empty() || single_swap || derived {
         mods.push(Mod::Replace(name, new.to_vec()));
         return;
     }
@@ -1134,7 +1176,9 @@ pub fn plan_replace(map: &AttrMap, current: &Entry, desired: Desired) -> Result<
     w.password = desired.password;
     // Defaults the PUT does not map follow its values by the re-derivation
     // rule, like a PATCH's.
-    finish(w, Planning::Update).map(|(_, plan)| plan)
+    let (values, plan) = finish(w, Planning::Update)?;
+    check_computed(map, &values, &desired.computed)?;
+    Ok(plan)
 }
 
 /// POST: the entry to add.
@@ -1153,6 +1197,7 @@ pub fn plan_create(map: &AttrMap, desired: Desired) -> Result<NewEntry, Error> {
     }
     w.password = desired.password;
     let (values, plan) = finish(w, Planning::Create)?;
+    check_computed(map, &values, &desired.computed)?;
     let naming = map.naming_field();
     let name = values
         .get(&naming.ldap.to_ascii_lowercase())
@@ -1795,5 +1840,223 @@ mod tests {
         // Immutable kept when omitted.
         assert!(!p.mods.iter().any(|m| m.attr() == "scimOrderCard"));
         assert!(p.rename.is_none());
+    }
+
+    /// Alice's entry with `cn` as given.
+    fn user_with_cn(cn: &str) -> Entry {
+        let mut e = user();
+        e.attrs.insert("cn".to_owned(), vec![cn.to_owned()]);
+        e
+    }
+
+    /// Case, stored cn, operations, cn written, the rule's verdict.
+    type Row<'a> = (
+        &'a str,
+        &'a str,
+        &'a Value,
+        Option<&'a str>,
+        Option<Outcome>,
+    );
+
+    /// The re-derivation rule, through whole plans: what a request writes to
+    /// `cn` (a default of givenName and familyName, and the target of
+    /// name.formatted) for each kind of stored value and change.
+    #[test]
+    fn defaults_follow_their_inputs_unless_the_client_set_them() {
+        let c = openldap();
+        let surname = json!([{"op": "Replace", "path": "name.familyName", "value": "Jones"}]);
+        let pathless = json!([{"op": "Replace", "value": {"name.familyName": "Jones"}}]);
+        let title = json!([{"op": "Replace", "path": "title", "value": "Boss"}]);
+        let both = json!([{"op": "Replace", "path": "name.familyName", "value": "Jones"},
+            {"op": "Replace", "path": "name.formatted", "value": "Ally J"}]);
+        let case_only = json!([{"op": "Replace", "path": "name.familyName", "value": "smith"}]);
+        #[rustfmt::skip]
+        let table: [Row<'_>; 7] = [
+            ("derived, re-rendered", "Alice Smith", &surname, Some("Alice Jones"), Some(Outcome::Rendered("Alice Jones".into()))),
+            ("derived, matched caseIgnore and collapsed", "alice   SMITH", &pathless, Some("Alice Jones"), Some(Outcome::Rendered("Alice Jones".into()))),
+            ("derived, case-only change re-rendered", "Alice Smith", &case_only, Some("Alice smith"), Some(Outcome::Rendered("Alice smith".into()))),
+            ("client-set, kept", "Dr. Alice Smith", &surname, None, Some(Outcome::ClientValueKept)),
+            ("unrelated change, nothing", "Alice Smith", &title, None, None),
+            ("client sets it now, client wins", "Alice Smith", &both, Some("Ally J"), Some(Outcome::ClientSetsIt)),
+            ("client-set, path-less form, kept", "Dr. Alice Smith", &pathless, None, Some(Outcome::ClientValueKept)),
+        ];
+        for (case, cn, ops, written, outcome) in table {
+            let ops = parse(&json!({"schemas": [crate::scim::patch::PATCH_OP], "Operations": ops}))
+                .unwrap();
+            let plan = plan_patch(&c.users, &user_with_cn(cn), &ops, &refs()).unwrap();
+            let cn_mods: Vec<&Mod> = plan.mods.iter().filter(|m| m.attr() == "cn").collect();
+            match written {
+                Some(v) => assert_eq!(cn_mods, [&Mod::Replace("cn".into(), s(&[v]))], "{case}"),
+                None => assert!(cn_mods.is_empty(), "{case}: {:?}", plan.mods),
+            }
+            let note = plan.derivations.iter().find(|d| d.attribute == "cn");
+            assert_eq!(note.map(|d| d.outcome.clone()), outcome, "{case}");
+            if let Some(d) = note {
+                assert_eq!(d.derived, Derived::Default, "{case}");
+                assert!(
+                    d.changed.contains(&"name.familyName".to_owned()),
+                    "{case}: {d:?}"
+                );
+            }
+        }
+    }
+
+    #[test]
+    fn the_rule_alone() {
+        let m = Matching::CaseIgnore;
+        let one = |v: &str| vec![v.to_owned()];
+        // Held the old rendering, untouched: the new one.
+        assert_eq!(
+            rederive(m, &one("A B"), &one("A B"), Some("a  b"), Some("A C")),
+            Some(Outcome::Rendered("A C".into()))
+        );
+        // Case-exact attributes compare exactly.
+        assert_eq!(
+            rederive(
+                Matching::CaseExact,
+                &one("a b"),
+                &one("a b"),
+                Some("A B"),
+                Some("A C")
+            ),
+            Some(Outcome::ClientValueKept)
+        );
+        // Renders empty now: a default is never removed.
+        assert_eq!(
+            rederive(m, &one("A B"), &one("A B"), Some("A B"), None),
+            None
+        );
+        // Same rendering: nothing to write.
+        assert_eq!(
+            rederive(m, &one("A B"), &one("A B"), Some("A B"), Some("A B")),
+            None
+        );
+        // Two values are no rendering.
+        let two = vec!["A B".to_owned(), "x".to_owned()];
+        assert_eq!(
+            rederive(m, &two, &two, Some("A B"), Some("A C")),
+            Some(Outcome::ClientValueKept)
+        );
+        // Changed by the request.
+        assert_eq!(
+            rederive(m, &one("A B"), &one("Z"), Some("A B"), Some("A C")),
+            Some(Outcome::ClientSetsIt)
+        );
+    }
+
+    #[test]
+    fn put_rederives_like_patch() {
+        let c = openldap();
+        let body = json!({"schemas": ["urn:ietf:params:scim:schemas:core:2.0:User"], "userName": "alice",
+            "name": {"givenName": "Alice", "familyName": "Jones"}, "urn:ietf:params:scim:schemas:extension:contactify:2.0:User": {"orderCard": true}});
+        let d = desired(&c.users, &body, &refs()).unwrap();
+        let p = plan_replace(&c.users, &user(), d).unwrap();
+        assert!(
+            p.mods
+                .contains(&Mod::Replace("cn".into(), s(&["Alice Jones"]))),
+            "{:?}",
+            p.mods
+        );
+        // The client's own formatted name stays through a PUT.
+        let body = json!({"schemas": ["urn:ietf:params:scim:schemas:core:2.0:User"], "userName": "alice",
+            "name": {"givenName": "Alice", "familyName": "Jones", "formatted": "Dr. Alice Smith"}});
+        let d = desired(&c.users, &body, &refs()).unwrap();
+        let p = plan_replace(&c.users, &user_with_cn("Dr. Alice Smith"), d).unwrap();
+        assert!(!p.mods.iter().any(|m| m.attr() == "cn"), "{:?}", p.mods);
+    }
+
+    fn with_computed() -> crate::config::Config {
+        let text = crate::config::tests::example("openldap.toml").replace(
+            "[users.defaults]",
+            "[users.computed]\ndescription = \"{name.givenName|ascii} {name.familyName|ascii}\"\n\n[users.defaults]",
+        ).replace("\"name.formatted\" = \"cn\"", "\"name.formatted\" = \"cn\"\nnickName = \"description\"");
+        crate::config::Config::parse(
+            &text,
+            &crate::config::tests::Vars(crate::config::tests::SECRETS.to_vec()),
+        )
+        .unwrap()
+    }
+
+    #[test]
+    fn computed_attributes_are_rendered_followed_and_never_written() {
+        let c = with_computed();
+        let body = json!({"schemas": ["urn:ietf:params:scim:schemas:core:2.0:User"], "userName": "jose",
+            "name": {"givenName": "José", "familyName": "Müller"}});
+        let n = plan_create(&c.users, desired(&c.users, &body, &refs()).unwrap()).unwrap();
+        let description = n
+            .attrs
+            .iter()
+            .find(|(k, _)| k == "description")
+            .map(|(_, v)| v.clone());
+        assert_eq!(description, Some(s(&["Jose Muller"])));
+        // Re-rendered when an input changes; untouched otherwise.
+        let mut entry = user();
+        entry
+            .attrs
+            .insert("description".into(), s(&["Alice Smith"]));
+        let ops = parse(
+            &json!({"schemas": [crate::scim::patch::PATCH_OP], "Operations":
+            [{"op": "Replace", "path": "name.familyName", "value": "Jöns"}]}),
+        )
+        .unwrap();
+        let p = plan_patch(&c.users, &entry, &ops, &refs()).unwrap();
+        assert!(
+            p.mods
+                .contains(&Mod::Replace("description".into(), s(&["Alice Jons"]))),
+            "{:?}",
+            p.mods
+        );
+        let ops = parse(
+            &json!({"schemas": [crate::scim::patch::PATCH_OP], "Operations":
+            [{"op": "Replace", "path": "title", "value": "Boss"}]}),
+        )
+        .unwrap();
+        let p = plan_patch(&c.users, &entry, &ops, &refs()).unwrap();
+        assert_eq!(p.mods, [Mod::Replace("title".into(), s(&["Boss"]))]);
+        // Removed when it renders empty.
+        let ops = parse(&json!({"schemas": [crate::scim::patch::PATCH_OP], "Operations":
+            [{"op": "Remove", "path": "name.familyName"}, {"op": "Remove", "path": "name.givenName"}]})).unwrap();
+        let p = plan_patch(&c.users, &entry, &ops, &refs()).unwrap();
+        assert!(
+            p.mods.contains(&Mod::Replace("description".into(), vec![])),
+            "{:?}",
+            p.mods
+        );
+        // Written by the client: 400 mutability naming the SCIM attribute.
+        let ops = parse(
+            &json!({"schemas": [crate::scim::patch::PATCH_OP], "Operations":
+            [{"op": "Replace", "path": "nickName", "value": "x"}]}),
+        )
+        .unwrap();
+        let e = plan_patch(&c.users, &entry, &ops, &refs()).unwrap_err();
+        assert!(
+            matches!(
+                e,
+                Error::BadRequest {
+                    scim_type: ScimType::Mutability,
+                    ..
+                }
+            ),
+            "{e:?}"
+        );
+        assert!(e.to_string().contains("nickName"), "{e}");
+        let body = json!({"schemas": ["urn:ietf:params:scim:schemas:core:2.0:User"], "userName": "jose",
+            "nickName": "mine", "name": {"givenName": "José", "familyName": "Müller"}});
+        let e = plan_create(&c.users, desired(&c.users, &body, &refs()).unwrap()).unwrap_err();
+        assert!(
+            matches!(
+                e,
+                Error::BadRequest {
+                    scim_type: ScimType::Mutability,
+                    ..
+                }
+            ),
+            "{e:?}"
+        );
+        assert!(e.to_string().contains("nickName"), "{e}");
+        // Sent exactly as rendered (a PUT echoing a GET): accepted.
+        let body = json!({"schemas": ["urn:ietf:params:scim:schemas:core:2.0:User"], "userName": "jose",
+            "nickName": "Jose Muller", "name": {"givenName": "José", "familyName": "Müller"}});
+        assert!(plan_create(&c.users, desired(&c.users, &body, &refs()).unwrap()).is_ok());
     }
 }

@@ -28,6 +28,10 @@ pub struct Desired {
     pub values: Values,
     pub active: Option<bool>,
     pub password: Option<secrecy::SecretString>,
+    /// Values sent for fields whose LDAP attribute is computed: SCIM path,
+    /// LDAP attribute, values. A write refuses them unless they are what the
+    /// template renders (a PUT echoing a GET).
+    pub computed: Vec<(String, String, Vec<String>)>,
 }
 
 /// Case-insensitive key look-up (SCIM attribute names are case-insensitive).
@@ -453,7 +457,8 @@ pub fn desired(map: &AttrMap, res: &Value, refs: &Refs) -> Result<Desired, Error
         let Some(v) = container(map, f, obj).and_then(|c| get_ci(c, &f.attr)) else {
             continue;
         };
-        if f.mutability == Mutability::ReadOnly {
+        let computed = map.is_computed(&f.ldap);
+        if f.mutability == Mutability::ReadOnly && !computed {
             continue;
         }
         let mut vals: Vec<String> = Vec::new();
@@ -462,6 +467,10 @@ pub fn desired(map: &AttrMap, res: &Value, refs: &Refs) -> Result<Desired, Error
             if !s.is_empty() && !vals.iter().any(|x| x.eq_ignore_ascii_case(&s)) {
                 vals.push(s);
             }
+        }
+        if computed {
+            out.computed.push((f.path_text(), f.ldap.clone(), vals));
+            continue;
         }
         if vals.len() > 1 && !f.multi {
             return Err(Error::invalid_value(format!(

@@ -34,6 +34,10 @@ impl<D: Directory> Service<D> {
 
     /// Discovery: `/ResourceTypes`.
     pub fn resource_types(&self, ctx: &Ctx) -> Vec<Value> {
-        crate::mapping::discovery::resource_types(self.maps(), &self.config.extensions, &ctx.base_url)
+        crate::mapping::discovery::resource_types(
+            self.maps(),
+            &self.config.extensions,
+            &ctx.base_url,
+        )
     }
 }

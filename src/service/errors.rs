@@ -5,7 +5,7 @@
 use crate::directory::{DirError, rc};
 use crate::error::Error;
 use crate::ldap::Dn;
-use crate::mapping::{AttrMap};
+use crate::mapping::AttrMap;
 use crate::scim::ResourceKind;
 
 /// No resource of `kind` has this id.
