@@ -58,6 +58,40 @@ pub struct Derivation {
     pub outcome: Outcome,
 }
 
+/// One line for `explain`: what happened to the attribute and why.
+impl std::fmt::Display for Derivation {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        let kind = match self.derived {
+            Derived::Default => "default",
+            Derived::Computed => "computed",
+        };
+        let a = &self.attribute;
+        let because = if self.changed.is_empty() {
+            String::new()
+        } else {
+            format!(" because {} changed", self.changed.join(", "))
+        };
+        match &self.outcome {
+            Outcome::Filled(v) => write!(f, "{kind} {a}: filled with {v:?}: it would be empty"),
+            Outcome::Rendered(v) if self.derived == Derived::Computed => {
+                write!(f, "{kind} {a}: re-rendered as {v:?}{because}")
+            }
+            Outcome::Rendered(v) => write!(
+                f,
+                "{kind} {a}: re-rendered as {v:?}{because}, and it held the old rendering"
+            ),
+            Outcome::Removed => write!(f, "{kind} {a}: removed{because}: it renders empty"),
+            Outcome::ClientValueKept => write!(
+                f,
+                "{kind} {a}: left alone{because}: it holds a value the template did not render (the client's)"
+            ),
+            Outcome::ClientSetsIt => {
+                write!(f, "{kind} {a}: left alone: this request sets it itself")
+            }
+        }
+    }
+}
+
 /// The re-derivation rule's verdict for one attribute.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Outcome {
