@@ -23,7 +23,13 @@ pub struct Subschema {
     /// where there is one): some servers (389-ds) fall back on the syntax's
     /// matching rule, and then none of them is really unmatchable.
     pub unmatchable_probe: Option<String>,
+    /// Attribute types of IA5String syntax, own or inherited (`gecos`,
+    /// `homeDirectory`, `mail`): they hold ASCII only.
+    pub ia5: BTreeSet<String>,
 }
+
+/// The IA5String syntax (RFC 4517 §3.3.15).
+pub const IA5_STRING: &str = "1.3.6.1.4.1.1466.115.121.1.26";
 
 /// The syntax OID of a definition, without a length bound.
 fn syntax(definition: &str) -> Option<String> {
@@ -73,13 +79,24 @@ pub fn unmatchable(definitions: &[String]) -> BTreeSet<String> {
         .collect()
 }
 
+/// Attribute types of IA5String syntax, following SUP chains.
+pub fn ia5(definitions: &[String]) -> BTreeSet<String> {
+    inherited(definitions, |d| syntax(d).as_deref() == Some(IA5_STRING))
+}
+
 /// Attribute types that have a `rule` (EQUALITY, ORDERING), following SUP chains.
 fn with_rule(definitions: &[String], rule: &str) -> BTreeSet<String> {
+    inherited(definitions, |d| keyword(d, rule).is_some())
+}
+
+/// Attribute types whose definition passes `has`, or whose SUP chain leads
+/// to one that does.
+fn inherited(definitions: &[String], has: impl Fn(&str) -> bool) -> BTreeSet<String> {
     let mut own = BTreeSet::new();
     let mut sup: std::collections::BTreeMap<String, String> = std::collections::BTreeMap::new();
     for d in definitions {
         let ns = names(d);
-        let has = keyword(d, rule).is_some();
+        let has = has(d);
         let parent = keyword(d, "SUP");
         for n in ns {
             if has {
@@ -152,6 +169,7 @@ pub async fn read(dir: &impl Directory) -> Result<Subschema, DirError> {
     let mut s = Subschema::default();
     for e in entries {
         s.ordered.extend(ordered(e.values("attributeTypes")));
+        s.ia5.extend(ia5(e.values("attributeTypes")));
         let found = unmatchable(e.values("attributeTypes"));
         if s.unmatchable_probe.is_none() {
             let directory_string = e.values("attributeTypes").iter().find_map(|d| {

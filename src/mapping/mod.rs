@@ -539,7 +539,16 @@ pub(crate) mod tests {
             "base = \"ou=p,dc=x\"\nobject_classes = [\"person\"]\n[attributes]\nuserName = \"uid\"\n[defaults]\ncn = \"{nickName}\"\n",
         );
         assert!(
-            p.iter().any(|x| x.contains("not a mapped SCIM attribute")),
+            p.iter().any(|x| x.starts_with("users.defaults.cn: ")
+                && x.contains("not a mapped SCIM attribute")),
+            "{p:?}"
+        );
+        let (_, p) = compile_one(
+            "base = \"ou=p,dc=x\"\nobject_classes = [\"person\"]\n[attributes]\nuserName = \"uid\"\n[computed]\ngecos = \"{userName | shout}\"\n",
+        );
+        assert!(
+            p.iter()
+                .any(|x| x.starts_with("users.computed.gecos: ") && x.contains("shout")),
             "{p:?}"
         );
     }
