@@ -148,7 +148,7 @@ fn tempdir() -> std::path::PathBuf {
 }
 
 /// Runs `scim2ldap explain PATCH path` with a PATCH body of `ops`; returns its output.
-fn explain_patch(server: Server, path: &str, ops: Value) -> String {
+pub(super) fn explain_patch(server: Server, path: &str, ops: Value) -> String {
     let dir = tempdir();
     let body = dir.join("patch.json");
     std::fs::write(&body, patch_body(ops).to_string()).unwrap();
