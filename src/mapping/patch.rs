@@ -751,6 +751,13 @@ fn finish(mut w: Working<'_>, planning: Planning) -> Result<(Values, Plan), Erro
 /// attribute that would otherwise be empty (MUST attributes like `sn` and
 /// `cn`), and on an update follow their inputs by [`rederive`].
 fn derive(w: &mut Working<'_>, planning: Planning) -> Vec<Derivation> {
+    let mut notes = derive_computed(w, planning);
+    notes.extend(derive_defaults(w, planning));
+    notes
+}
+
+/// Computed attributes: the rendering of the values after the request.
+fn derive_computed(w: &mut Working<'_>, planning: Planning) -> Vec<Derivation> {
     let map = w.map;
     let mut notes = Vec::new();
     for (attr, t) in &map.computed {
@@ -771,6 +778,14 @@ fn derive(w: &mut Working<'_>, planning: Planning) -> Vec<Derivation> {
             outcome: new.map_or(Outcome::Removed, Outcome::Rendered),
         });
     }
+    notes
+}
+
+/// Defaults: fill an empty attribute; on an update, follow the inputs by
+/// [`rederive`].
+fn derive_defaults(w: &mut Working<'_>, planning: Planning) -> Vec<Derivation> {
+    let map = w.map;
+    let mut notes = Vec::new();
     for (attr, t) in &map.defaults {
         let changed = changed_inputs(w, t);
         let outcome = if w.get(attr).is_empty() {
@@ -789,6 +804,16 @@ fn derive(w: &mut Working<'_>, planning: Planning) -> Vec<Derivation> {
             None
         };
         let Some(outcome) = outcome else { continue };
+        // `sn` from `{name.familyName}`: the client changing the input is the
+        // client setting the attribute, nothing worth saying.
+        let own_input = t
+            .inputs()
+            .into_iter()
+            .filter_map(|i| map.fields.get(i))
+            .any(|f| f.ldap.eq_ignore_ascii_case(attr));
+        if outcome == Outcome::ClientSetsIt && own_input {
+            continue;
+        }
         if let Outcome::Filled(v) | Outcome::Rendered(v) = &outcome {
             w.set(attr, vec![v.clone()]);
         }
