@@ -242,3 +242,40 @@ pub async fn computed_attributes_follow_and_refuse_writes(server: Server) {
         .unwrap();
     assert_eq!(nick["mutability"], "readOnly", "{nick}");
 }
+
+/// check-config reads the syntaxes of the real server: a template that can
+/// render non-ASCII into `mail` (IA5String on both servers) is named with
+/// its key; the same template folded through `ascii` passes.
+pub async fn check_config_names_non_ascii_into_ia5(server: Server) {
+    let dir = super::ops::tempdir();
+    let path = dir.join("scim2ldap.toml");
+    let check = |template: &str| {
+        let text = config_text(server).replace(
+            "[users.defaults]",
+            &format!("[users.computed]\nmail = \"{template}\"\n\n[users.defaults]"),
+        );
+        std::fs::write(&path, text).unwrap();
+        let out = super::ops::command(
+            server,
+            &["check-config", "--config", path.to_str().unwrap()],
+        )
+        .output()
+        .unwrap();
+        (
+            out.status.code(),
+            String::from_utf8_lossy(&out.stdout).into_owned(),
+        )
+    };
+    let (code, text) = check("{userName | localpart}@example.com");
+    assert_eq!(code, Some(1), "{text}");
+    let problems: Vec<&str> = text.lines().filter(|l| l.starts_with("problem:")).collect();
+    assert_eq!(problems.len(), 1, "{text}");
+    assert!(
+        problems[0].starts_with("problem: users.computed.mail: ")
+            && problems[0].contains("| ascii"),
+        "{text}"
+    );
+    let (code, text) = check("{userName | localpart | ascii}@example.com");
+    assert_eq!(code, Some(0), "{text}");
+    assert_eq!(text.lines().last(), Some("ok"), "{text}");
+}

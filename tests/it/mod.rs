@@ -475,6 +475,7 @@ on_both_servers!(
     derived::client_formatted_name_is_kept,
     derived::unrelated_changes_leave_cn_alone,
     derived::computed_attributes_follow_and_refuse_writes,
+    derived::check_config_names_non_ascii_into_ia5,
     users::entra_user_cycle,
     users::update_each_mapped_attribute,
     users::duplicate_user_name_conflicts,

@@ -21,7 +21,7 @@ fn config_path(server: Server) -> String {
     )
 }
 
-fn command(server: Server, args: &[&str]) -> Command {
+pub(super) fn command(server: Server, args: &[&str]) -> Command {
     let mut c = Command::new(bin());
     c.args(args)
         .env("SCIM2LDAP_LDAP_URL", server.url())
@@ -141,7 +141,7 @@ pub async fn check_config_reports_the_server(server: Server) {
     assert!(String::from_utf8_lossy(&out.stderr).contains("urll"));
 }
 
-fn tempdir() -> std::path::PathBuf {
+pub(super) fn tempdir() -> std::path::PathBuf {
     let d = std::env::temp_dir().join(unique("scim2ldap-it"));
     std::fs::create_dir_all(&d).unwrap();
     d
