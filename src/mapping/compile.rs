@@ -71,6 +71,7 @@ pub fn compile(
     let naming = naming(kind, &rdn, &fields, p);
     let defaults = templates(&format!("{sec}.defaults"), &raw.defaults, &fields, p);
     let computed = templates(&format!("{sec}.computed"), &raw.computed, &fields, p);
+    computed_conflicts(sec, &rdn, &defaults, &computed, raw, p);
     // A field onto a computed attribute is read, never written: published
     // readOnly, refused on write.
     for f in &mut fields {
@@ -322,6 +323,36 @@ fn templates(
         }
     }
     out
+}
+
+/// A computed attribute is derived only: not also a default, not the RDN
+/// (an entry's name comes from the client), not the membership attribute.
+fn computed_conflicts(
+    sec: &str,
+    rdn: &str,
+    defaults: &[(String, Template)],
+    computed: &[(String, Template)],
+    raw: &file::Resource,
+    p: &mut Vec<String>,
+) {
+    for (attr, _) in computed {
+        let at = format!("{sec}.computed.{attr}");
+        if defaults.iter().any(|(d, _)| d.eq_ignore_ascii_case(attr)) {
+            p.push(format!("{at}: {attr} is also in [{sec}.defaults]; an attribute is either a default or computed"));
+        }
+        if attr.eq_ignore_ascii_case(rdn) {
+            p.push(format!(
+                "{at}: {attr} is the RDN attribute, which the client names"
+            ));
+        }
+        if raw
+            .members
+            .as_ref()
+            .is_some_and(|m| m.attribute.eq_ignore_ascii_case(attr))
+        {
+            p.push(format!("{at}: {attr} holds the members"));
+        }
+    }
 }
 
 /// The field a placeholder reads: by its configured key or by its path.

@@ -551,6 +551,19 @@ pub(crate) mod tests {
                 .any(|x| x.starts_with("users.computed.gecos: ") && x.contains("shout")),
             "{p:?}"
         );
+        let (_, p) = compile_one(
+            "base = \"ou=p,dc=x\"\nobject_classes = [\"person\"]\n[attributes]\nuserName = \"uid\"\n[defaults]\ncn = \"{userName}\"\n[computed]\ncn = \"{userName}\"\nuid = \"{userName | lower}\"\n",
+        );
+        assert!(
+            p.iter().any(|x| x.starts_with("users.computed.cn: ")
+                && x.contains("either a default or computed")),
+            "{p:?}"
+        );
+        assert!(
+            p.iter()
+                .any(|x| x.starts_with("users.computed.uid: ") && x.contains("RDN")),
+            "{p:?}"
+        );
     }
 
     #[test]
