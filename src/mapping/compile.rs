@@ -69,19 +69,7 @@ pub fn compile(
     let mut fields = fields(kind, raw, &schemas, extensions, p);
     schemas.extend(extension_schemas(extensions, &fields));
     let naming = naming(kind, &rdn, &fields, p);
-    let defaults = templates(&format!("{sec}.defaults"), &raw.defaults, &fields, p);
-    let computed = templates(&format!("{sec}.computed"), &raw.computed, &fields, p);
-    computed_conflicts(sec, &rdn, &defaults, &computed, raw, p);
-    // A field onto a computed attribute is read, never written: published
-    // readOnly, refused on write.
-    for f in &mut fields {
-        if computed
-            .iter()
-            .any(|(a, _)| a.eq_ignore_ascii_case(&f.ldap))
-        {
-            f.mutability = Mutability::ReadOnly;
-        }
-    }
+    let (defaults, computed) = derived(sec, &rdn, raw, &mut fields, p);
     let disable = disable(kind, raw, p);
     let password = password(kind, raw, p);
     if raw.member_of.is_some() && kind == ResourceKind::Group {
@@ -306,7 +294,7 @@ fn templates(
     table: &BTreeMap<String, file::OneOrMany>,
     fields: &[Field],
     p: &mut Vec<String>,
-) -> Vec<(String, Template)> {
+) -> Templates {
     let mut out = Vec::new();
     for (attr, texts) in table {
         let at = format!("{at_table}.{attr}");
@@ -323,6 +311,32 @@ fn templates(
         }
     }
     out
+}
+
+/// LDAP attribute → template, in configuration order.
+type Templates = Vec<(String, Template)>;
+
+/// `defaults` and `computed`. A field onto a computed attribute is read,
+/// never written: it becomes readOnly (published so, refused on write).
+fn derived(
+    sec: &str,
+    rdn: &str,
+    raw: &file::Resource,
+    fields: &mut [Field],
+    p: &mut Vec<String>,
+) -> (Templates, Templates) {
+    let defaults = templates(&format!("{sec}.defaults"), &raw.defaults, fields, p);
+    let computed = templates(&format!("{sec}.computed"), &raw.computed, fields, p);
+    computed_conflicts(sec, rdn, &defaults, &computed, raw, p);
+    for f in fields.iter_mut() {
+        if computed
+            .iter()
+            .any(|(a, _)| a.eq_ignore_ascii_case(&f.ldap))
+        {
+            f.mutability = Mutability::ReadOnly;
+        }
+    }
+    (defaults, computed)
 }
 
 /// A computed attribute is derived only: not also a default, not the RDN
