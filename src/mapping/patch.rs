@@ -767,7 +767,8 @@ fn derive_computed(w: &mut Working<'_>, planning: Planning) -> Vec<Derivation> {
         }
         let new = t.render(|i| after(w, i));
         let next: Vec<String> = new.iter().cloned().collect();
-        if planning == Planning::Update && same_values(map, attr, w.get(attr), &next) {
+        // Exactly as rendered: a case-only change of an input is written too.
+        if planning == Planning::Update && w.get(attr) == next.as_slice() {
             continue;
         }
         w.set(attr, next);
