@@ -160,6 +160,25 @@ fn check_map(map: &AttrMap, schema: &subschema::Subschema, problems: &mut Vec<St
             ));
         }
     }
+    problems.extend(syntax_problems(map, schema));
+}
+
+/// A template that can render non-ASCII text into an IA5String attribute
+/// would fail at the first user called José: one line naming the key.
+pub fn syntax_problems(map: &AttrMap, schema: &subschema::Subschema) -> Vec<String> {
+    let sec = crate::mapping::section(map.kind);
+    let tables = [("defaults", &map.defaults), ("computed", &map.computed)];
+    let mut out = Vec::new();
+    for (table, templates) in tables {
+        for (attr, t) in templates.iter() {
+            if schema.ia5.contains(&attr.to_ascii_lowercase()) && !t.renders_ascii() {
+                out.push(format!(
+                    "{sec}.{table}.{attr}: {attr} holds ASCII only (IA5String) but the template can render other characters; pipe its placeholders through | ascii (\"{{name.familyName | ascii}}\")"
+                ));
+            }
+        }
+    }
+    out
 }
 
 pub async fn run(config: Config) -> Result<ExitCode, ExitCode> {
@@ -264,5 +283,32 @@ mod tests {
                 );
             }
         }
+    }
+
+    /// A template that can render non-ASCII into an IA5String attribute is
+    /// named with its key; one piped through `ascii` passes.
+    #[test]
+    fn non_ascii_templates_into_ia5_attributes_are_problems() {
+        let text = example("openldap.toml").replace(
+            "[users.defaults]",
+            "[users.computed]\ngecos = \"{name.givenName} {name.familyName}\"\nhomeDirectory = \"/home/{userName | ascii | lower}\"\n\n[users.defaults]",
+        );
+        let c = Config::parse(&text, &Vars(SECRETS.to_vec())).unwrap();
+        let defs = [
+            "( 1.3.6.1.1.1.1.2 NAME 'gecos' EQUALITY caseIgnoreIA5Match SYNTAX 1.3.6.1.4.1.1466.115.121.1.26 SINGLE-VALUE )",
+            "( 1.3.6.1.1.1.1.3 NAME 'homeDirectory' EQUALITY caseExactIA5Match SYNTAX 1.3.6.1.4.1.1466.115.121.1.26 SINGLE-VALUE )",
+            "( 2.5.4.3 NAME ( 'cn' 'commonName' ) SUP name )",
+            "( 2.5.4.41 NAME 'name' EQUALITY caseIgnoreMatch SYNTAX 1.3.6.1.4.1.1466.115.121.1.15{32768} )",
+        ]
+        .map(str::to_owned);
+        let schema = subschema::Subschema {
+            ia5: subschema::ia5(&defs),
+            ..Default::default()
+        };
+        assert!(schema.ia5.contains("gecos") && !schema.ia5.contains("cn"));
+        let p = syntax_problems(&c.users, &schema);
+        assert_eq!(p.len(), 1, "{p:?}");
+        assert!(p[0].starts_with("users.computed.gecos: "), "{p:?}");
+        assert!(p[0].contains("| ascii"), "{p:?}");
     }
 }

@@ -159,6 +159,11 @@ pub struct Resource {
     /// for values the client may not send.
     #[serde(default)]
     pub defaults: BTreeMap<String, OneOrMany>,
+    /// LDAP attribute → template (or list of templates) for values that are
+    /// always derived: rendered on create, rendered again whenever an input
+    /// changes, removed when they render empty, and never written by a client.
+    #[serde(default)]
+    pub computed: BTreeMap<String, OneOrMany>,
     /// What `active=false` does (users only).
     pub disable: Option<Disable>,
     /// How `password` is written (users only).

@@ -59,6 +59,10 @@ impl<D: Directory> Directory for DryRun<D> {
         self.inner.capabilities()
     }
 
+    fn explain(&self, why: String) {
+        self.note(format!("(why) {why}"));
+    }
+
     async fn search(&self, s: Search) -> Result<Vec<Entry>, DirError> {
         self.note(format!(
             "search base={:?} scope={:?} filter={} attrs={:?}",

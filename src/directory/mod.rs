@@ -316,6 +316,10 @@ pub trait Directory: Send + Sync + 'static {
 
     /// True when a bound connection answers.
     fn ready(&self) -> impl Future<Output = bool> + Send;
+
+    /// Why a write is what it is (a derived value re-rendered or left
+    /// alone), for `explain`: only the dry run records it.
+    fn explain(&self, _why: String) {}
 }
 
 /// A shared directory is a directory (the pool is shared by the service and
@@ -378,6 +382,9 @@ impl<T: Directory> Directory for std::sync::Arc<T> {
     }
     fn ready(&self) -> impl Future<Output = bool> + Send {
         (**self).ready()
+    }
+    fn explain(&self, why: String) {
+        (**self).explain(why)
     }
 }
 

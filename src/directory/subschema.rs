@@ -30,7 +30,13 @@ pub struct Subschema {
     /// One attribute type without an ORDERING rule, to ask the server
     /// whether it sorts by the syntax instead (389-ds does).
     pub sort_probe: Option<String>,
+    /// Attribute types of IA5String syntax, own or inherited (`gecos`,
+    /// `homeDirectory`, `mail`): they hold ASCII only.
+    pub ia5: BTreeSet<String>,
 }
+
+/// The IA5String syntax (RFC 4517 §3.3.15).
+pub const IA5_STRING: &str = "1.3.6.1.4.1.1466.115.121.1.26";
 
 /// The syntax OID of a definition, without a length bound.
 fn syntax(definition: &str) -> Option<String> {
@@ -77,6 +83,15 @@ pub fn unmatchable(definitions: &[String]) -> BTreeSet<String> {
         .iter()
         .flat_map(|d| names(d))
         .filter(|n| !matchable.contains(n))
+        .collect()
+}
+
+/// Attribute types of IA5String syntax, following SUP chains.
+pub fn ia5(definitions: &[String]) -> BTreeSet<String> {
+    inherited(definitions, "SYNTAX")
+        .into_iter()
+        .filter(|(_, syntax)| syntax == IA5_STRING)
+        .map(|(name, _)| name)
         .collect()
 }
 
@@ -229,6 +244,7 @@ pub async fn read(dir: &impl Directory) -> Result<Subschema, DirError> {
         }
         s.sort_rules.extend(sortable);
         s.ordered.extend(ordered(e.values("attributeTypes")));
+        s.ia5.extend(ia5(e.values("attributeTypes")));
         let found = unmatchable(e.values("attributeTypes"));
         if s.unmatchable_probe.is_none() {
             let directory_string = e.values("attributeTypes").iter().find_map(|d| {

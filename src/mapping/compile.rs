@@ -5,6 +5,8 @@
 //! Every problem is appended to one list, one line each, so a config file
 //! is fixed in one pass.
 
+use std::collections::BTreeMap;
+
 use crate::config::file;
 use crate::ldap::Dn;
 use crate::scim::path::AttrPath;
@@ -12,7 +14,7 @@ use crate::scim::schema::{self, AttrDef, AttrType, Mutability, Returned, Schema}
 
 use super::{
     AttrMap, Disable, Field, MemberValue, Members, PasswordMode, Pinned, RefTarget, Template,
-    TemplatePart, section,
+    section,
 };
 use crate::scim::ResourceKind;
 
@@ -67,7 +69,7 @@ pub fn compile(
     let mut fields = fields(kind, raw, &schemas, extensions, p);
     schemas.extend(extension_schemas(extensions, &fields));
     let naming = naming(kind, &rdn, &fields, p);
-    let defaults = defaults(sec, raw, &fields, p);
+    let (defaults, computed) = derived(sec, &rdn, raw, &mut fields, p);
     let disable = disable(kind, raw, p);
     let password = password(kind, raw, p);
     if raw.member_of.is_some() && kind == ResourceKind::Group {
@@ -103,6 +105,7 @@ pub fn compile(
         fields,
         naming: naming.unwrap_or(0),
         defaults,
+        computed,
         disable,
         password,
         member_of: raw.member_of.clone(),
@@ -286,33 +289,101 @@ fn naming(kind: ResourceKind, rdn: &str, fields: &[Field], p: &mut Vec<String>) 
     naming
 }
 
-/// `defaults`: LDAP attribute → template alternatives.
-fn defaults(
-    sec: &str,
-    raw: &file::Resource,
+/// `defaults` and `computed`: LDAP attribute → template alternatives, every
+/// problem reported under the key (`users.defaults.cn: ...`).
+fn templates(
+    at_table: &str,
+    table: &BTreeMap<String, file::OneOrMany>,
     fields: &[Field],
     p: &mut Vec<String>,
-) -> Vec<(String, Template)> {
-    let mut defaults = Vec::new();
-    for (attr, texts) in &raw.defaults {
-        let at = format!("{sec}.defaults.{attr}");
+) -> Templates {
+    let mut out = Vec::new();
+    for (attr, texts) in table {
+        let at = format!("{at_table}.{attr}");
         if !valid_ldap_name(attr) {
             p.push(format!("{at}: {attr:?} is not an LDAP attribute name"));
         }
-        let texts = match texts {
-            file::OneOrMany::One(t) => vec![t.clone()],
-            file::OneOrMany::Many(v) => v.clone(),
+        let texts: Vec<&str> = match texts {
+            file::OneOrMany::One(t) => vec![t.as_str()],
+            file::OneOrMany::Many(v) => v.iter().map(String::as_str).collect(),
         };
-        let mut alternatives = Vec::new();
-        for text in &texts {
-            match parse_template(text, fields) {
-                Ok(t) => alternatives.push(t),
-                Err(e) => p.push(format!("{at}: {e}")),
-            }
+        match Template::parse(texts, |name| placeholder(name, fields)) {
+            Ok(t) => out.push((attr.clone(), t)),
+            Err(problems) => p.extend(problems.into_iter().map(|e| format!("{at}: {e}"))),
         }
-        defaults.push((attr.clone(), Template { alternatives }));
     }
-    defaults
+    out
+}
+
+/// LDAP attribute → template, in configuration order.
+type Templates = Vec<(String, Template)>;
+
+/// `defaults` and `computed`. A field onto a computed attribute is read,
+/// never written: it becomes readOnly (published so, refused on write).
+fn derived(
+    sec: &str,
+    rdn: &str,
+    raw: &file::Resource,
+    fields: &mut [Field],
+    p: &mut Vec<String>,
+) -> (Templates, Templates) {
+    let defaults = templates(&format!("{sec}.defaults"), &raw.defaults, fields, p);
+    let computed = templates(&format!("{sec}.computed"), &raw.computed, fields, p);
+    computed_conflicts(sec, rdn, &defaults, &computed, raw, p);
+    for f in fields.iter_mut() {
+        if computed
+            .iter()
+            .any(|(a, _)| a.eq_ignore_ascii_case(&f.ldap))
+        {
+            f.mutability = Mutability::ReadOnly;
+        }
+    }
+    (defaults, computed)
+}
+
+/// A computed attribute is derived only: not also a default, not the RDN
+/// (an entry's name comes from the client), not the membership attribute.
+fn computed_conflicts(
+    sec: &str,
+    rdn: &str,
+    defaults: &[(String, Template)],
+    computed: &[(String, Template)],
+    raw: &file::Resource,
+    p: &mut Vec<String>,
+) {
+    for (attr, _) in computed {
+        let at = format!("{sec}.computed.{attr}");
+        if defaults.iter().any(|(d, _)| d.eq_ignore_ascii_case(attr)) {
+            p.push(format!("{at}: {attr} is also in [{sec}.defaults]; an attribute is either a default or computed"));
+        }
+        if attr.eq_ignore_ascii_case(rdn) {
+            p.push(format!(
+                "{at}: {attr} is the RDN attribute, which the client names"
+            ));
+        }
+        if raw
+            .members
+            .as_ref()
+            .is_some_and(|m| m.attribute.eq_ignore_ascii_case(attr))
+        {
+            p.push(format!("{at}: {attr} holds the members"));
+        }
+    }
+}
+
+/// The field a placeholder reads: by its configured key or by its path.
+fn placeholder(name: &str, fields: &[Field]) -> Result<usize, String> {
+    let path = AttrPath::parse(name).map_err(|e| format!("placeholder {{{name}}}: {e}"))?;
+    fields
+        .iter()
+        .position(|f| {
+            f.key.eq_ignore_ascii_case(name)
+                || (f.attr.eq_ignore_ascii_case(&path.attr)
+                    && f.sub.as_deref().map(str::to_ascii_lowercase)
+                        == path.sub.as_deref().map(str::to_ascii_lowercase)
+                    && path.filter.is_none())
+        })
+        .ok_or_else(|| format!("placeholder {{{name}}} is not a mapped SCIM attribute"))
 }
 
 /// `disable`: users only; an attribute and a non-empty value.
@@ -839,36 +910,4 @@ fn collect_pins(f: &crate::scim::filter::Filter, out: &mut Vec<(String, Pinned)>
         }
         _ => false,
     }
-}
-
-fn parse_template(text: &str, fields: &[Field]) -> Result<Vec<TemplatePart>, String> {
-    let mut parts = Vec::new();
-    let mut rest = text;
-    while let Some(open) = rest.find('{') {
-        if open > 0 {
-            parts.push(TemplatePart::Text(rest[..open].to_owned()));
-        }
-        let after = &rest[open + 1..];
-        let close = after
-            .find('}')
-            .ok_or_else(|| format!("unclosed '{{' in {text:?}"))?;
-        let name = after[..close].trim();
-        let path = AttrPath::parse(name).map_err(|e| format!("placeholder {{{name}}}: {e}"))?;
-        let idx = fields
-            .iter()
-            .position(|f| {
-                f.key.eq_ignore_ascii_case(name)
-                    || (f.attr.eq_ignore_ascii_case(&path.attr)
-                        && f.sub.as_deref().map(str::to_ascii_lowercase)
-                            == path.sub.as_deref().map(str::to_ascii_lowercase)
-                        && path.filter.is_none())
-            })
-            .ok_or_else(|| format!("placeholder {{{name}}} is not a mapped SCIM attribute"))?;
-        parts.push(TemplatePart::Field(idx));
-        rest = &after[close + 1..];
-    }
-    if !rest.is_empty() {
-        parts.push(TemplatePart::Text(rest.to_owned()));
-    }
-    Ok(parts)
 }

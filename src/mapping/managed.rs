@@ -23,6 +23,8 @@ pub enum Role {
     Rdn,
     /// The target of a default template; the index into [`AttrMap::defaults`].
     Default(usize),
+    /// The target of a computed template; the index into [`AttrMap::computed`].
+    Computed(usize),
     /// The attribute `active=false` is stored in.
     Disable,
     /// The server-maintained `memberOf` style attribute.
@@ -42,7 +44,7 @@ pub struct Managed<'a> {
 /// copy, diffed, and spelled as configured in the changes.
 pub fn planned(role: Role) -> bool {
     match role {
-        Role::Field(_) | Role::Default(_) | Role::Disable => true,
+        Role::Field(_) | Role::Default(_) | Role::Computed(_) | Role::Disable => true,
         Role::Id
         | Role::Created
         | Role::Modified
@@ -62,13 +64,15 @@ pub fn identifies(role: Role) -> bool {
         | Role::Modified
         | Role::Field(_)
         | Role::Default(_)
+        | Role::Computed(_)
         | Role::Disable
         | Role::MemberOf => false,
     }
 }
 
-/// Read with a whole entry (defaults are derived, not read; the RDN is read
-/// through its field).
+/// Read with a whole entry (defaults and computed values are derived, not
+/// read — a field that maps onto one reads it; the RDN is read through its
+/// field).
 pub fn read(role: Role) -> bool {
     match role {
         Role::Id
@@ -79,14 +83,14 @@ pub fn read(role: Role) -> bool {
         | Role::Disable
         | Role::MemberOf
         | Role::VersionToken => true,
-        Role::Rdn | Role::Default(_) => false,
+        Role::Rdn | Role::Default(_) | Role::Computed(_) => false,
     }
 }
 
 impl AttrMap {
     /// Every LDAP attribute this map manages, in a stable order: the
     /// bookkeeping a read needs first, then the mapped fields, the RDN, the
-    /// default templates' targets, the disable attribute, memberOf and the
+    /// default and computed templates' targets, the disable attribute, memberOf and the
     /// version token. An attribute may appear under several roles.
     pub fn managed(&self) -> Vec<Managed<'_>> {
         let mut out = vec![
@@ -118,6 +122,10 @@ impl AttrMap {
         out.extend(self.defaults.iter().enumerate().map(|(i, (a, _))| Managed {
             ldap: a,
             role: Role::Default(i),
+        }));
+        out.extend(self.computed.iter().enumerate().map(|(i, (a, _))| Managed {
+            ldap: a,
+            role: Role::Computed(i),
         }));
         out.extend(self.disable.iter().map(|d| Managed {
             ldap: &d.attribute,
@@ -161,6 +169,7 @@ impl AttrMap {
             Role::Field(i) => Some(format!("{sec}.attributes.{:?}", self.fields[i].key)),
             Role::Rdn => Some(format!("{sec}.rdn")),
             Role::Default(i) => Some(format!("{sec}.defaults.{}", self.defaults[i].0)),
+            Role::Computed(i) => Some(format!("{sec}.computed.{}", self.computed[i].0)),
             Role::Disable => Some(format!("{sec}.disable")),
             Role::MemberOf => Some(format!("{sec}.member_of")),
             Role::VersionToken => Some(format!("{sec}.version_token")),
@@ -259,6 +268,9 @@ mod tests {
             }
             for i in 0..map.defaults.len() {
                 assert_eq!(role(Role::Default(i)), 1);
+            }
+            for i in 0..map.computed.len() {
+                assert_eq!(role(Role::Computed(i)), 1);
             }
             let with_setting = managed.iter().filter(|m| map.setting(m.role).is_some());
             assert_eq!(

@@ -19,12 +19,14 @@ pub mod managed;
 pub mod patch;
 pub mod resource;
 pub mod sort;
+pub mod template;
 pub mod unmapped;
 
 /// Kept so callers outside `mapping` and `scim` still compile; import
 /// [`crate::scim::ResourceKind`] instead.
 use crate::scim::ResourceKind;
 pub use compile::compile;
+pub use template::Template;
 
 use std::collections::BTreeMap;
 
@@ -151,20 +153,6 @@ pub struct Members {
     pub daemon_cleans_up: bool,
 }
 
-/// A default template: alternatives of text with `{scim.path}` placeholders;
-/// the first that renders non-empty wins.
-#[derive(Debug, Clone, PartialEq)]
-pub struct Template {
-    pub alternatives: Vec<Vec<TemplatePart>>,
-}
-
-#[derive(Debug, Clone, PartialEq)]
-pub enum TemplatePart {
-    Text(String),
-    /// Index into [`AttrMap::fields`].
-    Field(usize),
-}
-
 /// A compiled `[users]` or `[groups]` section.
 #[derive(Debug, Clone, PartialEq)]
 pub struct AttrMap {
@@ -179,8 +167,11 @@ pub struct AttrMap {
     pub fields: Vec<Field>,
     /// Index of the field that maps onto the RDN attribute.
     pub naming: usize,
-    /// LDAP attribute → template.
+    /// LDAP attribute → template: fills the attribute when it is empty and
+    /// follows its inputs while it still holds their rendering.
     pub defaults: Vec<(String, Template)>,
+    /// LDAP attribute → template: always derived, never written by a client.
+    pub computed: Vec<(String, Template)>,
     pub disable: Option<Disable>,
     pub password: Option<PasswordMode>,
     pub member_of: Option<String>,
@@ -200,6 +191,13 @@ pub const CREATED: &str = "createTimestamp";
 pub const MODIFIED: &str = "modifyTimestamp";
 
 impl AttrMap {
+    /// Whether an LDAP attribute is the target of a `computed` template.
+    pub fn is_computed(&self, ldap: &str) -> bool {
+        self.computed
+            .iter()
+            .any(|(a, _)| a.eq_ignore_ascii_case(ldap))
+    }
+
     /// Fields of a SCIM attribute, matched case-insensitively; `schema` None
     /// means "whichever schema has it".
     pub fn fields_of<'a, 'b>(
@@ -547,7 +545,29 @@ pub(crate) mod tests {
             "base = \"ou=p,dc=x\"\nobject_classes = [\"person\"]\n[attributes]\nuserName = \"uid\"\n[defaults]\ncn = \"{nickName}\"\n",
         );
         assert!(
-            p.iter().any(|x| x.contains("not a mapped SCIM attribute")),
+            p.iter().any(|x| x.starts_with("users.defaults.cn: ")
+                && x.contains("not a mapped SCIM attribute")),
+            "{p:?}"
+        );
+        let (_, p) = compile_one(
+            "base = \"ou=p,dc=x\"\nobject_classes = [\"person\"]\n[attributes]\nuserName = \"uid\"\n[computed]\ngecos = \"{userName | shout}\"\n",
+        );
+        assert!(
+            p.iter()
+                .any(|x| x.starts_with("users.computed.gecos: ") && x.contains("shout")),
+            "{p:?}"
+        );
+        let (_, p) = compile_one(
+            "base = \"ou=p,dc=x\"\nobject_classes = [\"person\"]\n[attributes]\nuserName = \"uid\"\n[defaults]\ncn = \"{userName}\"\n[computed]\ncn = \"{userName}\"\nuid = \"{userName | lower}\"\n",
+        );
+        assert!(
+            p.iter().any(|x| x.starts_with("users.computed.cn: ")
+                && x.contains("either a default or computed")),
+            "{p:?}"
+        );
+        assert!(
+            p.iter()
+                .any(|x| x.starts_with("users.computed.uid: ") && x.contains("RDN")),
             "{p:?}"
         );
     }
@@ -560,8 +580,9 @@ pub(crate) mod tests {
         assert_eq!(t.alternatives.len(), 3);
         assert!(
             t.alternatives[0]
+                .parts
                 .iter()
-                .any(|p| matches!(p, TemplatePart::Field(_)))
+                .any(|p| matches!(p, template::Part::Value { .. }))
         );
     }
 }

@@ -19,7 +19,7 @@ use crate::error::{Error, ScimType};
 use crate::ldap::{Dn, Entry, Mod};
 use crate::mapping::as_bool;
 use crate::mapping::resource::{Desired, Elements, Values, leaves, to_ldap};
-use crate::mapping::{AttrMap, Field, Refs, TemplatePart, managed};
+use crate::mapping::{AttrMap, Field, Refs, Template, managed};
 use crate::scim::ResourceKind;
 use crate::scim::filter::{CompareOp, Filter, Value as Literal};
 use crate::scim::patch::{Op, Operation};
@@ -35,6 +35,76 @@ pub struct Plan {
     pub rename: Option<String>,
     /// Set through the Password Modify extended operation after the write.
     pub password: Option<SecretString>,
+    /// What the derived and computed values did, for `explain`.
+    pub derivations: Vec<Derivation>,
+}
+
+/// Where a derived value comes from.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Derived {
+    /// `[users.defaults]`: fills an empty attribute, follows its inputs.
+    Default,
+    /// `[users.computed]`: always the rendering of its inputs.
+    Computed,
+}
+
+/// What a write did with one derived or computed attribute.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Derivation {
+    pub attribute: String,
+    pub derived: Derived,
+    /// The SCIM paths of the template's inputs this request changed.
+    pub changed: Vec<String>,
+    pub outcome: Outcome,
+}
+
+/// One line for `explain`: what happened to the attribute and why.
+impl std::fmt::Display for Derivation {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        let kind = match self.derived {
+            Derived::Default => "default",
+            Derived::Computed => "computed",
+        };
+        let a = &self.attribute;
+        let because = if self.changed.is_empty() {
+            String::new()
+        } else {
+            format!(" because {} changed", self.changed.join(", "))
+        };
+        match &self.outcome {
+            Outcome::Filled(v) => write!(f, "{kind} {a}: filled with {v:?}: it would be empty"),
+            Outcome::Rendered(v) if self.derived == Derived::Computed => {
+                write!(f, "{kind} {a}: re-rendered as {v:?}{because}")
+            }
+            Outcome::Rendered(v) => write!(
+                f,
+                "{kind} {a}: re-rendered as {v:?}{because}, and it held the old rendering"
+            ),
+            Outcome::Removed => write!(f, "{kind} {a}: removed{because}: it renders empty"),
+            Outcome::ClientValueKept => write!(
+                f,
+                "{kind} {a}: left alone{because}: it holds a value the template did not render (the client's)"
+            ),
+            Outcome::ClientSetsIt => {
+                write!(f, "{kind} {a}: left alone: this request sets it itself")
+            }
+        }
+    }
+}
+
+/// The re-derivation rule's verdict for one attribute.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Outcome {
+    /// The attribute was empty and is filled with this rendering.
+    Filled(String),
+    /// It held the old rendering (or is computed): it gets the new one.
+    Rendered(String),
+    /// A computed attribute whose template now renders empty.
+    Removed,
+    /// It holds a value the template did not render: the client's, kept.
+    ClientValueKept,
+    /// The client sets it in this same request: the client's value wins.
+    ClientSetsIt,
 }
 
 impl Plan {
@@ -492,9 +562,45 @@ fn writable_fields<'a>(map: &'a AttrMap, path: &AttrPath) -> Result<Vec<&'a Fiel
         ));
     }
     if let Some(f) = fields.iter().find(|f| f.mutability == Mutability::ReadOnly) {
-        return Err(mutability(format!("{} is read-only", f.path_text())));
+        return Err(mutability(read_only(map, f)));
     }
     Ok(fields)
+}
+
+/// Why a field cannot be written, naming its SCIM path.
+fn read_only(map: &AttrMap, f: &Field) -> String {
+    if map.is_computed(&f.ldap) {
+        format!(
+            "{} is read-only: its LDAP attribute {} is computed ([{}.computed])",
+            f.path_text(),
+            f.ldap,
+            crate::mapping::section(map.kind)
+        )
+    } else {
+        format!("{} is read-only", f.path_text())
+    }
+}
+
+/// A POST or PUT may carry a computed attribute only as it is rendered (a
+/// PUT echoing what GET showed); any other value is a client writing it.
+fn check_computed(
+    map: &AttrMap,
+    values: &Values,
+    sent: &[(String, String, Vec<String>)],
+) -> Result<(), Error> {
+    for (path, ldap, vals) in sent {
+        let now = values
+            .get(&ldap.to_ascii_lowercase())
+            .map(Vec::as_slice)
+            .unwrap_or(&[]);
+        if !vals.is_empty() && !same_values(map, ldap, now, vals) {
+            return Err(mutability(format!(
+                "{path} is read-only: its LDAP attribute {ldap} is computed ([{}.computed])",
+                crate::mapping::section(map.kind)
+            )));
+        }
+    }
+    Ok(())
 }
 
 /// Entra's older remove form, `remove` with a value: these values go
@@ -611,22 +717,6 @@ fn same_value(f: &Field, a: &str, b: &str) -> bool {
     value_key(f, a) == value_key(f, b)
 }
 
-fn render(w: &Working<'_>, parts: &[TemplatePart]) -> Option<String> {
-    let mut s = String::new();
-    for p in parts {
-        match p {
-            TemplatePart::Text(t) => s.push_str(t),
-            TemplatePart::Field(i) => {
-                if let Some(v) = w.map.fields.get(*i).and_then(|f| w.get(&f.ldap).first()) {
-                    s.push_str(v);
-                }
-            }
-        }
-    }
-    let collapsed = s.split_whitespace().collect::<Vec<_>>().join(" ");
-    (!collapsed.is_empty()).then_some(collapsed)
-}
-
 /// Whether a plan makes a new entry or changes one.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 enum Planning {
@@ -639,11 +729,12 @@ enum Planning {
 /// The steps every plan ends with: defaults, the placeholder member, the
 /// naming check, immutables, then (for an update) the rename and the diff.
 fn finish(mut w: Working<'_>, planning: Planning) -> Result<(Values, Plan), Error> {
-    fill_defaults(&mut w);
+    let derivations = derive(&mut w, planning);
     keep_placeholder(&mut w);
     let name = naming_value(&w)?;
     let mut plan = Plan {
         password: w.password.take(),
+        derivations,
         ..Plan::default()
     };
     if planning == Planning::Update {
@@ -654,16 +745,182 @@ fn finish(mut w: Working<'_>, planning: Planning) -> Result<(Values, Plan), Erro
     Ok((w.values, plan))
 }
 
-/// Defaults fill attributes that would otherwise be empty (MUST attributes
-/// like sn and cn), on create and whenever a change empties them.
-fn fill_defaults(w: &mut Working<'_>) {
-    for (attr, t) in &w.map.defaults {
-        if w.get(attr).is_empty() {
-            if let Some(v) = t.alternatives.iter().find_map(|parts| render(w, parts)) {
-                w.set(attr, vec![v]);
-            }
+/// The derived values, in one step. Computed attributes are the rendering
+/// of the values after the request (on create, and on an update that changes
+/// one of their inputs; removed when they render empty). Defaults fill an
+/// attribute that would otherwise be empty (MUST attributes like `sn` and
+/// `cn`), and on an update follow their inputs by [`rederive`].
+fn derive(w: &mut Working<'_>, planning: Planning) -> Vec<Derivation> {
+    let mut notes = derive_computed(w, planning);
+    notes.extend(derive_defaults(w, planning));
+    notes
+}
+
+/// Computed attributes: the rendering of the values after the request.
+fn derive_computed(w: &mut Working<'_>, planning: Planning) -> Vec<Derivation> {
+    let map = w.map;
+    let mut notes = Vec::new();
+    for (attr, t) in &map.computed {
+        let changed = changed_inputs(w, t);
+        if planning == Planning::Update && changed.is_empty() {
+            continue;
         }
+        let new = t.render(|i| after(w, i));
+        let next: Vec<String> = new.iter().cloned().collect();
+        // Exactly as rendered: a case-only change of an input is written too.
+        if planning == Planning::Update && w.get(attr) == next.as_slice() {
+            continue;
+        }
+        w.set(attr, next);
+        notes.push(Derivation {
+            attribute: attr.clone(),
+            derived: Derived::Computed,
+            changed,
+            outcome: new.map_or(Outcome::Removed, Outcome::Rendered),
+        });
     }
+    notes
+}
+
+/// Defaults: fill an empty attribute; on an update, follow the inputs by
+/// [`rederive`].
+fn derive_defaults(w: &mut Working<'_>, planning: Planning) -> Vec<Derivation> {
+    let map = w.map;
+    let mut notes = Vec::new();
+    for (attr, t) in &map.defaults {
+        let changed = changed_inputs(w, t);
+        let outcome = if w.get(attr).is_empty() {
+            t.render(|i| after(w, i)).map(Outcome::Filled)
+        } else if planning == Planning::Update && !changed.is_empty() {
+            let key = attr.to_ascii_lowercase();
+            let before = w.current.get(&key).map(Vec::as_slice).unwrap_or(&[]);
+            rederive(
+                matching(map, attr),
+                before,
+                w.get(attr),
+                t.render(|i| before_request(w, i)).as_deref(),
+                t.render(|i| after(w, i)).as_deref(),
+            )
+        } else {
+            None
+        };
+        let Some(outcome) = outcome else { continue };
+        // `sn` from `{name.familyName}`: the client changing the input is the
+        // client setting the attribute, nothing worth saying.
+        let own_input = t
+            .inputs()
+            .into_iter()
+            .filter_map(|i| map.fields.get(i))
+            .any(|f| f.ldap.eq_ignore_ascii_case(attr));
+        if outcome == Outcome::ClientSetsIt && own_input {
+            continue;
+        }
+        if let Outcome::Filled(v) | Outcome::Rendered(v) = &outcome {
+            w.set(attr, vec![v.clone()]);
+        }
+        notes.push(Derivation {
+            attribute: attr.clone(),
+            derived: Derived::Default,
+            changed,
+            outcome,
+        });
+    }
+    notes
+}
+
+/// How an attribute's values compare.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum Matching {
+    /// caseIgnore: the default for names.
+    CaseIgnore,
+    CaseExact,
+}
+
+/// The matching of a derived attribute: a field's when one maps onto it,
+/// caseIgnore otherwise.
+fn matching(map: &AttrMap, attr: &str) -> Matching {
+    let exact = map
+        .fields
+        .iter()
+        .any(|f| f.ldap.eq_ignore_ascii_case(attr) && f.case_exact);
+    if exact {
+        Matching::CaseExact
+    } else {
+        Matching::CaseIgnore
+    }
+}
+
+/// Two values equal under `m`, whitespace runs collapsed.
+fn matches(m: Matching, a: &str, b: &str) -> bool {
+    let norm = |s: &str| {
+        let s = s.split_whitespace().collect::<Vec<_>>().join(" ");
+        match m {
+            Matching::CaseIgnore => s.to_lowercase(),
+            Matching::CaseExact => s,
+        }
+    };
+    norm(a) == norm(b)
+}
+
+fn same_values(map: &AttrMap, attr: &str, a: &[String], b: &[String]) -> bool {
+    let m = matching(map, attr);
+    a.len() == b.len() && a.iter().zip(b).all(|(x, y)| matches(m, x, y))
+}
+
+/// The re-derivation rule for one default on an update that changed an
+/// input of its template, needing nothing but the entry and the change:
+/// `before` and `now` are the attribute's values in the entry and after the
+/// client's operations, `old` and `new` the template rendered from each.
+/// When the client did not touch the attribute and it holds exactly the old
+/// rendering, it was derived, and it gets the new one; otherwise it is the
+/// client's and stays. `None`: nothing to write or say (the rendering did
+/// not change, or renders empty now — a default is never removed).
+pub(crate) fn rederive(
+    m: Matching,
+    before: &[String],
+    now: &[String],
+    old: Option<&str>,
+    new: Option<&str>,
+) -> Option<Outcome> {
+    let untouched = before.len() == now.len() && before.iter().zip(now).all(|(a, b)| a == b);
+    if !untouched {
+        return Some(Outcome::ClientSetsIt);
+    }
+    let derived = matches!((before, old), ([one], Some(old)) if matches(m, one, old));
+    if !derived {
+        return Some(Outcome::ClientValueKept);
+    }
+    let new = new?;
+    let held = before.first().map(String::as_str).unwrap_or_default();
+    (held != new).then(|| Outcome::Rendered(new.to_owned()))
+}
+
+/// A field's first value after the request.
+fn after<'w>(w: &'w Working<'_>, field: usize) -> Option<&'w str> {
+    let f = w.map.fields.get(field)?;
+    w.get(&f.ldap).first().map(String::as_str)
+}
+
+/// A field's first value in the entry before the request.
+fn before_request<'w>(w: &'w Working<'_>, field: usize) -> Option<&'w str> {
+    let f = w.map.fields.get(field)?;
+    w.current
+        .get(&f.ldap.to_ascii_lowercase())
+        .and_then(|v| v.first())
+        .map(String::as_str)
+}
+
+/// The SCIM paths of a template's inputs whose values the request changed.
+fn changed_inputs(w: &Working<'_>, t: &Template) -> Vec<String> {
+    t.inputs()
+        .into_iter()
+        .filter_map(|i| w.map.fields.get(i))
+        .filter(|f| {
+            let key = f.ldap.to_ascii_lowercase();
+            w.current.get(&key).map(Vec::as_slice).unwrap_or(&[]) != w.get(&key)
+        })
+        .map(Field::path_text)
+        .collect()
 }
 
 /// groupOfNames needs a member: keep the placeholder exactly when nothing
@@ -786,7 +1043,13 @@ fn diff_one(map: &AttrMap, key: &str, old: &[String], new: &[String], mods: &mut
             .fields
             .iter()
             .any(|f| f.ldap.eq_ignore_ascii_case(key) && !f.multi);
-    if !multi || new.is_empty() || single_swap {
+    // A derived value is one rendering: it replaces whatever was there.
+    let derived = map.is_computed(key)
+        || map
+            .defaults
+            .iter()
+            .any(|(a, _)| a.eq_ignore_ascii_case(key));
+    if !multi || new.is_empty() || single_swap || derived {
         mods.push(Mod::Replace(name, new.to_vec()));
         return;
     }
@@ -971,13 +1234,11 @@ pub fn plan_replace(map: &AttrMap, current: &Entry, desired: Desired) -> Result<
         ));
     }
     w.password = desired.password;
-    // Defaults are recomputed from what this PUT says, not kept from before.
-    for (attr, _) in &map.defaults {
-        if !map.fields.iter().any(|f| f.ldap.eq_ignore_ascii_case(attr)) {
-            w.set(attr, Vec::new());
-        }
-    }
-    finish(w, Planning::Update).map(|(_, plan)| plan)
+    // Defaults the PUT does not map follow its values by the re-derivation
+    // rule, like a PATCH's.
+    let (values, plan) = finish(w, Planning::Update)?;
+    check_computed(map, &values, &desired.computed)?;
+    Ok(plan)
 }
 
 /// POST: the entry to add.
@@ -996,6 +1257,7 @@ pub fn plan_create(map: &AttrMap, desired: Desired) -> Result<NewEntry, Error> {
     }
     w.password = desired.password;
     let (values, plan) = finish(w, Planning::Create)?;
+    check_computed(map, &values, &desired.computed)?;
     let naming = map.naming_field();
     let name = values
         .get(&naming.ldap.to_ascii_lowercase())
@@ -1178,10 +1440,14 @@ mod tests {
             m.contains(&Mod::Replace("employeeNumber".into(), s(&["7"]))),
             "{m:?}"
         );
-        // Complex replace leaves unmentioned sub-attributes alone.
+        // Complex replace leaves unmentioned sub-attributes alone (cn held
+        // the rendering of its default, so it follows the given name).
         assert_eq!(
             mods(json!([{"op": "replace", "path": "name", "value": {"givenName": "Al"}}])),
-            [Mod::Replace("givenName".into(), s(&["Al"]))]
+            [
+                Mod::Replace("cn".into(), s(&["Al Smith"])),
+                Mod::Replace("givenName".into(), s(&["Al"]))
+            ]
         );
         // Removing what is absent is not an error and writes nothing.
         assert!(
@@ -1634,5 +1900,223 @@ mod tests {
         // Immutable kept when omitted.
         assert!(!p.mods.iter().any(|m| m.attr() == "scimOrderCard"));
         assert!(p.rename.is_none());
+    }
+
+    /// Alice's entry with `cn` as given.
+    fn user_with_cn(cn: &str) -> Entry {
+        let mut e = user();
+        e.attrs.insert("cn".to_owned(), vec![cn.to_owned()]);
+        e
+    }
+
+    /// Case, stored cn, operations, cn written, the rule's verdict.
+    type Row<'a> = (
+        &'a str,
+        &'a str,
+        &'a Value,
+        Option<&'a str>,
+        Option<Outcome>,
+    );
+
+    /// The re-derivation rule, through whole plans: what a request writes to
+    /// `cn` (a default of givenName and familyName, and the target of
+    /// name.formatted) for each kind of stored value and change.
+    #[test]
+    fn defaults_follow_their_inputs_unless_the_client_set_them() {
+        let c = openldap();
+        let surname = json!([{"op": "Replace", "path": "name.familyName", "value": "Jones"}]);
+        let pathless = json!([{"op": "Replace", "value": {"name.familyName": "Jones"}}]);
+        let title = json!([{"op": "Replace", "path": "title", "value": "Boss"}]);
+        let both = json!([{"op": "Replace", "path": "name.familyName", "value": "Jones"},
+            {"op": "Replace", "path": "name.formatted", "value": "Ally J"}]);
+        let case_only = json!([{"op": "Replace", "path": "name.familyName", "value": "smith"}]);
+        #[rustfmt::skip]
+        let table: [Row<'_>; 7] = [
+            ("derived, re-rendered", "Alice Smith", &surname, Some("Alice Jones"), Some(Outcome::Rendered("Alice Jones".into()))),
+            ("derived, matched caseIgnore and collapsed", "alice   SMITH", &pathless, Some("Alice Jones"), Some(Outcome::Rendered("Alice Jones".into()))),
+            ("derived, case-only change re-rendered", "Alice Smith", &case_only, Some("Alice smith"), Some(Outcome::Rendered("Alice smith".into()))),
+            ("client-set, kept", "Dr. Alice Smith", &surname, None, Some(Outcome::ClientValueKept)),
+            ("unrelated change, nothing", "Alice Smith", &title, None, None),
+            ("client sets it now, client wins", "Alice Smith", &both, Some("Ally J"), Some(Outcome::ClientSetsIt)),
+            ("client-set, path-less form, kept", "Dr. Alice Smith", &pathless, None, Some(Outcome::ClientValueKept)),
+        ];
+        for (case, cn, ops, written, outcome) in table {
+            let ops = parse(&json!({"schemas": [crate::scim::patch::PATCH_OP], "Operations": ops}))
+                .unwrap();
+            let plan = plan_patch(&c.users, &user_with_cn(cn), &ops, &refs()).unwrap();
+            let cn_mods: Vec<&Mod> = plan.mods.iter().filter(|m| m.attr() == "cn").collect();
+            match written {
+                Some(v) => assert_eq!(cn_mods, [&Mod::Replace("cn".into(), s(&[v]))], "{case}"),
+                None => assert!(cn_mods.is_empty(), "{case}: {:?}", plan.mods),
+            }
+            let note = plan.derivations.iter().find(|d| d.attribute == "cn");
+            assert_eq!(note.map(|d| d.outcome.clone()), outcome, "{case}");
+            if let Some(d) = note {
+                assert_eq!(d.derived, Derived::Default, "{case}");
+                assert!(
+                    d.changed.contains(&"name.familyName".to_owned()),
+                    "{case}: {d:?}"
+                );
+            }
+        }
+    }
+
+    #[test]
+    fn the_rule_alone() {
+        let m = Matching::CaseIgnore;
+        let one = |v: &str| vec![v.to_owned()];
+        // Held the old rendering, untouched: the new one.
+        assert_eq!(
+            rederive(m, &one("A B"), &one("A B"), Some("a  b"), Some("A C")),
+            Some(Outcome::Rendered("A C".into()))
+        );
+        // Case-exact attributes compare exactly.
+        assert_eq!(
+            rederive(
+                Matching::CaseExact,
+                &one("a b"),
+                &one("a b"),
+                Some("A B"),
+                Some("A C")
+            ),
+            Some(Outcome::ClientValueKept)
+        );
+        // Renders empty now: a default is never removed.
+        assert_eq!(
+            rederive(m, &one("A B"), &one("A B"), Some("A B"), None),
+            None
+        );
+        // Same rendering: nothing to write.
+        assert_eq!(
+            rederive(m, &one("A B"), &one("A B"), Some("A B"), Some("A B")),
+            None
+        );
+        // Two values are no rendering.
+        let two = vec!["A B".to_owned(), "x".to_owned()];
+        assert_eq!(
+            rederive(m, &two, &two, Some("A B"), Some("A C")),
+            Some(Outcome::ClientValueKept)
+        );
+        // Changed by the request.
+        assert_eq!(
+            rederive(m, &one("A B"), &one("Z"), Some("A B"), Some("A C")),
+            Some(Outcome::ClientSetsIt)
+        );
+    }
+
+    #[test]
+    fn put_rederives_like_patch() {
+        let c = openldap();
+        let body = json!({"schemas": ["urn:ietf:params:scim:schemas:core:2.0:User"], "userName": "alice",
+            "name": {"givenName": "Alice", "familyName": "Jones"}, "urn:ietf:params:scim:schemas:extension:contactify:2.0:User": {"orderCard": true}});
+        let d = desired(&c.users, &body, &refs()).unwrap();
+        let p = plan_replace(&c.users, &user(), d).unwrap();
+        assert!(
+            p.mods
+                .contains(&Mod::Replace("cn".into(), s(&["Alice Jones"]))),
+            "{:?}",
+            p.mods
+        );
+        // The client's own formatted name stays through a PUT.
+        let body = json!({"schemas": ["urn:ietf:params:scim:schemas:core:2.0:User"], "userName": "alice",
+            "name": {"givenName": "Alice", "familyName": "Jones", "formatted": "Dr. Alice Smith"}});
+        let d = desired(&c.users, &body, &refs()).unwrap();
+        let p = plan_replace(&c.users, &user_with_cn("Dr. Alice Smith"), d).unwrap();
+        assert!(!p.mods.iter().any(|m| m.attr() == "cn"), "{:?}", p.mods);
+    }
+
+    fn with_computed() -> crate::config::Config {
+        let text = crate::config::tests::example("openldap.toml").replace(
+            "[users.defaults]",
+            "[users.computed]\ndescription = \"{name.givenName|ascii} {name.familyName|ascii}\"\n\n[users.defaults]",
+        ).replace("\"name.formatted\" = \"cn\"", "\"name.formatted\" = \"cn\"\nnickName = \"description\"");
+        crate::config::Config::parse(
+            &text,
+            &crate::config::tests::Vars(crate::config::tests::SECRETS.to_vec()),
+        )
+        .unwrap()
+    }
+
+    #[test]
+    fn computed_attributes_are_rendered_followed_and_never_written() {
+        let c = with_computed();
+        let body = json!({"schemas": ["urn:ietf:params:scim:schemas:core:2.0:User"], "userName": "jose",
+            "name": {"givenName": "José", "familyName": "Müller"}});
+        let n = plan_create(&c.users, desired(&c.users, &body, &refs()).unwrap()).unwrap();
+        let description = n
+            .attrs
+            .iter()
+            .find(|(k, _)| k == "description")
+            .map(|(_, v)| v.clone());
+        assert_eq!(description, Some(s(&["Jose Muller"])));
+        // Re-rendered when an input changes; untouched otherwise.
+        let mut entry = user();
+        entry
+            .attrs
+            .insert("description".into(), s(&["Alice Smith"]));
+        let ops = parse(
+            &json!({"schemas": [crate::scim::patch::PATCH_OP], "Operations":
+            [{"op": "Replace", "path": "name.familyName", "value": "Jöns"}]}),
+        )
+        .unwrap();
+        let p = plan_patch(&c.users, &entry, &ops, &refs()).unwrap();
+        assert!(
+            p.mods
+                .contains(&Mod::Replace("description".into(), s(&["Alice Jons"]))),
+            "{:?}",
+            p.mods
+        );
+        let ops = parse(
+            &json!({"schemas": [crate::scim::patch::PATCH_OP], "Operations":
+            [{"op": "Replace", "path": "title", "value": "Boss"}]}),
+        )
+        .unwrap();
+        let p = plan_patch(&c.users, &entry, &ops, &refs()).unwrap();
+        assert_eq!(p.mods, [Mod::Replace("title".into(), s(&["Boss"]))]);
+        // Removed when it renders empty.
+        let ops = parse(&json!({"schemas": [crate::scim::patch::PATCH_OP], "Operations":
+            [{"op": "Remove", "path": "name.familyName"}, {"op": "Remove", "path": "name.givenName"}]})).unwrap();
+        let p = plan_patch(&c.users, &entry, &ops, &refs()).unwrap();
+        assert!(
+            p.mods.contains(&Mod::Replace("description".into(), vec![])),
+            "{:?}",
+            p.mods
+        );
+        // Written by the client: 400 mutability naming the SCIM attribute.
+        let ops = parse(
+            &json!({"schemas": [crate::scim::patch::PATCH_OP], "Operations":
+            [{"op": "Replace", "path": "nickName", "value": "x"}]}),
+        )
+        .unwrap();
+        let e = plan_patch(&c.users, &entry, &ops, &refs()).unwrap_err();
+        assert!(
+            matches!(
+                e,
+                Error::BadRequest {
+                    scim_type: ScimType::Mutability,
+                    ..
+                }
+            ),
+            "{e:?}"
+        );
+        assert!(e.to_string().contains("nickName"), "{e}");
+        let body = json!({"schemas": ["urn:ietf:params:scim:schemas:core:2.0:User"], "userName": "jose",
+            "nickName": "mine", "name": {"givenName": "José", "familyName": "Müller"}});
+        let e = plan_create(&c.users, desired(&c.users, &body, &refs()).unwrap()).unwrap_err();
+        assert!(
+            matches!(
+                e,
+                Error::BadRequest {
+                    scim_type: ScimType::Mutability,
+                    ..
+                }
+            ),
+            "{e:?}"
+        );
+        assert!(e.to_string().contains("nickName"), "{e}");
+        // Sent exactly as rendered (a PUT echoing a GET): accepted.
+        let body = json!({"schemas": ["urn:ietf:params:scim:schemas:core:2.0:User"], "userName": "jose",
+            "nickName": "Jose Muller", "name": {"givenName": "José", "familyName": "Müller"}});
+        assert!(plan_create(&c.users, desired(&c.users, &body, &refs()).unwrap()).is_ok());
     }
 }

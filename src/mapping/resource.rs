@@ -33,6 +33,10 @@ pub struct Desired {
     /// What the body held that no field stores, left out under
     /// `unmapped = "ignore"` (SCIM paths, first-seen order, no repeats).
     pub ignored: Vec<String>,
+    /// Values sent for fields whose LDAP attribute is computed: SCIM path,
+    /// LDAP attribute, values. A write refuses them unless they are what the
+    /// template renders (a PUT echoing a GET).
+    pub computed: Vec<(String, String, Vec<String>)>,
 }
 
 /// Case-insensitive key look-up (SCIM attribute names are case-insensitive).
@@ -547,7 +551,8 @@ pub fn desired(map: &AttrMap, res: &Value, refs: &Refs) -> Result<Desired, Error
         let Some(v) = container(map, f, obj).and_then(|c| get_ci(c, &f.attr)) else {
             continue;
         };
-        if f.mutability == Mutability::ReadOnly {
+        let computed = map.is_computed(&f.ldap);
+        if f.mutability == Mutability::ReadOnly && !computed {
             continue;
         }
         let mut vals: Vec<String> = Vec::new();
@@ -556,6 +561,10 @@ pub fn desired(map: &AttrMap, res: &Value, refs: &Refs) -> Result<Desired, Error
             if !s.is_empty() && !vals.iter().any(|x| x.eq_ignore_ascii_case(&s)) {
                 vals.push(s);
             }
+        }
+        if computed {
+            out.computed.push((f.path_text(), f.ldap.clone(), vals));
+            continue;
         }
         if vals.len() > 1 && !f.multi {
             return Err(Error::invalid_value(format!(
@@ -877,8 +886,9 @@ pub fn attributes_for(map: &AttrMap, projection: &Projection) -> Vec<String> {
         Role::Disable => projection.wants(core, "active", None, false),
         Role::MemberOf => projection.wants(core, "groups", Some("value"), false),
         // Only writes compare the token; the RDN is read through its field,
-        // defaults are derived.
-        Role::VersionToken | Role::Rdn | Role::Default(_) => false,
+        // defaults and computed values are derived (a field mapped onto one
+        // reads it).
+        Role::VersionToken | Role::Rdn | Role::Default(_) | Role::Computed(_) => false,
     };
     let out = map.managed().into_iter().filter(wanted);
     super::dedup_ci(out.map(|m| m.ldap.to_owned()).collect())

@@ -102,6 +102,7 @@ impl<D: Directory> Service<D> {
                 );
                 let (entry, refs) = (entry?, refs?);
                 let plan = plan_patch(map, &entry, ops, &refs)?;
+                self.explain_derivations(&plan);
                 let pre = self.precondition(map, &entry, if_match)?;
                 let changed = plan.changed_attributes();
                 let disabled = Self::disables(map, &plan.mods);
@@ -143,6 +144,13 @@ impl<D: Directory> Service<D> {
     }
 
     /// Whether a user's modifications set the disabled marker.
+    /// Tells `explain` what the plan did with derived values and why.
+    fn explain_derivations(&self, plan: &crate::mapping::patch::Plan) {
+        for d in &plan.derivations {
+            self.dir.explain(d.to_string());
+        }
+    }
+
     fn disables(map: &AttrMap, mods: &[Mod]) -> bool {
         map.kind == ResourceKind::User
             && map.disable.as_ref().is_some_and(|d| {
@@ -185,6 +193,7 @@ impl<D: Directory> Service<D> {
                     self.note_ignored(kind, &ignored);
                 }
                 let plan = plan_replace(map, &entry, desired)?;
+                self.explain_derivations(&plan);
                 let pre = self.precondition(map, &entry, if_match)?;
                 let changed = plan.changed_attributes();
                 let after = if plan.is_noop() {

@@ -6,6 +6,7 @@
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic, dead_code)]
 
 mod clients;
+mod derived;
 mod faults;
 mod frontend;
 mod groups;
@@ -472,6 +473,11 @@ macro_rules! on_both_servers {
 
 on_both_servers!(
     users::entra_test_connection,
+    derived::cn_follows_the_surname,
+    derived::client_formatted_name_is_kept,
+    derived::unrelated_changes_leave_cn_alone,
+    derived::computed_attributes_follow_and_refuse_writes,
+    derived::check_config_names_non_ascii_into_ia5,
     users::entra_user_cycle,
     users::update_each_mapped_attribute,
     users::duplicate_user_name_conflicts,

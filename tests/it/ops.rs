@@ -21,7 +21,7 @@ fn config_path(server: Server) -> String {
     )
 }
 
-fn command(server: Server, args: &[&str]) -> Command {
+pub(super) fn command(server: Server, args: &[&str]) -> Command {
     let mut c = Command::new(bin());
     c.args(args)
         .env("SCIM2LDAP_LDAP_URL", server.url())
@@ -132,14 +132,14 @@ pub async fn check_config_reports_the_server(server: Server) {
     assert!(String::from_utf8_lossy(&out.stderr).contains("urll"));
 }
 
-fn tempdir() -> std::path::PathBuf {
+pub(super) fn tempdir() -> std::path::PathBuf {
     let d = std::env::temp_dir().join(unique("scim2ldap-it"));
     std::fs::create_dir_all(&d).unwrap();
     d
 }
 
 /// Runs `scim2ldap explain PATCH path` with a PATCH body of `ops`; returns its output.
-fn explain_patch(server: Server, path: &str, ops: Value) -> String {
+pub(super) fn explain_patch(server: Server, path: &str, ops: Value) -> String {
     let dir = tempdir();
     let body = dir.join("patch.json");
     std::fs::write(&body, patch_body(ops).to_string()).unwrap();
