@@ -3,8 +3,7 @@
 //! unmapped attributes under each `unmapped` mode, and what Okta-style
 //! clients rely on.
 
-use std::io::{BufRead, BufReader};
-use std::process::{Command, Stdio};
+use std::process::Command;
 
 use serde_json::{Value, json};
 
@@ -519,10 +518,6 @@ fn command(server: Server) -> Command {
 }
 
 async fn ignoring_binary(server: Server) -> Binary {
-    let port = {
-        let l = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
-        l.local_addr().unwrap().port()
-    };
     let text = super::config_text(server)
         .replace("[server]", "[server]\nlog_format = \"json\"")
         .replace(
@@ -533,25 +528,12 @@ async fn ignoring_binary(server: Server) -> Binary {
             "[groups.attributes]",
             "unmapped = \"ignore\"\n\n[groups.attributes]",
         );
-    let dir = std::env::temp_dir().join(unique("scim2ldap-it"));
-    std::fs::create_dir_all(&dir).unwrap();
-    let config = dir.join("c.toml");
-    std::fs::write(&config, text).unwrap();
-    let mut child = command(server)
-        .args(["serve", "--config", config.to_str().unwrap()])
-        .env("SCIM2LDAP_LISTEN", format!("127.0.0.1:{port}"))
-        .stderr(Stdio::piped())
-        .spawn()
-        .unwrap();
-    let stderr = child.stderr.take().unwrap();
-    let lines = std::sync::Arc::new(std::sync::Mutex::new(Vec::<String>::new()));
-    let sink = lines.clone();
-    std::thread::spawn(move || {
-        for l in BufReader::new(stderr).lines().map_while(Result::ok) {
-            sink.lock().unwrap().push(l);
-        }
-    });
-    super::until_ready(port, || format!("{:?}", lines.lock().unwrap())).await;
+    let super::ops::Served {
+        child,
+        port,
+        config,
+        lines,
+    } = super::ops::serve(server, &text).await;
     Binary {
         child,
         base: format!("http://127.0.0.1:{port}"),

@@ -31,6 +31,46 @@ pub(super) fn command(server: Server, args: &[&str]) -> Command {
     c
 }
 
+/// The real binary serving `config_text` on a free port, ready.
+pub(super) struct Served {
+    pub child: std::process::Child,
+    pub port: u16,
+    pub config: std::path::PathBuf,
+    /// Its standard error, line by line, as it comes.
+    pub lines: std::sync::Arc<std::sync::Mutex<Vec<String>>>,
+}
+
+/// Starts the binary with `config_text` on a free port and waits until it
+/// answers; its log is collected in `lines`.
+pub(super) async fn serve(server: Server, config_text: &str) -> Served {
+    let port = {
+        let l = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+        l.local_addr().unwrap().port()
+    };
+    let config = tempdir().join("c.toml");
+    std::fs::write(&config, config_text).unwrap();
+    let mut child = command(server, &["serve", "--config", config.to_str().unwrap()])
+        .env("SCIM2LDAP_LISTEN", format!("127.0.0.1:{port}"))
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    let stderr = child.stderr.take().unwrap();
+    let lines = std::sync::Arc::new(std::sync::Mutex::new(Vec::<String>::new()));
+    let sink = lines.clone();
+    std::thread::spawn(move || {
+        for l in BufReader::new(stderr).lines().map_while(Result::ok) {
+            sink.lock().unwrap().push(l);
+        }
+    });
+    super::until_ready(port, || format!("{:?}", lines.lock().unwrap())).await;
+    Served {
+        child,
+        port,
+        config,
+        lines,
+    }
+}
+
 pub async fn sorting_follows_the_server(server: Server) {
     let d = Daemon::start(server).await;
     let tag = unique("sort");
@@ -220,30 +260,15 @@ pub async fn metrics_count_requests_and_changes(server: Server) {
 /// The real binary: JSON logs with request ids and audit lines (never a
 /// password), readiness, and a graceful stop on SIGTERM with a request in flight.
 pub async fn binary_serves_audits_and_stops(server: Server) {
-    let port = {
-        let l = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
-        l.local_addr().unwrap().port()
-    };
     let text = super::config_text(server).replace("[server]", "[server]\nlog_format = \"json\"");
-    let dir = tempdir();
-    let cfg = dir.join("c.toml");
-    std::fs::write(&cfg, text).unwrap();
-    let mut child = command(server, &["serve", "--config", cfg.to_str().unwrap()])
-        .env("SCIM2LDAP_LISTEN", format!("127.0.0.1:{port}"))
-        .stderr(Stdio::piped())
-        .spawn()
-        .unwrap();
-    let stderr = child.stderr.take().unwrap();
-    let lines = std::sync::Arc::new(std::sync::Mutex::new(Vec::<String>::new()));
-    let sink = lines.clone();
-    std::thread::spawn(move || {
-        for l in BufReader::new(stderr).lines().map_while(Result::ok) {
-            sink.lock().unwrap().push(l);
-        }
-    });
+    let Served {
+        mut child,
+        port,
+        lines,
+        ..
+    } = serve(server, &text).await;
     let base = format!("http://127.0.0.1:{port}");
     let http = reqwest::Client::new();
-    super::until_ready(port, || format!("{:?}", lines.lock().unwrap())).await;
     let mut body = super::entra_user(&unique("bin"));
     body["password"] = json!("Very-Secret-Pw-123");
     let r = http
