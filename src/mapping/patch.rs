@@ -2089,34 +2089,29 @@ mod tests {
         )
         .unwrap();
         let e = plan_patch(&c.users, &entry, &ops, &refs()).unwrap_err();
-        assert!(
-            matches!(
-                e,
-                Error::BadRequest {
-                    scim_type: ScimType::Mutability,
-                    ..
-                }
-            ),
-            "{e:?}"
-        );
-        assert!(e.to_string().contains("nickName"), "{e}");
+        refused_as_mutability(&e, "nickName");
         let body = json!({"schemas": ["urn:ietf:params:scim:schemas:core:2.0:User"], "userName": "jose",
             "nickName": "mine", "name": {"givenName": "José", "familyName": "Müller"}});
         let e = plan_create(&c.users, desired(&c.users, &body, &refs()).unwrap()).unwrap_err();
-        assert!(
-            matches!(
-                e,
-                Error::BadRequest {
-                    scim_type: ScimType::Mutability,
-                    ..
-                }
-            ),
-            "{e:?}"
-        );
-        assert!(e.to_string().contains("nickName"), "{e}");
+        refused_as_mutability(&e, "nickName");
         // Sent exactly as rendered (a PUT echoing a GET): accepted.
         let body = json!({"schemas": ["urn:ietf:params:scim:schemas:core:2.0:User"], "userName": "jose",
             "nickName": "Jose Muller", "name": {"givenName": "José", "familyName": "Müller"}});
         assert!(plan_create(&c.users, desired(&c.users, &body, &refs()).unwrap()).is_ok());
+    }
+
+    /// A refusal with scimType mutability that names `attr`.
+    fn refused_as_mutability(e: &Error, attr: &str) {
+        assert!(
+            matches!(
+                e,
+                Error::BadRequest {
+                    scim_type: ScimType::Mutability,
+                    ..
+                }
+            ),
+            "{e:?}"
+        );
+        assert!(e.to_string().contains(attr), "{e}");
     }
 }
