@@ -960,6 +960,13 @@ fn keep_placeholder(w: &mut Working<'_>) {
 fn naming_value(w: &Working<'_>) -> Result<String, Error> {
     let naming = w.map.naming_field();
     match w.get(&naming.ldap) {
+        // LDAP matching ignores white space at either end of a value
+        // (RFC 4518 §2.6.1), so " alice" would be the same name as "alice"
+        // on one server and a second account on another.
+        [one] if one.trim() != one => Err(Error::invalid_value(format!(
+            "{} must not begin or end with white space (LDAP compares names without it)",
+            naming.path_text()
+        ))),
         [one] => Ok(one.clone()),
         _ => Err(Error::invalid_value(format!(
             "{} is required and takes exactly one value",
@@ -1844,6 +1851,34 @@ mod tests {
         ]))
         .unwrap();
         assert_eq!(p.mods.len(), 2);
+    }
+
+    #[test]
+    fn names_with_white_space_at_either_end_are_refused() {
+        let c = openldap();
+        for name in [" bob", "bob ", "\tbob", " "] {
+            let body = json!({"schemas": ["urn:ietf:params:scim:schemas:core:2.0:User"], "userName": name});
+            let d = desired(&c.users, &body, &Refs::default()).unwrap();
+            let e = plan_create(&c.users, d).unwrap_err();
+            assert!(
+                matches!(
+                    e,
+                    Error::BadRequest {
+                        scim_type: ScimType::InvalidValue,
+                        ..
+                    }
+                ),
+                "{name:?}: {e:?}"
+            );
+            assert!(e.to_string().contains("userName"), "{e}");
+        }
+        let body =
+            json!({"schemas": ["urn:ietf:params:scim:schemas:core:2.0:User"], "userName": "bob b"});
+        let d = desired(&c.users, &body, &Refs::default()).unwrap();
+        assert!(
+            plan_create(&c.users, d).is_ok(),
+            "inner spaces are part of the name"
+        );
     }
 
     #[test]
