@@ -391,7 +391,12 @@ async fn probe(
             };
             let ready = match current {
                 Some(mut c) => {
-                    let ready = caught_up(&mut c, &mut back, &contexts, cfg.failback).await;
+                    // Bounded: a server that binds but stalls on searches
+                    // must not hold up the probe of every other URL.
+                    let check = caught_up(&mut c, &mut back, &contexts, cfg.failback);
+                    let ready = tokio::time::timeout(cfg.failback + cfg.timeout, check)
+                        .await
+                        .unwrap_or(false);
                     let _ = c.unbind().await;
                     ready
                 }

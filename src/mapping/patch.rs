@@ -963,16 +963,26 @@ fn naming_value(w: &Working<'_>) -> Result<String, Error> {
         // LDAP matching ignores white space at either end of a value
         // (RFC 4518 §2.6.1), so " alice" would be the same name as "alice"
         // on one server and a second account on another.
-        [one] if one.trim() != one => Err(Error::invalid_value(format!(
-            "{} must not begin or end with white space (LDAP compares names without it)",
-            naming.path_text()
-        ))),
+        // An entry stored so before this check existed stays updatable.
+        [one] if one.trim() != one && !unchanged(w, &naming.ldap, one) => {
+            Err(Error::invalid_value(format!(
+                "{} must not begin or end with white space (LDAP compares names without it)",
+                naming.path_text()
+            )))
+        }
         [one] => Ok(one.clone()),
         _ => Err(Error::invalid_value(format!(
             "{} is required and takes exactly one value",
             naming.path_text()
         ))),
     }
+}
+
+/// Whether the entry already holds exactly `value` in `attr`.
+fn unchanged(w: &Working<'_>, attr: &str, value: &str) -> bool {
+    w.current
+        .get(&attr.to_ascii_lowercase())
+        .is_some_and(|old| old.iter().any(|o| o == value))
 }
 
 /// An immutable attribute that has a value keeps exactly that value.
@@ -1872,6 +1882,14 @@ mod tests {
             );
             assert!(e.to_string().contains("userName"), "{e}");
         }
+        // An entry already stored with such a name stays updatable; renaming
+        // an entry to one is refused.
+        let mut spaced = user();
+        spaced.attrs.insert("uid".into(), s(&[" alice"]));
+        let retitle = parse(&json!({"schemas": [crate::scim::patch::PATCH_OP], "Operations": [{"op": "replace", "path": "title", "value": "Chief"}]})).unwrap();
+        assert!(plan_patch(&c.users, &spaced, &retitle, &refs()).is_ok());
+        let rename = parse(&json!({"schemas": [crate::scim::patch::PATCH_OP], "Operations": [{"op": "replace", "path": "userName", "value": "alice "}]})).unwrap();
+        assert!(plan_patch(&c.users, &user(), &rename, &refs()).is_err());
         let body =
             json!({"schemas": ["urn:ietf:params:scim:schemas:core:2.0:User"], "userName": "bob b"});
         let d = desired(&c.users, &body, &Refs::default()).unwrap();
