@@ -34,7 +34,8 @@
 //!   resource ↔ entry (`resource`); PATCH/PUT/POST → one LDAP modify plan
 //!   (`patch`); SCIM filter → LDAP filter (`filter`); `sortBy` → the LDAP
 //!   attribute sorted by (`sort`); what no mapping stores, refused or left out
-//!   (`unmapped`); the discovery documents reduced to what is mapped (`discovery`).
+//!   (`unmapped`); the template language of defaults and computed attributes
+//!   (`template`); the discovery documents reduced to what is mapped (`discovery`).
 //! - [`ldap`]: LDAP vocabulary as plain data (DN, filter, entry, modification)
 //!   and the crate's only RFC 4514/4515 escaping.
 //! - [`directory`]: the only code that talks to LDAP — the `Directory` trait,

@@ -116,7 +116,7 @@ EOF
 # start_openldap DIR PORT [SERVER_ID PEER_PORT]: slapd on ldap://127.0.0.1:PORT/, everything in
 # DIR. With SERVER_ID and PEER_PORT it is one provider of a multi-provider pair (syncrepl from the
 # peer, syncprov for it) with memberOf computed at read time by dynlist instead of slapo-memberof,
-# which slapo-memberof(5) says does not work with syncrepl; only server 1 is seeded.
+# which slapo-memberof(5) says does not work with syncrepl; only server 1 gets the initial entries.
 start_openldap() {
 	local dir=$1 port=$2 server_id=${3:-} peer_port=${4:-}
 	mkdir -p "$dir/db" || return
@@ -462,7 +462,7 @@ _ldap_wait_entry() {
 }
 
 # start_openldap_pair DIR PORT_A PORT_B: two OpenLDAP providers in multi-provider syncrepl,
-# in DIR/a (serverID 1, seeded) and DIR/b (serverID 2); returns once B holds A's seed.
+# in DIR/a (serverID 1, with the initial entries) and DIR/b (serverID 2); returns once B holds them too.
 start_openldap_pair() {
 	local dir=$1 port_a=$2 port_b=$3
 	start_openldap "$dir/a" "$port_a" 1 "$port_b" || return
@@ -486,7 +486,7 @@ _ds389() {
 }
 
 # start_389ds_pair DIR PORT_A PORT_B: two 389-ds suppliers (replica ids 1 and 2) with an
-# agreement each way, in DIR/a and DIR/b; A is seeded and initialises B. The instances are
+# agreement each way, in DIR/a and DIR/b; A gets the initial entries and initialises B. The instances are
 # created side by side (dscreate is mostly waiting). memberOf is left out of the agreements
 # (fractional replication): the MemberOf plugin runs on both suppliers and computes it locally.
 start_389ds_pair() {
