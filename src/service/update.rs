@@ -13,7 +13,7 @@ use super::write::{Write, Written};
 use super::{Ctx, Service, Versioned};
 use crate::directory::{Directory, Precondition};
 use crate::error::Error;
-use crate::ldap::{Entry, Mod};
+use crate::ldap::{self, Entry, Mod};
 use crate::mapping::patch::{plan_patch, plan_replace};
 use crate::mapping::resource;
 use crate::mapping::unmapped::Unmapped;
@@ -129,7 +129,7 @@ impl<D: Directory> Service<D> {
                         {
                             return Ok(Step::Again(Why::LostRace));
                         }
-                        Err(e) => return Err(e),
+                        Err(e) => return Err(self.still_there(map, id, e).await),
                     }
                 };
                 if answer == Answer::NoContent {
@@ -141,6 +141,19 @@ impl<D: Directory> Service<D> {
             }
         })
         .await
+    }
+
+    /// A write that did not find its entry at its DN, attempts exhausted:
+    /// when the entry is still there by id, it moved under the write (389-ds
+    /// carrying out queued renames after a stall), so the answer is 503 and
+    /// the client tries again — 404 only when the id is really gone.
+    async fn still_there(&self, map: &AttrMap, id: &str, e: Error) -> Error {
+        match e {
+            Error::NotFound(detail) if self.find(map, id, ldap::no_attributes()).await.is_ok() => {
+                Error::Unavailable(format!("{detail}; it moved meanwhile, try again"))
+            }
+            e => e,
+        }
     }
 
     /// Whether a user's modifications set the disabled marker.
@@ -206,7 +219,11 @@ impl<D: Directory> Service<D> {
                         replan: attempt.replan(),
                         what,
                     };
-                    match self.execute(map, &entry, plan, how).await? {
+                    let written = match self.execute(map, &entry, plan, how).await {
+                        Ok(w) => w,
+                        Err(e) => return Err(self.still_there(map, id, e).await),
+                    };
+                    match written {
                         Written::Replan => return Ok(Step::Again(Why::EntryMoved)),
                         Written::Entry(after) => {
                             self.audit_ignoring(
