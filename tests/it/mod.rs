@@ -245,14 +245,7 @@ impl Daemon {
 
     /// An admin LDAP connection to the same server.
     pub async fn ldap(&self) -> ldap3::Ldap {
-        let (conn, mut ldap) = LdapConnAsync::new(&self.server.url()).await.unwrap();
-        ldap3::drive!(conn);
-        ldap.simple_bind(self.server.bind_dn(), ADMIN_PW)
-            .await
-            .unwrap()
-            .success()
-            .unwrap();
-        ldap
+        admin_ldap(self.server, &self.server.url()).await
     }
 
     /// The entry at `dn` with all user and operational attributes, or None.
@@ -612,4 +605,16 @@ mod openldap_frontend {
     async fn runs_as_the_docker_image_does() {
         super::frontend::runs_as_the_docker_image_does().await
     }
+}
+
+/// An LDAP connection to `url`, bound as `server`'s admin.
+pub async fn admin_ldap(server: Server, url: &str) -> ldap3::Ldap {
+    let (conn, mut ldap) = LdapConnAsync::new(url).await.unwrap();
+    ldap3::drive!(conn);
+    ldap.simple_bind(server.bind_dn(), ADMIN_PW)
+        .await
+        .unwrap()
+        .success()
+        .unwrap();
+    ldap
 }

@@ -16,7 +16,7 @@ use std::collections::BTreeMap;
 use std::path::PathBuf;
 use std::time::{Duration, Instant};
 
-use ldap3::{LdapConnAsync, Scope, SearchEntry};
+use ldap3::{Scope, SearchEntry};
 use serde_json::{Value, json};
 
 use super::faults::PrivateServer;
@@ -74,14 +74,7 @@ impl Pair {
     }
 
     async fn ldap(&self, i: usize) -> ldap3::Ldap {
-        let (conn, mut ldap) = LdapConnAsync::new(&self.urls[i]).await.unwrap();
-        ldap3::drive!(conn);
-        ldap.simple_bind(self.server.bind_dn(), ADMIN_PW)
-            .await
-            .unwrap()
-            .success()
-            .unwrap();
-        ldap
+        super::admin_ldap(self.server, &self.urls[i]).await
     }
 
     /// Every entry under the suffix matching `filter` on server `i`: DN ->
