@@ -44,6 +44,7 @@ _ldap_pid_alive() {
 
 # Installs what the servers and their tools need, only when something is missing.
 ensure_ldap_packages() {
+	ensure_nss_client_packages || return
 	local pkg missing=()
 	for pkg in slapd ldap-utils 389-ds-base python3-lib389 python3 openssl; do
 		if ! dpkg-query -W -f='${Status}' "$pkg" 2>/dev/null | grep -q 'install ok installed'; then
@@ -58,6 +59,55 @@ ensure_ldap_packages() {
 	# slapd's postinst would otherwise ask for a domain and an admin password.
 	DEBIAN_FRONTEND=noninteractive "${sudo[@]}" apt-get install -y -qq --no-install-recommends \
 		"${missing[@]}" >/dev/null
+}
+
+# Installs the NSS client the integration tests resolve accounts with (nslcd and libnss-ldapd),
+# only when missing, WITHOUT touching the machine's configuration: debconf is told to leave
+# /etc/nsswitch.conf alone, a policy-rc.d keeps nslcd from starting during the install, and
+# /etc/nsswitch.conf is checked (and restored if need be) to be byte-identical afterwards. The
+# tests run nslcd themselves, in a private mount namespace with their own nsswitch.conf.
+ensure_nss_client_packages() {
+	local pkg missing=()
+	for pkg in nslcd libnss-ldapd; do
+		if ! dpkg-query -W -f='${Status}' "$pkg" 2>/dev/null | grep -q 'install ok installed'; then
+			missing+=("$pkg")
+		fi
+	done
+	[ "${#missing[@]}" -eq 0 ] && return 0
+	echo "ldap-servers: installing ${missing[*]} (machine configuration left unchanged)" >&2
+	local sudo=()
+	[ "$(id -u)" -eq 0 ] || sudo=(sudo)
+	local saved policy=/usr/sbin/policy-rc.d policy_saved=""
+	saved=$(mktemp) || return
+	cp -p /etc/nsswitch.conf "$saved" || return
+	if [ -e "$policy" ]; then
+		policy_saved=$(mktemp) || return
+		"${sudo[@]}" cp -p "$policy" "$policy_saved" || return
+	fi
+	printf '#!/bin/sh\nexit 101\n' | "${sudo[@]}" tee "$policy" >/dev/null || return
+	"${sudo[@]}" chmod 755 "$policy"
+	"${sudo[@]}" debconf-set-selections <<-EOF_DEBCONF
+		libnss-ldapd libnss-ldapd/nsswitch multiselect
+		libnss-ldapd libnss-ldapd/clean_nsswitch boolean false
+		nslcd nslcd/ldap-uris string ldap://127.0.0.1/
+		nslcd nslcd/ldap-base string ${LDAP_SUFFIX}
+	EOF_DEBCONF
+	local rc=0
+	"${sudo[@]}" apt-get update -qq &&
+		DEBIAN_FRONTEND=noninteractive "${sudo[@]}" apt-get install -y -qq --no-install-recommends \
+			"${missing[@]}" >/dev/null || rc=$?
+	if [ -n "$policy_saved" ]; then
+		"${sudo[@]}" cp -p "$policy_saved" "$policy"
+		rm -f "$policy_saved"
+	else
+		"${sudo[@]}" rm -f "$policy"
+	fi
+	if ! cmp -s "$saved" /etc/nsswitch.conf; then
+		echo "ldap-servers: the package install changed /etc/nsswitch.conf; restoring it" >&2
+		"${sudo[@]}" cp -p "$saved" /etc/nsswitch.conf
+	fi
+	rm -f "$saved"
+	[ "$rc" -eq 0 ] || _ldap_fail "installing ${missing[*]} failed" || return 1
 }
 
 # Prints a TCP port that is free on 127.0.0.1 right now.

@@ -13,6 +13,7 @@ mod groups;
 mod hostile;
 mod ldaptls;
 mod load;
+mod nss;
 mod ops;
 mod protocol;
 mod races;
@@ -466,6 +467,7 @@ macro_rules! on_both_servers {
 
 on_both_servers!(
     users::entra_test_connection,
+    nss::nss_client_resolves_through_the_namespace,
     derived::cn_follows_the_surname,
     derived::client_formatted_name_is_kept,
     derived::unrelated_changes_leave_cn_alone,
