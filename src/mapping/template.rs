@@ -15,7 +15,9 @@
 //! `José Müller` → `Jose Muller`), `replace("chars", "with")` (each of the
 //! characters by the replacement), `keep("a-z0-9._-", "with")` (every
 //! character outside the class by the replacement; runs of it collapse into
-//! one), `truncate(n)`.
+//! one), `truncate(n)`, `login` (a name safe for a Linux login: ASCII-folded,
+//! lower-cased, every run of characters outside `a-z0-9._-` one `_`, no
+//! leading `-`, `.` or `_`, at most [`LOGIN_MAX`] characters).
 //!
 //! Safe by construction: no code runs, nothing loops over its own output, and
 //! every rendered value is bounded by [`MAX_RENDERED`] characters. Templates are
@@ -30,6 +32,10 @@ use std::collections::BTreeSet;
 /// cut: no LDAP attribute a template feeds (names, paths, descriptions)
 /// needs more, and a bound keeps a hostile input from growing an entry.
 pub const MAX_RENDERED: usize = 1024;
+
+/// The longest name `login` renders: the login length `useradd` and most
+/// NSS clients accept without complaint.
+pub const LOGIN_MAX: usize = 32;
 
 /// A compiled template: alternatives, the first that renders non-empty wins.
 #[derive(Debug, Clone, PartialEq)]
@@ -73,6 +79,8 @@ pub enum Transform {
         with: String,
     },
     Truncate(usize),
+    /// A name safe for a Linux login (see the module doc).
+    Login,
 }
 
 /// A set of characters written as in a regular-expression bracket without
@@ -117,7 +125,7 @@ impl CharClass {
 }
 
 /// Names of the transforms, for error messages.
-const TRANSFORMS: &str = "lower, upper, trim, localpart, domain, ascii, replace(\"chars\", \"with\"), keep(\"class\", \"with\"), truncate(n)";
+const TRANSFORMS: &str = "lower, upper, trim, localpart, domain, ascii, replace(\"chars\", \"with\"), keep(\"class\", \"with\"), truncate(n), login";
 
 impl Template {
     /// Compiles the alternatives of one key. `resolve` turns a placeholder's
@@ -231,13 +239,14 @@ impl Transform {
             }),
             Transform::Keep { class, with } => keep(v, class, with),
             Transform::Truncate(n) => cut(v.to_owned(), *n),
+            Transform::Login => login(v),
         }
     }
 
     /// Whether the output is ASCII, given whether the input is.
     fn keeps_ascii(&self, ascii_in: bool) -> bool {
         match self {
-            Transform::Ascii => true,
+            Transform::Ascii | Transform::Login => true,
             Transform::Keep { class, with } => class.is_ascii() && with.is_ascii(),
             Transform::Replace { with, .. } => ascii_in && with.is_ascii(),
             // Lower/upper-casing non-ASCII never yields only ASCII, and
@@ -278,6 +287,23 @@ fn keep(v: &str, class: &CharClass, with: &str) -> String {
         }
     }
     out
+}
+
+/// A name NSS clients, shells and `useradd` accept: ASCII-folded,
+/// lower-cased, every run of other characters than `a-z0-9._-` one `_`, no
+/// leading `-` (an option to many tools), `.` (a hidden file) or `_`, and at
+/// most [`LOGIN_MAX`] characters. Empty stays empty, so a template made only
+/// of it renders nothing rather than a name made up of filler.
+fn login(v: &str) -> String {
+    let folded = fold_ascii(v).to_ascii_lowercase();
+    let safe = CharClass {
+        ranges: vec![('a', 'z'), ('0', '9'), ('.', '.'), ('_', '_'), ('-', '-')],
+    };
+    let kept = keep(&folded, &safe, "_");
+    cut(
+        kept.trim_start_matches(['-', '.', '_']).to_owned(),
+        LOGIN_MAX,
+    )
 }
 
 /// The first `n` characters of `s`.
@@ -405,6 +431,7 @@ fn parse_transform(t: &str) -> Result<Transform, String> {
         ("localpart", _) => plain(Transform::LocalPart),
         ("domain", _) => plain(Transform::Domain),
         ("ascii", _) => plain(Transform::Ascii),
+        ("login", _) => plain(Transform::Login),
         ("replace", [Arg::Text(chars), Arg::Text(with)]) if !chars.is_empty() => {
             Ok(Transform::Replace {
                 chars: chars.chars().collect(),
@@ -586,6 +613,97 @@ mod tests {
     }
 
     #[test]
+    fn login_names() {
+        let rows = [
+            // The UPN's local part, lower-cased.
+            ("alice.smith", "alice.smith"),
+            ("Alice.Smith", "alice.smith"),
+            ("ALICE", "alice"),
+            ("a-b_c.d", "a-b_c.d"),
+            ("user42", "user42"),
+            // Folding to ASCII before anything is dropped.
+            ("José.Müller", "jose.muller"),
+            ("Jürgen", "jurgen"),
+            ("Straße", "strasse"),
+            ("Ærøskøbing", "aeroskobing"),
+            ("Łukasz.Żółć", "lukasz.zolc"),
+            ("İlkay", "ilkay"),
+            ("Дмитрий", "dmitrii"),
+            // Characters NSS clients, shells or file names choke on: each
+            // run becomes one '_'.
+            ("o'brien", "o_brien"),
+            ("a b", "a_b"),
+            ("a  \t b", "a_b"),
+            ("a+b", "a_b"),
+            ("a$(rm -rf)b", "a_rm_-rf_b"),
+            ("a/b\\c", "a_b_c"),
+            ("a:b;c,d", "a_b_c_d"),
+            ("a@b", "a_b"),
+            ("a\"b\"", "a_b_"),
+            ("a*?[]b", "a_b"),
+            ("a\u{0}b\nc", "abc"),
+            ("a\u{200b}b", "a_b"),
+            ("日本", "ri_ben_"),
+            // No leading '-', '.' or '_', whatever they came from.
+            ("-rf", "rf"),
+            (".hidden", "hidden"),
+            ("_x", "x"),
+            ("..-_x", "x"),
+            ("!x", "x"),
+            ("  x", "x"),
+            ("x-", "x-"),
+            ("x.", "x."),
+            // Empty stays empty; nothing safe left is empty too.
+            ("", ""),
+            ("!!!", ""),
+            ("-._", ""),
+            ("   ", ""),
+            ("\u{E000}\u{E001}", ""),
+            ("\u{1F600}", "grinning_"),
+        ];
+        for (input, want) in rows {
+            assert_eq!(login(input), want, "{input:?}");
+        }
+    }
+
+    #[test]
+    fn login_is_bounded_and_safe() {
+        let long = "a".repeat(40);
+        assert_eq!(login(&long), "a".repeat(LOGIN_MAX));
+        // Exactly the limit is kept; one more is cut.
+        assert_eq!(login(&"b".repeat(32)).len(), 32);
+        assert_eq!(login(&"b".repeat(33)).len(), 32);
+        // The cut counts what is left after leading filler is dropped.
+        assert_eq!(login(&format!("--{}", "c".repeat(32))), "c".repeat(32));
+        // Folding that lengthens (ß -> ss) is cut after folding.
+        assert_eq!(login(&"ß".repeat(20)), "s".repeat(32));
+        for input in ["Zoë Zimmer", "💥-x", "a\u{7f}b", "İ", "ǅ", "ﬁ", "Ⅻ"] {
+            let out = login(input);
+            assert!(
+                out.chars()
+                    .all(|c| matches!(c, 'a'..='z' | '0'..='9' | '.' | '_' | '-')),
+                "{input:?} -> {out:?}"
+            );
+            assert!(!out.starts_with(['-', '.', '_']), "{input:?} -> {out:?}");
+        }
+        // In a template: the UPN's local part as a login, and a template of
+        // nothing but unsafe characters renders nothing.
+        let tpl = ["{userName | localpart | login}"];
+        assert_eq!(
+            render(&tpl, &[Some("Alice.Smith@Contoso.com")]).as_deref(),
+            Some("alice.smith")
+        );
+        assert_eq!(
+            render(&tpl, &[Some("Ünal O'Neil@x.com")]).as_deref(),
+            Some("unal_o_neil")
+        );
+        assert_eq!(render(&tpl, &[Some("!!!@x.com")]), None);
+        assert_eq!(render(&tpl, &[Some("")]), None);
+        assert!(t(&tpl).renders_ascii());
+        assert!(t(&["{displayName|lower|login}"]).renders_ascii());
+    }
+
+    #[test]
     fn fallbacks_take_the_first_non_empty() {
         let tpl = [
             "{displayName}",
@@ -672,6 +790,7 @@ mod tests {
             ("a}b", "unmatched '}'"),
             ("{}", "names no attribute"),
             ("{userName|lower(1)}", "lower takes no arguments"),
+            ("{userName|login(32)}", "login takes no arguments"),
             ("{userName|truncate(0)}", "truncate takes one number"),
             ("{userName|truncate(\"3\")}", "truncate takes one number"),
             ("{userName|replace(\"\", \"_\")}", "replace takes"),
