@@ -245,7 +245,7 @@ index mail eq,pres,sub
 index displayName eq,pres,sub
 index employeeNumber eq,pres
 index scimExternalId eq,pres
-index scimUserName eq,sub
+index scimUserName eq,pres,sub
 index member eq
 index uniqueMember eq
 index memberUid eq
@@ -382,7 +382,7 @@ _ds389_write_template() {
 		}
 		{ print }
 		END {
-			n = split("scimExternalId:eq,pres scimUserName:eq,sub displayName:eq,pres,sub employeeNumber:eq,pres", idx, " ")
+			n = split("scimExternalId:eq,pres scimUserName:eq,pres,sub displayName:eq,pres,sub employeeNumber:eq,pres", idx, " ")
 			for (i = 1; i <= n; i++) {
 				split(idx[i], p, ":"); t = split(p[2], types, ",")
 				e = "dn: cn=" p[1] ",cn=default indexes, cn=config,cn=ldbm database,cn=plugins,cn=config\nobjectclass: top\nobjectclass: nsIndex\ncn: " p[1] "\nnssystemindex: false"
