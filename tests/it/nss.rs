@@ -28,6 +28,7 @@ mount --bind "$dir/nsswitch.conf" /etc/nsswitch.conf
 mount --bind "$dir/nslcd.conf" /etc/nslcd.conf
 # A private /run: nslcd's socket directory, and glibc finds no nscd socket to ask.
 mount -t tmpfs -o mode=0755 tmpfs /run
+[ ! -e /var/run/nscd/socket ] || { echo "an nscd socket is still visible" >&2; exit 1; }
 mkdir -m 0755 /run/nslcd
 exec nslcd -d
 "#;
