@@ -16,6 +16,7 @@ use crate::error::Error;
 use crate::ldap::{self, Dn, Entry, Mod};
 use crate::mapping::patch::Plan;
 use crate::mapping::{self, AttrMap};
+use crate::scim::ResourceKind;
 
 /// How a plan is written.
 pub(super) struct Write<'a> {
@@ -102,6 +103,11 @@ impl<D: Directory> Service<D> {
             }
             renamed.dn = Dn::child(&entry.dn.parent(), &map.rdn, new_value);
             pre = None;
+            if map.kind == ResourceKind::User {
+                if let Some(old) = entry.dn.rdn_value(&map.rdn) {
+                    self.follow_rename(old, new_value).await?;
+                }
+            }
         }
         if !mods.is_empty() {
             // After a rename something is written: a failure is an answer.
