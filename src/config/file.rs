@@ -164,6 +164,10 @@ pub struct Resource {
     /// changes, removed when they render empty, and never written by a client.
     #[serde(default)]
     pub computed: BTreeMap<String, OneOrMany>,
+    /// LDAP attribute → how its number is allocated on create (`uidNumber`,
+    /// `gidNumber`); never changed afterwards.
+    #[serde(default)]
+    pub allocate: BTreeMap<String, Allocate>,
     /// What `active=false` does (users only).
     pub disable: Option<Disable>,
     /// How `password` is written (users only).
@@ -175,6 +179,27 @@ pub struct Resource {
     /// What happens to attributes a client sends that no mapping stores:
     /// `"reject"` (400, the default) or `"ignore"` (left out, logged, counted).
     pub unmapped: Option<String>,
+}
+
+/// One `[users.allocate]` entry: `uidNumber = { strategy = "...", ... }`.
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Allocate {
+    /// `deterministic`, `counter`, `server` or `same`.
+    pub strategy: String,
+    /// deterministic: the template (or templates, first non-empty wins) the number is derived from.
+    pub from: Option<OneOrMany>,
+    /// deterministic, counter, server: `[min, max]`, both included.
+    pub range: Option<Vec<i64>>,
+    /// counter: the DN of the entry holding the next number.
+    pub counter: Option<String>,
+    /// counter: the attribute of the counter entry (default: the allocated attribute).
+    pub counter_attribute: Option<String>,
+    /// server: the value the directory's allocator replaces (389-ds DNA: `-1`).
+    pub magic: Option<String>,
+    /// same: the other allocated attribute whose number this one takes.
+    #[serde(rename = "as")]
+    pub same_as: Option<String>,
 }
 
 /// One attribute mapping: a bare LDAP attribute name or a table.

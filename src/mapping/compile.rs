@@ -18,7 +18,7 @@ use super::{
 };
 use crate::scim::ResourceKind;
 
-fn valid_ldap_name(s: &str) -> bool {
+pub(super) fn valid_ldap_name(s: &str) -> bool {
     let mut chars = s.chars();
     match chars.next() {
         Some(c) if c.is_ascii_alphabetic() => chars.all(|c| c.is_ascii_alphanumeric() || c == '-'),
@@ -70,6 +70,23 @@ pub fn compile(
     schemas.extend(extension_schemas(extensions, &fields));
     let (defaults, computed) = derived(sec, raw, &mut fields, p);
     let naming = naming(kind, &rdn, &fields, &computed, p);
+    let allocate = super::allocate::compile(
+        sec,
+        &raw.allocate,
+        &fields,
+        placeholder,
+        |a| allocated_elsewhere(a, &rdn, &defaults, &computed, raw),
+        p,
+    );
+    // A field onto an allocated attribute shows the number; no client writes it.
+    for f in fields.iter_mut() {
+        if allocate
+            .iter()
+            .any(|a| a.attribute.eq_ignore_ascii_case(&f.ldap))
+        {
+            f.mutability = Mutability::ReadOnly;
+        }
+    }
     let disable = disable(kind, raw, p);
     let password = password(kind, raw, p);
     if raw.member_of.is_some() && kind == ResourceKind::Group {
@@ -106,6 +123,7 @@ pub fn compile(
         naming: naming.unwrap_or(Naming::Field(0)),
         defaults,
         computed,
+        allocate,
         disable,
         password,
         member_of: raw.member_of.clone(),
@@ -382,6 +400,28 @@ fn computed_conflicts(
         {
             p.push(format!("{at}: {attr} holds the members"));
         }
+    }
+}
+
+/// Why an allocated attribute is already written by something else, if it is.
+fn allocated_elsewhere(
+    attr: &str,
+    rdn: &str,
+    defaults: &[(String, Template)],
+    computed: &[(String, Template)],
+    raw: &file::Resource,
+) -> Option<String> {
+    let is = |a: &str| a.eq_ignore_ascii_case(attr);
+    if is(rdn) {
+        Some("is the RDN".to_owned())
+    } else if defaults.iter().any(|(a, _)| is(a)) {
+        Some("is also in defaults".to_owned())
+    } else if computed.iter().any(|(a, _)| is(a)) {
+        Some("is also computed".to_owned())
+    } else if raw.members.as_ref().is_some_and(|m| is(&m.attribute)) {
+        Some("holds the members".to_owned())
+    } else {
+        None
     }
 }
 

@@ -9,9 +9,11 @@
 //! - [`filter`] translates a SCIM filter into one LDAP filter.
 //! - [`sort`] names the LDAP attribute a `sortBy` path sorts by.
 //! - [`unmapped`] leaves out what no mapping stores, where the config says so.
+//! - [`allocate`] compiles `[users.allocate]` and decides numbers (pure).
 //! - [`managed`] is the one list of LDAP attributes a map manages.
 //! - [`discovery`] publishes /Schemas and /ResourceTypes reduced to what is mapped.
 
+pub mod allocate;
 mod compile;
 pub mod discovery;
 pub mod filter;
@@ -182,6 +184,9 @@ pub struct AttrMap {
     pub defaults: Vec<(String, Template)>,
     /// LDAP attribute → template: always derived, never written by a client.
     pub computed: Vec<(String, Template)>,
+    /// LDAP attribute → how its number is allocated on create; never
+    /// written afterwards.
+    pub allocate: Vec<allocate::Allocation>,
     pub disable: Option<Disable>,
     pub password: Option<PasswordMode>,
     pub member_of: Option<String>,
