@@ -164,8 +164,8 @@ pub struct Resource {
     /// changes, removed when they render empty, and never written by a client.
     #[serde(default)]
     pub computed: BTreeMap<String, OneOrMany>,
-    /// What `active=false` does (users only).
-    pub disable: Option<Disable>,
+    /// What `active=false` does (users only): one action or a list.
+    pub disable: Option<Disables>,
     /// How `password` is written (users only).
     pub password: Option<String>,
     /// Attribute the server maintains with the groups an entry belongs to (users only).
@@ -208,6 +208,14 @@ pub struct MappingTable {
     pub returned: Option<String>,
     /// Text for /Schemas.
     pub description: Option<String>,
+}
+
+/// `disable = { attribute = "...", value = "..." }` or a list of them.
+#[derive(Debug, Deserialize)]
+#[serde(untagged)]
+pub enum Disables {
+    One(Disable),
+    Many(Vec<Disable>),
 }
 
 /// `disable = { attribute = "...", value = "..." }`
