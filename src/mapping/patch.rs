@@ -8,7 +8,7 @@
 //! the ones that came), so concurrent membership changes from several
 //! daemons commute instead of overwriting each other, and a PATCH that
 //! changes nothing writes nothing. Every operation of one request lands in one
-//! LDAP modify (plus a modrdn when the RDN changes).
+//! LDAP modify (plus a modrdn before it when the RDN changes).
 
 use std::collections::BTreeMap;
 
@@ -31,7 +31,7 @@ use crate::scim::schema::Mutability;
 pub struct Plan {
     /// One modify, in order; empty when nothing changes.
     pub mods: Vec<Mod>,
-    /// A new RDN value: the entry is renamed after the modify.
+    /// A new RDN value: the entry is renamed, before the modify.
     pub rename: Option<String>,
     /// Set through the Password Modify extended operation after the write.
     pub password: Option<SecretString>,

@@ -2,7 +2,7 @@
 //! server generates, then the password when it is set by extended operation
 //! (undoing the add if that fails, so nothing is left half-written).
 
-use super::errors::dir_error;
+use super::errors::{dir_error, entry_exists};
 use super::retry::{Step, Why, retrying};
 use super::{Ctx, Service, Versioned, new_token};
 use crate::directory::{DirError, Directory, rc};
@@ -130,10 +130,11 @@ impl<D: Directory> Service<D> {
     }
 }
 
-/// A 409 from the add is the entry's name taken: for a computed name, say
-/// which values gave it (two `userName`s may give one login).
+/// The add refused because the entry's name is taken: for a computed name,
+/// say which values gave it (two `userName`s may give one login).
 fn name_taken(map: &AttrMap, new: &NewEntry, e: Error, what: &str) -> Error {
-    let (Error::Conflict(_), Some(name)) = (&e, new.dn.rdn_value(&map.rdn)) else {
+    let taken = matches!(&e, Error::Conflict(d) if *d == entry_exists(map, what));
+    let (true, Some(name)) = (taken, new.dn.rdn_value(&map.rdn)) else {
         return e;
     };
     if map.naming_template().is_none() {
