@@ -364,6 +364,39 @@ pub async fn user_name_change_renames_and_groups_follow(server: Server) {
     assert_eq!(v["groups"].as_array().map(Vec::len), Some(2), "{v}");
 }
 
+/// The group fix-up after a rename tolerates a writer that got there first:
+/// a group already listing the new login keeps it once and loses the old.
+pub async fn member_uid_fix_up_tolerates_a_racing_writer(server: Server) {
+    let d = daemon(server).await;
+    let stem = unique("gail");
+    let u = create(&d, &format!("{stem}@contoso.com")).await;
+    let id = u["id"].as_str().unwrap();
+    let (_, g) = group(&d, &[id]).await;
+    let new_login = format!("{stem}-new");
+    let mut l = d.ldap().await;
+    l.modify(
+        &g,
+        vec![Mod::Add(
+            "memberUid",
+            [new_login.as_str()].into_iter().collect(),
+        )],
+    )
+    .await
+    .unwrap()
+    .success()
+    .unwrap();
+    let mut both = vec![stem.clone(), new_login.clone()];
+    both.sort();
+    assert_eq!(member_uids(&d, &g).await, both);
+    let ops =
+        json!([{"op": "Replace", "path": "userName", "value": format!("{new_login}@contoso.com")}]);
+    let (s, v) = d
+        .call("PATCH", &format!("/Users/{id}"), Some(&patch_body(ops)))
+        .await;
+    assert_eq!(s, 200, "{v}");
+    assert_eq!(member_uids(&d, &g).await, std::slice::from_ref(&new_login));
+}
+
 /// Two UPNs with one local part: the second create, and a rename onto the
 /// login, are 409 naming both attributes, and the directory is unchanged.
 pub async fn a_login_taken_is_a_conflict_naming_both(server: Server) {

@@ -475,6 +475,7 @@ on_both_servers!(
     derived_rdn::computed_login_names_the_user,
     derived_rdn::user_name_change_renames_and_groups_follow,
     derived_rdn::a_login_taken_is_a_conflict_naming_both,
+    derived_rdn::member_uid_fix_up_tolerates_a_racing_writer,
     derived_rdn::disable_list_on_and_off,
     users::entra_user_cycle,
     users::update_each_mapped_attribute,
