@@ -168,8 +168,8 @@ pub struct Resource {
     /// `gidNumber`); never changed afterwards.
     #[serde(default)]
     pub allocate: BTreeMap<String, Allocate>,
-    /// What `active=false` does (users only).
-    pub disable: Option<Disable>,
+    /// What `active=false` does (users only): one action or a list.
+    pub disable: Option<Disables>,
     /// How `password` is written (users only).
     pub password: Option<String>,
     /// Attribute the server maintains with the groups an entry belongs to (users only).
@@ -233,6 +233,14 @@ pub struct MappingTable {
     pub returned: Option<String>,
     /// Text for /Schemas.
     pub description: Option<String>,
+}
+
+/// `disable = { attribute = "...", value = "..." }` or a list of them.
+#[derive(Debug, Deserialize)]
+#[serde(untagged)]
+pub enum Disables {
+    One(Disable),
+    Many(Vec<Disable>),
 }
 
 /// `disable = { attribute = "...", value = "..." }`

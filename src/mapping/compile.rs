@@ -440,24 +440,46 @@ fn placeholder(name: &str, fields: &[Field]) -> Result<usize, String> {
         .ok_or_else(|| format!("placeholder {{{name}}} is not a mapped SCIM attribute"))
 }
 
-/// `disable`: users only; an attribute and a non-empty value.
-fn disable(kind: ResourceKind, raw: &file::Resource, p: &mut Vec<String>) -> Option<Disable> {
+/// `disable`: users only; one action or a non-empty list of them, each an
+/// attribute and a non-empty value, each pair once.
+fn disable(kind: ResourceKind, raw: &file::Resource, p: &mut Vec<String>) -> Vec<Disable> {
     let sec = section(kind);
-    let disable = raw.disable.as_ref().map(|d| Disable {
-        attribute: d.attribute.clone(),
-        value: d.value.clone(),
-    });
-    if let Some(d) = &disable {
-        if kind == ResourceKind::Group {
-            p.push(format!("{sec}.disable: only users can be disabled"));
-        }
+    let raw_list: Vec<&file::Disable> = match &raw.disable {
+        None => return Vec::new(),
+        Some(file::Disables::One(d)) => vec![d],
+        Some(file::Disables::Many(v)) => v.iter().collect(),
+    };
+    if kind == ResourceKind::Group {
+        p.push(format!("{sec}.disable: only users can be disabled"));
+    }
+    if raw_list.is_empty() {
+        p.push(format!(
+            "{sec}.disable: an empty list; leave it out, or list {{ attribute = \"...\", value = \"...\" }}"
+        ));
+    }
+    let mut out: Vec<Disable> = Vec::new();
+    for d in raw_list {
         if !valid_ldap_name(&d.attribute) || d.value.is_empty() {
             p.push(format!(
-                "{sec}.disable: needs an LDAP attribute and a non-empty value"
+                "{sec}.disable: {:?} needs an LDAP attribute and a non-empty value",
+                d.attribute
             ));
         }
+        let twice = out.iter().any(|o| {
+            o.attribute.eq_ignore_ascii_case(&d.attribute) && o.value.eq_ignore_ascii_case(&d.value)
+        });
+        if twice {
+            p.push(format!(
+                "{sec}.disable: {} = {:?} is listed twice",
+                d.attribute, d.value
+            ));
+        }
+        out.push(Disable {
+            attribute: d.attribute.clone(),
+            value: d.value.clone(),
+        });
     }
-    disable
+    out
 }
 
 /// `password`: users only; `modify` unless said otherwise.

@@ -8,6 +8,7 @@
 mod allocate;
 mod clients;
 mod derived;
+mod derived_rdn;
 mod faults;
 mod frontend;
 mod groups;
@@ -474,6 +475,11 @@ on_both_servers!(
     derived::unrelated_changes_leave_cn_alone,
     derived::computed_attributes_follow_and_refuse_writes,
     derived::check_config_names_non_ascii_into_ia5,
+    derived_rdn::computed_login_names_the_user,
+    derived_rdn::user_name_change_renames_and_groups_follow,
+    derived_rdn::a_login_taken_is_a_conflict_naming_both,
+    derived_rdn::member_uid_fix_up_tolerates_a_racing_writer,
+    derived_rdn::disable_list_on_and_off,
     users::entra_user_cycle,
     users::update_each_mapped_attribute,
     users::duplicate_user_name_conflicts,
