@@ -175,13 +175,23 @@ impl<D: Directory> Service<D> {
         skip: &[u64],
     ) -> Result<Chosen, Error> {
         let what = format!("allocating {} ({})", a.attribute, a.key);
+        // Values past the next one the counter skips: a counter kept in the
+        // allocated attribute itself is refused (constraintViolation) by a
+        // uniqueness check when its next value was assigned by hand.
+        let mut past = 0u64;
+        let mut before = None;
         for attempt in 0..COUNTER_TRIES {
             let current = self.read_counter(map, a, counter, attribute).await?;
+            if before != Some(current) {
+                past = 0;
+            }
+            before = Some(current);
             let n = match allocate::counter_candidates(range, current) {
                 CounterStep::Exhausted => return Err(exhausted(a, range)),
                 CounterStep::Probe(c) => c.first().copied().unwrap_or(range.min),
             };
-            let (old, new) = allocate::counter_swap(current, n);
+            let (old, _) = allocate::counter_swap(current, n);
+            let new = (n + 1 + past).to_string();
             let mut mods = Vec::with_capacity(2);
             if let Some(old) = old {
                 mods.push(Mod::Delete(attribute.to_owned(), vec![old]));
@@ -190,8 +200,16 @@ impl<D: Directory> Service<D> {
             match self.dir.modify(&counter.to_string(), mods, &[], None).await {
                 Ok(_) => {}
                 Err(DirError::Result {
-                    rc:
-                        rc::NO_SUCH_ATTRIBUTE | rc::ATTRIBUTE_OR_VALUE_EXISTS | rc::CONSTRAINT_VIOLATION,
+                    rc: rc::CONSTRAINT_VIOLATION,
+                    ..
+                }) => {
+                    // The next value is held (or, for a counter without a
+                    // value, another allocation added one first): skip it.
+                    past += 1;
+                    continue;
+                }
+                Err(DirError::Result {
+                    rc: rc::NO_SUCH_ATTRIBUTE | rc::ATTRIBUTE_OR_VALUE_EXISTS,
                     ..
                 }) => {
                     // Another allocation advanced it first.
