@@ -229,7 +229,12 @@ async fn uniqueness(pool: &LdapPool, a: &Allocation, f: &mut Findings) {
                         .chain(p.values("nsslapd-pluginarg0"))
                         .any(|v| v.eq_ignore_ascii_case(&attr))
             });
-            if !enforced {
+            if enforced {
+                f.notes.push(format!(
+                    "{}: the directory keeps {} unique (389-ds attribute uniqueness plugin)",
+                    a.key, a.attribute
+                ));
+            } else {
                 f.warnings.push(format!(
                     "{}: no enabled attribute uniqueness plugin covers {} (cn=plugins,cn=config); two daemon instances or replicas could hand out the same number; see the README",
                     a.key, a.attribute
@@ -254,7 +259,12 @@ async fn uniqueness(pool: &LdapPool, a: &Allocation, f: &mut Findings) {
                     .iter()
                     .any(|u| u.to_ascii_lowercase().contains(&format!("?{attr}")))
             });
-            if !enforced {
+            if enforced {
+                f.notes.push(format!(
+                    "{}: the directory keeps {} unique (OpenLDAP unique overlay)",
+                    a.key, a.attribute
+                ));
+            } else {
                 f.warnings.push(format!(
                     "{}: the unique overlay does not cover {} (olcUniqueURI); two daemon instances could hand out the same number; see the README",
                     a.key, a.attribute
