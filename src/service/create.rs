@@ -178,6 +178,25 @@ impl<D: Directory> Service<D> {
                             Error::Internal("the directory returned no entry after add".to_owned())
                         })?;
                         self.server_allocated(map, &entry, &chosen).await?;
+                        if let Some(n) = self.shared_number(map, &entry, &chosen).await? {
+                            // Another create took the same number at the same
+                            // moment: this entry goes again and the create
+                            // allocates once more without that number.
+                            if let Err(undo) = self.dir.delete(dn, None).await {
+                                tracing::error!(dn = %dn, error = %undo, "could not remove the entry whose number another entry took at the same moment");
+                                return Err(dir_error(map, undo, what));
+                            }
+                            if attempt.is_last() {
+                                return Err(Error::Unavailable(format!(
+                                    "{what}: the numbers allocated kept being taken by other writers; try again"
+                                )));
+                            }
+                            tracing::debug!(dn = %dn, number = n, "an allocated number was taken at the same moment; allocating again");
+                            if let Ok(mut r) = refused.lock() {
+                                r.push(n);
+                            }
+                            return Ok(Step::Again(Why::NumberTaken));
+                        }
                         Ok(Step::Done((entry, chosen)))
                     }
                 }

@@ -201,7 +201,8 @@ async fn refused_as_exhausted(d: &Daemon, min: u64, max: u64) {
 /// number assigned by hand, and never changed by PATCH or PUT; the user-private
 /// group takes the same number.
 pub async fn deterministic_numbers_follow_the_source(server: Server) {
-    let (min, max) = (fresh_block(), fresh_block() + 9_999);
+    let min = fresh_block();
+    let max = min + 9_999;
     let d = Daemon::with_config(
         server,
         &posix_config(
@@ -445,6 +446,9 @@ pub async fn server_strategy_takes_the_directory_number(server: Server) {
     );
 }
 
+/// After [`server_strategy_takes_the_directory_number`] in the same test:
+/// it puts a number by hand where DNA goes next, which concurrent creates
+/// would race for.
 pub async fn server_forty_creates_through_two_daemons(server: Server) {
     forty_concurrent_creates(server, &server_config(server), DNA_MIN, DNA_MAX).await;
 }
