@@ -532,6 +532,7 @@ on_both_servers!(
     allocate::counter_hands_out_dense_numbers,
     allocate::counter_without_a_value_starts_at_min,
     allocate::counter_forty_creates_through_two_daemons,
+    allocate::group_gid_numbers_follow_the_source,
 );
 
 /// The server strategy needs the directory's own allocator: 389-ds's DNA
