@@ -377,7 +377,12 @@ mod tests {
     /// attribute a setting names, once per setting, and nothing else.
     #[test]
     fn every_managed_attribute_is_checked() {
-        for name in ["openldap.toml", "389ds.toml"] {
+        for name in [
+            "openldap.toml",
+            "389ds.toml",
+            "posix-openldap.toml",
+            "posix-389ds.toml",
+        ] {
             let c = Config::parse(&example(name), &Vars(SECRETS.to_vec())).unwrap();
             for map in [Some(&c.users), c.groups.as_ref()].into_iter().flatten() {
                 let mut problems = Vec::new();
