@@ -17,6 +17,7 @@ mod ldaptls;
 mod load;
 mod nss;
 mod ops;
+mod posix;
 mod protocol;
 mod races;
 mod replication;
@@ -470,6 +471,10 @@ macro_rules! on_both_servers {
 on_both_servers!(
     users::entra_test_connection,
     nss::nss_client_resolves_through_the_namespace,
+    posix::entra_cycle_as_linux_accounts,
+    posix::same_login_from_another_domain_conflicts,
+    posix::concurrent_creates_deterministic,
+    posix::concurrent_creates_counter,
     derived::cn_follows_the_surname,
     derived::client_formatted_name_is_kept,
     derived::unrelated_changes_leave_cn_alone,
