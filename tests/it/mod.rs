@@ -18,6 +18,7 @@ mod ops;
 mod protocol;
 mod races;
 mod replication;
+mod sssd;
 mod users;
 
 use std::sync::Arc;
@@ -468,6 +469,7 @@ macro_rules! on_both_servers {
 on_both_servers!(
     users::entra_test_connection,
     nss::nss_client_resolves_through_the_namespace,
+    sssd::sssd_client_resolves_and_expires,
     derived::cn_follows_the_surname,
     derived::client_formatted_name_is_kept,
     derived::unrelated_changes_leave_cn_alone,
