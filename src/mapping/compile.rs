@@ -13,8 +13,8 @@ use crate::scim::path::AttrPath;
 use crate::scim::schema::{self, AttrDef, AttrType, Mutability, Returned, Schema};
 
 use super::{
-    AttrMap, Disable, Field, MemberValue, Members, PasswordMode, Pinned, RefTarget, Template,
-    section,
+    AttrMap, Disable, Field, MemberValue, Members, Naming, PasswordMode, Pinned, RefTarget,
+    Template, section,
 };
 use crate::scim::ResourceKind;
 
@@ -68,8 +68,8 @@ pub fn compile(
     };
     let mut fields = fields(kind, raw, &schemas, extensions, p);
     schemas.extend(extension_schemas(extensions, &fields));
-    let naming = naming(kind, &rdn, &fields, p);
-    let (defaults, computed) = derived(sec, &rdn, raw, &mut fields, p);
+    let (defaults, computed) = derived(sec, raw, &mut fields, p);
+    let naming = naming(kind, &rdn, &fields, &computed, p);
     let disable = disable(kind, raw, p);
     let password = password(kind, raw, p);
     if raw.member_of.is_some() && kind == ResourceKind::Group {
@@ -103,7 +103,7 @@ pub fn compile(
         version_token,
         element_fields: element_fields(&fields),
         fields,
-        naming: naming.unwrap_or(0),
+        naming: naming.unwrap_or(Naming::Field(0)),
         defaults,
         computed,
         disable,
@@ -260,33 +260,54 @@ fn extension_attribute(f: &Field) -> AttrDef {
     }
 }
 
-/// The field that maps onto the RDN attribute; the required name attribute
-/// (`userName`, `displayName`) must be mapped.
-fn naming(kind: ResourceKind, rdn: &str, fields: &[Field], p: &mut Vec<String>) -> Option<usize> {
+/// Where the RDN comes from: a computed template when there is one for it
+/// (rendered from the required name attribute alone, which keeps that
+/// attribute unique as the name was), else the field that maps onto it; the
+/// required name attribute (`userName`, `displayName`) must be mapped.
+fn naming(
+    kind: ResourceKind,
+    rdn: &str,
+    fields: &[Field],
+    computed: &[(String, Template)],
+    p: &mut Vec<String>,
+) -> Option<Naming> {
     let sec = section(kind);
-    let naming = fields.iter().position(|f| f.ldap.eq_ignore_ascii_case(rdn));
     let required_path = match kind {
         ResourceKind::User => "userName",
         ResourceKind::Group => "displayName",
     };
-    if !fields
+    let required = fields
         .iter()
-        .any(|f| f.attr == required_path && f.is_core(kind))
-    {
+        .position(|f| f.attr == required_path && f.is_core(kind) && f.sub.is_none());
+    if required.is_none() {
         p.push(format!(
             "{sec}.attributes: {required_path} must be mapped (e.g. {required_path} = \"{rdn}\")"
         ));
     }
+    if let Some(i) = computed
+        .iter()
+        .position(|(a, _)| a.eq_ignore_ascii_case(rdn))
+    {
+        let inputs = computed[i].1.inputs();
+        if required.is_some_and(|r| inputs.iter().ne([&r])) {
+            p.push(format!(
+                "{sec}.computed.{}: the RDN is rendered from {required_path} alone, e.g. \"{{{required_path} | localpart | login}}\" (one {required_path}, one entry: that keeps it unique)",
+                computed[i].0
+            ));
+        }
+        return Some(Naming::Computed(i));
+    }
+    let naming = fields.iter().position(|f| f.ldap.eq_ignore_ascii_case(rdn));
     match naming {
         None => p.push(format!(
-            "{sec}.rdn: the RDN attribute {rdn} must be the target of a mapping (e.g. {required_path} = \"{rdn}\")"
+            "{sec}.rdn: the RDN attribute {rdn} must be the target of a mapping (e.g. {required_path} = \"{rdn}\") or computed ([{sec}.computed] {rdn} = \"{{{required_path} | lower}}\")"
         )),
         Some(n) if fields[n].multi || fields[n].reference.is_some() => p.push(format!(
             "{sec}.rdn: {rdn} must be mapped from a single-valued string attribute"
         )),
         Some(_) => {}
     }
-    naming
+    naming.map(Naming::Field)
 }
 
 /// `defaults` and `computed`: LDAP attribute → template alternatives, every
@@ -322,14 +343,13 @@ type Templates = Vec<(String, Template)>;
 /// never written: it becomes readOnly (published so, refused on write).
 fn derived(
     sec: &str,
-    rdn: &str,
     raw: &file::Resource,
     fields: &mut [Field],
     p: &mut Vec<String>,
 ) -> (Templates, Templates) {
     let defaults = templates(&format!("{sec}.defaults"), &raw.defaults, fields, p);
     let computed = templates(&format!("{sec}.computed"), &raw.computed, fields, p);
-    computed_conflicts(sec, rdn, &defaults, &computed, raw, p);
+    computed_conflicts(sec, &defaults, &computed, raw, p);
     for f in fields.iter_mut() {
         if computed
             .iter()
@@ -341,11 +361,10 @@ fn derived(
     (defaults, computed)
 }
 
-/// A computed attribute is derived only: not also a default, not the RDN
-/// (an entry's name comes from the client), not the membership attribute.
+/// A computed attribute is derived only: not also a default, not the
+/// membership attribute.
 fn computed_conflicts(
     sec: &str,
-    rdn: &str,
     defaults: &[(String, Template)],
     computed: &[(String, Template)],
     raw: &file::Resource,
@@ -355,11 +374,6 @@ fn computed_conflicts(
         let at = format!("{sec}.computed.{attr}");
         if defaults.iter().any(|(d, _)| d.eq_ignore_ascii_case(attr)) {
             p.push(format!("{at}: {attr} is also in [{sec}.defaults]; an attribute is either a default or computed"));
-        }
-        if attr.eq_ignore_ascii_case(rdn) {
-            p.push(format!(
-                "{at}: {attr} is the RDN attribute, which the client names"
-            ));
         }
         if raw
             .members

@@ -118,6 +118,16 @@ pub enum RefTarget {
     Any,
 }
 
+/// Where an entry's RDN value comes from.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Naming {
+    /// A mapped field (by index): the client names the entry.
+    Field(usize),
+    /// A computed template (by index into [`AttrMap::computed`]): the entry
+    /// is named by its rendering and renamed when that changes.
+    Computed(usize),
+}
+
 /// How `active=false` is stored.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Disable {
@@ -165,8 +175,8 @@ pub struct AttrMap {
     /// Writable compare-and-swap token (see `version_token` in the config).
     pub version_token: Option<String>,
     pub fields: Vec<Field>,
-    /// Index of the field that maps onto the RDN attribute.
-    pub naming: usize,
+    /// Where the RDN value comes from.
+    pub naming: Naming,
     /// LDAP attribute → template: fills the attribute when it is empty and
     /// follows its inputs while it still holds their rendering.
     pub defaults: Vec<(String, Template)>,
@@ -211,9 +221,71 @@ impl AttrMap {
         })
     }
 
-    /// The field that maps onto the RDN attribute.
-    pub fn naming_field(&self) -> &Field {
-        &self.fields[self.naming]
+    /// The field that maps onto the RDN attribute, when the client names
+    /// the entry.
+    pub fn naming_field(&self) -> Option<&Field> {
+        match self.naming {
+            Naming::Field(i) => self.fields.get(i),
+            Naming::Computed(_) => None,
+        }
+    }
+
+    /// The template the RDN is rendered from, when it is computed.
+    pub fn naming_template(&self) -> Option<&Template> {
+        match self.naming {
+            Naming::Field(_) => None,
+            Naming::Computed(i) => self.computed.get(i).map(|(_, t)| t),
+        }
+    }
+
+    /// The SCIM attributes an entry's name comes from, for messages:
+    /// the naming field's path, or the inputs of the RDN template.
+    pub fn naming_paths(&self) -> Vec<String> {
+        match (self.naming_field(), self.naming_template()) {
+            (Some(f), _) => vec![f.path_text()],
+            (None, Some(t)) => t
+                .inputs()
+                .into_iter()
+                .filter_map(|i| self.fields.get(i))
+                .map(Field::path_text)
+                .collect(),
+            (None, None) => vec![self.rdn.clone()],
+        }
+    }
+
+    /// The 409 detail when an entry named `rdn_value` already exists.
+    /// `value` gives a mapped LDAP attribute's value in the entry that was
+    /// to have the name. A computed name says which values gave it, since
+    /// two different `userName`s may give one login: `userName
+    /// "alice@fabrikam.com" gives uid "alice", which another user already
+    /// has`.
+    pub fn name_taken<'v>(
+        &self,
+        rdn_value: &str,
+        value: impl Fn(&str) -> Option<&'v str>,
+    ) -> String {
+        let Some(t) = self.naming_template() else {
+            return format!(
+                "an entry with this {} already exists",
+                self.naming_paths().join(", ")
+            );
+        };
+        let inputs: Vec<String> = t
+            .inputs()
+            .into_iter()
+            .filter_map(|i| self.fields.get(i))
+            .map(|f| match value(&f.ldap) {
+                Some(v) => format!("{} {v:?}", f.path_text()),
+                None => format!("an empty {}", f.path_text()),
+            })
+            .collect();
+        let verb = if inputs.len() == 1 { "gives" } else { "give" };
+        format!(
+            "{} {verb} {} {rdn_value:?}, which another {} already has",
+            inputs.join(" and "),
+            self.rdn,
+            self.kind.name().to_ascii_lowercase()
+        )
     }
 
     /// Every LDAP attribute a full read needs, in a stable order.
@@ -389,6 +461,20 @@ pub(crate) mod tests {
         }
     }
 
+    /// The OpenLDAP example with the login computed from userName, which is
+    /// kept verbatim in scimUserName, and a home directory that follows it.
+    pub fn derived_rdn() -> Config {
+        let text = example("openldap.toml");
+        let text = text.replacen("userName = \"uid\"", "userName = \"scimUserName\"", 1);
+        let text = text.replacen(
+            "[users.defaults]",
+            "[users.computed]\nuid = \"{userName | localpart | login}\"\nhomeDirectory = \"/home/{userName | localpart | login}\"\n\n[users.defaults]",
+            1,
+        );
+        assert!(text.contains("homeDirectory"));
+        Config::parse(&text, &Vars(crate::config::tests::SECRETS.to_vec())).unwrap()
+    }
+
     pub fn openldap() -> Config {
         Config::parse(
             &example("openldap.toml"),
@@ -462,7 +548,7 @@ pub(crate) mod tests {
         let mgr = u.fields.iter().find(|f| f.attr == "manager").unwrap();
         assert_eq!(mgr.reference, Some(RefTarget::Kind(ResourceKind::User)));
         assert_eq!(mgr.sub.as_deref(), Some("value"));
-        assert_eq!(u.naming_field().attr, "userName");
+        assert_eq!(u.naming_field().unwrap().attr, "userName");
     }
 
     #[test]
@@ -558,17 +644,75 @@ pub(crate) mod tests {
             "{p:?}"
         );
         let (_, p) = compile_one(
-            "base = \"ou=p,dc=x\"\nobject_classes = [\"person\"]\n[attributes]\nuserName = \"uid\"\n[defaults]\ncn = \"{userName}\"\n[computed]\ncn = \"{userName}\"\nuid = \"{userName | lower}\"\n",
+            "base = \"ou=p,dc=x\"\nobject_classes = [\"person\"]\n[attributes]\nuserName = \"uid\"\n[defaults]\ncn = \"{userName}\"\n[computed]\ncn = \"{userName}\"\n",
         );
         assert!(
             p.iter().any(|x| x.starts_with("users.computed.cn: ")
                 && x.contains("either a default or computed")),
             "{p:?}"
         );
+    }
+
+    const DERIVED: &str = "base = \"ou=p,dc=x\"\nobject_classes = [\"person\"]\n[attributes]\nuserName = \"scimUserName\"\ndisplayName = \"displayName\"\n[computed]\n";
+
+    #[test]
+    fn a_computed_rdn_is_rendered_from_the_name_alone() {
+        let (m, p) = compile_one(&format!(
+            "{DERIVED}uid = \"{{userName | localpart | login}}\"\n"
+        ));
+        assert!(p.is_empty(), "{p:?}");
+        let m = m.unwrap();
+        assert_eq!(m.naming, Naming::Computed(0));
+        assert!(m.naming_field().is_none());
+        assert!(m.naming_template().is_some());
+        assert_eq!(m.naming_paths(), ["userName"]);
+        // Fallbacks are fine as long as every one reads userName alone.
+        let (_, p) = compile_one(&format!(
+            "{DERIVED}uid = [\"{{userName | localpart | login}}\", \"{{userName | login}}\"]\n"
+        ));
+        assert!(p.is_empty(), "{p:?}");
+        // Another input would let two users share one userName.
+        for tpl in [
+            "{displayName | login}",
+            "{userName | login}{displayName}",
+            "fixed",
+        ] {
+            let (m, p) = compile_one(&format!("{DERIVED}uid = \"{tpl}\"\n"));
+            assert!(m.is_none(), "{tpl}");
+            assert!(
+                p.iter().any(|x| x.starts_with("users.computed.uid: ")
+                    && x.contains("rendered from userName alone")),
+                "{tpl}: {p:?}"
+            );
+        }
+        // Neither mapped nor computed: the message offers both.
+        let (_, p) = compile_one(&format!("{DERIVED}gecos = \"{{userName}}\"\n"));
         assert!(
             p.iter()
-                .any(|x| x.starts_with("users.computed.uid: ") && x.contains("RDN")),
+                .any(|x| x.starts_with("users.rdn: ") && x.contains("[users.computed] uid")),
             "{p:?}"
+        );
+    }
+
+    #[test]
+    fn a_taken_name_says_where_it_came_from() {
+        let (m, _) = compile_one(&format!(
+            "{DERIVED}uid = \"{{userName | localpart | login}}\"\n"
+        ));
+        let m = m.unwrap();
+        let value = |a: &str| {
+            a.eq_ignore_ascii_case("scimUserName")
+                .then_some("alice@fabrikam.com")
+        };
+        assert_eq!(
+            m.name_taken("alice", value),
+            "userName \"alice@fabrikam.com\" gives uid \"alice\", which another user already has"
+        );
+        // A mapped name keeps the plain message.
+        let c = openldap();
+        assert_eq!(
+            c.users.name_taken("alice", |_| None),
+            "an entry with this userName already exists"
         );
     }
 

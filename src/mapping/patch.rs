@@ -162,6 +162,14 @@ impl<'a> Working<'a> {
                     cur.insert(a.to_ascii_lowercase(), v.to_vec());
                 }
             }
+            // A computed RDN is not read with the entry: its value is the
+            // one the entry is named by.
+            let rdn = map.rdn.to_ascii_lowercase();
+            if map.naming_template().is_some() && !cur.contains_key(&rdn) {
+                if let Some(v) = e.dn.rdn_value(&map.rdn) {
+                    cur.insert(rdn, vec![v.to_owned()]);
+                }
+            }
         }
         Working {
             map,
@@ -958,7 +966,9 @@ fn keep_placeholder(w: &mut Working<'_>) {
 
 /// The one value of the naming attribute, or a 400 naming its SCIM path.
 fn naming_value(w: &Working<'_>) -> Result<String, Error> {
-    let naming = w.map.naming_field();
+    let Some(naming) = w.map.naming_field() else {
+        return computed_name(w);
+    };
     match w.get(&naming.ldap) {
         // LDAP matching ignores white space at either end of a value
         // (RFC 4518 §2.6.1), so " alice" would be the same name as "alice"
@@ -976,6 +986,33 @@ fn naming_value(w: &Working<'_>) -> Result<String, Error> {
             naming.path_text()
         ))),
     }
+}
+
+/// The rendering of a computed RDN, or a 400 naming the inputs it came
+/// from when it renders empty (`userName "!!!@x.com" gives no uid`).
+fn computed_name(w: &Working<'_>) -> Result<String, Error> {
+    let map = w.map;
+    if let [one] = w.get(&map.rdn) {
+        return Ok(one.clone());
+    }
+    let inputs: Vec<String> = map
+        .naming_template()
+        .map(Template::inputs)
+        .unwrap_or_default()
+        .into_iter()
+        .filter_map(|i| map.fields.get(i).map(|f| (i, f)))
+        .map(|(i, f)| match after(w, i) {
+            Some(v) => format!("{} {v:?}", f.path_text()),
+            None => format!("an empty {}", f.path_text()),
+        })
+        .collect();
+    let verb = if inputs.len() == 1 { "gives" } else { "give" };
+    Err(Error::invalid_value(format!(
+        "{} {verb} no {}: nothing of it is left to name the entry by (the {} is computed)",
+        inputs.join(" and "),
+        map.rdn,
+        map.rdn
+    )))
 }
 
 /// Whether the entry already holds exactly `value` in `attr`.
@@ -1010,10 +1047,9 @@ fn check_immutables(w: &Working<'_>) -> Result<(), Error> {
 
 /// The new RDN value when the naming attribute changed.
 fn renamed(w: &Working<'_>, name: String) -> Option<String> {
-    let naming = w.map.naming_field();
     let old_name = w
         .current
-        .get(&naming.ldap.to_ascii_lowercase())
+        .get(&w.map.rdn.to_ascii_lowercase())
         .and_then(|v| v.first());
     old_name.is_none_or(|o| o != &name).then_some(name)
 }
@@ -1022,7 +1058,7 @@ fn renamed(w: &Working<'_>, name: String) -> Option<String> {
 /// attribute order; the naming attribute is left to the rename.
 fn diff(w: &Working<'_>) -> Vec<Mod> {
     let map = w.map;
-    let naming = map.naming_field().ldap.to_ascii_lowercase();
+    let naming = map.rdn.to_ascii_lowercase();
     let keys: std::collections::BTreeSet<&String> =
         w.values.keys().chain(w.current.keys()).collect();
     let mut mods = Vec::new();
@@ -1275,9 +1311,8 @@ pub fn plan_create(map: &AttrMap, desired: Desired) -> Result<NewEntry, Error> {
     w.password = desired.password;
     let (values, plan) = finish(w, Planning::Create)?;
     check_computed(map, &values, &desired.computed)?;
-    let naming = map.naming_field();
     let name = values
-        .get(&naming.ldap.to_ascii_lowercase())
+        .get(&map.rdn.to_ascii_lowercase())
         .and_then(|v| v.first())
         .cloned()
         .unwrap_or_default();
@@ -1299,7 +1334,7 @@ mod tests {
     use super::*;
     use crate::mapping::RefEntry;
     use crate::mapping::resource::desired;
-    use crate::mapping::tests::openldap;
+    use crate::mapping::tests::{derived_rdn, openldap};
     use crate::scim::patch::parse;
     use serde_json::json;
 
@@ -1377,6 +1412,157 @@ mod tests {
 
     fn s(v: &[&str]) -> Vec<String> {
         v.iter().map(|x| (*x).to_owned()).collect()
+    }
+
+    /// A user of [`derived_rdn`]: named by the login its userName gives.
+    fn derived_user() -> Entry {
+        Entry::new(
+            crate::ldap::Dn::parse("uid=alice,ou=people,dc=example,dc=com").unwrap(),
+            [
+                ("scimUserName", vec!["Alice@Contoso.com"]),
+                ("givenName", vec!["Alice"]),
+                ("sn", vec!["Smith"]),
+                ("cn", vec!["Alice Smith"]),
+            ]
+            .map(|(k, v)| (k.to_owned(), v.into_iter().map(str::to_owned).collect())),
+        )
+    }
+
+    fn derived_patch(ops: Value) -> Result<Plan, Error> {
+        let c = derived_rdn();
+        let ops = parse(&json!({"schemas": [crate::scim::patch::PATCH_OP], "Operations": ops}))?;
+        plan_patch(&c.users, &derived_user(), &ops, &refs())
+    }
+
+    #[test]
+    fn a_computed_rdn_names_a_new_entry() {
+        let c = derived_rdn();
+        let body = json!({"schemas": [crate::scim::schema::CORE_USER], "userName": "Alice.Smith@Contoso.com", "name": {"familyName": "Smith"}});
+        let new = plan_create(&c.users, desired(&c.users, &body, &refs()).unwrap()).unwrap();
+        assert_eq!(
+            new.dn.to_string(),
+            "uid=alice.smith,ou=people,dc=example,dc=com"
+        );
+        let attr = |a: &str| {
+            new.attrs
+                .iter()
+                .find(|(k, _)| k.eq_ignore_ascii_case(a))
+                .map(|(_, v)| v.clone())
+        };
+        // userName is stored verbatim; the login and home follow from it.
+        assert_eq!(attr("scimUserName"), Some(s(&["Alice.Smith@Contoso.com"])));
+        assert_eq!(attr("uid"), Some(s(&["alice.smith"])));
+        assert_eq!(attr("homeDirectory"), Some(s(&["/home/alice.smith"])));
+        // Nothing safe left to name the entry by: a 400 naming the input.
+        for bad in ["!!!@contoso.com", "@contoso.com"] {
+            let body = json!({"schemas": [crate::scim::schema::CORE_USER], "userName": bad, "name": {"familyName": "X"}});
+            let err =
+                plan_create(&c.users, desired(&c.users, &body, &refs()).unwrap()).unwrap_err();
+            let (status, detail) = (err.status(), err.to_string());
+            assert_eq!(status, axum::http::StatusCode::BAD_REQUEST, "{bad}");
+            assert!(
+                detail.contains(&format!("userName {bad:?} gives no uid")),
+                "{bad}: {detail}"
+            );
+        }
+    }
+
+    #[test]
+    fn a_user_name_change_renames_in_every_form_entra_sends() {
+        let forms = [
+            json!([{"op": "Replace", "path": "userName", "value": "Bob@Contoso.com"}]),
+            json!([{"op": "replace", "value": {"userName": "Bob@Contoso.com"}}]),
+            json!([{"op": "Add", "path": "userName", "value": "Bob@Contoso.com"}]),
+            json!([{"op": "Replace", "path": "userName", "value": "Bob@Contoso.com"},
+                   {"op": "Replace", "path": "title", "value": "Boss"}]),
+        ];
+        for ops in forms {
+            let plan = derived_patch(ops.clone()).unwrap();
+            assert_eq!(plan.rename.as_deref(), Some("bob"), "{ops}");
+            assert!(
+                plan.mods.contains(&Mod::Replace(
+                    "scimUserName".into(),
+                    s(&["Bob@Contoso.com"])
+                )),
+                "{ops}: {:?}",
+                plan.mods
+            );
+            assert!(
+                plan.mods
+                    .contains(&Mod::Replace("homeDirectory".into(), s(&["/home/bob"]))),
+                "{ops}: {:?}",
+                plan.mods
+            );
+            // The RDN changes by the rename only.
+            assert!(
+                plan.mods
+                    .iter()
+                    .all(|m| !m.attr().eq_ignore_ascii_case("uid"))
+            );
+            assert!(
+                plan.derivations.iter().any(|d| d.to_string()
+                    == "computed uid: re-rendered as \"bob\" because userName changed"),
+                "{:?}",
+                plan.derivations
+            );
+        }
+    }
+
+    #[test]
+    fn a_computed_rdn_stays_when_its_rendering_does() {
+        // Another domain or another case: the same login, no rename, the
+        // new userName stored as sent.
+        for name in ["alice@fabrikam.com", "ALICE@Contoso.com"] {
+            let plan = derived_patch(json!([{"op": "Replace", "path": "userName", "value": name}]))
+                .unwrap();
+            assert_eq!(plan.rename, None, "{name}");
+            assert!(
+                plan.mods
+                    .contains(&Mod::Replace("scimUserName".into(), s(&[name]))),
+                "{name}: {:?}",
+                plan.mods
+            );
+        }
+        // Not an input: nothing derived, no rename.
+        let plan =
+            derived_patch(json!([{"op": "Replace", "path": "title", "value": "Boss"}])).unwrap();
+        assert_eq!(plan.rename, None);
+        assert_eq!(plan.mods, [Mod::Replace("title".into(), s(&["Boss"]))]);
+        // A userName that leaves nothing to name the entry by is refused.
+        let err =
+            derived_patch(json!([{"op": "Replace", "path": "userName", "value": "***@x.com"}]))
+                .unwrap_err();
+        assert!(
+            err.to_string()
+                .contains("userName \"***@x.com\" gives no uid"),
+            "{err}"
+        );
+    }
+
+    #[test]
+    fn a_put_with_a_new_user_name_renames() {
+        let c = derived_rdn();
+        let body = json!({"schemas": [crate::scim::schema::CORE_USER], "userName": "carol.jones@contoso.com", "name": {"givenName": "Alice", "familyName": "Smith", "formatted": "Alice Smith"}});
+        let plan = plan_replace(
+            &c.users,
+            &derived_user(),
+            desired(&c.users, &body, &refs()).unwrap(),
+        )
+        .unwrap();
+        assert_eq!(plan.rename.as_deref(), Some("carol.jones"));
+        assert!(plan.mods.contains(&Mod::Replace(
+            "homeDirectory".into(),
+            s(&["/home/carol.jones"])
+        )));
+        // The same userName back: nothing to rename.
+        let body = json!({"schemas": [crate::scim::schema::CORE_USER], "userName": "Alice@Contoso.com", "name": {"givenName": "Alice", "familyName": "Smith", "formatted": "Alice Smith"}});
+        let plan = plan_replace(
+            &c.users,
+            &derived_user(),
+            desired(&c.users, &body, &refs()).unwrap(),
+        )
+        .unwrap();
+        assert_eq!(plan.rename, None);
     }
 
     #[test]

@@ -8,7 +8,7 @@ use super::{Ctx, Service, Versioned, new_token};
 use crate::directory::{DirError, Directory, rc};
 use crate::error::Error;
 use crate::ldap::{Dn, Entry};
-use crate::mapping::patch::plan_create;
+use crate::mapping::patch::{NewEntry, plan_create};
 use crate::mapping::resource;
 use crate::mapping::{self, AttrMap};
 use crate::scim::ResourceKind;
@@ -44,7 +44,8 @@ impl<D: Directory> Service<D> {
         let what = format!("create {}", kind.name());
         let read_back = self
             .add(map, &new.dn, &new.attrs, &attr_names, &what)
-            .await?;
+            .await
+            .map_err(|e| name_taken(map, &new, e, &what))?;
         // The entry is rendered from the values written plus what only the
         // server knows (id, timestamps, version, memberOf, anything a server
         // plugin fills in).
@@ -127,4 +128,23 @@ impl<D: Directory> Service<D> {
         })
         .await
     }
+}
+
+/// A 409 from the add is the entry's name taken: for a computed name, say
+/// which values gave it (two `userName`s may give one login).
+fn name_taken(map: &AttrMap, new: &NewEntry, e: Error, what: &str) -> Error {
+    let (Error::Conflict(_), Some(name)) = (&e, new.dn.rdn_value(&map.rdn)) else {
+        return e;
+    };
+    if map.naming_template().is_none() {
+        return e;
+    }
+    let value = |attr: &str| {
+        new.attrs
+            .iter()
+            .find(|(k, _)| k.eq_ignore_ascii_case(attr))
+            .and_then(|(_, v)| v.first())
+            .map(String::as_str)
+    };
+    Error::Conflict(format!("{what}: {}", map.name_taken(name, value)))
 }

@@ -39,7 +39,7 @@ pub fn dir_error(map: &AttrMap, e: DirError, what: &str) -> Error {
             ..
         } => Error::Conflict(format!(
             "{what}: an entry with this {} already exists",
-            map.naming_field().path_text()
+            map.naming_paths().join(", ")
         )),
         DirError::Result {
             rc: rc::NO_SUCH_OBJECT,

@@ -3,7 +3,8 @@
 //! object class needs a member holds a placeholder DN while it has none, and
 //! never beside real members, whatever concurrent writers do), and the
 //! removal of a deleted entry from every group when the daemon keeps
-//! referential integrity.
+//! referential integrity, and `memberUid` values following a renamed user
+//! (no server's referential-integrity plugin covers them).
 
 use super::errors::{dir_error, search_error};
 use super::{Ctx, Service, new_token};
@@ -11,7 +12,7 @@ use crate::directory::{DirError, Directory, Scope, Search, rc};
 use crate::error::Error;
 use crate::ldap::{self, Dn, Entry, Filter, Mod};
 use crate::mapping::patch::{MemberDelta, member_mods};
-use crate::mapping::{AttrMap, Refs, managed};
+use crate::mapping::{AttrMap, MemberValue, Refs, managed};
 
 /// Which membership changes a write made, for the placeholder checks.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -331,6 +332,63 @@ impl<D: Directory> Service<D> {
                         .map_err(|e| dir_error(g, e, "removing membership"))?;
                 }
                 Err(e) => return Err(dir_error(g, e, "removing membership")),
+            }
+        }
+        Ok(())
+    }
+
+    /// After a user's rename from `old` to `new`: every group under the
+    /// groups' base whose members are `memberUid` values and that lists
+    /// `old` lists `new` instead, one modify per group (delete the old
+    /// value, add the new). A racing writer may have removed the member
+    /// (the old value is gone: nothing to follow) or added the new value
+    /// (only the old one goes).
+    pub(super) async fn follow_rename(&self, old: &str, new: &str) -> Result<(), Error> {
+        let Some(g) = self.config.groups.as_ref() else {
+            return Ok(());
+        };
+        let Some(m) = g.members.as_ref().filter(|m| m.value == MemberValue::RdnValue) else {
+            return Ok(());
+        };
+        if old == new {
+            return Ok(());
+        }
+        let s = Search {
+            base: g.base.to_string(),
+            scope: Scope::Subtree,
+            filter: Filter::Equal(m.attribute.clone(), old.to_owned()),
+            attrs: ldap::no_attributes(),
+        };
+        let groups = self
+            .dir
+            .search(s)
+            .await
+            .map_err(|e| search_error(g, e, "finding the groups of a renamed user"))?;
+        let what = "renaming a member in its groups";
+        for group in groups {
+            let dn = group.dn.to_string();
+            let swap = vec![
+                Mod::Delete(m.attribute.clone(), vec![old.to_owned()]),
+                Mod::Add(m.attribute.clone(), vec![new.to_owned()]),
+            ];
+            let only_old = vec![Mod::Delete(m.attribute.clone(), vec![old.to_owned()])];
+            let result = match self.dir.modify(&dn, swap, &[], None).await {
+                Err(DirError::Result {
+                    rc: rc::ATTRIBUTE_OR_VALUE_EXISTS,
+                    ..
+                }) => self.dir.modify(&dn, only_old, &[], None).await,
+                other => other,
+            };
+            match result {
+                Ok(_)
+                | Err(DirError::Result {
+                    rc: rc::NO_SUCH_ATTRIBUTE | rc::NO_SUCH_OBJECT,
+                    ..
+                }) => {}
+                Err(e) => {
+                    tracing::error!(group = %dn, old, new, "a group still lists a renamed member by its old name");
+                    return Err(dir_error(g, e, what));
+                }
             }
         }
         Ok(())

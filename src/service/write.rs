@@ -1,5 +1,6 @@
-//! Executing a plan: one modify, then the rename (so a crash in between
-//! leaves a state the client's retry completes), then the password. How it
+//! Executing a plan: the rename, then one modify (so a name already taken
+//! is refused before anything is written, and a crash in between leaves a
+//! state the client's retry completes), then the password. How it
 //! is guarded and what is read back is decided by `plan::decide`; this file
 //! carries the decision out and turns the directory's refusals into either
 //! an answer or [`Written::Replan`].
@@ -15,6 +16,7 @@ use crate::error::Error;
 use crate::ldap::{self, Dn, Entry, Mod};
 use crate::mapping::patch::Plan;
 use crate::mapping::{self, AttrMap};
+use crate::scim::ResourceKind;
 
 /// How a plan is written.
 pub(super) struct Write<'a> {
@@ -56,7 +58,7 @@ enum Landed {
 }
 
 impl<D: Directory> Service<D> {
-    /// Executes a plan: one modify, then the rename, then the password.
+    /// Executes a plan: the rename, then one modify, then the password.
     /// Each step answers [`Written::Replan`] when nothing was written yet and
     /// the decision allows it.
     pub(super) async fn execute(
@@ -81,59 +83,53 @@ impl<D: Directory> Service<D> {
             });
         }
         let mods = self.mods_of(map, entry, &plan, d.token);
-        let nothing_written = mods.is_empty();
         let mut latest = None;
-        if !nothing_written {
-            let want_read: &[String] = if plan.rename.is_some() { &[] } else { &read };
-            match self
-                .modify(
-                    map,
-                    entry,
-                    mods,
-                    &d,
-                    Op {
-                        read: want_read,
-                        pre: pre.as_ref(),
-                        what,
-                    },
-                )
-                .await?
-            {
-                Landed::Replan => return Ok(Written::Replan),
-                Landed::Latest(e) => latest = e,
-            }
-            pre = None;
-        }
-        let mut dn = entry.dn.clone();
+        // The rename goes first: when the new name is taken nothing is
+        // written yet (a 409, not a half-done change), and a crash after it
+        // leaves the entry under its new name with the old values, which the
+        // client's retry completes (the name no longer changes; the values do).
+        let mut renamed = entry.clone();
         if let Some(new_value) = &plan.rename {
-            let moved = match (nothing_written, d.moved) {
-                (true, OnFailure::Replan) => OnFailure::Replan,
-                _ => OnFailure::Answer,
-            };
             let rdn = ldap::rdn(&map.rdn, new_value);
-            match self
-                .rename(
-                    map,
-                    &dn,
-                    &rdn,
-                    moved,
-                    Op {
-                        read: &read,
-                        pre: pre.as_ref(),
-                        what,
-                    },
-                )
-                .await?
-            {
+            let read_now: &[String] = if mods.is_empty() { &read } else { &[] };
+            let op = Op {
+                read: read_now,
+                pre: pre.as_ref(),
+                what,
+            };
+            match self.rename(map, entry, &plan, &rdn, d.moved, op).await? {
                 Landed::Replan => return Ok(Written::Replan),
                 Landed::Latest(e) => latest = e,
             }
-            dn = Dn::child(&entry.dn.parent(), &map.rdn, new_value);
+            renamed.dn = Dn::child(&entry.dn.parent(), &map.rdn, new_value);
+            pre = None;
+            if map.kind == ResourceKind::User {
+                if let Some(old) = entry.dn.rdn_value(&map.rdn) {
+                    self.follow_rename(old, new_value).await?;
+                }
+            }
         }
+        if !mods.is_empty() {
+            // After a rename something is written: a failure is an answer.
+            let mut d = d;
+            if plan.rename.is_some() {
+                (d.moved, d.changed) = (OnFailure::Answer, OnFailure::Answer);
+            }
+            let op = Op {
+                read: &read,
+                pre: pre.as_ref(),
+                what,
+            };
+            match self.modify(map, &renamed, mods, &d, op).await? {
+                Landed::Replan => return Ok(Written::Replan),
+                Landed::Latest(e) => latest = e,
+            }
+        }
+        let dn = renamed.dn;
         self.finish(map, entry, &plan, &dn, latest, d.read).await
     }
 
-    /// After the modify and the rename: the password by extended operation,
+    /// After the rename and the modify: the password by extended operation,
     /// then the entry to answer with — the one read back, or read again, or
     /// (nothing wanted) the one read before, after the placeholder check.
     async fn finish(
@@ -278,18 +274,20 @@ impl<D: Directory> Service<D> {
         }
     }
 
-    /// The rename (modrdn). The entry still there but the rename refused is
-    /// the server under contention (see `busy`): the modify before it, if
-    /// any, has landed, so only the rename is tried again.
+    /// The rename (modrdn), before anything else is written. The entry still
+    /// there but the rename refused is the server under contention (see
+    /// `busy`): the rename is tried again. The new name taken is a 409.
     async fn rename(
         &self,
         map: &AttrMap,
-        dn: &Dn,
+        entry: &Entry,
+        plan: &Plan,
         rdn: &str,
         moved: OnFailure,
         op: Op<'_>,
     ) -> Result<Landed, Error> {
         let Op { read, pre, what } = op;
+        let dn = &entry.dn;
         let dn_text = dn.to_string();
         retrying(what, |attempt| {
             let dn_text = &dn_text;
@@ -310,10 +308,26 @@ impl<D: Directory> Service<D> {
                             Ok(Step::Again(Why::ServerBusy))
                         }
                     }
+                    Err(DirError::Result {
+                        rc: rc::ENTRY_ALREADY_EXISTS,
+                        ..
+                    }) => Err(name_taken(map, entry, plan, what)),
                     Err(e) => Err(dir_error(map, e, what)),
                 }
             }
         })
         .await
     }
+}
+
+/// The 409 of a rename onto a name another entry has, naming the values the
+/// new name came from (the entry as the plan would leave it).
+fn name_taken(map: &AttrMap, entry: &Entry, plan: &Plan, what: &str) -> Error {
+    let mut after = entry.clone();
+    after.apply(&plan.mods);
+    let name = plan.rename.as_deref().unwrap_or_default();
+    Error::Conflict(format!(
+        "{what}: {}",
+        map.name_taken(name, |a| after.first(a))
+    ))
 }

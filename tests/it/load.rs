@@ -853,18 +853,30 @@ impl CrashProxy {
     }
 }
 
-/// A rename + retitle whose modify landed and whose modrdn did not: the new
-/// title under the old name, nothing under the new one.
+/// A rename + retitle stopped after its modrdn (which goes first), before its
+/// modify: the entry under its new name, without the new title, nothing left
+/// under the old name.
 async fn halfway_renamed(checker: &super::Daemon, old_dn: &str, new_dn: &str, title: &str) {
     let halfway = checker
+        .entry(new_dn)
+        .await
+        .expect("the entry under its new name");
+    assert_ne!(super::attr(&halfway, "title").as_deref(), Some(title));
+    assert!(checker.entry(old_dn).await.is_none());
+}
+
+/// A rename + retitle whose modrdn was refused: nothing written, the entry
+/// under its old name with its old title.
+async fn not_renamed(checker: &super::Daemon, old_dn: &str, new_dn: &str, title: &str) {
+    let kept = checker
         .entry(old_dn)
         .await
         .expect("the entry under its old name");
-    assert_eq!(super::attr(&halfway, "title").as_deref(), Some(title));
+    assert_eq!(super::attr(&kept, "title").as_deref(), Some(title));
     assert!(checker.entry(new_dn).await.is_none());
 }
 
-/// The daemon dies exactly between the modify and the modrdn of a rename, and
+/// The daemon dies exactly between the modrdn and the modify of a rename, and
 /// between the membership clean-up and the delete of a user: each time the
 /// directory is left in a state the client's retry completes.
 pub async fn crash_between_steps_is_completed_by_the_retry(server: Server) {
@@ -888,8 +900,8 @@ pub async fn crash_between_steps_is_completed_by_the_retry(server: Server) {
     let new_name = format!("{name}-renamed");
     let new_dn = config.users.dn_for(&new_name).to_string();
 
-    // Rename + retitle: the modify lands, the daemon dies before the modrdn.
-    proxy.arm(MODIFY_DN_REQUEST);
+    // Rename + retitle: the modrdn lands, the daemon dies before the modify.
+    proxy.arm(MODIFY_REQUEST);
     let rename = patch_body(json!([
         {"op": "replace", "path": "userName", "value": new_name},
         {"op": "replace", "path": "title", "value": "after the crash"},
@@ -908,7 +920,7 @@ pub async fn crash_between_steps_is_completed_by_the_retry(server: Server) {
         "the daemon answered: {:?}",
         r.map(|r| r.status())
     );
-    assert!(proxy.fired(), "the daemon never sent the modrdn");
+    assert!(proxy.fired(), "the daemon never sent the modify");
     halfway_renamed(&checker, &old_dn, &new_dn, "after the crash").await;
     daemon.restart().await;
     let (s, v, _) = load
@@ -1017,8 +1029,8 @@ pub async fn refused_writes_are_retried_then_answered_503(server: Server) {
     assert!(checker.entry(&old_dn).await.is_none());
     assert!(checker.entry(&new_dn).await.is_some());
 
-    // Back to the old name, every modrdn refused: 503 with Retry-After, the
-    // modify landed, the entry where it was; the retry finishes the rename.
+    // Back to the old name, every modrdn refused: 503 with Retry-After,
+    // nothing written (the modrdn goes first); the retry does it all.
     let back = patch_body(json!([{"op": "replace", "path": "userName", "value": name}]));
     let (s, _, v) = send(reqwest::Method::PATCH, Some(back)).await;
     assert_eq!(s, 200, "{v}");
@@ -1031,7 +1043,7 @@ pub async fn refused_writes_are_retried_then_answered_503(server: Server) {
         "the rename was tried again: {}",
         proxy.refused()
     );
-    halfway_renamed(&checker, &old_dn, &new_dn, "always refused").await;
+    not_renamed(&checker, &old_dn, &new_dn, "once refused").await;
     proxy.refuse(MODIFY_DN_REQUEST, 0);
     let (s, _, v) = send(reqwest::Method::PATCH, Some(rename("always refused"))).await;
     assert_eq!(s, 200, "{v}");
