@@ -80,7 +80,7 @@ impl Shape {
         let d = self
             .users
             .disable
-            .as_ref()
+            .first()
             .expect("the configuration disables users");
         (&d.attribute, &d.value)
     }

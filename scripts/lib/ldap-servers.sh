@@ -202,7 +202,13 @@ memberof-group-oc groupOfNames
 memberof-member-ad member
 memberof-memberof-ad memberOf
 memberof-refint TRUE"
+	# A single server keeps uidNumber unique among posixAccount entries and gidNumber among
+	# posixGroup entries (slapo-unique); a user's gidNumber (its primary group) is shared freely.
+	local unique_module="moduleload unique" unique_overlay="overlay unique
+unique_uri ldap:///${LDAP_SUFFIX}?uidNumber?sub?(objectClass=posixAccount)
+unique_uri ldap:///${LDAP_SUFFIX}?gidNumber?sub?(objectClass=posixGroup)"
 	if [ -n "$server_id" ]; then
+		unique_module="" unique_overlay=""
 		repl_global="serverID ${server_id}"
 		repl_schema="include /etc/ldap/schema/dyngroup.schema"
 		repl_modules="moduleload syncprov
@@ -238,6 +244,7 @@ moduleload ppolicy
 moduleload memberof
 moduleload refint
 moduleload sssvlv
+${unique_module}
 ${repl_modules}
 
 sizelimit unlimited
@@ -266,6 +273,8 @@ index scimUserName eq,pres,sub
 index member eq
 index uniqueMember eq
 index memberUid eq
+index uidNumber eq
+index gidNumber eq
 
 ${repl_db}
 
@@ -286,6 +295,8 @@ overlay sssvlv
 overlay ppolicy
 ppolicy_default "${OPENLDAP_PPOLICY_DN}"
 ppolicy_hash_cleartext
+
+${unique_overlay}
 EOF
 
 	slapd -f "$dir/slapd.conf" -h "$url" -u root -g root 2>"$dir/slapd.log" ||
@@ -379,10 +390,13 @@ _ds389_write_defaults_inf() {
 }
 
 # Copies template-dse.ldif with our plugin, listener and index settings. dscreate replaces the
-# first two '%' of each line, so added lines must not contain '%', '{' or '}'.
+# first two '%' of each line, so added lines must not contain '%', '{' or '}'. With POSIX set to
+# "posix", uidNumber and gidNumber are also kept unique (attribute uniqueness, among posixAccount
+# and posixGroup entries respectively) and handed out by DNA for the magic value -1
+# (uidNumber 500000-599999, gidNumber 600000-699999), on posixAccount / posixGroup entries only.
 _ds389_write_template() {
-	local dir=$1
-	awk -v RS= -v ORS='\n\n' '
+	local dir=$1 posix=${2:-}
+	awk -v RS= -v ORS='\n\n' -v posix="$posix" -v suffix="$LDAP_SUFFIX" '
 		$0 ~ /^dn: cn=config\n/ {
 			$0 = $0 "\nnsslapd-listenhost: 127.0.0.1\nnsslapd-sizelimit: -1"
 		}
@@ -397,8 +411,20 @@ _ds389_write_template() {
 		$0 ~ /^dn: cn=USN,cn=plugins,cn=config\n/ {
 			sub(/nsslapd-pluginenabled: off/, "nsslapd-pluginenabled: on")
 		}
+		posix == "posix" && $0 ~ /^dn: cn=Distributed Numeric Assignment Plugin,cn=plugins,cn=config\n/ {
+			sub(/nsslapd-pluginenabled: off/, "nsslapd-pluginenabled: on")
+		}
 		{ print }
 		END {
+			if (posix == "posix") {
+				split("uidNumber:posixAccount:500000:599999 gidNumber:posixGroup:600000:699999", ids, " ")
+				for (i = 1; i <= 2; i++) {
+					split(ids[i], a, ":")
+					print "dn: cn=" a[1] " uniqueness,cn=plugins,cn=config\nobjectclass: top\nobjectclass: nsSlapdPlugin\nobjectclass: extensibleObject\ncn: " a[1] " uniqueness\nnsslapd-pluginpath: libattr-unique-plugin\nnsslapd-plugininitfunc: NSUniqueAttr_Init\nnsslapd-plugintype: betxnpreoperation\nnsslapd-pluginenabled: on\nuniqueness-attribute-name: " a[1] "\nuniqueness-subtrees: " suffix "\nuniqueness-across-all-subtrees: off\nuniqueness-subtree-entries-oc: " a[2] "\nnsslapd-plugin-depends-on-type: database"
+					print "dn: cn=" a[1] ",cn=Distributed Numeric Assignment Plugin,cn=plugins,cn=config\nobjectclass: top\nobjectclass: extensibleObject\ncn: " a[1] "\ndnaType: " a[1] "\ndnaMagicRegen: -1\ndnaFilter: (objectclass=" a[2] ")\ndnaScope: " suffix "\ndnaNextValue: " a[3] "\ndnaMaxValue: " a[4]
+					print "dn: cn=" a[1] ",cn=default indexes, cn=config,cn=ldbm database,cn=plugins,cn=config\nobjectclass: top\nobjectclass: nsIndex\ncn: " a[1] "\nnssystemindex: false\nnsindextype: eq"
+				}
+			}
 			n = split("scimExternalId:eq,pres scimUserName:eq,pres,sub displayName:eq,pres,sub employeeNumber:eq,pres", idx, " ")
 			for (i = 1; i <= n; i++) {
 				split(idx[i], p, ":"); t = split(p[2], types, ",")
@@ -417,15 +443,17 @@ _ds389_write_template() {
 	local before after
 	before=$(grep -c '^nsslapd-pluginenabled: on$' /usr/share/dirsrv/data/template-dse.ldif)
 	after=$(grep -c '^nsslapd-pluginenabled: on$' "$dir/share/dirsrv/data/template-dse.ldif")
-	[ "$after" -eq $((before + 3)) ] ||
-		{ _ldap_fail "template-dse.ldif has changed shape; could not enable the three plugins"; return 1; }
+	local enabled=3
+	[ "$posix" != posix ] || enabled=6
+	[ "$after" -eq $((before + enabled)) ] ||
+		{ _ldap_fail "template-dse.ldif has changed shape; could not enable the $enabled plugins"; return 1; }
 }
 
-# start_389ds DIR PORT [NAME]: a 389-ds instance on ldap://127.0.0.1:PORT/, its files in DIR.
+# start_389ds DIR PORT [NAME [POSIX]]: a 389-ds instance on ldap://127.0.0.1:PORT/, its files in DIR.
 # NAME defaults to one derived from DIR: ns-slapd names a POSIX semaphore in /dev/shm after it,
-# so instances running side by side must not share a name.
+# so instances running side by side must not share a name. POSIX "posix": see _ds389_write_template.
 start_389ds() {
-	local dir=$1 port=$2 name=${3:-}
+	local dir=$1 port=$2 name=${3:-} posix=${4:-}
 	mkdir -p "$dir" || return
 	dir=$(cd "$dir" && pwd) || return
 	[ -n "$name" ] || name="scim2ldap-$(printf '%s' "$dir" | cksum | cut -d' ' -f1)"
@@ -438,7 +466,7 @@ start_389ds() {
 	[ "${#dir}" -lt 90 ] || { _ldap_fail "DIR path too long for the ldapi socket: $dir"; return 1; }
 
 	_ds389_write_defaults_inf "$dir" || return
-	_ds389_write_template "$dir" || return
+	_ds389_write_template "$dir" "$posix" || return
 	echo "$name" >"$dir/instance-name" || return
 	cat >"$dir/instance.inf" <<EOF
 [general]

@@ -18,7 +18,7 @@ use std::sync::Arc;
 use crate::config::Config;
 use crate::directory::pool::LdapPool;
 use crate::directory::{Directory, Scope, subschema};
-use crate::ldap::{Dn, Filter};
+use crate::ldap::{Dn, Entry, Filter};
 use crate::mapping::AttrMap;
 use crate::service::Service;
 use crate::telemetry::Metrics;
@@ -181,6 +181,108 @@ pub fn syntax_problems(map: &AttrMap, schema: &subschema::Subschema) -> Vec<Stri
     out
 }
 
+/// What a computed RDN means for the entries already under the base: one
+/// note on what it does, and a warning for entries without the attribute
+/// the name is rendered from (they show no name, and Entra's `userName eq`
+/// match cannot find them) and for entries not named by that rendering
+/// (they keep their name until the attribute changes).
+pub fn naming_notes(map: &AttrMap, entries: &[Entry]) -> (String, Vec<String>) {
+    let sec = crate::mapping::section(map.kind);
+    let Some((key, t)) = map
+        .computed
+        .iter()
+        .find(|(a, _)| a.eq_ignore_ascii_case(&map.rdn))
+    else {
+        return (String::new(), Vec::new());
+    };
+    let inputs: Vec<&crate::mapping::Field> = t
+        .inputs()
+        .into_iter()
+        .filter_map(|i| map.fields.get(i))
+        .collect();
+    let names: Vec<String> = inputs.iter().map(|f| f.path_text()).collect();
+    let note = format!(
+        "{sec}.rdn: {} is computed ({sec}.computed.{key}) from {}: a change that renders another name renames the entry (before its other changes; a name another entry has is a 409){}",
+        map.rdn,
+        names.join(", "),
+        if map.kind == crate::scim::ResourceKind::User {
+            ", and memberUid values in groups follow"
+        } else {
+            ""
+        }
+    );
+    let (mut unnamed, mut drifted) = (Vec::new(), Vec::new());
+    for e in entries {
+        let value = |i: usize| map.fields.get(i).and_then(|f| e.first(&f.ldap));
+        if inputs.iter().any(|f| e.first(&f.ldap).is_none()) {
+            unnamed.push(e.dn.to_string());
+            continue;
+        }
+        let (Some(now), Some(rendered)) = (e.dn.rdn_value(&map.rdn), t.render(value)) else {
+            continue;
+        };
+        if !now.eq_ignore_ascii_case(&rendered) {
+            drifted.push(format!("{} would be {}={rendered}", e.dn, map.rdn));
+        }
+    }
+    let mut warnings = Vec::new();
+    let stored_in: Vec<&str> = inputs.iter().map(|f| f.ldap.as_str()).collect();
+    if let Some(first) = unnamed.first() {
+        warnings.push(format!(
+            "{sec}.computed.{key}: {} entries under {} have no {} to render their name from, so they show no {} and a client's match on it cannot find them (e.g. {first}); give them one",
+            unnamed.len(),
+            map.base,
+            stored_in.join(", "),
+            names.join(", ")
+        ));
+    }
+    if let Some(first) = drifted.first() {
+        warnings.push(format!(
+            "{sec}.computed.{key}: {} entries under {} are not named by the rendering of their {} (e.g. {first}); each keeps its name until that changes",
+            drifted.len(),
+            map.base,
+            names.join(", ")
+        ));
+    }
+    (note, warnings)
+}
+
+/// Reads the entries under a map's base with what its computed RDN is
+/// rendered from, for [`naming_notes`].
+async fn check_naming(pool: &LdapPool, map: &AttrMap) -> Vec<String> {
+    let Some(t) = map.naming_template() else {
+        return Vec::new();
+    };
+    let mut attrs: Vec<String> = t
+        .inputs()
+        .into_iter()
+        .filter_map(|i| map.fields.get(i).map(|f| f.ldap.clone()))
+        .collect();
+    attrs.push(map.rdn.clone());
+    let search = crate::directory::Search {
+        base: map.base.to_string(),
+        scope: Scope::Subtree,
+        filter: Filter::Equal(
+            "objectClass".to_owned(),
+            map.object_classes.first().cloned().unwrap_or_default(),
+        ),
+        attrs,
+    };
+    let entries = match pool.search(search).await {
+        Ok(v) => v,
+        Err(e) => {
+            return vec![format!(
+                "warning: cannot read the entries under {} to check their names: {e}",
+                map.base
+            )];
+        }
+    };
+    let (note, warnings) = naming_notes(map, &entries);
+    std::iter::once(format!("note: {note}"))
+        .chain(warnings.into_iter().map(|w| format!("warning: {w}")))
+        .collect()
+}
+
 pub async fn run(config: Config) -> Result<ExitCode, ExitCode> {
     for w in &config.warnings {
         println!("warning: {w}");
@@ -217,6 +319,14 @@ pub async fn run(config: Config) -> Result<ExitCode, ExitCode> {
     }
     for w in check_versions(&pool, &config, &mut problems).await {
         println!("warning: {w}");
+    }
+    for map in [Some(&config.users), config.groups.as_ref()]
+        .into_iter()
+        .flatten()
+    {
+        for line in check_naming(&pool, map).await {
+            println!("{line}");
+        }
     }
     if !caps.assertion {
         println!(
@@ -283,6 +393,55 @@ mod tests {
                 );
             }
         }
+    }
+
+    /// A computed RDN is described, and entries it would not name the way
+    /// they are named are counted with an example.
+    #[test]
+    fn entries_a_computed_rdn_would_name_otherwise_are_reported() {
+        let c = crate::mapping::tests::derived_rdn();
+        let entry = |dn: &str, user_name: Option<&str>| {
+            Entry::new(
+                Dn::parse(dn).unwrap(),
+                user_name.map(|u| ("scimUserName".to_owned(), vec![u.to_owned()])),
+            )
+        };
+        let entries = [
+            entry(
+                "uid=alice,ou=people,dc=example,dc=com",
+                Some("Alice@Contoso.com"),
+            ),
+            entry(
+                "uid=Bob@contoso.com,ou=people,dc=example,dc=com",
+                Some("bob@contoso.com"),
+            ),
+            entry("uid=carol,ou=people,dc=example,dc=com", None),
+            entry("uid=dan,ou=people,dc=example,dc=com", None),
+        ];
+        let (note, warnings) = naming_notes(&c.users, &entries);
+        assert!(
+            note.starts_with("users.rdn: uid is computed (users.computed.uid) from userName"),
+            "{note}"
+        );
+        assert!(note.contains("memberUid values in groups follow"), "{note}");
+        assert_eq!(warnings.len(), 2, "{warnings:?}");
+        assert!(
+            warnings[0]
+                .contains("2 entries under ou=people,dc=example,dc=com have no scimUserName"),
+            "{warnings:?}"
+        );
+        assert!(warnings[0].contains("e.g. uid=carol,"), "{warnings:?}");
+        assert!(
+            warnings[1].contains("1 entries under ou=people,dc=example,dc=com are not named"),
+            "{warnings:?}"
+        );
+        assert!(warnings[1].contains("would be uid=bob"), "{warnings:?}");
+        // All named as rendered: the note only.
+        let (_, warnings) = naming_notes(&c.users, &entries[..1]);
+        assert!(warnings.is_empty(), "{warnings:?}");
+        // A mapped RDN: nothing to say.
+        let (note, warnings) = naming_notes(&crate::mapping::tests::openldap().users, &entries);
+        assert!(note.is_empty() && warnings.is_empty());
     }
 
     /// A template that can render non-ASCII into an IA5String attribute is

@@ -164,8 +164,12 @@ pub struct Resource {
     /// changes, removed when they render empty, and never written by a client.
     #[serde(default)]
     pub computed: BTreeMap<String, OneOrMany>,
-    /// What `active=false` does (users only).
-    pub disable: Option<Disable>,
+    /// LDAP attribute → how its number is allocated on create (`uidNumber`,
+    /// `gidNumber`); never changed afterwards.
+    #[serde(default)]
+    pub allocate: BTreeMap<String, Allocate>,
+    /// What `active=false` does (users only): one action or a list.
+    pub disable: Option<Disables>,
     /// How `password` is written (users only).
     pub password: Option<String>,
     /// Attribute the server maintains with the groups an entry belongs to (users only).
@@ -175,6 +179,27 @@ pub struct Resource {
     /// What happens to attributes a client sends that no mapping stores:
     /// `"reject"` (400, the default) or `"ignore"` (left out, logged, counted).
     pub unmapped: Option<String>,
+}
+
+/// One `[users.allocate]` entry: `uidNumber = { strategy = "...", ... }`.
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Allocate {
+    /// `deterministic`, `counter`, `server` or `same`.
+    pub strategy: String,
+    /// deterministic: the template (or templates, first non-empty wins) the number is derived from.
+    pub from: Option<OneOrMany>,
+    /// deterministic, counter, server: `[min, max]`, both included.
+    pub range: Option<Vec<i64>>,
+    /// counter: the DN of the entry holding the next number.
+    pub counter: Option<String>,
+    /// counter: the attribute of the counter entry (default: the allocated attribute).
+    pub counter_attribute: Option<String>,
+    /// server: the value the directory's allocator replaces (389-ds DNA: `-1`).
+    pub magic: Option<String>,
+    /// same: the other allocated attribute whose number this one takes.
+    #[serde(rename = "as")]
+    pub same_as: Option<String>,
 }
 
 /// One attribute mapping: a bare LDAP attribute name or a table.
@@ -208,6 +233,14 @@ pub struct MappingTable {
     pub returned: Option<String>,
     /// Text for /Schemas.
     pub description: Option<String>,
+}
+
+/// `disable = { attribute = "...", value = "..." }` or a list of them.
+#[derive(Debug, Deserialize)]
+#[serde(untagged)]
+pub enum Disables {
+    One(Disable),
+    Many(Vec<Disable>),
 }
 
 /// `disable = { attribute = "...", value = "..." }`

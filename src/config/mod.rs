@@ -194,6 +194,9 @@ impl Config {
                 ));
             }
         }
+        if let Some(u) = &users {
+            mapping::allocate::check_across(u, groups.as_ref(), &mut p);
+        }
         match (users, p.is_empty()) {
             (Some(users), true) => Ok(Config {
                 server,

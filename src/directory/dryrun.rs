@@ -63,6 +63,10 @@ impl<D: Directory> Directory for DryRun<D> {
         self.note(format!("(why) {why}"));
     }
 
+    fn records_only(&self) -> bool {
+        true
+    }
+
     async fn search(&self, s: Search) -> Result<Vec<Entry>, DirError> {
         self.note(format!(
             "search base={:?} scope={:?} filter={} attrs={:?}",

@@ -320,6 +320,12 @@ pub trait Directory: Send + Sync + 'static {
     /// Why a write is what it is (a derived value re-rendered or left
     /// alone), for `explain`: only the dry run records it.
     fn explain(&self, _why: String) {}
+
+    /// Whether writes are only recorded (the dry run of `explain`): what
+    /// the server would fill in on a write is then not there.
+    fn records_only(&self) -> bool {
+        false
+    }
 }
 
 /// A shared directory is a directory (the pool is shared by the service and
@@ -385,6 +391,9 @@ impl<T: Directory> Directory for std::sync::Arc<T> {
     }
     fn explain(&self, why: String) {
         (**self).explain(why)
+    }
+    fn records_only(&self) -> bool {
+        (**self).records_only()
     }
 }
 

@@ -18,7 +18,7 @@ use super::{
 };
 use crate::scim::ResourceKind;
 
-fn valid_ldap_name(s: &str) -> bool {
+pub(super) fn valid_ldap_name(s: &str) -> bool {
     let mut chars = s.chars();
     match chars.next() {
         Some(c) if c.is_ascii_alphabetic() => chars.all(|c| c.is_ascii_alphanumeric() || c == '-'),
@@ -70,6 +70,23 @@ pub fn compile(
     schemas.extend(extension_schemas(extensions, &fields));
     let (defaults, computed) = derived(sec, raw, &mut fields, p);
     let naming = naming(kind, &rdn, &fields, &computed, p);
+    let allocate = super::allocate::compile(
+        sec,
+        &raw.allocate,
+        &fields,
+        placeholder,
+        |a| allocated_elsewhere(a, &rdn, &defaults, &computed, raw),
+        p,
+    );
+    // A field onto an allocated attribute shows the number; no client writes it.
+    for f in fields.iter_mut() {
+        if allocate
+            .iter()
+            .any(|a| a.attribute.eq_ignore_ascii_case(&f.ldap))
+        {
+            f.mutability = Mutability::ReadOnly;
+        }
+    }
     let disable = disable(kind, raw, p);
     let password = password(kind, raw, p);
     if raw.member_of.is_some() && kind == ResourceKind::Group {
@@ -106,6 +123,7 @@ pub fn compile(
         naming: naming.unwrap_or(Naming::Field(0)),
         defaults,
         computed,
+        allocate,
         disable,
         password,
         member_of: raw.member_of.clone(),
@@ -385,6 +403,28 @@ fn computed_conflicts(
     }
 }
 
+/// Why an allocated attribute is already written by something else, if it is.
+fn allocated_elsewhere(
+    attr: &str,
+    rdn: &str,
+    defaults: &[(String, Template)],
+    computed: &[(String, Template)],
+    raw: &file::Resource,
+) -> Option<String> {
+    let is = |a: &str| a.eq_ignore_ascii_case(attr);
+    if is(rdn) {
+        Some("is the RDN".to_owned())
+    } else if defaults.iter().any(|(a, _)| is(a)) {
+        Some("is also in defaults".to_owned())
+    } else if computed.iter().any(|(a, _)| is(a)) {
+        Some("is also computed".to_owned())
+    } else if raw.members.as_ref().is_some_and(|m| is(&m.attribute)) {
+        Some("holds the members".to_owned())
+    } else {
+        None
+    }
+}
+
 /// The field a placeholder reads: by its configured key or by its path.
 fn placeholder(name: &str, fields: &[Field]) -> Result<usize, String> {
     let path = AttrPath::parse(name).map_err(|e| format!("placeholder {{{name}}}: {e}"))?;
@@ -400,24 +440,46 @@ fn placeholder(name: &str, fields: &[Field]) -> Result<usize, String> {
         .ok_or_else(|| format!("placeholder {{{name}}} is not a mapped SCIM attribute"))
 }
 
-/// `disable`: users only; an attribute and a non-empty value.
-fn disable(kind: ResourceKind, raw: &file::Resource, p: &mut Vec<String>) -> Option<Disable> {
+/// `disable`: users only; one action or a non-empty list of them, each an
+/// attribute and a non-empty value, each pair once.
+fn disable(kind: ResourceKind, raw: &file::Resource, p: &mut Vec<String>) -> Vec<Disable> {
     let sec = section(kind);
-    let disable = raw.disable.as_ref().map(|d| Disable {
-        attribute: d.attribute.clone(),
-        value: d.value.clone(),
-    });
-    if let Some(d) = &disable {
-        if kind == ResourceKind::Group {
-            p.push(format!("{sec}.disable: only users can be disabled"));
-        }
+    let raw_list: Vec<&file::Disable> = match &raw.disable {
+        None => return Vec::new(),
+        Some(file::Disables::One(d)) => vec![d],
+        Some(file::Disables::Many(v)) => v.iter().collect(),
+    };
+    if kind == ResourceKind::Group {
+        p.push(format!("{sec}.disable: only users can be disabled"));
+    }
+    if raw_list.is_empty() {
+        p.push(format!(
+            "{sec}.disable: an empty list; leave it out, or list {{ attribute = \"...\", value = \"...\" }}"
+        ));
+    }
+    let mut out: Vec<Disable> = Vec::new();
+    for d in raw_list {
         if !valid_ldap_name(&d.attribute) || d.value.is_empty() {
             p.push(format!(
-                "{sec}.disable: needs an LDAP attribute and a non-empty value"
+                "{sec}.disable: {:?} needs an LDAP attribute and a non-empty value",
+                d.attribute
             ));
         }
+        let twice = out.iter().any(|o| {
+            o.attribute.eq_ignore_ascii_case(&d.attribute) && o.value.eq_ignore_ascii_case(&d.value)
+        });
+        if twice {
+            p.push(format!(
+                "{sec}.disable: {} = {:?} is listed twice",
+                d.attribute, d.value
+            ));
+        }
+        out.push(Disable {
+            attribute: d.attribute.clone(),
+            value: d.value.clone(),
+        });
     }
-    disable
+    out
 }
 
 /// `password`: users only; `modify` unless said otherwise.

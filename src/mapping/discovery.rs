@@ -31,7 +31,7 @@ fn published(map: &AttrMap) -> Vec<Schema> {
 fn derived(map: &AttrMap, attr: &str) -> bool {
     match map.kind {
         ResourceKind::User => {
-            (attr.eq_ignore_ascii_case("active") && map.disable.is_some())
+            (attr.eq_ignore_ascii_case("active") && !map.disable.is_empty())
                 || (attr.eq_ignore_ascii_case("password") && map.password.is_some())
                 || attr.eq_ignore_ascii_case("groups")
         }

@@ -391,9 +391,15 @@ fn special_expr(
                     .ok_or_else(|| invalid(format!("{path} compares with true or false")))?,
                 _ => return Err(invalid(format!("{path} compares with true or false"))),
             };
-            let disabled = match &map.disable {
-                Some(d) => L::Equal(d.attribute.clone(), d.value.clone()),
-                None => L::nothing(),
+            // Inactive when any disable attribute holds its value.
+            let mut each: Vec<L> = map
+                .disable
+                .iter()
+                .map(|d| L::Equal(d.attribute.clone(), d.value.clone()))
+                .collect();
+            let disabled = match each.len() {
+                1 => each.remove(0),
+                _ => L::Or(each), // none: matches nothing
             };
             let want_active = match op {
                 CompareOp::Eq => b,
@@ -758,6 +764,44 @@ mod tests {
                 want,
                 "{scim}"
             );
+        }
+    }
+
+    /// userName stored apart from a computed RDN is filtered through its
+    /// own attribute; `active` with several disable actions reads inactive
+    /// when any holds its value.
+    #[test]
+    fn derived_rdn_filters() {
+        let c = crate::mapping::tests::derived_rdn();
+        let refs = Refs::default();
+        let t = |f: &str| {
+            to_ldap(&c.users, &Filter::parse(f).unwrap(), &refs)
+                .unwrap()
+                .to_string()
+        };
+        let rows = [
+            (
+                "userName eq \"Alice@Contoso.com\"",
+                "(scimUserName=Alice@Contoso.com)",
+            ),
+            ("userName sw \"alice\"", "(scimUserName=alice*)"),
+            ("userName co \"@contoso\"", "(scimUserName=*@contoso*)"),
+            ("userName pr", "(scimUserName=*)"),
+            (
+                "active eq false",
+                "(|(pwdAccountLockedTime=000001010000Z)(shadowExpire=1))",
+            ),
+            (
+                "active eq true",
+                "(!(|(pwdAccountLockedTime=000001010000Z)(shadowExpire=1)))",
+            ),
+            (
+                "active ne true",
+                "(|(pwdAccountLockedTime=000001010000Z)(shadowExpire=1))",
+            ),
+        ];
+        for (scim, ldap) in rows {
+            assert_eq!(t(scim), ldap, "{scim}");
         }
     }
 

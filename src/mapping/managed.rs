@@ -257,7 +257,7 @@ mod tests {
             assert_eq!(role(Role::Id), 1);
             assert_eq!(role(Role::Version), 1);
             assert_eq!(role(Role::Rdn), 1);
-            assert_eq!(role(Role::Disable), usize::from(map.disable.is_some()));
+            assert_eq!(role(Role::Disable), map.disable.len());
             assert_eq!(role(Role::MemberOf), usize::from(map.member_of.is_some()));
             assert_eq!(
                 role(Role::VersionToken),

@@ -9,9 +9,11 @@
 //! - [`filter`] translates a SCIM filter into one LDAP filter.
 //! - [`sort`] names the LDAP attribute a `sortBy` path sorts by.
 //! - [`unmapped`] leaves out what no mapping stores, where the config says so.
+//! - [`allocate`] compiles `[users.allocate]` and decides numbers (pure).
 //! - [`managed`] is the one list of LDAP attributes a map manages.
 //! - [`discovery`] publishes /Schemas and /ResourceTypes reduced to what is mapped.
 
+pub mod allocate;
 mod compile;
 pub mod discovery;
 pub mod filter;
@@ -182,7 +184,12 @@ pub struct AttrMap {
     pub defaults: Vec<(String, Template)>,
     /// LDAP attribute → template: always derived, never written by a client.
     pub computed: Vec<(String, Template)>,
-    pub disable: Option<Disable>,
+    /// LDAP attribute → how its number is allocated on create; never
+    /// written afterwards.
+    pub allocate: Vec<allocate::Allocation>,
+    /// What `active=false` writes: every value (empty: `active=false` is
+    /// refused).
+    pub disable: Vec<Disable>,
     pub password: Option<PasswordMode>,
     pub member_of: Option<String>,
     pub members: Option<Members>,
@@ -462,9 +469,15 @@ pub(crate) mod tests {
     }
 
     /// The OpenLDAP example with the login computed from userName, which is
-    /// kept verbatim in scimUserName, and a home directory that follows it.
+    /// kept verbatim in scimUserName, a home directory that follows it, and
+    /// two disable actions (LDAP binds and NSS clients).
     pub fn derived_rdn() -> Config {
-        let text = example("openldap.toml");
+        let text = example("openldap.toml").replacen(
+            "disable = { attribute = \"pwdAccountLockedTime\", value = \"000001010000Z\" }",
+            "disable = [{ attribute = \"pwdAccountLockedTime\", value = \"000001010000Z\" }, { attribute = \"shadowExpire\", value = \"1\" }]",
+            1,
+        );
+        assert!(text.contains("shadowExpire"));
         let text = text.replacen("userName = \"uid\"", "userName = \"scimUserName\"", 1);
         let text = text.replacen(
             "[users.defaults]",
@@ -509,7 +522,7 @@ pub(crate) mod tests {
         ];
         for row in rows {
             if row == "active" {
-                assert!(u.disable.is_some());
+                assert!(!u.disable.is_empty());
                 continue;
             }
             let path = AttrPath::parse(row).unwrap();
@@ -692,6 +705,47 @@ pub(crate) mod tests {
                 .any(|x| x.starts_with("users.rdn: ") && x.contains("[users.computed] uid")),
             "{p:?}"
         );
+    }
+
+    #[test]
+    fn disable_is_one_action_or_a_list() {
+        assert_eq!(openldap().users.disable.len(), 1);
+        let list = derived_rdn().users.disable;
+        assert_eq!(
+            list,
+            [
+                Disable {
+                    attribute: "pwdAccountLockedTime".into(),
+                    value: "000001010000Z".into()
+                },
+                Disable {
+                    attribute: "shadowExpire".into(),
+                    value: "1".into()
+                }
+            ]
+        );
+        let rows = [
+            ("disable = []", "users.disable: an empty list"),
+            (
+                "disable = [{ attribute = \"1x\", value = \"1\" }]",
+                "\"1x\" needs an LDAP attribute and a non-empty value",
+            ),
+            (
+                "disable = [{ attribute = \"shadowExpire\", value = \"\" }]",
+                "needs an LDAP attribute and a non-empty value",
+            ),
+            (
+                "disable = [{ attribute = \"a\", value = \"1\" }, { attribute = \"A\", value = \"1\" }]",
+                "A = \"1\" is listed twice",
+            ),
+        ];
+        for (line, needle) in rows {
+            let (m, p) = compile_one(&format!(
+                "base = \"ou=p,dc=x\"\nobject_classes = [\"person\"]\n{line}\n[attributes]\nuserName = \"uid\"\n"
+            ));
+            assert!(m.is_none(), "{line}");
+            assert!(p.iter().any(|x| x.contains(needle)), "{line}: {p:?}");
+        }
     }
 
     #[test]

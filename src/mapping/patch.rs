@@ -8,7 +8,7 @@
 //! the ones that came), so concurrent membership changes from several
 //! daemons commute instead of overwriting each other, and a PATCH that
 //! changes nothing writes nothing. Every operation of one request lands in one
-//! LDAP modify (plus a modrdn when the RDN changes).
+//! LDAP modify (plus a modrdn before it when the RDN changes).
 
 use std::collections::BTreeMap;
 
@@ -31,7 +31,7 @@ use crate::scim::schema::Mutability;
 pub struct Plan {
     /// One modify, in order; empty when nothing changes.
     pub mods: Vec<Mod>,
-    /// A new RDN value: the entry is renamed after the modify.
+    /// A new RDN value: the entry is renamed, before the modify.
     pub rename: Option<String>,
     /// Set through the Password Modify extended operation after the write.
     pub password: Option<SecretString>,
@@ -195,26 +195,27 @@ impl<'a> Working<'a> {
         }
     }
 
+    /// `active=false` writes every disable value, `active=true` removes
+    /// exactly each (other values of those attributes stay).
     fn set_active(&mut self, active: bool) -> Result<(), Error> {
-        let Some(d) = self.map.disable.clone() else {
-            return if active {
-                Ok(())
-            } else {
-                Err(Error::invalid_value(
-                    "active=false cannot be stored: no users.disable strategy is configured",
-                ))
-            };
-        };
-        let mut v: Vec<String> = self
-            .get(&d.attribute)
-            .iter()
-            .filter(|x| !x.eq_ignore_ascii_case(&d.value))
-            .cloned()
-            .collect();
-        if !active {
-            v.push(d.value.clone());
+        let map = self.map;
+        if map.disable.is_empty() && !active {
+            return Err(Error::invalid_value(
+                "active=false cannot be stored: no users.disable strategy is configured",
+            ));
         }
-        self.set(&d.attribute, v);
+        for d in &map.disable {
+            let mut v: Vec<String> = self
+                .get(&d.attribute)
+                .iter()
+                .filter(|x| !x.eq_ignore_ascii_case(&d.value))
+                .cloned()
+                .collect();
+            if !active {
+                v.push(d.value.clone());
+            }
+            self.set(&d.attribute, v);
+        }
         Ok(())
     }
 }
@@ -1086,8 +1087,8 @@ fn diff_one(map: &AttrMap, key: &str, old: &[String], new: &[String], mods: &mut
         .is_none_or(|f| f.multi)
         || map
             .disable
-            .as_ref()
-            .is_some_and(|d| d.attribute.eq_ignore_ascii_case(key));
+            .iter()
+            .any(|d| d.attribute.eq_ignore_ascii_case(key));
     // Removing every value is a replace with nothing: it needs no
     // equality rule (facsimileTelephoneNumber has none) and cannot miss.
     let single_swap = old.len() == 1
@@ -1536,6 +1537,52 @@ mod tests {
             err.to_string()
                 .contains("userName \"***@x.com\" gives no uid"),
             "{err}"
+        );
+    }
+
+    #[test]
+    fn disable_writes_every_action_and_enable_removes_exactly_each() {
+        let off =
+            derived_patch(json!([{"op": "Replace", "path": "active", "value": false}])).unwrap();
+        assert_eq!(
+            off.mods,
+            [
+                Mod::Add("pwdAccountLockedTime".into(), s(&["000001010000Z"])),
+                Mod::Add("shadowExpire".into(), s(&["1"])),
+            ]
+        );
+        let c = derived_rdn();
+        let mut locked = derived_user();
+        locked
+            .attrs
+            .insert("pwdaccountlockedtime".into(), s(&["000001010000Z"]));
+        locked.attrs.insert("shadowexpire".into(), s(&["1"]));
+        let on = parse(&json!({"schemas": [crate::scim::patch::PATCH_OP], "Operations": [{"op": "replace", "path": "active", "value": "True"}]})).unwrap();
+        assert_eq!(
+            plan_patch(&c.users, &locked, &on, &refs()).unwrap().mods,
+            [
+                Mod::Replace("pwdAccountLockedTime".into(), vec![]),
+                Mod::Replace("shadowExpire".into(), vec![]),
+            ]
+        );
+        // Half disabled (one action landed): enabling removes that one; a
+        // value some other tool set stays.
+        let mut half = derived_user();
+        half.attrs.insert("shadowexpire".into(), s(&["1"]));
+        half.attrs
+            .insert("pwdaccountlockedtime".into(), s(&["20240101000000Z"]));
+        assert_eq!(
+            plan_patch(&c.users, &half, &on, &refs()).unwrap().mods,
+            [Mod::Replace("shadowExpire".into(), vec![])]
+        );
+        // Disabling it again adds only what is missing.
+        let off = parse(&json!({"schemas": [crate::scim::patch::PATCH_OP], "Operations": [{"op": "replace", "path": "active", "value": false}]})).unwrap();
+        assert_eq!(
+            plan_patch(&c.users, &half, &off, &refs()).unwrap().mods,
+            [Mod::Add(
+                "pwdAccountLockedTime".into(),
+                s(&["000001010000Z"])
+            )]
         );
     }
 

@@ -687,8 +687,10 @@ pub fn to_resource(
         }
     }
     if map.kind == ResourceKind::User && projection.wants(core, "active", None, false) {
-        let active = map.disable.as_ref().is_none_or(|d| {
-            !entry
+        // Inactive when any disable attribute holds its value: a lock set
+        // by one client (or half of an interrupted disable) reads inactive.
+        let active = !map.disable.iter().any(|d| {
+            entry
                 .values(&d.attribute)
                 .iter()
                 .any(|v| v.eq_ignore_ascii_case(&d.value))
@@ -1177,9 +1179,58 @@ mod tests {
     }
 
     #[test]
+    fn any_disable_action_reads_inactive() {
+        let c = crate::mapping::tests::derived_rdn();
+        let refs = Refs::default();
+        let ctx = ReadContext {
+            maps: Maps {
+                users: &c.users,
+                groups: c.groups.as_ref(),
+            },
+            base_url: "",
+            refs: &refs,
+            groups: None,
+        };
+        let rows: [(&[(&str, &str)], bool); 5] = [
+            (&[], true),
+            (&[("shadowExpire", "1")], false),
+            (&[("pwdAccountLockedTime", "000001010000Z")], false),
+            (
+                &[
+                    ("shadowExpire", "1"),
+                    ("pwdAccountLockedTime", "000001010000Z"),
+                ],
+                false,
+            ),
+            // Other values (a real expiry date, a policy lock-out) are not
+            // the daemon's disable.
+            (
+                &[
+                    ("shadowExpire", "19000"),
+                    ("pwdAccountLockedTime", "20240101000000Z"),
+                ],
+                true,
+            ),
+        ];
+        for (values, active) in rows {
+            let entry = Entry::new(
+                crate::ldap::Dn::parse("uid=x,ou=people,dc=example,dc=com").unwrap(),
+                values
+                    .iter()
+                    .map(|(a, v)| ((*a).to_owned(), vec![(*v).to_owned()])),
+            );
+            assert_eq!(
+                to_resource(&c.users, &entry, &ctx, &Projection::default())["active"],
+                active,
+                "{values:?}"
+            );
+        }
+    }
+
+    #[test]
     fn disabled_users_read_inactive() {
         let c = openldap();
-        let d = c.users.disable.clone().unwrap();
+        let d = c.users.disable[0].clone();
         let entry = Entry::new(
             crate::ldap::Dn::parse("uid=x,ou=people,dc=example,dc=com").unwrap(),
             [(d.attribute.clone(), vec![d.value.clone()])],

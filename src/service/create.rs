@@ -2,17 +2,23 @@
 //! server generates, then the password when it is set by extended operation
 //! (undoing the add if that fails, so nothing is left half-written).
 
+use super::allocate::Chosen;
 use super::errors::dir_error;
-use super::retry::{Step, Why, retrying};
+use super::retry::{RACE_RETRIES, Step, Why, retrying_up_to};
 use super::{Ctx, Service, Versioned, new_token};
 use crate::directory::{DirError, Directory, rc};
 use crate::error::Error;
 use crate::ldap::{Dn, Entry};
-use crate::mapping::patch::{NewEntry, plan_create};
+use crate::mapping::allocate::parse_number;
+use crate::mapping::patch::plan_create;
 use crate::mapping::resource;
 use crate::mapping::{self, AttrMap};
 use crate::scim::ResourceKind;
 use crate::scim::query::Projection;
+
+/// Attempts of a create whose allocated numbers the directory may refuse
+/// as taken (each attempt passes over the numbers refused before).
+const ALLOCATE_ATTEMPTS: usize = 6;
 
 impl<D: Directory> Service<D> {
     /// `POST /{Users|Groups}`.
@@ -40,12 +46,23 @@ impl<D: Directory> Service<D> {
         if let Some(t) = &map.version_token {
             new.attrs.push((t.clone(), vec![new_token()]));
         }
-        let attr_names: Vec<String> = new.attrs.iter().map(|(k, _)| k.clone()).collect();
         let what = format!("create {}", kind.name());
-        let read_back = self
-            .add(map, &new.dn, &new.attrs, &attr_names, &what)
-            .await
-            .map_err(|e| name_taken(map, &new, e, &what))?;
+        let (read_back, chosen) = self.add_allocating(map, &new.dn, &new.attrs, &what).await?;
+        for c in &chosen {
+            tracing::debug!(dn = %new.dn, attribute = %c.attribute, value = %c.value, why = %c.why, "allocated");
+            self.dir.explain(format!(
+                "allocated {} = {}: {}",
+                c.attribute, c.value, c.why
+            ));
+        }
+        // Numbers the directory allocated come back with what it generated.
+        new.attrs.extend(
+            chosen
+                .into_iter()
+                .filter(|c| !c.by_server)
+                .map(|c| (c.attribute, vec![c.value])),
+        );
+        let attr_names: Vec<String> = new.attrs.iter().map(|(k, _)| k.clone()).collect();
         // The entry is rendered from the values written plus what only the
         // server knows (id, timestamps, version, memberOf, anything a server
         // plugin fills in).
@@ -77,28 +94,53 @@ impl<D: Directory> Service<D> {
             .await
     }
 
-    /// The add, answered with what the server generated (PostRead asks for
-    /// the attributes not written). The parent missing, or (389-ds under
-    /// contention) not lockable in time, is tried again while the base is
-    /// there.
-    async fn add(
+    /// The add with the numbers of `[users.allocate]`, answered with what
+    /// the server generated (PostRead asks for the attributes not written,
+    /// and for numbers the server allocates). A number taken meanwhile
+    /// (the directory's uniqueness check refused it) is allocated again
+    /// without it; the parent missing, or (389-ds under contention) not
+    /// lockable in time, is tried again while the base is there.
+    async fn add_allocating(
         &self,
         map: &AttrMap,
         dn: &Dn,
         attrs: &[(String, Vec<String>)],
-        attr_names: &[String],
         what: &str,
-    ) -> Result<Entry, Error> {
-        let generated: Vec<String> = map
-            .read_attributes()
-            .into_iter()
-            .filter(|a| !attr_names.iter().any(|w| w.eq_ignore_ascii_case(a)))
-            .collect();
+    ) -> Result<(Entry, Vec<Chosen>), Error> {
+        let dn_name = dn;
         let dn = dn.to_string();
-        retrying(what, |attempt| {
-            let (dn, generated) = (&dn, &generated);
+        let refused: std::sync::Mutex<Vec<u64>> = std::sync::Mutex::new(Vec::new());
+        let attempts = if map.allocate.is_empty() {
+            RACE_RETRIES
+        } else {
+            ALLOCATE_ATTEMPTS
+        };
+        retrying_up_to(attempts, what, |attempt| {
+            let (dn, refused) = (&dn, &refused);
             async move {
-                match self.dir.add(dn, attrs.to_vec(), generated).await {
+                let skip = refused.lock().map(|v| v.clone()).unwrap_or_default();
+                let chosen = self.allocate(map, attrs, &skip).await?;
+                let mut all = attrs.to_vec();
+                all.extend(chosen.iter().map(|c| (c.attribute.clone(), vec![c.value.clone()])));
+                let generated: Vec<String> = map
+                    .read_attributes()
+                    .into_iter()
+                    .filter(|a| !all.iter().any(|(w, _)| w.eq_ignore_ascii_case(a)))
+                    .chain(chosen.iter().filter(|c| c.by_server).map(|c| c.attribute.clone()))
+                    .collect();
+                match self.dir.add(dn, all, &generated).await {
+                    Err(DirError::Result {
+                        rc: rc::CONSTRAINT_VIOLATION,
+                        text,
+                    }) if !attempt.is_last() && chosen.iter().any(|c| !c.by_server) => {
+                        tracing::debug!(dn = %dn, error = %text, "an allocated number was taken meanwhile; allocating again");
+                        if let Ok(mut r) = refused.lock() {
+                            r.extend(chosen.iter().filter_map(|c| {
+                                (!c.by_server).then(|| parse_number(&c.value)).flatten()
+                            }));
+                        }
+                        Ok(Step::Again(Why::NumberTaken))
+                    }
                     Err(DirError::Result {
                         rc: rc::NO_SUCH_OBJECT,
                         text,
@@ -117,30 +159,73 @@ impl<D: Directory> Service<D> {
                         }
                         Ok(Step::Again(Why::ServerBusy))
                     }
-                    other => other
-                        .map_err(|e| dir_error(map, e, what))?
-                        .map(Step::Done)
-                        .ok_or_else(|| {
+                    other => {
+                        let entry = other.map_err(|e| {
+                            let exists = matches!(
+                                &e,
+                                DirError::Result { rc: rc::ENTRY_ALREADY_EXISTS, .. }
+                            );
+                            let e = dir_error(map, e, what);
+                            if exists { name_taken(map, dn_name, attrs, e, what) } else { e }
+                        })?.ok_or_else(|| {
                             Error::Internal("the directory returned no entry after add".to_owned())
-                        }),
+                        })?;
+                        self.server_allocated(map, &entry, &chosen).await?;
+                        Ok(Step::Done((entry, chosen)))
+                    }
                 }
             }
         })
         .await
     }
+
+    /// Every number the server was to allocate came back as a number; an
+    /// entry still holding the magic value (no allocator configured for it)
+    /// is removed again.
+    async fn server_allocated(
+        &self,
+        map: &AttrMap,
+        entry: &Entry,
+        chosen: &[Chosen],
+    ) -> Result<(), Error> {
+        if self.dir.records_only() {
+            return Ok(());
+        }
+        for c in chosen.iter().filter(|c| c.by_server) {
+            let got = entry.first(&c.attribute);
+            if got.is_some_and(|v| v != c.value && parse_number(v).is_some()) {
+                continue;
+            }
+            let dn = entry.dn.to_string();
+            if let Err(undo) = self.dir.delete(&dn, None).await {
+                tracing::error!(dn = %dn, error = %undo, "could not remove the entry after its number was not allocated");
+            }
+            return Err(Error::Internal(format!(
+                "{} of {}: the directory did not replace the magic value {} with a number (is its allocator, e.g. 389-ds DNA, configured for {} under {}?); nothing was kept",
+                c.attribute, dn, c.value, c.attribute, map.base
+            )));
+        }
+        Ok(())
+    }
 }
 
 /// A 409 from the add is the entry's name taken: for a computed name, say
 /// which values gave it (two `userName`s may give one login).
-fn name_taken(map: &AttrMap, new: &NewEntry, e: Error, what: &str) -> Error {
-    let (Error::Conflict(_), Some(name)) = (&e, new.dn.rdn_value(&map.rdn)) else {
+fn name_taken(
+    map: &AttrMap,
+    dn: &Dn,
+    attrs: &[(String, Vec<String>)],
+    e: Error,
+    what: &str,
+) -> Error {
+    let (Error::Conflict(_), Some(name)) = (&e, dn.rdn_value(&map.rdn)) else {
         return e;
     };
     if map.naming_template().is_none() {
         return e;
     }
     let value = |attr: &str| {
-        new.attrs
+        attrs
             .iter()
             .find(|(k, _)| k.eq_ignore_ascii_case(attr))
             .and_then(|(_, v)| v.first())

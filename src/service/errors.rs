@@ -37,10 +37,7 @@ pub fn dir_error(map: &AttrMap, e: DirError, what: &str) -> Error {
         DirError::Result {
             rc: rc::ENTRY_ALREADY_EXISTS,
             ..
-        } => Error::Conflict(format!(
-            "{what}: an entry with this {} already exists",
-            map.naming_paths().join(", ")
-        )),
+        } => Error::Conflict(entry_exists(map, what)),
         DirError::Result {
             rc: rc::NO_SUCH_OBJECT,
             text,
@@ -85,6 +82,14 @@ pub fn dir_error(map: &AttrMap, e: DirError, what: &str) -> Error {
         }
         DirError::Protocol(s) => Error::Internal(format!("{what}: {s}")),
     }
+}
+
+/// The 409 detail of an entryAlreadyExists: the name is another entry's.
+pub(super) fn entry_exists(map: &AttrMap, what: &str) -> String {
+    format!(
+        "{what}: an entry with this {} already exists",
+        map.naming_paths().join(", ")
+    )
 }
 
 /// [`dir_error`] for searches and reads: a value the directory refuses there

@@ -347,7 +347,11 @@ impl<D: Directory> Service<D> {
         let Some(g) = self.config.groups.as_ref() else {
             return Ok(());
         };
-        let Some(m) = g.members.as_ref().filter(|m| m.value == MemberValue::RdnValue) else {
+        let Some(m) = g
+            .members
+            .as_ref()
+            .filter(|m| m.value == MemberValue::RdnValue)
+        else {
             return Ok(());
         };
         if old == new {

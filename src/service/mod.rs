@@ -21,6 +21,7 @@
 //! - `errors`: directory failures rendered for the client;
 //! - `discovery`: `/Schemas`, `/ResourceTypes`, `/ServiceProviderConfig`.
 
+mod allocate;
 mod create;
 mod delete;
 mod discovery;

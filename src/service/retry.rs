@@ -34,13 +34,16 @@ pub(super) enum Why {
     /// The server refused the write under contention (see `busy`): long
     /// enough for the writes ahead of it to finish.
     ServerBusy,
+    /// A number allocated for a new entry was taken meanwhile (the
+    /// directory's uniqueness check refused the add): allocate again at once.
+    NumberTaken,
 }
 
 impl Why {
     /// The pause before attempt `attempt + 1`.
     pub(super) fn pause(self, attempt: usize) -> Duration {
         let per_attempt = match self {
-            Why::LostRace => 0,
+            Why::LostRace | Why::NumberTaken => 0,
             Why::EntryMoved => 2,
             Why::ServerBusy => 20,
         };
@@ -48,9 +51,9 @@ impl Why {
     }
 }
 
-/// Which attempt this is, counted from 1.
+/// Which attempt this is, counted from 1, and how many there may be.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub(super) struct Attempt(usize);
+pub(super) struct Attempt(usize, usize);
 
 impl Attempt {
     /// The first try: what is said once per request is said here.
@@ -60,7 +63,7 @@ impl Attempt {
 
     /// No attempt follows this one: it must answer rather than ask again.
     pub(super) fn is_last(self) -> bool {
-        self.0 >= RACE_RETRIES
+        self.0 >= self.1
     }
 }
 
@@ -76,7 +79,20 @@ pub(super) enum Step<T> {
 /// Runs `attempt` until it is done, at most [`RACE_RETRIES`] times. An
 /// attempt asking again on its last try (which callers avoid by checking
 /// [`Attempt::is_last`]) is answered 503, retryable by the client.
-pub(super) async fn retrying<T, F, Fut>(what: &str, mut attempt: F) -> Result<T, Error>
+pub(super) async fn retrying<T, F, Fut>(what: &str, attempt: F) -> Result<T, Error>
+where
+    F: FnMut(Attempt) -> Fut,
+    Fut: Future<Output = Result<Step<T>, Error>>,
+{
+    retrying_up_to(RACE_RETRIES, what, attempt).await
+}
+
+/// [`retrying`] with another number of attempts (at least one).
+pub(super) async fn retrying_up_to<T, F, Fut>(
+    attempts: usize,
+    what: &str,
+    mut attempt: F,
+) -> Result<T, Error>
 where
     F: FnMut(Attempt) -> Fut,
     Fut: Future<Output = Result<Step<T>, Error>>,
@@ -84,9 +100,9 @@ where
     let mut n = 0;
     loop {
         n += 1;
-        match attempt(Attempt(n)).await? {
+        match attempt(Attempt(n, attempts)).await? {
             Step::Done(t) => return Ok(t),
-            Step::Again(_) if Attempt(n).is_last() => {
+            Step::Again(_) if Attempt(n, attempts).is_last() => {
                 return Err(Error::Unavailable(format!(
                     "{what}: the entry kept changing; try again"
                 )));
@@ -111,12 +127,13 @@ mod tests {
         assert_eq!([1, 2, 3].map(|n| ms(Why::LostRace, n)), [0, 0, 0]);
         assert_eq!([1, 2, 3].map(|n| ms(Why::EntryMoved, n)), [2, 4, 6]);
         assert_eq!([1, 2, 3].map(|n| ms(Why::ServerBusy, n)), [20, 40, 60]);
+        assert_eq!([1, 2, 3].map(|n| ms(Why::NumberTaken, n)), [0, 0, 0]);
     }
 
     #[test]
     fn only_the_third_attempt_is_the_last() {
         assert_eq!(
-            [1, 2, 3].map(|n| Attempt(n).is_last()),
+            [1, 2, 3].map(|n| Attempt(n, RACE_RETRIES).is_last()),
             [false, false, true]
         );
     }

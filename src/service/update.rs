@@ -166,7 +166,7 @@ impl<D: Directory> Service<D> {
 
     fn disables(map: &AttrMap, mods: &[Mod]) -> bool {
         map.kind == ResourceKind::User
-            && map.disable.as_ref().is_some_and(|d| {
+            && map.disable.iter().any(|d| {
                 mods.iter().any(|m| matches!(m, Mod::Add(a, v) if a.eq_ignore_ascii_case(&d.attribute) && v.contains(&d.value)))
             })
     }

@@ -370,7 +370,7 @@ pub async fn generic_client_basics(server: Server) {
     put["active"] = json!(false);
     let (s, v) = d.call("PUT", &format!("/Users/{id}"), Some(&put)).await;
     assert_eq!((s, v["active"].as_bool()), (200, Some(false)), "{v}");
-    let disable = d.config.users.disable.clone().unwrap();
+    let disable = d.config.users.disable[0].clone();
     let e = d.entry(&dn).await.unwrap();
     assert_eq!(
         super::attr(&e, &disable.attribute),

@@ -353,7 +353,7 @@ pub async fn verify(
         .success()
         .unwrap();
     let users = &config.users;
-    let disable = users.disable.as_ref().unwrap();
+    let disable = users.disable.first().unwrap();
     let (found, _) = ldap
         .search(
             &users.base.to_string(),

@@ -5,8 +5,10 @@
 
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic, dead_code)]
 
+mod allocate;
 mod clients;
 mod derived;
+mod derived_rdn;
 mod faults;
 mod frontend;
 mod groups;
@@ -475,6 +477,11 @@ on_both_servers!(
     derived::unrelated_changes_leave_cn_alone,
     derived::computed_attributes_follow_and_refuse_writes,
     derived::check_config_names_non_ascii_into_ia5,
+    derived_rdn::computed_login_names_the_user,
+    derived_rdn::user_name_change_renames_and_groups_follow,
+    derived_rdn::a_login_taken_is_a_conflict_naming_both,
+    derived_rdn::member_uid_fix_up_tolerates_a_racing_writer,
+    derived_rdn::disable_list_on_and_off,
     users::entra_user_cycle,
     users::update_each_mapped_attribute,
     users::duplicate_user_name_conflicts,
@@ -529,7 +536,26 @@ on_both_servers!(
     replication::conditional_writes_race_through_one_supplier,
     replication::same_user_name_through_both_daemons,
     replication::multi_writer_topology_conflicts,
+    allocate::deterministic_numbers_follow_the_source,
+    allocate::deterministic_tiny_range_is_exhausted,
+    allocate::deterministic_forty_creates_through_two_daemons,
+    allocate::counter_hands_out_dense_numbers,
+    allocate::counter_without_a_value_starts_at_min,
+    allocate::counter_forty_creates_through_two_daemons,
 );
+
+/// The server strategy needs the directory's own allocator: 389-ds's DNA
+/// plugin (the harness enables it for uidNumber and gidNumber).
+mod ds389_allocate {
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn server_strategy_takes_the_directory_number() {
+        super::allocate::server_strategy_takes_the_directory_number(super::Server::Ds389).await
+    }
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn server_forty_creates_through_two_daemons() {
+        super::allocate::server_forty_creates_through_two_daemons(super::Server::Ds389).await
+    }
+}
 
 /// The version check of `check-config` on a replicated server (OpenLDAP's
 /// entryCSN replicates; 389-ds's entryUSN does not).

@@ -140,7 +140,7 @@ pub async fn entra_user_cycle(server: Server) {
     assert_eq!(s, 200, "{v}");
     assert_eq!(v["active"], false);
     let e = d.entry(&new_dn).await.unwrap();
-    let disable = d.config.users.disable.clone().unwrap();
+    let disable = d.config.users.disable[0].clone();
     assert!(
         attrs(&e, &disable.attribute)
             .iter()
