@@ -472,6 +472,7 @@ on_both_servers!(
     users::entra_test_connection,
     nss::nss_client_resolves_through_the_namespace,
     sssd::sssd_client_resolves_and_expires,
+    sssd::sssd_sees_what_entra_provisions,
     derived::cn_follows_the_surname,
     derived::client_formatted_name_is_kept,
     derived::unrelated_changes_leave_cn_alone,

@@ -454,3 +454,94 @@ pub async fn sssd_client_resolves_and_expires(server: Server) {
     ldap.delete(&group_dn).await.unwrap().success().unwrap();
     ldap.delete(&new_dn).await.unwrap().success().unwrap();
 }
+
+/// The entry with this id, with every attribute.
+async fn all_attributes(d: &super::Daemon, id: &str) -> ldap3::SearchEntry {
+    let dn = d.entry_by_id(id).await.dn;
+    d.entry(&dn).await.unwrap()
+}
+
+/// The shipped POSIX configuration for `server` (config/posix-*.toml).
+fn posix_config(server: Server) -> String {
+    let name = match server {
+        Server::OpenLdap => "posix-openldap.toml",
+        Server::Ds389 => "posix-389ds.toml",
+    };
+    std::fs::read_to_string(format!("{}/config/{name}", env!("CARGO_MANIFEST_DIR"))).unwrap()
+}
+
+/// What the daemon provisions with the shipped POSIX configuration, seen through
+/// SSSD: an Entra user and a group with it as member resolve with the allocated
+/// numbers, the computed login, home, shell and gecos; Entra's disable refuses
+/// the account phase and its enable lets the user in again; a userName rename
+/// shows the new login with the same uidNumber, the group following; a delete
+/// removes it.
+pub async fn sssd_sees_what_entra_provisions(server: Server) {
+    let d = super::Daemon::with_config(server, &posix_config(server)).await;
+    let sssd = SssdClient::start(server, &server.url());
+    let local = unique("Sss.Entra");
+    let login = local.to_lowercase();
+    let mut body = super::entra_user(&format!("{local}@Contoso.com"));
+    body["displayName"] = serde_json::json!("Zoë Entra");
+    let (s, v) = d.call("POST", "/Users", Some(&body)).await;
+    assert_eq!(s, 201, "{v}");
+    let path = format!("/Users/{}", v["id"].as_str().unwrap());
+    let e = all_attributes(&d, v["id"].as_str().unwrap()).await;
+    let uid = super::attr(&e, "uidNumber").expect("an allocated uidNumber");
+    let passwd = |login: &str| format!("{login}:*:{uid}:10000:Zoe Entra:/home/{login}:/bin/bash");
+    assert_eq!(
+        sssd.getent("passwd", &login),
+        Some(passwd(&login)),
+        "{}",
+        sssd.log()
+    );
+    assert_eq!(sssd.getent("passwd", &uid), Some(passwd(&login)));
+
+    let group = unique("sss-linux-admins");
+    let body = serde_json::json!({"schemas": ["urn:ietf:params:scim:schemas:core:2.0:Group"],
+        "externalId": unique("gid"), "displayName": group, "members": [{"value": v["id"]}]});
+    let (s, g) = d.call("POST", "/Groups", Some(&body)).await;
+    assert_eq!(s, 201, "{g}");
+    let group_path = format!("/Groups/{}", g["id"].as_str().unwrap());
+    let ge = all_attributes(&d, g["id"].as_str().unwrap()).await;
+    let gid = super::attr(&ge, "gidNumber").expect("an allocated gidNumber");
+    let group_line = |member: &str| format!("{group}:*:{gid}:{member}");
+    assert_eq!(sssd.getent("group", &group), Some(group_line(&login)));
+    assert_eq!(sssd.account(&login), Account::Allowed);
+
+    let refused = match server {
+        Server::OpenLdap => Account::Expired,
+        Server::Ds389 => Account::Locked,
+    };
+    let active = |value: &str| {
+        super::patch_body(serde_json::json!([{"op": "Replace", "path": "active", "value": value}]))
+    };
+    let (s, v) = d.call("PATCH", &path, Some(&active("False"))).await;
+    assert_eq!(s, 200, "{v}");
+    sssd.eventually(refused, || sssd.account(&login));
+    let (s, v) = d.call("PATCH", &path, Some(&active("True"))).await;
+    assert_eq!(s, 200, "{v}");
+    sssd.eventually(Account::Allowed, || sssd.account(&login));
+
+    let new_local = format!("{local}.Renamed");
+    let new_login = new_local.to_lowercase();
+    let rename = super::patch_body(serde_json::json!([{"op": "Replace", "path": "userName",
+        "value": format!("{new_local}@Contoso.com")}]));
+    let (s, v) = d.call("PATCH", &path, Some(&rename)).await;
+    assert_eq!(s, 200, "{v}");
+    sssd.eventually(None, || sssd.getent("passwd", &login));
+    sssd.eventually(Some(passwd(&new_login)), || {
+        sssd.getent("passwd", &new_login)
+    });
+    sssd.eventually(Some(group_line(&new_login)), || {
+        sssd.getent("group", &group)
+    });
+    assert_eq!(sssd.account(&new_login), Account::Allowed);
+
+    for p in [&path, &group_path] {
+        let (s, v) = d.call("DELETE", p, None).await;
+        assert_eq!(s, 204, "{p}: {v}");
+    }
+    sssd.eventually(None, || sssd.getent("passwd", &new_login));
+    sssd.eventually(None, || sssd.getent("group", &group));
+}
