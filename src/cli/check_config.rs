@@ -304,14 +304,26 @@ pub async fn run(config: Config) -> Result<ExitCode, ExitCode> {
         println!("capability: {line}");
     }
     let mut problems = Vec::new();
-    match subschema::read(&pool).await {
+    let schema = match subschema::read(&pool).await {
         Ok(schema) => {
             check_map(&config.users, &schema, &mut problems);
             if let Some(g) = &config.groups {
                 check_map(g, &schema, &mut problems);
             }
+            Some(schema)
         }
-        Err(e) => problems.push(format!("ldap: cannot read the subschema: {e}")),
+        Err(e) => {
+            problems.push(format!("ldap: cannot read the subschema: {e}"));
+            None
+        }
+    };
+    let allocation = super::check_allocate::check(&pool, &config, schema.as_ref()).await;
+    problems.extend(allocation.problems);
+    for w in allocation.warnings {
+        println!("warning: {w}");
+    }
+    for n in allocation.notes {
+        println!("note: {n}");
     }
     if !caps.password_modify && config.users.password == Some(crate::mapping::PasswordMode::Modify)
     {
@@ -365,7 +377,12 @@ mod tests {
     /// attribute a setting names, once per setting, and nothing else.
     #[test]
     fn every_managed_attribute_is_checked() {
-        for name in ["openldap.toml", "389ds.toml"] {
+        for name in [
+            "openldap.toml",
+            "389ds.toml",
+            "posix-openldap.toml",
+            "posix-389ds.toml",
+        ] {
             let c = Config::parse(&example(name), &Vars(SECRETS.to_vec())).unwrap();
             for map in [Some(&c.users), c.groups.as_ref()].into_iter().flatten() {
                 let mut problems = Vec::new();

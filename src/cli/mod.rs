@@ -1,5 +1,6 @@
 //! The command line: `serve`, `check-config`, `explain` (one file each).
 
+mod check_allocate;
 mod check_config;
 mod explain;
 mod serve;

@@ -573,7 +573,12 @@ pub(crate) mod tests {
 
     #[test]
     fn shipped_configs_are_valid() {
-        for name in ["openldap.toml", "389ds.toml"] {
+        for name in [
+            "openldap.toml",
+            "389ds.toml",
+            "posix-openldap.toml",
+            "posix-389ds.toml",
+        ] {
             let c = Config::parse(&example(name), &Vars(SECRETS.to_vec()))
                 .unwrap_or_else(|e| panic!("{name}: {e}"));
             assert!(c.groups.is_some(), "{name} maps groups");

@@ -83,6 +83,19 @@ impl Strategy {
         }
     }
 
+    /// Whether a create checks, right after its add, that no other entry
+    /// holds the number too: the deterministic strategy picks candidates
+    /// that a search found free, and concurrent creates may pick the same
+    /// one; a directory whose uniqueness check is not atomic (OpenLDAP's
+    /// `unique` overlay) lets both adds pass. The counter hands each number
+    /// out once, and the server allocates atomically.
+    pub fn checked_after_add(&self) -> bool {
+        match self {
+            Strategy::Deterministic { .. } => true,
+            Strategy::Counter { .. } | Strategy::Server { .. } | Strategy::Same { .. } => false,
+        }
+    }
+
     pub fn name(&self) -> &'static str {
         match self {
             Strategy::Deterministic { .. } => "deterministic",
@@ -656,6 +669,30 @@ mod tests {
         };
         let out = compile("users", &table, &fields, resolve, taken, &mut p);
         (out, p)
+    }
+
+    #[test]
+    fn only_deterministic_numbers_are_checked_after_the_add() {
+        let (a, p) = compile_one(
+            r#"
+            uidNumber = { strategy = "deterministic", from = "{externalId}", range = [1, 9] }
+            gidNumber = { strategy = "same", as = "uidNumber" }
+            "#,
+        );
+        assert!(p.is_empty(), "{p:?}");
+        let checked: Vec<(&str, bool)> = a
+            .iter()
+            .map(|a| (a.attribute.as_str(), a.strategy.checked_after_add()))
+            .collect();
+        assert_eq!(checked, [("gidNumber", false), ("uidNumber", true)]);
+        for text in [
+            r#"uidNumber = { strategy = "counter", counter = "cn=n,ou=people,dc=example,dc=com", range = [1, 9] }"#,
+            r#"uidNumber = { strategy = "server", magic = "-1", range = [1, 9] }"#,
+        ] {
+            let (a, p) = compile_one(text);
+            assert!(p.is_empty(), "{p:?}");
+            assert!(!a[0].strategy.checked_after_add(), "{text}");
+        }
     }
 
     #[test]

@@ -197,7 +197,12 @@ mod tests {
 
     fn maps() -> Vec<AttrMap> {
         let mut out = Vec::new();
-        for name in ["openldap.toml", "389ds.toml"] {
+        for name in [
+            "openldap.toml",
+            "389ds.toml",
+            "posix-openldap.toml",
+            "posix-389ds.toml",
+        ] {
             let c = Config::parse(&example(name), &Vars(SECRETS.to_vec())).unwrap();
             out.push(c.users);
             out.extend(c.groups);

@@ -175,13 +175,23 @@ impl<D: Directory> Service<D> {
         skip: &[u64],
     ) -> Result<Chosen, Error> {
         let what = format!("allocating {} ({})", a.attribute, a.key);
+        // Values past the next one the counter skips: a counter kept in the
+        // allocated attribute itself is refused (constraintViolation) by a
+        // uniqueness check when its next value was assigned by hand.
+        let mut past = 0u64;
+        let mut before = None;
         for attempt in 0..COUNTER_TRIES {
             let current = self.read_counter(map, a, counter, attribute).await?;
+            if before != Some(current) {
+                past = 0;
+            }
+            before = Some(current);
             let n = match allocate::counter_candidates(range, current) {
                 CounterStep::Exhausted => return Err(exhausted(a, range)),
                 CounterStep::Probe(c) => c.first().copied().unwrap_or(range.min),
             };
-            let (old, new) = allocate::counter_swap(current, n);
+            let (old, _) = allocate::counter_swap(current, n);
+            let new = (n + 1 + past).to_string();
             let mut mods = Vec::with_capacity(2);
             if let Some(old) = old {
                 mods.push(Mod::Delete(attribute.to_owned(), vec![old]));
@@ -190,11 +200,22 @@ impl<D: Directory> Service<D> {
             match self.dir.modify(&counter.to_string(), mods, &[], None).await {
                 Ok(_) => {}
                 Err(DirError::Result {
-                    rc:
-                        rc::NO_SUCH_ATTRIBUTE | rc::ATTRIBUTE_OR_VALUE_EXISTS | rc::CONSTRAINT_VIOLATION,
+                    rc: rc::CONSTRAINT_VIOLATION,
                     ..
                 }) => {
-                    // Another allocation advanced it first.
+                    // The next value is held (or, for a counter without a
+                    // value, another allocation added one first): skip it.
+                    past += 1;
+                    continue;
+                }
+                Err(DirError::Result {
+                    rc: rc::NO_SUCH_ATTRIBUTE | rc::ATTRIBUTE_OR_VALUE_EXISTS | rc::NO_SUCH_OBJECT,
+                    ..
+                }) => {
+                    // Another allocation advanced it first; or (389-ds, many
+                    // writers on the one counter entry) the server could not
+                    // lock it in time and answered noSuchObject: the next
+                    // read says whether the counter is really gone.
                     tokio::time::sleep(jitter(attempt)).await;
                     continue;
                 }
@@ -218,6 +239,40 @@ impl<D: Directory> Service<D> {
         Err(Error::Unavailable(format!(
             "{what}: the counter {counter} kept changing; try again"
         )))
+    }
+
+    /// The first number of `chosen` that another entry under the base holds
+    /// too, just after the add of `entry`, for strategies whose candidates
+    /// are free only as far as a search can tell ([`Strategy::checked_after_add`]).
+    /// A uniqueness check that runs before the write without a lock
+    /// (OpenLDAP's `unique` overlay) lets two concurrent adds of one number
+    /// both pass; the later one always sees the earlier here, so a create
+    /// that finds its number shared gives it up.
+    pub(super) async fn shared_number(
+        &self,
+        map: &AttrMap,
+        entry: &crate::ldap::Entry,
+        chosen: &[Chosen],
+    ) -> Result<Option<u64>, Error> {
+        if self.dir.records_only() {
+            return Ok(None);
+        }
+        for c in chosen {
+            let checked = map.allocate.iter().any(|a| {
+                a.attribute.eq_ignore_ascii_case(&c.attribute) && a.strategy.checked_after_add()
+            });
+            let Some(n) = parse_number(&c.value).filter(|_| checked && !c.by_server) else {
+                continue;
+            };
+            if !self
+                .taken(map, &c.attribute, &[n], Some(&entry.dn))
+                .await?
+                .is_empty()
+            {
+                return Ok(Some(n));
+            }
+        }
+        Ok(None)
     }
 
     /// The counter's value (None: the entry lacks the attribute).

@@ -16,6 +16,16 @@ use crate::mapping::{self, AttrMap};
 use crate::scim::ResourceKind;
 use crate::scim::query::Projection;
 
+/// Whether a constraintViolation is the directory's uniqueness check
+/// refusing a number this daemon allocated: OpenLDAP's unique overlay and
+/// 389-ds's attribute uniqueness plugin both name the attribute.
+fn names_allocated(text: &str, chosen: &[Chosen]) -> bool {
+    let text = text.to_ascii_lowercase();
+    chosen
+        .iter()
+        .any(|c| !c.by_server && text.contains(&c.attribute.to_ascii_lowercase()))
+}
+
 /// Attempts of a create whose allocated numbers the directory may refuse
 /// as taken (each attempt passes over the numbers refused before).
 const ALLOCATE_ATTEMPTS: usize = 6;
@@ -132,7 +142,12 @@ impl<D: Directory> Service<D> {
                     Err(DirError::Result {
                         rc: rc::CONSTRAINT_VIOLATION,
                         text,
-                    }) if !attempt.is_last() && chosen.iter().any(|c| !c.by_server) => {
+                    }) if names_allocated(&text, &chosen) => {
+                        if attempt.is_last() {
+                            return Err(Error::Unavailable(format!(
+                                "{what}: the numbers allocated kept being taken by other writers ({text}); try again"
+                            )));
+                        }
                         tracing::debug!(dn = %dn, error = %text, "an allocated number was taken meanwhile; allocating again");
                         if let Ok(mut r) = refused.lock() {
                             r.extend(chosen.iter().filter_map(|c| {
@@ -171,6 +186,25 @@ impl<D: Directory> Service<D> {
                             Error::Internal("the directory returned no entry after add".to_owned())
                         })?;
                         self.server_allocated(map, &entry, &chosen).await?;
+                        if let Some(n) = self.shared_number(map, &entry, &chosen).await? {
+                            // Another create took the same number at the same
+                            // moment: this entry goes again and the create
+                            // allocates once more without that number.
+                            if let Err(undo) = self.dir.delete(dn, None).await {
+                                tracing::error!(dn = %dn, error = %undo, "could not remove the entry whose number another entry took at the same moment");
+                                return Err(dir_error(map, undo, what));
+                            }
+                            if attempt.is_last() {
+                                return Err(Error::Unavailable(format!(
+                                    "{what}: the numbers allocated kept being taken by other writers; try again"
+                                )));
+                            }
+                            tracing::debug!(dn = %dn, number = n, "an allocated number was taken at the same moment; allocating again");
+                            if let Ok(mut r) = refused.lock() {
+                                r.push(n);
+                            }
+                            return Ok(Step::Again(Why::NumberTaken));
+                        }
                         Ok(Step::Done((entry, chosen)))
                     }
                 }
@@ -232,4 +266,35 @@ fn name_taken(
             .map(String::as_str)
     };
     Error::Conflict(format!("{what}: {}", map.name_taken(name, value)))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn chosen(attribute: &str, by_server: bool) -> Chosen {
+        Chosen {
+            attribute: attribute.to_owned(),
+            value: "200001".to_owned(),
+            by_server,
+            why: String::new(),
+        }
+    }
+
+    #[test]
+    fn only_a_refusal_naming_an_allocated_number_is_allocated_again() {
+        let c = [chosen("uidNumber", false), chosen("gidNumber", true)];
+        // OpenLDAP's unique overlay and 389-ds's attribute uniqueness plugin.
+        assert!(names_allocated(
+            "non-unique attributes found with (&(objectClass=posixAccount)(|(uidNumber=4242)))",
+            &c
+        ));
+        assert!(names_allocated(
+            "Another entry with the same attribute value already exists (attribute: \"uidNumber \")",
+            &c
+        ));
+        // Another constraint, or only the server-allocated attribute named.
+        assert!(!names_allocated("value too long for mail", &c));
+        assert!(!names_allocated("attribute: \"gidNumber\"", &c));
+    }
 }

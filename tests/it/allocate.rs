@@ -201,7 +201,8 @@ async fn refused_as_exhausted(d: &Daemon, min: u64, max: u64) {
 /// number assigned by hand, and never changed by PATCH or PUT; the user-private
 /// group takes the same number.
 pub async fn deterministic_numbers_follow_the_source(server: Server) {
-    let (min, max) = (fresh_block(), fresh_block() + 9_999);
+    let min = fresh_block();
+    let max = min + 9_999;
     let d = Daemon::with_config(
         server,
         &posix_config(
@@ -445,6 +446,104 @@ pub async fn server_strategy_takes_the_directory_number(server: Server) {
     );
 }
 
+/// After [`server_strategy_takes_the_directory_number`] in the same test:
+/// it puts a number by hand where DNA goes next, which concurrent creates
+/// would race for.
 pub async fn server_forty_creates_through_two_daemons(server: Server) {
     forty_concurrent_creates(server, &server_config(server), DNA_MIN, DNA_MAX).await;
+}
+
+/// Groups become posixGroup entries with a deterministic gidNumber: on
+/// OpenLDAP (RFC 2307, `posixGroup` structural) with `memberUid` members
+/// under their own ou, on 389-ds (`rfc2307compat`, `posixGroup` auxiliary)
+/// next to `groupOfNames` with member DNs.
+fn posix_groups_config(server: Server, min: u64, max: u64) -> String {
+    let text = match server {
+        Server::OpenLdap => config_text(server)
+            .replace(
+                "object_classes = [\"groupOfNames\", \"top\", \"scimGroup\"",
+                "object_classes = [\"posixGroup\", \"top\", \"scimGroup\"",
+            )
+            .replace("attribute = \"member\"", "attribute = \"memberUid\"")
+            .replace(
+                "placeholder = \"cn=empty-group-placeholder,dc=example,dc=com\"",
+                "",
+            )
+            .replace("member_of = \"memberOf\"", "")
+            .replace(
+                "ou=groups,dc=example,dc=com",
+                "ou=posixgroups,dc=example,dc=com",
+            ),
+        Server::Ds389 => config_text(server).replace(
+            "object_classes = [\"groupOfNames\", \"top\", \"scimGroup\"",
+            "object_classes = [\"groupOfNames\", \"posixGroup\", \"top\", \"scimGroup\"",
+        ),
+    };
+    assert!(text.contains("\"posixGroup\""), "the config changed shape");
+    format!(
+        "{text}\n[groups.allocate]\ngidNumber = {{ strategy = \"deterministic\", from = [\"{{externalId}}\", \"{{displayName | lower}}\"], range = [{min}, {max}] }}\n"
+    )
+}
+
+/// The group's stored gidNumber.
+async fn gid_of(d: &Daemon, group: &Value) -> Option<u64> {
+    let dn = d
+        .config
+        .groups
+        .as_ref()
+        .unwrap()
+        .dn_for(group["displayName"].as_str().unwrap())
+        .to_string();
+    let e = d.entry(&dn).await.expect("the group's entry");
+    attr(&e, "gidNumber").map(|v| v.parse().unwrap())
+}
+
+/// deterministic gidNumber for groups: the documented hash of externalId,
+/// kept when members change, the same after delete and re-create.
+pub async fn group_gid_numbers_follow_the_source(server: Server) {
+    if server == Server::OpenLdap {
+        let mut l = admin_ldap(server, &server.url()).await;
+        let r = l
+            .add(
+                "ou=posixgroups,dc=example,dc=com",
+                vec![
+                    ("objectClass", ["organizationalUnit"].into_iter().collect()),
+                    ("ou", ["posixgroups"].into_iter().collect()),
+                ],
+            )
+            .await
+            .unwrap();
+        assert!(r.rc == 0 || r.rc == 68, "{r:?}");
+    }
+    let min = fresh_block();
+    let max = min + 9_999;
+    let d = Daemon::with_config(server, &posix_groups_config(server, min, max)).await;
+    let body = json!({
+        "schemas": ["urn:ietf:params:scim:schemas:core:2.0:Group"],
+        "externalId": unique("gext"),
+        "displayName": unique("PosixTeam"),
+        "members": [],
+    });
+    let want = first_candidate(min, max, body["externalId"].as_str().unwrap());
+    let (s, g) = d.call("POST", "/Groups", Some(&body)).await;
+    assert_eq!(s, 201, "{g}");
+    assert_eq!(gid_of(&d, &g).await, Some(want));
+    let u = d.create_user(&unique("gm")).await;
+    let id = g["id"].as_str().unwrap();
+    let (s, v) = d
+        .call(
+            "PATCH",
+            &format!("/Groups/{id}"),
+            Some(&patch_body(
+                json!([{"op": "add", "path": "members", "value": [{"value": u["id"]}]}]),
+            )),
+        )
+        .await;
+    assert!(s == 200 || s == 204, "{s} {v}");
+    assert_eq!(gid_of(&d, &g).await, Some(want), "after a member PATCH");
+    let (s, _) = d.call("DELETE", &format!("/Groups/{id}"), None).await;
+    assert_eq!(s, 204);
+    let (s, again) = d.call("POST", "/Groups", Some(&body)).await;
+    assert_eq!(s, 201, "{again}");
+    assert_eq!(gid_of(&d, &again).await, Some(want), "re-created");
 }

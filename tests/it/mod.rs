@@ -17,6 +17,7 @@ mod ldaptls;
 mod load;
 mod nss;
 mod ops;
+mod posix;
 mod protocol;
 mod races;
 mod replication;
@@ -473,6 +474,10 @@ on_both_servers!(
     nss::nss_client_resolves_through_the_namespace,
     sssd::sssd_client_resolves_and_expires,
     sssd::sssd_sees_what_entra_provisions,
+    posix::entra_cycle_as_linux_accounts,
+    posix::same_login_from_another_domain_conflicts,
+    posix::concurrent_creates_deterministic,
+    posix::concurrent_creates_counter,
     derived::cn_follows_the_surname,
     derived::client_formatted_name_is_kept,
     derived::unrelated_changes_leave_cn_alone,
@@ -543,18 +548,18 @@ on_both_servers!(
     allocate::counter_hands_out_dense_numbers,
     allocate::counter_without_a_value_starts_at_min,
     allocate::counter_forty_creates_through_two_daemons,
+    allocate::group_gid_numbers_follow_the_source,
 );
 
 /// The server strategy needs the directory's own allocator: 389-ds's DNA
 /// plugin (the harness enables it for uidNumber and gidNumber).
 mod ds389_allocate {
+    /// One test: both hand out numbers from DNA's one range, and the first
+    /// puts a number by hand where DNA goes next.
     #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-    async fn server_strategy_takes_the_directory_number() {
-        super::allocate::server_strategy_takes_the_directory_number(super::Server::Ds389).await
-    }
-    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-    async fn server_forty_creates_through_two_daemons() {
-        super::allocate::server_forty_creates_through_two_daemons(super::Server::Ds389).await
+    async fn server_strategy_then_forty_creates_through_two_daemons() {
+        super::allocate::server_strategy_takes_the_directory_number(super::Server::Ds389).await;
+        super::allocate::server_forty_creates_through_two_daemons(super::Server::Ds389).await;
     }
 }
 
