@@ -61,14 +61,16 @@ ensure_ldap_packages() {
 		"${missing[@]}" >/dev/null
 }
 
-# Installs the NSS client the integration tests resolve accounts with (nslcd and libnss-ldapd),
-# only when missing, WITHOUT touching the machine's configuration: debconf is told to leave
-# /etc/nsswitch.conf alone, a policy-rc.d keeps nslcd from starting during the install, and
-# /etc/nsswitch.conf is checked (and restored if need be) to be byte-identical afterwards. The
-# tests run nslcd themselves, in a private mount namespace with their own nsswitch.conf.
+# Installs the NSS clients the integration tests resolve accounts with (nslcd with libnss-ldapd,
+# and SSSD's LDAP provider with libnss-sss, libpam-sss and sssctl), only when missing, WITHOUT
+# touching the machine's configuration: debconf is told to leave /etc/nsswitch.conf alone, a
+# policy-rc.d keeps nslcd and sssd from starting during the install, the PAM profiles the
+# install brings (sss, pwquality) are turned off with pam-auth-update, and /etc/nsswitch.conf
+# and /etc/pam.d/common-* are checked (and restored if need be) to be byte-identical afterwards.
+# The tests run nslcd and sssd themselves, in private mount namespaces with their own files.
 ensure_nss_client_packages() {
 	local pkg missing=()
-	for pkg in nslcd libnss-ldapd; do
+	for pkg in nslcd libnss-ldapd sssd-ldap libnss-sss libpam-sss sssd-tools; do
 		if ! dpkg-query -W -f='${Status}' "$pkg" 2>/dev/null | grep -q 'install ok installed'; then
 			missing+=("$pkg")
 		fi
@@ -77,9 +79,13 @@ ensure_nss_client_packages() {
 	echo "ldap-servers: installing ${missing[*]} (machine configuration left unchanged)" >&2
 	local sudo=()
 	[ "$(id -u)" -eq 0 ] || sudo=(sudo)
-	local saved policy=/usr/sbin/policy-rc.d policy_saved=""
-	saved=$(mktemp) || return
-	cp -p /etc/nsswitch.conf "$saved" || return
+	local saved policy=/usr/sbin/policy-rc.d policy_saved="" file
+	local protected=(/etc/nsswitch.conf /etc/pam.d/common-*)
+	saved=$(mktemp -d) || return
+	for file in "${protected[@]}"; do
+		cp -p "$file" "$saved/${file##*/}" || return
+	done
+	ls /usr/share/pam-configs >"$saved/pam-configs" 2>/dev/null
 	if [ -e "$policy" ]; then
 		policy_saved=$(mktemp) || return
 		"${sudo[@]}" cp -p "$policy" "$policy_saved" || return
@@ -102,11 +108,22 @@ ensure_nss_client_packages() {
 	else
 		"${sudo[@]}" rm -f "$policy"
 	fi
-	if ! cmp -s "$saved" /etc/nsswitch.conf; then
-		echo "ldap-servers: the package install changed /etc/nsswitch.conf; restoring it" >&2
-		"${sudo[@]}" cp -p "$saved" /etc/nsswitch.conf
+	# libpam-sss (and libpam-pwquality, which it brings) turn their PAM profiles on: turn every
+	# new profile off the way an administrator would, so pam-auth-update keeps managing
+	# common-* and never turns them on again.
+	local new_profiles
+	new_profiles=$(ls /usr/share/pam-configs 2>/dev/null | grep -vxF -f "$saved/pam-configs" || true)
+	if [ -n "$new_profiles" ]; then
+		# shellcheck disable=SC2086 # one word per profile
+		"${sudo[@]}" pam-auth-update --disable $new_profiles || rc=$?
 	fi
-	rm -f "$saved"
+	for file in "${protected[@]}"; do
+		if ! cmp -s "$saved/${file##*/}" "$file"; then
+			echo "ldap-servers: the package install changed $file; restoring it" >&2
+			"${sudo[@]}" cp -p "$saved/${file##*/}" "$file"
+		fi
+	done
+	rm -rf "$saved"
 	[ "$rc" -eq 0 ] || _ldap_fail "installing ${missing[*]} failed" || return 1
 }
 

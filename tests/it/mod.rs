@@ -21,6 +21,7 @@ mod posix;
 mod protocol;
 mod races;
 mod replication;
+mod sssd;
 mod users;
 
 use std::sync::Arc;
@@ -471,6 +472,8 @@ macro_rules! on_both_servers {
 on_both_servers!(
     users::entra_test_connection,
     nss::nss_client_resolves_through_the_namespace,
+    sssd::sssd_client_resolves_and_expires,
+    sssd::sssd_sees_what_entra_provisions,
     posix::entra_cycle_as_linux_accounts,
     posix::same_login_from_another_domain_conflicts,
     posix::concurrent_creates_deterministic,
