@@ -90,6 +90,10 @@ pub struct LdapPool {
     /// Whether the log has said that a page could not be fetched by offset
     /// (said once; the metrics count every time).
     offset_refusal_logged: AtomicBool,
+    /// Whether searches by offset may share pooled connections: set once the
+    /// server answers one without a context ID (it keeps no list per
+    /// connection); until then each runs on a connection of its own.
+    offset_pooled: AtomicBool,
 }
 
 /// How a search by offset (VLV) ended.
@@ -612,6 +616,7 @@ impl LdapPool {
             in_use: AtomicUsize::new(0),
             metrics: None,
             offset_refusal_logged: AtomicBool::new(false),
+            offset_pooled: AtomicBool::new(false),
         })
     }
 
@@ -878,16 +883,19 @@ impl LdapPool {
         let request = vlv::Request::for_window(page.skip, page.take);
         let filter = s.filter.to_string();
         let (base, sc, attrs) = (s.base.clone(), scope(s.scope), s.attrs.clone());
-        let out = self
-            .run("search_by_offset", |mut h| async move {
-                let ldap3::SearchResult(rs, res) = h
-                    .with_controls(vec![sort_control(&order), request.control()])
-                    .search(&base, sc, &filter, attrs)
-                    .await
-                    .map_err(dir_err)?;
-                Ok((rs, res))
-            })
-            .await;
+        let search = |mut h: Ldap| async move {
+            let ldap3::SearchResult(rs, res) = h
+                .with_controls(vec![sort_control(&order), request.control()])
+                .search(&base, sc, &filter, attrs)
+                .await
+                .map_err(dir_err)?;
+            Ok((rs, res))
+        };
+        let out = if self.offset_pooled.load(Ordering::Relaxed) {
+            self.run("search_by_offset", search).await
+        } else {
+            self.on_own_connection("search_by_offset", search).await
+        };
         let (rs, res) = match out {
             Ok(x) => x,
             Err(e) => return ByOffset::Failed(e),
@@ -897,8 +905,21 @@ impl LdapPool {
             .iter()
             .find(|c| c.1.ctype == vlv::RESPONSE_OID)
             .map(|c| vlv::Response::parse(c.1.val.as_deref().unwrap_or_default()));
+        if let Some(Ok(r)) = &answer {
+            // A server that keeps no list per connection can share them.
+            if !r.context {
+                self.offset_pooled.store(true, Ordering::Relaxed);
+            }
+        }
         let r = match (res.rc, answer) {
             (0, Some(Ok(r))) if r.result == 0 => r,
+            (_, Some(Ok(r))) if r.result == vlv::OFFSET_RANGE_ERROR => {
+                // startIndex past the end: nothing to return, but the count.
+                return ByOffset::Done(Window {
+                    total: r.content_count,
+                    entries: Vec::new(),
+                });
+            }
             (super::rc::NO_SUCH_OBJECT, _) => return ByOffset::Done(Window::default()),
             (0, Some(Ok(r))) => {
                 return ByOffset::Refused(format!("VLV result {}", vlv::result_name(r.result)));
@@ -933,6 +954,37 @@ impl LdapPool {
             }
             Err(e) => ByOffset::Failed(e),
         }
+    }
+
+    /// Runs `op` on a connection of its own, closed afterwards: for searches
+    /// that leave state on their connection (OpenLDAP's sssvlv keeps each
+    /// VLV list until the connection closes and meanwhile refuses every
+    /// other sorted search on it with busy).
+    async fn on_own_connection<T, F, Fut>(&self, name: &'static str, op: F) -> Result<T, DirError>
+    where
+        F: FnOnce(Ldap) -> Fut,
+        Fut: Future<Output = Result<T, DirError>>,
+    {
+        let started = Instant::now();
+        let out = match self.open().await {
+            Ok((mut ldap, _)) => {
+                ldap.with_timeout(self.cfg.timeout);
+                let h = ldap.clone();
+                let out =
+                    tokio::time::timeout(self.cfg.timeout + Duration::from_millis(500), op(h))
+                        .await
+                        .unwrap_or_else(|_| {
+                            Err(DirError::Unavailable(
+                                "the directory did not answer in time".to_owned(),
+                            ))
+                        });
+                let _ = ldap.unbind().await;
+                out
+            }
+            Err(e) => Err(e),
+        };
+        self.record(name, &out, started);
+        out
     }
 
     /// The log line for a page that could not be fetched by offset: once per

@@ -75,7 +75,14 @@ pub struct Response {
     pub content_count: usize,
     /// `virtualListViewResult`: 0 is success.
     pub result: u32,
+    /// Whether the server sent a context ID: it keeps the sorted list for
+    /// the connection (OpenLDAP's sssvlv, which then refuses other sorted
+    /// searches on that connection with busy).
+    pub context: bool,
 }
+
+/// `offsetRangeError`: the offset is past the end of the list.
+pub const OFFSET_RANGE_ERROR: u32 = 61;
 
 impl Response {
     /// Parses the response control's value.
@@ -93,10 +100,12 @@ impl Response {
         let target_position = int("targetPosition")?;
         let content_count = int("contentCount")?;
         let result = int("virtualListViewResult")?;
+        let context = parts.next().is_some();
         Ok(Response {
             target_position,
             content_count,
             result: u32::try_from(result).map_err(|_| bad("virtualListViewResult"))?,
+            context,
         })
     }
 
@@ -216,7 +225,8 @@ mod tests {
             Ok(Response {
                 target_position: 2,
                 content_count: 5,
-                result: 0
+                result: 0,
+                context: false,
             })
         );
         let with_context = encode(Tag::Sequence(Sequence {
@@ -242,8 +252,8 @@ mod tests {
         }));
         let r = Response::parse(&with_context).unwrap();
         assert_eq!(
-            (r.target_position, r.content_count, r.result),
-            (100_000, 100_000, 53)
+            (r.target_position, r.content_count, r.result, r.context),
+            (100_000, 100_000, 53, true)
         );
         assert_eq!(result_name(r.result), "unwillingToPerform");
         for bad in [
@@ -267,6 +277,7 @@ mod tests {
             target_position,
             content_count,
             result: 0,
+            context: false,
         };
         // (response, skip, take, returned) -> kept range
         let cases = [
