@@ -136,6 +136,9 @@ pub struct Ldap {
     pub ca_file: Option<PathBuf>,
     /// Skip certificate verification (logged loudly; never in production).
     pub insecure_skip_verify: Option<bool>,
+    /// `auto` (default): list pages by offset (VLV) where the server offers
+    /// it; `off`: never, every list reads its matches through.
+    pub vlv: Option<String>,
 }
 
 /// `[users]` or `[groups]`.

@@ -104,6 +104,14 @@ pub struct Ldap {
     pub starttls: bool,
     pub ca_file: Option<PathBuf>,
     pub insecure_skip_verify: bool,
+    pub vlv: Vlv,
+}
+
+/// Whether list pages are fetched by offset (VLV) where the server offers it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Vlv {
+    Auto,
+    Off,
 }
 
 /// The whole validated configuration.
@@ -527,6 +535,16 @@ fn ldap(
     if pool_size == 0 {
         p.push("ldap.pool_size: must be at least 1".to_owned());
     }
+    let vlv = match raw.vlv.as_deref() {
+        None | Some("auto") => Vlv::Auto,
+        Some("off") => Vlv::Off,
+        Some(other) => {
+            p.push(format!(
+                "ldap.vlv: {other:?} is not one of \"auto\", \"off\""
+            ));
+            Vlv::Auto
+        }
+    };
     if raw.failback_seconds == Some(0) {
         p.push("ldap.failback_seconds: must be at least 1".to_owned());
     }
@@ -546,6 +564,7 @@ fn ldap(
         starttls: raw.starttls.unwrap_or(false),
         ca_file: raw.ca_file.clone(),
         insecure_skip_verify: insecure,
+        vlv,
     }
 }
 

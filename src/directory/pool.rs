@@ -646,6 +646,9 @@ impl LdapPool {
             .map_err(dir_err)?;
         let root = entries(rs)?.into_iter().next().unwrap_or_default();
         pool.caps = Capabilities::from_root_dse(&root);
+        if cfg.vlv == config::Vlv::Off {
+            pool.caps.vlv = false;
+        }
         if let Some(first) = pool.slots.first_mut() {
             let first = first.get_mut();
             first.conn = Some(ldap);
@@ -913,7 +916,7 @@ impl LdapPool {
         }
         let r = match (res.rc, answer) {
             (0, Some(Ok(r))) if r.result == 0 => r,
-            (_, Some(Ok(r))) if r.result == vlv::OFFSET_RANGE_ERROR => {
+            (_, Some(Ok(r))) if vlv::is_offset_range_error(r.result) => {
                 // startIndex past the end: nothing to return, but the count.
                 return ByOffset::Done(Window {
                     total: r.content_count,

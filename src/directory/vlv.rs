@@ -81,8 +81,11 @@ pub struct Response {
     pub context: bool,
 }
 
-/// `offsetRangeError`: the offset is past the end of the list.
-pub const OFFSET_RANGE_ERROR: u32 = 61;
+/// `offsetRangeError`: the offset is past the end of the list (61 in the
+/// draft; OpenLDAP's sssvlv answers 77, an earlier draft's number).
+pub fn is_offset_range_error(code: u32) -> bool {
+    code == 61 || code == 77
+}
 
 impl Response {
     /// Parses the response control's value.
@@ -152,7 +155,7 @@ pub fn result_name(code: u32) -> &'static str {
         51 => "busy",
         53 => "unwillingToPerform",
         60 => "sortControlMissing",
-        61 => "offsetRangeError",
+        61 | 77 => "offsetRangeError",
         _ => "other",
     }
 }
@@ -256,6 +259,17 @@ mod tests {
             (100_000, 100_000, 53, true)
         );
         assert_eq!(result_name(r.result), "unwillingToPerform");
+        // sssvlv's answer to an offset past the end of 23 entries.
+        let r = Response::parse(&[
+            0x30, 0x13, 0x02, 0x01, 0x00, 0x02, 0x01, 0x17, 0x0a, 0x01, 0x4d, 0x04, 0x08, 0x10,
+            0x9c, 0x10, 0xb0, 0x27, 0x7f, 0x00, 0x00,
+        ])
+        .unwrap();
+        assert_eq!(
+            (r.target_position, r.content_count, r.context),
+            (0, 23, true)
+        );
+        assert!(is_offset_range_error(r.result));
         for bad in [
             &[][..],
             &[0x04, 0x01, 0x41],             // not a sequence

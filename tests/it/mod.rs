@@ -14,6 +14,7 @@ mod hostile;
 mod ldaptls;
 mod load;
 mod ops;
+mod paging;
 mod protocol;
 mod races;
 mod replication;
@@ -502,6 +503,9 @@ on_both_servers!(
     ops::membership_patches_do_not_read_the_members,
     ops::metrics_count_requests_and_changes,
     ops::binary_serves_audits_and_stops,
+    paging::pages_by_offset_walk_every_user_once,
+    paging::count_zero_reads_no_entries,
+    paging::look_through_limit_answers_too_many,
     races::same_user_name_created_concurrently,
     races::concurrent_member_patches_commute,
     races::writes_follow_a_concurrent_rename,
