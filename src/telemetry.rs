@@ -89,6 +89,8 @@ struct Registry {
     /// Configured LDAP URL (in order) -> connections currently bound through it.
     ldap_urls: Vec<(String, usize)>,
     unmapped: BTreeMap<(&'static str, String), Ignored>,
+    /// How a list's page was fetched (`by_offset`, `read_through`) -> entries read.
+    listed: BTreeMap<&'static str, u64>,
 }
 
 /// One attribute path left out of writes (`unmapped = "ignore"`).
@@ -163,6 +165,15 @@ impl Metrics {
     pub fn ldap_urls(&self, connections: Vec<(String, usize)>) {
         if let Ok(mut r) = self.inner.lock() {
             r.ldap_urls = connections;
+        }
+    }
+
+    /// Counts the entries one list search read from the directory, by how
+    /// its page was fetched: `by_offset` (VLV: the window only) or
+    /// `read_through` (every match up to `server.max_list_entries`).
+    pub fn listed(&self, paging: &'static str, entries: usize) {
+        if let Ok(mut r) = self.inner.lock() {
+            *r.listed.entry(paging).or_default() += entries as u64;
         }
     }
 
@@ -266,6 +277,14 @@ impl Metrics {
                 "scim2ldap_unmapped_ignored_total{{resource=\"{kind}\",path=\"{}\"}} {}",
                 label(path),
                 i.count
+            );
+        }
+        out.push_str("# HELP scim2ldap_list_entries_read_total Entries list searches read from the directory, by how the page was fetched (by_offset: VLV, the window only; read_through: every match up to server.max_list_entries).\n# TYPE scim2ldap_list_entries_read_total counter\n");
+        for paging in ["by_offset", "read_through"] {
+            let n = r.listed.get(paging).copied().unwrap_or_default();
+            let _ = writeln!(
+                out,
+                "scim2ldap_list_entries_read_total{{paging=\"{paging}\"}} {n}"
             );
         }
         out.push_str("# HELP scim2ldap_ldap_operations_total LDAP operations by type and result.\n# TYPE scim2ldap_ldap_operations_total counter\n");

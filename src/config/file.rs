@@ -51,6 +51,9 @@ pub struct Server {
     pub max_page_size: Option<usize>,
     /// Page size when the client gives no `count`.
     pub default_page_size: Option<usize>,
+    /// Most entries one list request may read from the directory where it
+    /// cannot fetch the page by offset (no VLV); 0 allows none.
+    pub max_list_entries: Option<usize>,
     /// `text` or `json`.
     pub log_format: Option<String>,
     /// Most requests handled at once; past it clients get 429.
@@ -133,6 +136,9 @@ pub struct Ldap {
     pub ca_file: Option<PathBuf>,
     /// Skip certificate verification (logged loudly; never in production).
     pub insecure_skip_verify: Option<bool>,
+    /// `auto` (default): list pages by offset (VLV) where the server offers
+    /// it; `off`: never, every list reads its matches through.
+    pub vlv: Option<String>,
 }
 
 /// `[users]` or `[groups]`.

@@ -28,6 +28,10 @@ pub const DEFAULT_MAX_BODY_BYTES: usize = 1024 * 1024;
 pub const DEFAULT_MAX_PAGE_SIZE: usize = 1000;
 /// Page size when a client gives no `count`.
 pub const DEFAULT_PAGE_SIZE: usize = 100;
+/// Where the directory cannot fetch a page by offset (VLV), a list request
+/// reads every match to count and cut it; 10,000 entries take about 0.1 s,
+/// past that a client should filter (or the directory get a VLV index).
+pub const DEFAULT_MAX_LIST_ENTRIES: usize = 10_000;
 /// Enough bound connections to keep two cores busy; operations multiplex on them.
 pub const DEFAULT_POOL_SIZE: usize = 4;
 /// Long enough for a large modify on a loaded server, short enough that Entra retries.
@@ -60,6 +64,9 @@ pub struct Server {
     pub max_body_bytes: usize,
     pub max_page_size: usize,
     pub default_page_size: usize,
+    /// Most entries one list request may read where the directory cannot
+    /// page by offset; past it the answer is 400 tooMany.
+    pub max_list_entries: usize,
     pub log_format: LogFormat,
     pub max_concurrent_requests: usize,
     /// Worker threads; `None` means one per CPU.
@@ -97,6 +104,14 @@ pub struct Ldap {
     pub starttls: bool,
     pub ca_file: Option<PathBuf>,
     pub insecure_skip_verify: bool,
+    pub vlv: Vlv,
+}
+
+/// Whether list pages are fetched by offset (VLV) where the server offers it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Vlv {
+    Auto,
+    Off,
 }
 
 /// The whole validated configuration.
@@ -327,6 +342,7 @@ fn server(raw: &file::Server, env: &dyn Environment, p: &mut Vec<String>) -> Ser
         max_body_bytes: raw.max_body_bytes.unwrap_or(DEFAULT_MAX_BODY_BYTES),
         max_page_size,
         default_page_size,
+        max_list_entries: raw.max_list_entries.unwrap_or(DEFAULT_MAX_LIST_ENTRIES),
         log_format,
         max_concurrent_requests: raw
             .max_concurrent_requests
@@ -522,6 +538,16 @@ fn ldap(
     if pool_size == 0 {
         p.push("ldap.pool_size: must be at least 1".to_owned());
     }
+    let vlv = match raw.vlv.as_deref() {
+        None | Some("auto") => Vlv::Auto,
+        Some("off") => Vlv::Off,
+        Some(other) => {
+            p.push(format!(
+                "ldap.vlv: {other:?} is not one of \"auto\", \"off\""
+            ));
+            Vlv::Auto
+        }
+    };
     if raw.failback_seconds == Some(0) {
         p.push("ldap.failback_seconds: must be at least 1".to_owned());
     }
@@ -541,6 +567,7 @@ fn ldap(
         starttls: raw.starttls.unwrap_or(false),
         ca_file: raw.ca_file.clone(),
         insecure_skip_verify: insecure,
+        vlv,
     }
 }
 

@@ -5,7 +5,7 @@ use std::sync::Mutex;
 
 use secrecy::SecretString;
 
-use super::{Capabilities, DirError, Directory, Precondition, Search, Sort, Window};
+use super::{Capabilities, DirError, Directory, Page, Precondition, Search, Window};
 use crate::ldap::{Dn, Entry, Mod};
 
 /// Records every operation as one human-readable line.
@@ -75,26 +75,21 @@ impl<D: Directory> Directory for DryRun<D> {
         self.inner.search(s).await
     }
 
-    async fn search_window(
-        &self,
-        s: Search,
-        skip: usize,
-        take: usize,
-        sort: Option<Sort>,
-    ) -> Result<Window, DirError> {
+    async fn search_window(&self, s: Search, page: Page) -> Result<Window, DirError> {
         self.note(format!(
             "search (paged) base={:?} scope={:?} filter={} attrs={:?} window={}+{}{}",
             s.base,
             s.scope,
             s.filter,
             s.attrs,
-            skip,
-            take,
-            sort.as_ref()
+            page.skip,
+            page.take,
+            page.sort
+                .as_ref()
                 .map(|s| format!(" sort={s}"))
                 .unwrap_or_default()
         ));
-        self.inner.search_window(s, skip, take, sort).await
+        self.inner.search_window(s, page).await
     }
 
     async fn add(

@@ -2,13 +2,14 @@
 //!
 //! [`Directory`] is what the service needs from a directory; [`pool::LdapPool`]
 //! implements it over pooled, bound, multiplexed ldap3 connections with
-//! PostRead, Assertion and paged-results controls where the server offers
-//! them (read from the rootDSE, never assumed per vendor); [`DryRun`] runs
+//! PostRead, Assertion, paged-results, sort and VLV controls where the server
+//! offers them (read from the rootDSE, never assumed per vendor); [`DryRun`] runs
 //! reads for real and records writes, for `scim2ldap explain`.
 
 pub mod dryrun;
 pub mod pool;
 pub mod subschema;
+pub mod vlv;
 
 use std::future::Future;
 
@@ -41,6 +42,24 @@ pub struct Search {
 pub struct Window {
     pub total: usize,
     pub entries: Vec<Entry>,
+}
+
+/// Which matches of a list search to return, and how to find them.
+#[derive(Debug, Clone, Default)]
+pub struct Page {
+    /// Matches to pass over (SCIM `startIndex - 1`).
+    pub skip: usize,
+    /// Matches to return after them (SCIM `count`); 0 asks for the total only.
+    pub take: usize,
+    /// The order the client asked for (`sortBy`).
+    pub sort: Option<Sort>,
+    /// The order to fetch the page by offset in (VLV): the client's, or a
+    /// default one (the naming attribute) where the client gave none. None:
+    /// the server cannot order this search, so it is never fetched by offset.
+    pub offset_order: Option<Sort>,
+    /// Most matches the search may read where the page cannot be fetched by
+    /// offset; past it the search stops with [`DirError::TooMany`].
+    pub max_read: usize,
 }
 
 /// Server-side sort request (RFC 2891): one sort key.
@@ -91,6 +110,10 @@ pub enum DirError {
     /// An answer the daemon cannot use.
     #[error("{0}")]
     Protocol(String),
+    /// A list search would read more than `limit` entries: the server could
+    /// not fetch the page by offset, and counting every match was cut short.
+    #[error("more than {limit} entries match")]
+    TooMany { limit: usize },
 }
 
 /// LDAP result codes the service acts on (RFC 4511 Appendix A).
@@ -125,6 +148,8 @@ pub struct Capabilities {
     pub assertion: bool,
     pub paged_results: bool,
     pub server_side_sort: bool,
+    /// Virtual List View: a sorted page by offset with the server's count.
+    pub vlv: bool,
     pub password_modify: bool,
     pub permissive_modify: bool,
     pub starttls: bool,
@@ -145,6 +170,7 @@ pub mod oid {
     pub const ASSERTION: &str = "1.3.6.1.1.12";
     pub const PAGED_RESULTS: &str = "1.2.840.113556.1.4.319";
     pub const SERVER_SIDE_SORT: &str = "1.2.840.113556.1.4.473";
+    pub const VLV: &str = super::vlv::REQUEST_OID;
     pub const PASSWORD_MODIFY: &str = "1.3.6.1.4.1.4203.1.11.1";
     pub const PERMISSIVE_MODIFY: &str = "1.2.840.113556.1.4.1413";
     pub const STARTTLS: &str = "1.3.6.1.4.1.1466.20037";
@@ -178,6 +204,7 @@ impl Capabilities {
             assertion: control(oid::ASSERTION),
             paged_results: control(oid::PAGED_RESULTS),
             server_side_sort: control(oid::SERVER_SIDE_SORT),
+            vlv: control(oid::VLV) && control(oid::SERVER_SIDE_SORT),
             password_modify: ext(oid::PASSWORD_MODIFY),
             permissive_modify: control(oid::PERMISSIVE_MODIFY),
             starttls: ext(oid::STARTTLS),
@@ -214,6 +241,10 @@ impl Capabilities {
                     (true, SortRules::Named(_)) =>
                         "yes (ordering rules named where attributes have none)",
                 }
+            ),
+            format!(
+                "Virtual List View (pages fetched by offset, counted by the server): {}",
+                yes(self.vlv)
             ),
             format!(
                 "Password Modify extended operation: {}",
@@ -264,14 +295,13 @@ pub trait Directory: Send + Sync + 'static {
     /// All entries matching a search (for bounded result sets).
     fn search(&self, s: Search) -> impl Future<Output = Result<Vec<Entry>, DirError>> + Send;
 
-    /// Counts every match and returns the window `[skip, skip+take)`, streaming
-    /// through paged results so memory stays bounded.
+    /// Counts every match and returns the window `page` names: by offset
+    /// (VLV) where the server can, reading only the window; otherwise
+    /// streaming through paged results, reading at most `page.max_read`.
     fn search_window(
         &self,
         s: Search,
-        skip: usize,
-        take: usize,
-        sort: Option<Sort>,
+        page: Page,
     ) -> impl Future<Output = Result<Window, DirError>> + Send;
 
     /// Adds an entry; returns it as stored (PostRead) when `read` is non-empty.
@@ -340,11 +370,9 @@ impl<T: Directory> Directory for std::sync::Arc<T> {
     fn search_window(
         &self,
         s: Search,
-        skip: usize,
-        take: usize,
-        sort: Option<Sort>,
+        page: Page,
     ) -> impl Future<Output = Result<Window, DirError>> + Send {
-        (**self).search_window(s, skip, take, sort)
+        (**self).search_window(s, page)
     }
     fn add(
         &self,

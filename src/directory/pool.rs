@@ -29,7 +29,8 @@ use secrecy::{ExposeSecret, SecretString};
 use tokio::sync::Mutex;
 
 use super::{
-    Capabilities, DirError, Directory, Precondition, Scope, Search, Sort, SortRules, Window, oid,
+    Capabilities, DirError, Directory, Page, Precondition, Scope, Search, Sort, SortRules, Window,
+    oid, vlv,
 };
 use crate::config;
 use crate::ldap::{Dn, Entry, Filter, Mod};
@@ -86,6 +87,31 @@ pub struct LdapPool {
     caps: Capabilities,
     in_use: AtomicUsize,
     metrics: Option<Arc<Metrics>>,
+    /// Whether the log has said that a page could not be fetched by offset
+    /// (said once; the metrics count every time).
+    offset_refusal_logged: AtomicBool,
+    /// Whether searches by offset may share pooled connections: set once the
+    /// server answers one without a context ID (it keeps no list per
+    /// connection); until then each runs on a connection of its own.
+    offset_pooled: AtomicBool,
+}
+
+/// How a search by offset (VLV) ended.
+enum ByOffset {
+    Done(Window),
+    /// The server would not page this search by offset (no VLV index, the
+    /// control or the sort refused): read it through instead.
+    Refused(String),
+    Failed(DirError),
+}
+
+/// Result codes with which a server refuses to page a search by offset,
+/// rather than failing it: unavailableCriticalExtension (12),
+/// adminLimitExceeded (11), inappropriateMatching (18), unwillingToPerform
+/// (53), sortControlMissing (60), offsetRangeError (61),
+/// virtualListViewError (76), other (80).
+fn refuses_offset(rc: u32) -> bool {
+    matches!(rc, 11 | 12 | 18 | 53 | 60 | 61 | 76 | 80)
 }
 
 fn dir_err(e: LdapError) -> DirError {
@@ -228,7 +254,13 @@ async fn sort_rules(
         rule: None,
         reverse: false,
     };
-    match pool.search_window(root, 0, 1, Some(key)).await {
+    let page = Page {
+        take: 1,
+        sort: Some(key),
+        max_read: 1,
+        ..Page::default()
+    };
+    match pool.search_window(root, page).await {
         Ok(_) => SortRules::Syntax,
         Err(_) => SortRules::Named(rules),
     }
@@ -583,6 +615,8 @@ impl LdapPool {
             caps: Capabilities::default(),
             in_use: AtomicUsize::new(0),
             metrics: None,
+            offset_refusal_logged: AtomicBool::new(false),
+            offset_pooled: AtomicBool::new(false),
         })
     }
 
@@ -612,6 +646,9 @@ impl LdapPool {
             .map_err(dir_err)?;
         let root = entries(rs)?.into_iter().next().unwrap_or_default();
         pool.caps = Capabilities::from_root_dse(&root);
+        if cfg.vlv == config::Vlv::Off {
+            pool.caps.vlv = false;
+        }
         if let Some(first) = pool.slots.first_mut() {
             let first = first.get_mut();
             first.conn = Some(ldap);
@@ -778,6 +815,7 @@ impl LdapPool {
                 }
                 Err(DirError::Unavailable(_)) => "unavailable",
                 Err(DirError::Protocol(_)) => "protocol",
+                Err(DirError::TooMany { .. }) => "too_many",
             };
             m.ldap(name, result, started.elapsed());
         }
@@ -842,6 +880,187 @@ impl LdapPool {
         c
     }
 
+    /// One page of a sorted search fetched by offset (VLV): the server counts
+    /// the matches and sends only the window.
+    async fn search_by_offset(&self, s: &Search, page: &Page, order: Sort) -> ByOffset {
+        let request = vlv::Request::for_window(page.skip, page.take);
+        let filter = s.filter.to_string();
+        let (base, sc, attrs) = (s.base.clone(), scope(s.scope), s.attrs.clone());
+        let search = |mut h: Ldap| async move {
+            let ldap3::SearchResult(rs, res) = h
+                .with_controls(vec![sort_control(&order), request.control()])
+                .search(&base, sc, &filter, attrs)
+                .await
+                .map_err(dir_err)?;
+            Ok((rs, res))
+        };
+        let out = if self.offset_pooled.load(Ordering::Relaxed) {
+            self.run("search_by_offset", search).await
+        } else {
+            self.on_own_connection("search_by_offset", search).await
+        };
+        let (rs, res) = match out {
+            Ok(x) => x,
+            Err(e) => return ByOffset::Failed(e),
+        };
+        let answer = res
+            .ctrls
+            .iter()
+            .find(|c| c.1.ctype == vlv::RESPONSE_OID)
+            .map(|c| vlv::Response::parse(c.1.val.as_deref().unwrap_or_default()));
+        if let Some(Ok(r)) = &answer {
+            // A server that keeps no list per connection can share them.
+            if !r.context {
+                self.offset_pooled.store(true, Ordering::Relaxed);
+            }
+        }
+        let r = match (res.rc, answer) {
+            (0, Some(Ok(r))) if r.result == 0 => r,
+            (_, Some(Ok(r))) if vlv::is_offset_range_error(r.result) => {
+                // startIndex past the end: nothing to return, but the count.
+                return ByOffset::Done(Window {
+                    total: r.content_count,
+                    entries: Vec::new(),
+                });
+            }
+            (super::rc::NO_SUCH_OBJECT, _) => return ByOffset::Done(Window::default()),
+            (0, Some(Ok(r))) => {
+                return ByOffset::Refused(format!("VLV result {}", vlv::result_name(r.result)));
+            }
+            (0, Some(Err(e))) => return ByOffset::Failed(DirError::Protocol(e)),
+            (0, None) => return ByOffset::Refused("no VLV response control".to_owned()),
+            (rc, _) if refuses_offset(rc) => {
+                return ByOffset::Refused(format!("LDAP result {rc}: {}", res.text));
+            }
+            (rc, _) => {
+                return ByOffset::Failed(match check(res) {
+                    Err(e) => e,
+                    Ok(_) => DirError::Protocol(format!("unexpected VLV answer {rc}")),
+                });
+            }
+        };
+        let rs: Vec<ResultEntry> = rs
+            .into_iter()
+            .filter(|e| !e.is_ref() && !e.is_intermediate())
+            .collect();
+        let keep = r.keep(page.skip, page.take, rs.len());
+        let kept = rs.into_iter().skip(keep.start).take(keep.len());
+        match entries(kept.collect()) {
+            Ok(list) => {
+                if let Some(m) = &self.metrics {
+                    m.listed("by_offset", list.len());
+                }
+                ByOffset::Done(Window {
+                    total: r.content_count,
+                    entries: list,
+                })
+            }
+            Err(e) => ByOffset::Failed(e),
+        }
+    }
+
+    /// Runs `op` on a connection of its own, closed afterwards: for searches
+    /// that leave state on their connection (OpenLDAP's sssvlv keeps each
+    /// VLV list until the connection closes and meanwhile refuses every
+    /// other sorted search on it with busy).
+    async fn on_own_connection<T, F, Fut>(&self, name: &'static str, op: F) -> Result<T, DirError>
+    where
+        F: FnOnce(Ldap) -> Fut,
+        Fut: Future<Output = Result<T, DirError>>,
+    {
+        let started = Instant::now();
+        let out = match self.open().await {
+            Ok((mut ldap, _)) => {
+                ldap.with_timeout(self.cfg.timeout);
+                let h = ldap.clone();
+                let out =
+                    tokio::time::timeout(self.cfg.timeout + Duration::from_millis(500), op(h))
+                        .await
+                        .unwrap_or_else(|_| {
+                            Err(DirError::Unavailable(
+                                "the directory did not answer in time".to_owned(),
+                            ))
+                        });
+                let _ = ldap.unbind().await;
+                out
+            }
+            Err(e) => Err(e),
+        };
+        self.record(name, &out, started);
+        out
+    }
+
+    /// The log line for a page that could not be fetched by offset: once per
+    /// daemon, at warn (each one is counted as a `search_by_offset` outcome).
+    fn offset_refused(&self, s: &Search, why: &str) {
+        if let Some(m) = &self.metrics {
+            m.ldap("search_by_offset", "refused", Duration::ZERO);
+        }
+        if !self.offset_refusal_logged.swap(true, Ordering::Relaxed) {
+            tracing::warn!(base = %s.base, filter = %s.filter, reason = %why,
+                "the directory would not fetch a list page by offset (VLV); reading the matches through instead, up to server.max_list_entries. On 389-ds, a VLV index for this search avoids it (see the README); this is logged once");
+        } else {
+            tracing::debug!(base = %s.base, filter = %s.filter, reason = %why, "list page read through instead of by offset");
+        }
+    }
+
+    /// Counts every match and keeps the window, streaming through paged
+    /// results (or sorted by the server) and stopping past `page.max_read`.
+    async fn search_through(&self, s: Search, page: Page) -> Result<Window, DirError> {
+        let filter = s.filter.to_string();
+        let paged = self.caps.paged_results;
+        let Page {
+            skip,
+            take,
+            sort,
+            max_read,
+            ..
+        } = page;
+        let w = self
+            .run("search", |mut h| async move {
+                let mut adapters: Vec<Box<dyn Adapter<String, Vec<String>>>> =
+                    vec![Box::new(EntriesOnly::new())];
+                if paged && sort.is_none() {
+                    adapters.push(Box::new(PagedResults::new(PAGE_SIZE)));
+                }
+                if let Some(so) = &sort {
+                    h.with_controls(vec![sort_control(so)]);
+                }
+                let mut stream = h
+                    .streaming_search_with(adapters, &s.base, scope(s.scope), &filter, s.attrs)
+                    .await
+                    .map_err(dir_err)?;
+                let mut w = Window::default();
+                while let Some(e) = stream.next().await.map_err(dir_err)? {
+                    let bad = if w.total >= max_read {
+                        Some(DirError::TooMany { limit: max_read })
+                    } else if w.total >= skip && w.entries.len() < take {
+                        to_entry(e.0).map(|entry| w.entries.push(entry)).err()
+                    } else {
+                        None
+                    };
+                    if let Some(bad) = bad {
+                        // Stop the rest of the search on the server too.
+                        let id = stream.ldap_handle().last_id();
+                        let _ = stream.ldap_handle().abandon(id).await;
+                        return Err(bad);
+                    }
+                    w.total += 1;
+                }
+                let res = stream.finish().await;
+                match res.rc {
+                    0 => Ok(w),
+                    super::rc::NO_SUCH_OBJECT => Ok(Window::default()),
+                    _ => check(res).map(|_| w),
+                }
+            })
+            .await;
+        if let (Some(m), Ok(w)) = (&self.metrics, &w) {
+            m.listed("read_through", w.total);
+        }
+        w
+    }
+
     /// Operations currently waiting on the directory.
     pub fn in_use(&self) -> usize {
         self.in_use.load(Ordering::Relaxed)
@@ -902,51 +1121,15 @@ impl Directory for LdapPool {
         })
     }
 
-    async fn search_window(
-        &self,
-        s: Search,
-        skip: usize,
-        take: usize,
-        sort: Option<Sort>,
-    ) -> Result<Window, DirError> {
-        let filter = s.filter.to_string();
-        let paged = self.caps.paged_results;
-        self.run("search", |mut h| async move {
-            let mut adapters: Vec<Box<dyn Adapter<String, Vec<String>>>> =
-                vec![Box::new(EntriesOnly::new())];
-            if paged && sort.is_none() {
-                adapters.push(Box::new(PagedResults::new(PAGE_SIZE)));
+    async fn search_window(&self, s: Search, page: Page) -> Result<Window, DirError> {
+        if let Some(order) = page.offset_order.clone().filter(|_| self.caps.vlv) {
+            match self.search_by_offset(&s, &page, order).await {
+                ByOffset::Done(w) => return Ok(w),
+                ByOffset::Failed(e) => return Err(e),
+                ByOffset::Refused(why) => self.offset_refused(&s, &why),
             }
-            if let Some(so) = &sort {
-                h.with_controls(vec![sort_control(so)]);
-            }
-            let mut stream = h
-                .streaming_search_with(adapters, &s.base, scope(s.scope), &filter, s.attrs)
-                .await
-                .map_err(dir_err)?;
-            let mut w = Window::default();
-            while let Some(e) = stream.next().await.map_err(dir_err)? {
-                if w.total >= skip && w.entries.len() < take {
-                    match to_entry(e.0) {
-                        Ok(entry) => w.entries.push(entry),
-                        Err(bad) => {
-                            // Stop the rest of the search on the server too.
-                            let id = stream.ldap_handle().last_id();
-                            let _ = stream.ldap_handle().abandon(id).await;
-                            return Err(bad);
-                        }
-                    }
-                }
-                w.total += 1;
-            }
-            let res = stream.finish().await;
-            match res.rc {
-                0 => Ok(w),
-                super::rc::NO_SUCH_OBJECT => Ok(Window::default()),
-                _ => check(res).map(|_| w),
-            }
-        })
-        .await
+        }
+        self.search_through(s, page).await
     }
 
     async fn add(

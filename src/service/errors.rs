@@ -81,6 +81,10 @@ pub fn dir_error(map: &AttrMap, e: DirError, what: &str) -> Error {
             Error::Internal(format!("{what}: LDAP result {rc}: {text}"))
         }
         DirError::Protocol(s) => Error::Internal(format!("{what}: {s}")),
+        DirError::TooMany { limit } => Error::bad(
+            crate::error::ScimType::TooMany,
+            format!("{what}: more than {limit} entries match; narrow the request with a filter"),
+        ),
     }
 }
 

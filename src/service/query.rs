@@ -7,7 +7,7 @@ use serde_json::Value;
 
 use super::errors::search_error;
 use super::{Ctx, Service};
-use crate::directory::{DirError, Directory, Scope, Search, Sort, rc};
+use crate::directory::{DirError, Directory, Page, Scope, Search, Sort, rc};
 use crate::error::{Error, ScimType};
 use crate::ldap::{self, Entry, Filter};
 use crate::mapping::resource;
@@ -220,8 +220,11 @@ impl<D: Directory> Service<D> {
         Ok((total, resources))
     }
 
-    /// Any other filter: the directory counts the matches and streams the
-    /// window through paged results, sorted when asked.
+    /// Any other filter: the directory counts the matches and returns the
+    /// window by offset (VLV, sorted by `sortBy` or else by the naming
+    /// attribute) where it can; otherwise the matches stream through paged
+    /// results, sorted when asked, and past `server.max_list_entries` of them
+    /// the answer is 400 tooMany.
     async fn windowed(
         &self,
         map: &AttrMap,
@@ -247,11 +250,22 @@ impl<D: Directory> Service<D> {
             },
         };
         let sorted = sort.is_some();
-        let w = self.dir.search_window(s, q.start_index - 1, take, sort).await.map_err(|e| match e {
+        let limit = self.config.server.max_list_entries;
+        let page = Page {
+            skip: q.start_index - 1,
+            take,
+            offset_order: sort
+                .clone()
+                .or_else(|| self.dir.capabilities().sort(&map.rdn, false)),
+            sort,
+            max_read: limit,
+        };
+        let w = self.dir.search_window(s, page).await.map_err(|e| match e {
             DirError::Result { rc: rc::UNWILLING_TO_PERFORM, text } if sorted => Error::bad(
                 ScimType::InvalidValue,
                 format!("sortBy: the directory refused to sort this search ({text}); servers sort only searches their indexes answer"),
             ),
+            DirError::TooMany { .. } => too_many(map, limit),
             e => search_error(map, e, "search"),
         })?;
         let entries: Vec<Entry> = w
@@ -264,4 +278,16 @@ impl<D: Directory> Service<D> {
             .await?;
         Ok((w.total, resources))
     }
+}
+
+/// The answer to a list that would read more than `server.max_list_entries`
+/// entries: what the client and the directory's administrator can do.
+fn too_many(map: &AttrMap, limit: usize) -> Error {
+    Error::bad(
+        ScimType::TooMany,
+        format!(
+            "more than {limit} {}s match and the directory cannot fetch this page by offset (VLV); narrow the request with a filter (e.g. meta.lastModified gt a recent time, or userName sw a prefix), or have the directory's administrator create a VLV index for this search (README: \"Paging, projection, sorting\"); the limit is server.max_list_entries",
+            map.kind.name()
+        ),
+    )
 }

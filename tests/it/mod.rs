@@ -17,6 +17,7 @@ mod ldaptls;
 mod load;
 mod nss;
 mod ops;
+mod paging;
 mod posix;
 mod protocol;
 mod races;
@@ -519,6 +520,9 @@ on_both_servers!(
     ops::membership_patches_do_not_read_the_members,
     ops::metrics_count_requests_and_changes,
     ops::binary_serves_audits_and_stops,
+    paging::pages_by_offset_walk_every_user_once,
+    paging::count_zero_reads_no_entries,
+    paging::look_through_limit_answers_too_many,
     races::same_user_name_created_concurrently,
     races::concurrent_member_patches_commute,
     races::writes_follow_a_concurrent_rename,

@@ -1,0 +1,214 @@
+//! Lists paged by offset (VLV + server-side sort) and, where a page cannot
+//! be fetched so, bounded by `server.max_list_entries`.
+
+use serde_json::Value;
+
+use super::{Daemon, Server, admin_ldap, config_text, enc, unique};
+
+/// Adds `n` users under ou=people straight through LDAP, named
+/// `{tag}-{i:03}`, in an order that is not their sorted one.
+async fn add_users(server: Server, tag: &str, n: usize) -> Vec<String> {
+    let mut ldap = admin_ldap(server, &server.url()).await;
+    let mut names = Vec::new();
+    for i in (0..n).rev() {
+        let uid = format!("{tag}-{i:03}");
+        let dn = format!("uid={uid},ou=people,dc=example,dc=com");
+        let oc: std::collections::HashSet<&str> = ["inetOrgPerson"].into();
+        ldap.add(
+            &dn,
+            vec![
+                ("objectClass", oc),
+                ("uid", [uid.as_str()].into()),
+                ("cn", [uid.as_str()].into()),
+                ("sn", ["Paging"].into()),
+            ],
+        )
+        .await
+        .unwrap()
+        .success()
+        .unwrap();
+        names.push(uid);
+    }
+    let _ = ldap.unbind().await;
+    names.sort();
+    names
+}
+
+fn names(v: &Value) -> Vec<String> {
+    v["Resources"]
+        .as_array()
+        .unwrap_or(&Vec::new())
+        .iter()
+        .map(|r| r["userName"].as_str().unwrap().to_owned())
+        .collect()
+}
+
+async fn metric(d: &Daemon, paging: &str) -> u64 {
+    let metrics = d
+        .http
+        .get(d.base.replace("/scim/v2", "/metrics"))
+        .bearer_auth(super::TOKEN)
+        .send()
+        .await
+        .unwrap()
+        .text()
+        .await
+        .unwrap();
+    let key = format!("scim2ldap_list_entries_read_total{{paging=\"{paging}\"}} ");
+    metrics
+        .lines()
+        .find_map(|l| l.strip_prefix(&key))
+        .unwrap_or_else(|| panic!("no {key} in {metrics}"))
+        .parse()
+        .unwrap()
+}
+
+fn with_server(text: &str, lines: &str) -> String {
+    text.replacen("[server]\n", &format!("[server]\n{lines}\n"), 1)
+}
+
+/// Walking every page by offset gives every user exactly once, in order,
+/// with the right total on each page; pages past the end are empty.
+pub async fn pages_by_offset_walk_every_user_once(server: Server) {
+    let tag = unique("pg");
+    let want = add_users(server, &tag, 23).await;
+    // A limit of 0 would refuse any list read through: every page here must
+    // come by offset.
+    let d = Daemon::with_config(
+        server,
+        &with_server(&config_text(server), "max_list_entries = 0"),
+    )
+    .await;
+    let f = enc(&format!("userName sw \"{tag}\""));
+    for sort in ["", "&sortBy=userName"] {
+        let mut seen = Vec::new();
+        let mut start = 1;
+        while start <= 30 {
+            let (s, v) = d
+                .call(
+                    "GET",
+                    &format!(
+                        "/Users?filter={f}{sort}&startIndex={start}&count=5&attributes=userName"
+                    ),
+                    None,
+                )
+                .await;
+            assert_eq!(s, 200, "{sort} page {start}: {v}");
+            assert_eq!(v["totalResults"], 23, "{sort} page {start}: {v}");
+            assert_eq!(v["startIndex"], start, "{v}");
+            let page = names(&v);
+            assert_eq!(v["itemsPerPage"], page.len(), "{v}");
+            let expected = want.len().saturating_sub(start - 1).min(5);
+            assert_eq!(page.len(), expected, "{sort} page {start}: {v}");
+            seen.extend(page);
+            start += 5;
+        }
+        assert_eq!(seen, want, "sort {sort:?}: every user once, in order");
+    }
+    // Descending, from the middle.
+    let (s, v) = d
+        .call(
+            "GET",
+            &format!("/Users?filter={f}&sortBy=userName&sortOrder=descending&startIndex=3&count=2&attributes=userName"),
+            None,
+        )
+        .await;
+    assert_eq!(s, 200, "{v}");
+    assert_eq!(names(&v), [want[20].clone(), want[19].clone()], "{v}");
+    // Past the end, and just at it.
+    for (start, len) in [(23, 1), (24, 0), (1000, 0)] {
+        let (s, v) = d
+            .call(
+                "GET",
+                &format!("/Users?filter={f}&startIndex={start}&count=5"),
+                None,
+            )
+            .await;
+        assert_eq!(s, 200, "{v}");
+        assert_eq!(v["totalResults"], 23, "{v}");
+        assert_eq!(names(&v).len(), len, "startIndex {start}: {v}");
+    }
+    assert_eq!(metric(&d, "read_through").await, 0, "nothing read through");
+}
+
+/// `count=0` answers the total without reading entries: a limit of 0 would
+/// trip on the first entry read through, and the daemon's own count of
+/// entries read stays at zero.
+pub async fn count_zero_reads_no_entries(server: Server) {
+    let tag = unique("pc");
+    add_users(server, &tag, 12).await;
+    let d = Daemon::with_config(
+        server,
+        &with_server(&config_text(server), "max_list_entries = 0"),
+    )
+    .await;
+    let f = enc(&format!("userName sw \"{tag}\""));
+    let (s, v) = d
+        .call("GET", &format!("/Users?filter={f}&count=0"), None)
+        .await;
+    assert_eq!(s, 200, "{v}");
+    assert_eq!(v["totalResults"], 12, "{v}");
+    assert!(names(&v).is_empty(), "{v}");
+    assert_eq!(metric(&d, "by_offset").await, 0);
+    assert_eq!(metric(&d, "read_through").await, 0);
+    let (s, v) = d.call("GET", "/Users?count=0", None).await;
+    assert_eq!(s, 200, "{v}");
+    assert!(v["totalResults"].as_u64().unwrap() >= 12, "{v}");
+    assert_eq!(metric(&d, "by_offset").await, 0);
+    // A page reads its window only.
+    let (s, v) = d
+        .call(
+            "GET",
+            &format!("/Users?filter={f}&startIndex=4&count=3"),
+            None,
+        )
+        .await;
+    assert_eq!(s, 200, "{v}");
+    assert_eq!(metric(&d, "by_offset").await, 3);
+}
+
+/// Where pages cannot be fetched by offset (`ldap.vlv = "off"` here, as on a
+/// server without VLV), `server.max_list_entries` bounds what one list
+/// reads: at the limit it answers, past it 400 tooMany says how to narrow.
+pub async fn look_through_limit_answers_too_many(server: Server) {
+    let tag = unique("pl");
+    let want = add_users(server, &tag, 8).await;
+    let text = with_server(&config_text(server), "max_list_entries = 8").replacen(
+        "[ldap]\n",
+        "[ldap]\nvlv = \"off\"\n",
+        1,
+    );
+    let d = Daemon::with_config(server, &text).await;
+    let f = enc(&format!("userName sw \"{tag}\""));
+    let (s, v) = d
+        .call(
+            "GET",
+            &format!("/Users?filter={f}&sortBy=userName&startIndex=3&count=2"),
+            None,
+        )
+        .await;
+    assert_eq!(s, 200, "{v}");
+    assert_eq!(v["totalResults"], 8, "{v}");
+    assert_eq!(names(&v), want[2..4], "{v}");
+    assert_eq!(metric(&d, "by_offset").await, 0, "VLV is off");
+    let (s, v) = d
+        .call("GET", &format!("/Users?filter={f}&count=0"), None)
+        .await;
+    assert_eq!((s, v["totalResults"].as_u64()), (200, Some(8)), "{v}");
+    // One more match is one too many.
+    add_users(server, &format!("{tag}-x"), 1).await;
+    for q in [format!("filter={f}&count=2"), format!("filter={f}&count=0")] {
+        let (s, v) = d.call("GET", &format!("/Users?{q}"), None).await;
+        assert_eq!(s, 400, "{q}: {v}");
+        assert_eq!(v["scimType"], "tooMany", "{v}");
+        let detail = v["detail"].as_str().unwrap();
+        for want in [
+            "more than 8 Users match",
+            "filter",
+            "VLV index",
+            "server.max_list_entries",
+        ] {
+            assert!(detail.contains(want), "{want:?} in {detail}");
+        }
+    }
+}
