@@ -15,6 +15,7 @@ mod groups;
 mod hostile;
 mod ldaptls;
 mod load;
+mod namespace;
 mod nss;
 mod ops;
 mod paging;

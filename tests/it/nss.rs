@@ -8,30 +8,31 @@
 //! installs nslcd and libnss-ldapd without touching the machine's configuration.
 
 use std::collections::HashSet;
-use std::path::PathBuf;
-use std::process::{Child, Command, Stdio};
-use std::time::{Duration, Instant};
+use std::ops::Deref;
+use std::process::Command;
+use std::time::Duration;
 
+use super::namespace::{Namespace, Setup, private_dir, set_mode};
 use super::{ADMIN_PW, Server, unique};
 
 /// nslcd serving the test directory to `getent` and `id` in its own mount namespace.
 pub struct NssClient {
-    child: Child,
-    dir: PathBuf,
+    ns: Namespace,
 }
 
-/// The namespace's script: mounts the private files, then becomes nslcd (in the
-/// foreground, debugging to stderr), so the child's pid is nslcd's and names the namespace.
-const NAMESPACE_SCRIPT: &str = r#"set -eu
-dir=$1
-mount --bind "$dir/nsswitch.conf" /etc/nsswitch.conf
-mount --bind "$dir/nslcd.conf" /etc/nslcd.conf
-# A private /run: nslcd's socket directory, and glibc finds no nscd socket to ask.
-mount -t tmpfs -o mode=0755 tmpfs /run
-[ ! -e /var/run/nscd/socket ] || { echo "an nscd socket is still visible" >&2; exit 1; }
-mkdir -m 0755 /run/nslcd
-exec nslcd -d
-"#;
+impl Deref for NssClient {
+    type Target = Namespace;
+    fn deref(&self) -> &Namespace {
+        &self.ns
+    }
+}
+
+/// nslcd's own mount in the namespace.
+const MOUNTS: &str = r#"mount --bind "$dir/nslcd.conf" /etc/nslcd.conf"#;
+
+/// nslcd's socket directory on the private /run, then nslcd (in the
+/// foreground, debugging to stderr).
+const EXEC: &str = "mkdir -m 0755 /run/nslcd\nexec nslcd -d";
 
 const NSSWITCH: &str = "passwd: files ldap\ngroup: files ldap\nshadow: files ldap\n";
 
@@ -63,86 +64,18 @@ impl NssClient {
                     .unwrap_or(false),
             "libnss_ldap.so.2 is missing: install libnss-ldapd (scripts/test does)"
         );
-        let dir = std::env::temp_dir().join(unique("scim2ldap-nss"));
-        std::fs::create_dir_all(&dir).unwrap();
-        std::fs::write(dir.join("nsswitch.conf"), NSSWITCH).unwrap();
-        let conf = nslcd_conf(server, url);
-        std::fs::write(dir.join("nslcd.conf"), conf).unwrap();
+        let dir = private_dir("scim2ldap-nss");
+        std::fs::write(dir.join("nslcd.conf"), nslcd_conf(server, url)).unwrap();
         set_mode(&dir.join("nslcd.conf"), 0o600);
-        let log = std::fs::File::create(dir.join("nslcd.log")).unwrap();
-        let child = Command::new("unshare")
-            .args([
-                "-m",
-                "--propagation",
-                "private",
-                "sh",
-                "-c",
-                NAMESPACE_SCRIPT,
-                "sh",
-            ])
-            .arg(&dir)
-            .stdin(Stdio::null())
-            .stdout(log.try_clone().unwrap())
-            .stderr(log)
-            .spawn()
-            .unwrap_or_else(|e| panic!("cannot start nslcd in a mount namespace: {e}"));
-        let mut client = NssClient { child, dir };
-        client.wait_ready();
-        client
-    }
-
-    fn wait_ready(&mut self) {
-        let started = Instant::now();
-        loop {
-            if let Some(status) = self.child.try_wait().unwrap() {
-                panic!("nslcd exited ({status}): {}", self.log());
-            }
-            let ok = self
-                .nsenter(&["test", "-S", "/run/nslcd/socket"])
-                .status
-                .success();
-            if ok {
-                return;
-            }
-            assert!(
-                started.elapsed() < Duration::from_secs(20),
-                "nslcd never opened its socket: {}",
-                self.log()
-            );
-            std::thread::sleep(Duration::from_millis(50));
-        }
-    }
-
-    /// nslcd's debug output so far.
-    pub fn log(&self) -> String {
-        std::fs::read_to_string(self.dir.join("nslcd.log")).unwrap_or_default()
-    }
-
-    fn nsenter(&self, command: &[&str]) -> std::process::Output {
-        Command::new("nsenter")
-            .arg("-t")
-            .arg(self.child.id().to_string())
-            .arg("-m")
-            .arg("--")
-            .args(command)
-            .output()
-            .unwrap()
-    }
-
-    /// `getent DATABASE KEY` in the namespace: the line, or None when there is no
-    /// such entry (exit status 2). Any other failure fails the test.
-    pub fn getent(&self, database: &str, key: &str) -> Option<String> {
-        let out = self.nsenter(&["getent", database, key]);
-        match out.status.code() {
-            Some(0) => Some(String::from_utf8_lossy(&out.stdout).trim_end().to_owned()),
-            Some(2) => None,
-            _ => panic!(
-                "getent {database} {key}: {:?} {}\nnslcd: {}",
-                out.status,
-                String::from_utf8_lossy(&out.stderr),
-                self.log()
-            ),
-        }
+        let setup = Setup {
+            program: "nslcd",
+            nsswitch: NSSWITCH,
+            mounts: MOUNTS,
+            exec: EXEC,
+        };
+        let mut ns = Namespace::start(dir, &setup);
+        ns.wait_for_sockets(&["/run/nslcd/socket"], Duration::from_secs(20));
+        NssClient { ns }
     }
 
     /// `getent passwd LOGIN` split into its seven fields, or None.
@@ -171,30 +104,6 @@ impl NssClient {
         self.getent("shadow", login)
             .map(|l| l.split(':').map(str::to_owned).collect())
     }
-
-    /// `id LOGIN` in the namespace, or None when the user is unknown.
-    pub fn id(&self, login: &str) -> Option<String> {
-        let out = self.nsenter(&["id", login]);
-        if out.status.success() {
-            Some(String::from_utf8_lossy(&out.stdout).trim_end().to_owned())
-        } else {
-            let err = String::from_utf8_lossy(&out.stderr);
-            assert!(
-                err.contains("no such user"),
-                "id {login}: {err}\nnslcd: {}",
-                self.log()
-            );
-            None
-        }
-    }
-}
-
-impl Drop for NssClient {
-    fn drop(&mut self) {
-        let _ = self.child.kill();
-        let _ = self.child.wait();
-        let _ = std::fs::remove_dir_all(&self.dir);
-    }
 }
 
 /// nslcd's configuration for the test server: its bases, its admin bind, and no
@@ -215,13 +124,65 @@ fn nslcd_conf(server: Server, url: &str) -> String {
     )
 }
 
-fn s<'a>(values: &[&'a str]) -> HashSet<&'a str> {
+pub fn s<'a>(values: &[&'a str]) -> HashSet<&'a str> {
     values.iter().copied().collect()
 }
 
-fn set_mode(path: &std::path::Path, mode: u32) {
-    use std::os::unix::fs::PermissionsExt;
-    std::fs::set_permissions(path, std::fs::Permissions::from_mode(mode)).unwrap();
+/// Adds by hand a POSIX account `login` (cn and gecos `name`, sn Probe, home
+/// /home/LOGIN, bash, `uid` and `gid`, plus `extra`) under ou=people and its
+/// group `group` under ou=groups with it as the only member: memberUid on
+/// OpenLDAP (RFC 2307), a member DN on 389-ds (RFC 2307bis). Returns the two DNs.
+pub async fn add_account_and_group<'a>(
+    ldap: &mut ldap3::Ldap,
+    server: Server,
+    (login, group): (&'a str, &'a str),
+    name: &'a str,
+    (uid, gid): (&'a str, &'a str),
+    extra: Vec<(&'a str, HashSet<&'a str>)>,
+) -> (String, String) {
+    let user_dn = format!("uid={login},ou=people,dc=example,dc=com");
+    let group_dn = format!("cn={group},ou=groups,dc=example,dc=com");
+    let home = format!("/home/{login}");
+    let mut user_attrs = vec![
+        (
+            "objectClass",
+            s(&["inetOrgPerson", "posixAccount", "shadowAccount"]),
+        ),
+        ("uid", s(&[login])),
+        ("cn", s(&[name])),
+        ("sn", s(&["Probe"])),
+        ("uidNumber", s(&[uid])),
+        ("gidNumber", s(&[gid])),
+        ("homeDirectory", s(&[&home])),
+        ("loginShell", s(&["/bin/bash"])),
+        ("gecos", s(&[name])),
+    ];
+    user_attrs.extend(extra);
+    ldap.add(&user_dn, user_attrs)
+        .await
+        .unwrap()
+        .success()
+        .unwrap();
+    let group_attrs = match server {
+        Server::OpenLdap => vec![
+            ("objectClass", s(&["posixGroup"])),
+            ("cn", s(&[group])),
+            ("gidNumber", s(&[gid])),
+            ("memberUid", s(&[login])),
+        ],
+        Server::Ds389 => vec![
+            ("objectClass", s(&["groupOfNames", "posixGroup"])),
+            ("cn", s(&[group])),
+            ("gidNumber", s(&[gid])),
+            ("member", s(&[&user_dn])),
+        ],
+    };
+    ldap.add(&group_dn, group_attrs)
+        .await
+        .unwrap()
+        .success()
+        .unwrap();
+    (user_dn, group_dn)
 }
 
 /// The NSS client alone against each server, with a POSIX account and group
@@ -231,49 +192,16 @@ fn set_mode(path: &std::path::Path, mode: u32) {
 pub async fn nss_client_resolves_through_the_namespace(server: Server) {
     let login = unique("nss").replace('-', "_");
     let group = format!("{login}_g");
-    let user_dn = format!("uid={login},ou=people,dc=example,dc=com");
-    let group_dn = format!("cn={group},ou=groups,dc=example,dc=com");
     let mut ldap = super::admin_ldap(server, &server.url()).await;
-    let home = format!("/home/{login}");
-    let user_attrs = vec![
-        (
-            "objectClass",
-            s(&["inetOrgPerson", "posixAccount", "shadowAccount"]),
-        ),
-        ("uid", s(&[&login])),
-        ("cn", s(&["Nss Probe"])),
-        ("sn", s(&["Probe"])),
-        ("uidNumber", s(&["4242420"])),
-        ("gidNumber", s(&["4242421"])),
-        ("homeDirectory", s(&[&home])),
-        ("loginShell", s(&["/bin/bash"])),
-        ("gecos", s(&["Nss Probe"])),
-        ("shadowExpire", s(&["1"])),
-    ];
-    ldap.add(&user_dn, user_attrs)
-        .await
-        .unwrap()
-        .success()
-        .unwrap();
-    let group_attrs = match server {
-        Server::OpenLdap => vec![
-            ("objectClass", s(&["posixGroup"])),
-            ("cn", s(&[&group])),
-            ("gidNumber", s(&["4242421"])),
-            ("memberUid", s(&[&login])),
-        ],
-        Server::Ds389 => vec![
-            ("objectClass", s(&["groupOfNames", "posixGroup"])),
-            ("cn", s(&[&group])),
-            ("gidNumber", s(&["4242421"])),
-            ("member", s(&[&user_dn])),
-        ],
-    };
-    ldap.add(&group_dn, group_attrs)
-        .await
-        .unwrap()
-        .success()
-        .unwrap();
+    let (user_dn, group_dn) = add_account_and_group(
+        &mut ldap,
+        server,
+        (&login, &group),
+        "Nss Probe",
+        ("4242420", "4242421"),
+        vec![("shadowExpire", s(&["1"]))],
+    )
+    .await;
 
     let nss = NssClient::start(server, &server.url());
     let checks = || {

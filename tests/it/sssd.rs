@@ -11,33 +11,34 @@
 //! installs them without touching the machine's configuration.
 
 use std::collections::HashSet;
-use std::os::unix::process::CommandExt;
-use std::path::{Path, PathBuf};
-use std::process::{Child, Command, Stdio};
+use std::ops::Deref;
+use std::path::Path;
 use std::time::{Duration, Instant};
 
+use super::namespace::{Namespace, Setup, private_dir, set_mode};
+use super::nss::{add_account_and_group, s};
 use super::{ADMIN_PW, Server, unique};
 
 /// sssd serving the test directory to `getent`, `id` and PAM in its own mount namespace.
 pub struct SssdClient {
-    child: Child,
-    dir: PathBuf,
+    ns: Namespace,
 }
 
-/// The namespace's script: mounts the private files, then becomes sssd's monitor
-/// (in the foreground, logging to stderr), so the child's pid names the namespace.
-const NAMESPACE_SCRIPT: &str = r#"set -eu
-dir=$1
-mount --bind "$dir/nsswitch.conf" /etc/nsswitch.conf
-mount --bind "$dir/etc" /etc/sssd
+impl Deref for SssdClient {
+    type Target = Namespace;
+    fn deref(&self) -> &Namespace {
+        &self.ns
+    }
+}
+
+/// sssd's own mounts in the namespace.
+const MOUNTS: &str = r#"mount --bind "$dir/etc" /etc/sssd
 mount --bind "$dir/lib" /var/lib/sss
 mount --bind "$dir/log" /var/log/sssd
-mount --bind "$dir/pam.d" /etc/pam.d
-# A private /run: sssd's pid file, and glibc finds no nscd socket to ask.
-mount -t tmpfs -o mode=0755 tmpfs /run
-[ ! -e /var/run/nscd/socket ] || { echo "an nscd socket is still visible" >&2; exit 1; }
-exec sssd -i --logger=stderr -d 2
-"#;
+mount --bind "$dir/pam.d" /etc/pam.d"#;
+
+/// sssd's monitor, in the foreground, logging to stderr.
+const EXEC: &str = "exec sssd -i --logger=stderr -d 2";
 
 const NSSWITCH: &str = "passwd: files sss\ngroup: files sss\n";
 
@@ -110,7 +111,7 @@ impl SssdClient {
             "libpam-sss",
         );
         require("/usr/sbin/sssctl", "sssctl (package sssd-tools)");
-        let dir = std::env::temp_dir().join(unique("scim2ldap-sssd"));
+        let dir = private_dir("scim2ldap-sssd");
         for sub in [
             "etc/conf.d",
             "lib/db",
@@ -128,94 +129,21 @@ impl SssdClient {
         for private in ["lib/db", "lib/pipes/private", "lib/secrets"] {
             set_mode(&dir.join(private), 0o700);
         }
-        std::fs::write(dir.join("nsswitch.conf"), NSSWITCH).unwrap();
         std::fs::write(dir.join("etc/sssd.conf"), sssd_conf(server, url)).unwrap();
         set_mode(&dir.join("etc/sssd.conf"), 0o600);
         copy_pam_d(&dir.join("pam.d"));
-        let log = std::fs::File::create(dir.join("sssd.log")).unwrap();
-        let child = Command::new("unshare")
-            .args(["-m", "--propagation", "private", "sh", "-c"])
-            .args([NAMESPACE_SCRIPT, "sh"])
-            .arg(&dir)
-            .stdin(Stdio::null())
-            .stdout(log.try_clone().unwrap())
-            .stderr(log)
-            // Its own process group: the responders it forks are stopped with it.
-            .process_group(0)
-            .spawn()
-            .unwrap_or_else(|e| panic!("cannot start sssd in a mount namespace: {e}"));
-        let mut client = SssdClient { child, dir };
-        client.wait_ready();
-        client
-    }
-
-    fn wait_ready(&mut self) {
-        let started = Instant::now();
-        loop {
-            if let Some(status) = self.child.try_wait().unwrap() {
-                panic!("sssd exited ({status}): {}", self.log());
-            }
-            let ok = self
-                .nsenter(&["test", "-S", "/var/lib/sss/pipes/nss"])
-                .status
-                .success()
-                && self
-                    .nsenter(&["test", "-S", "/var/lib/sss/pipes/pam"])
-                    .status
-                    .success();
-            if ok {
-                return;
-            }
-            assert!(
-                started.elapsed() < Duration::from_secs(30),
-                "sssd never opened its sockets: {}",
-                self.log()
-            );
-            std::thread::sleep(Duration::from_millis(100));
-        }
-    }
-
-    /// sssd's log so far.
-    pub fn log(&self) -> String {
-        std::fs::read_to_string(self.dir.join("sssd.log")).unwrap_or_default()
-    }
-
-    fn nsenter(&self, command: &[&str]) -> std::process::Output {
-        Command::new("nsenter")
-            .arg("-t")
-            .arg(self.child.id().to_string())
-            .arg("-m")
-            .arg("--")
-            .args(command)
-            .output()
-            .unwrap()
-    }
-
-    /// `getent DATABASE KEY` in the namespace: the line, or None when there is no
-    /// such entry (exit status 2). Any other failure fails the test.
-    pub fn getent(&self, database: &str, key: &str) -> Option<String> {
-        let out = self.nsenter(&["getent", database, key]);
-        match out.status.code() {
-            Some(0) => Some(String::from_utf8_lossy(&out.stdout).trim_end().to_owned()),
-            Some(2) => None,
-            _ => panic!(
-                "getent {database} {key}: {:?} {}\nsssd: {}",
-                out.status,
-                String::from_utf8_lossy(&out.stderr),
-                self.log()
-            ),
-        }
-    }
-
-    /// `id LOGIN` in the namespace, or None when the user is unknown.
-    pub fn id(&self, login: &str) -> Option<String> {
-        let out = self.nsenter(&["id", login]);
-        if out.status.success() {
-            return Some(String::from_utf8_lossy(&out.stdout).trim_end().to_owned());
-        }
-        let err = String::from_utf8_lossy(&out.stderr);
-        assert!(err.contains("no such user"), "id {login}: {err}");
-        None
+        let setup = Setup {
+            program: "sssd",
+            nsswitch: NSSWITCH,
+            mounts: MOUNTS,
+            exec: EXEC,
+        };
+        let mut ns = Namespace::start(dir, &setup);
+        ns.wait_for_sockets(
+            &["/var/lib/sss/pipes/nss", "/var/lib/sss/pipes/pam"],
+            Duration::from_secs(30),
+        );
+        SssdClient { ns }
     }
 
     /// The PAM account phase for `login` through pam_sss (`sssctl user-checks`).
@@ -247,6 +175,26 @@ impl SssdClient {
         }
     }
 
+    /// `getent passwd` gives `line` for the login and for the uid number.
+    pub fn assert_resolves(&self, login: &str, uid: &str, line: &str) {
+        let line = Some(line.to_owned());
+        assert_eq!(self.getent("passwd", login), line, "{}", self.log());
+        assert_eq!(self.getent("passwd", uid), line);
+    }
+
+    /// After a rename from `old` to `new`: the old login eventually no longer
+    /// resolves, the new one gives `passwd`, and `group` gives `group_line`.
+    pub fn eventually_renamed(
+        &self,
+        (old, new): (&str, &str),
+        passwd: &str,
+        (group, group_line): (&str, &str),
+    ) {
+        self.eventually(None, || self.getent("passwd", old));
+        self.eventually(Some(passwd.to_owned()), || self.getent("passwd", new));
+        self.eventually(Some(group_line.to_owned()), || self.getent("group", group));
+    }
+
     /// Polls `probe` until it gives `want` (SSSD serves from its cache until the
     /// entry is a second old); fails with the last value after ten seconds.
     pub fn eventually<T: PartialEq + std::fmt::Debug>(&self, want: T, probe: impl Fn() -> T) {
@@ -266,26 +214,6 @@ impl SssdClient {
     }
 }
 
-impl Drop for SssdClient {
-    fn drop(&mut self) {
-        let group = format!("-{}", self.child.id());
-        // TERM: the monitor stops its responders; KILL whatever is left of the group.
-        let _ = Command::new("kill").args(["-TERM", "--", &group]).status();
-        let started = Instant::now();
-        while matches!(self.child.try_wait(), Ok(None))
-            && started.elapsed() < Duration::from_secs(5)
-        {
-            std::thread::sleep(Duration::from_millis(50));
-        }
-        let _ = Command::new("kill")
-            .args(["-KILL", "--", &group])
-            .stderr(Stdio::null())
-            .status();
-        let _ = self.child.wait();
-        let _ = std::fs::remove_dir_all(&self.dir);
-    }
-}
-
 /// A copy of the machine's /etc/pam.d plus the test service, to mount over it.
 fn copy_pam_d(to: &Path) {
     for entry in std::fs::read_dir("/etc/pam.d").unwrap() {
@@ -301,13 +229,15 @@ fn copy_pam_d(to: &Path) {
     .unwrap();
 }
 
-fn set_mode(path: &Path, mode: u32) {
-    use std::os::unix::fs::PermissionsExt;
-    std::fs::set_permissions(path, std::fs::Permissions::from_mode(mode)).unwrap();
-}
-
-fn s<'a>(values: &[&'a str]) -> HashSet<&'a str> {
-    values.iter().copied().collect()
+/// One modification of `dn`: `change` (add or delete) for each attribute and its values.
+async fn modify_each<'a>(
+    ldap: &mut ldap3::Ldap,
+    dn: &str,
+    values: &[(&'a str, HashSet<&'a str>)],
+    change: fn(&'a str, HashSet<&'a str>) -> ldap3::Mod<&'a str>,
+) {
+    let mods = values.iter().map(|(a, v)| change(a, v.clone())).collect();
+    ldap.modify(dn, mods).await.unwrap().success().unwrap();
 }
 
 /// SSSD against each server with a POSIX account and group written by hand
@@ -320,51 +250,20 @@ fn s<'a>(values: &[&'a str]) -> HashSet<&'a str> {
 pub async fn sssd_client_resolves_and_expires(server: Server) {
     let login = unique("sss").replace('-', "_");
     let group = format!("{login}_g");
-    let user_dn = format!("uid={login},ou=people,dc=example,dc=com");
-    let group_dn = format!("cn={group},ou=groups,dc=example,dc=com");
     let mut ldap = super::admin_ldap(server, &server.url()).await;
     let home = format!("/home/{login}");
     // Numbers of this run only: an entry left behind by an interrupted run cannot answer for them.
     let uid = 5_000_000 + 2 * (std::process::id() % 500_000);
     let (uid, gid) = (uid.to_string(), (uid + 1).to_string());
-    let user_attrs = vec![
-        (
-            "objectClass",
-            s(&["inetOrgPerson", "posixAccount", "shadowAccount"]),
-        ),
-        ("uid", s(&[&login])),
-        ("cn", s(&["Sss Probe"])),
-        ("sn", s(&["Probe"])),
-        ("uidNumber", s(&[&uid])),
-        ("gidNumber", s(&[&gid])),
-        ("homeDirectory", s(&[&home])),
-        ("loginShell", s(&["/bin/bash"])),
-        ("gecos", s(&["Sss Probe"])),
-    ];
-    ldap.add(&user_dn, user_attrs)
-        .await
-        .unwrap()
-        .success()
-        .unwrap();
-    let group_attrs = match server {
-        Server::OpenLdap => vec![
-            ("objectClass", s(&["posixGroup"])),
-            ("cn", s(&[&group])),
-            ("gidNumber", s(&[&gid])),
-            ("memberUid", s(&[&login])),
-        ],
-        Server::Ds389 => vec![
-            ("objectClass", s(&["groupOfNames", "posixGroup"])),
-            ("cn", s(&[&group])),
-            ("gidNumber", s(&[&gid])),
-            ("member", s(&[&user_dn])),
-        ],
-    };
-    ldap.add(&group_dn, group_attrs)
-        .await
-        .unwrap()
-        .success()
-        .unwrap();
+    let (user_dn, group_dn) = add_account_and_group(
+        &mut ldap,
+        server,
+        (&login, &group),
+        "Sss Probe",
+        (&uid, &gid),
+        vec![],
+    )
+    .await;
 
     let sssd = SssdClient::start(server, &server.url());
     let passwd = |login: &str| format!("{login}:*:{uid}:{gid}:Sss Probe:{home}:/bin/bash");
@@ -375,13 +274,7 @@ pub async fn sssd_client_resolves_and_expires(server: Server) {
         Some(true),
         "root through files"
     );
-    assert_eq!(
-        sssd.getent("passwd", &login),
-        Some(passwd(&login)),
-        "{}",
-        sssd.log()
-    );
-    assert_eq!(sssd.getent("passwd", &uid), Some(passwd(&login)));
+    sssd.assert_resolves(&login, &uid, &passwd(&login));
     assert_eq!(
         sssd.getent("group", &group),
         Some(format!("{group}:*:{gid}:{login}"))
@@ -398,30 +291,14 @@ pub async fn sssd_client_resolves_and_expires(server: Server) {
             vec![("nsAccountLock", s(&["TRUE"])), ("shadowExpire", s(&["1"]))],
         ),
     };
-    let adds = lock
-        .iter()
-        .map(|(a, v)| ldap3::Mod::Add(*a, v.clone()))
-        .collect();
-    ldap.modify(&user_dn, adds)
-        .await
-        .unwrap()
-        .success()
-        .unwrap();
+    modify_each(&mut ldap, &user_dn, &lock, ldap3::Mod::Add).await;
     sssd.eventually(refused, || sssd.account(&login));
     assert_eq!(
         sssd.getent("passwd", &login),
         Some(passwd(&login)),
         "still resolves"
     );
-    let deletes = lock
-        .iter()
-        .map(|(a, v)| ldap3::Mod::Delete(*a, v.clone()))
-        .collect();
-    ldap.modify(&user_dn, deletes)
-        .await
-        .unwrap()
-        .success()
-        .unwrap();
+    modify_each(&mut ldap, &user_dn, &lock, ldap3::Mod::Delete).await;
     sssd.eventually(Account::Allowed, || sssd.account(&login));
 
     // Renamed: the new login, the same numbers, the group membership follows.
@@ -440,13 +317,12 @@ pub async fn sssd_client_resolves_and_expires(server: Server) {
             .success()
             .unwrap();
     }
-    sssd.eventually(None, || sssd.getent("passwd", &login));
-    sssd.eventually(Some(passwd(&new_login)), || {
-        sssd.getent("passwd", &new_login)
-    });
-    sssd.eventually(Some(format!("{group}:*:{gid}:{new_login}")), || {
-        sssd.getent("group", &group)
-    });
+    let group_line = format!("{group}:*:{gid}:{new_login}");
+    sssd.eventually_renamed(
+        (&login, &new_login),
+        &passwd(&new_login),
+        (&group, &group_line),
+    );
     assert_eq!(sssd.id(&new_login), Some(id(&new_login)));
     drop(sssd);
     let host = std::fs::read_to_string("/etc/nsswitch.conf").unwrap();
@@ -489,13 +365,7 @@ pub async fn sssd_sees_what_entra_provisions(server: Server) {
     let e = all_attributes(&d, v["id"].as_str().unwrap()).await;
     let uid = super::attr(&e, "uidNumber").expect("an allocated uidNumber");
     let passwd = |login: &str| format!("{login}:*:{uid}:10000:Zoe Entra:/home/{login}:/bin/bash");
-    assert_eq!(
-        sssd.getent("passwd", &login),
-        Some(passwd(&login)),
-        "{}",
-        sssd.log()
-    );
-    assert_eq!(sssd.getent("passwd", &uid), Some(passwd(&login)));
+    sssd.assert_resolves(&login, &uid, &passwd(&login));
 
     let group = unique("sss-linux-admins");
     let body = serde_json::json!({"schemas": ["urn:ietf:params:scim:schemas:core:2.0:Group"],
@@ -529,13 +399,11 @@ pub async fn sssd_sees_what_entra_provisions(server: Server) {
         "value": format!("{new_local}@Contoso.com")}]));
     let (s, v) = d.call("PATCH", &path, Some(&rename)).await;
     assert_eq!(s, 200, "{v}");
-    sssd.eventually(None, || sssd.getent("passwd", &login));
-    sssd.eventually(Some(passwd(&new_login)), || {
-        sssd.getent("passwd", &new_login)
-    });
-    sssd.eventually(Some(group_line(&new_login)), || {
-        sssd.getent("group", &group)
-    });
+    sssd.eventually_renamed(
+        (&login, &new_login),
+        &passwd(&new_login),
+        (&group, &group_line(&new_login)),
+    );
     assert_eq!(sssd.account(&new_login), Account::Allowed);
 
     for p in [&path, &group_path] {
