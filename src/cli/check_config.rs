@@ -186,7 +186,13 @@ pub fn syntax_problems(map: &AttrMap, schema: &subschema::Subschema) -> Vec<Stri
 /// the name is rendered from (they show no name, and Entra's `userName eq`
 /// match cannot find them) and for entries not named by that rendering
 /// (they keep their name until the attribute changes).
-pub fn naming_notes(map: &AttrMap, entries: &[Entry]) -> (String, Vec<String>) {
+/// `memberUid`: which groups' member values hold the RDN value a rename changes
+/// (`None` when groups hold member DNs or there are none).
+pub fn naming_notes(
+    map: &AttrMap,
+    member_uid: Option<&AttrMap>,
+    entries: &[Entry],
+) -> (String, Vec<String>) {
     let sec = crate::mapping::section(map.kind);
     let Some((key, t)) = map
         .computed
@@ -205,7 +211,7 @@ pub fn naming_notes(map: &AttrMap, entries: &[Entry]) -> (String, Vec<String>) {
         "{sec}.rdn: {} is computed ({sec}.computed.{key}) from {}: a change that renders another name renames the entry (before its other changes; a name another entry has is a 409){}",
         map.rdn,
         names.join(", "),
-        if map.kind == crate::scim::ResourceKind::User {
+        if map.kind == crate::scim::ResourceKind::User && member_uid.is_some() {
             ", and memberUid values in groups follow"
         } else {
             ""
@@ -249,7 +255,7 @@ pub fn naming_notes(map: &AttrMap, entries: &[Entry]) -> (String, Vec<String>) {
 
 /// Reads the entries under a map's base with what its computed RDN is
 /// rendered from, for [`naming_notes`].
-async fn check_naming(pool: &LdapPool, map: &AttrMap) -> Vec<String> {
+async fn check_naming(pool: &LdapPool, map: &AttrMap, member_uid: Option<&AttrMap>) -> Vec<String> {
     let Some(t) = map.naming_template() else {
         return Vec::new();
     };
@@ -277,7 +283,7 @@ async fn check_naming(pool: &LdapPool, map: &AttrMap) -> Vec<String> {
             )];
         }
     };
-    let (note, warnings) = naming_notes(map, &entries);
+    let (note, warnings) = naming_notes(map, member_uid, &entries);
     std::iter::once(format!("note: {note}"))
         .chain(warnings.into_iter().map(|w| format!("warning: {w}")))
         .collect()
@@ -332,11 +338,16 @@ pub async fn run(config: Config) -> Result<ExitCode, ExitCode> {
     for w in check_versions(&pool, &config, &mut problems).await {
         println!("warning: {w}");
     }
+    let member_uid = config.groups.as_ref().filter(|g| {
+        g.members
+            .as_ref()
+            .is_some_and(|m| m.value == crate::mapping::MemberValue::RdnValue)
+    });
     for map in [Some(&config.users), config.groups.as_ref()]
         .into_iter()
         .flatten()
     {
-        for line in check_naming(&pool, map).await {
+        for line in check_naming(&pool, map, member_uid).await {
             println!("{line}");
         }
     }
@@ -435,12 +446,18 @@ mod tests {
             entry("uid=carol,ou=people,dc=example,dc=com", None),
             entry("uid=dan,ou=people,dc=example,dc=com", None),
         ];
-        let (note, warnings) = naming_notes(&c.users, &entries);
+        let (note, warnings) = naming_notes(&c.users, None, &entries);
         assert!(
             note.starts_with("users.rdn: uid is computed (users.computed.uid) from userName"),
             "{note}"
         );
-        assert!(note.contains("memberUid values in groups follow"), "{note}");
+        // Groups of member DNs: no memberUid to follow; memberUid groups: said.
+        assert!(!note.contains("memberUid"), "{note}");
+        let (with_uids, _) = naming_notes(&c.users, c.groups.as_ref(), &entries);
+        assert!(
+            with_uids.contains("memberUid values in groups follow"),
+            "{with_uids}"
+        );
         assert_eq!(warnings.len(), 2, "{warnings:?}");
         assert!(
             warnings[0]
@@ -454,10 +471,11 @@ mod tests {
         );
         assert!(warnings[1].contains("would be uid=bob"), "{warnings:?}");
         // All named as rendered: the note only.
-        let (_, warnings) = naming_notes(&c.users, &entries[..1]);
+        let (_, warnings) = naming_notes(&c.users, None, &entries[..1]);
         assert!(warnings.is_empty(), "{warnings:?}");
         // A mapped RDN: nothing to say.
-        let (note, warnings) = naming_notes(&crate::mapping::tests::openldap().users, &entries);
+        let (note, warnings) =
+            naming_notes(&crate::mapping::tests::openldap().users, None, &entries);
         assert!(note.is_empty() && warnings.is_empty());
     }
 
