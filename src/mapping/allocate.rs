@@ -369,100 +369,131 @@ fn strategy(
             ));
         }
     }
-    let needs = |k: &str, p: &mut Vec<String>| {
-        p.push(format!(
-            "{key}.{k}: required by the {} strategy",
-            raw.strategy
-        ));
-    };
     let range = match &raw.range {
         Some(r) => range(key, r, p),
         None if allowed.contains(&"range") => {
-            needs("range", p);
+            p.push(required(key, raw, "range"));
             None
         }
         None => None,
     };
     let s = match raw.strategy.as_str() {
-        "deterministic" => {
-            let texts: Vec<&str> = match &raw.from {
-                Some(file::OneOrMany::One(t)) => vec![t.as_str()],
-                Some(file::OneOrMany::Many(v)) => v.iter().map(String::as_str).collect(),
-                None => {
-                    needs("from", p);
-                    return None;
-                }
-            };
-            match Template::parse(texts, |name| resolve(name, fields)) {
-                Ok(from) => Strategy::Deterministic {
-                    from,
-                    range: range?,
-                },
-                Err(e) => {
-                    p.extend(e.into_iter().map(|e| format!("{key}.from: {e}")));
-                    return None;
-                }
-            }
-        }
-        "counter" => {
-            let Some(dn) = &raw.counter else {
-                needs("counter", p);
-                return None;
-            };
-            let counter = match Dn::parse(dn) {
-                Ok(d) if !d.is_empty() => d,
-                _ => {
-                    p.push(format!("{key}.counter: {dn:?} is not a DN"));
-                    return None;
-                }
-            };
-            let attribute = raw.counter_attribute.clone().unwrap_or(attr.to_owned());
-            if !super::compile::valid_ldap_name(&attribute) {
-                p.push(format!(
-                    "{key}.counter_attribute: {attribute:?} is not an LDAP attribute name"
-                ));
-            }
-            Strategy::Counter {
-                counter,
-                attribute,
-                range: range?,
-            }
-        }
-        "server" => {
-            let magic = match raw.magic.as_deref() {
-                Some(m) if !m.trim().is_empty() => m.to_owned(),
-                Some(_) => {
-                    p.push(format!("{key}.magic: must not be empty"));
-                    return None;
-                }
-                None => {
-                    needs("magic", p);
-                    return None;
-                }
-            };
-            let range = range?;
-            if parse_number(&magic).is_some_and(|m| range.contains(m)) {
-                p.push(format!(
-                    "{key}.magic: {magic} lies inside the range {range}; the directory could not tell it from a number"
-                ));
-            }
-            Strategy::Server { magic, range }
-        }
-        _ => match &raw.same_as {
-            Some(other) if other.eq_ignore_ascii_case(attr) => {
-                p.push(format!("{key}.as: {other} is this attribute itself"));
-                return None;
-            }
-            Some(other) => Strategy::Same {
-                other: other.clone(),
-            },
-            None => {
-                needs("as", p);
-                return None;
-            }
-        },
+        "deterministic" => deterministic(key, raw, fields, resolve, range, p)?,
+        "counter" => counter(key, attr, raw, range, p)?,
+        "server" => server(key, raw, range, p)?,
+        _ => same(key, attr, raw, p)?,
     };
     (p.len() == start).then_some(s)
+}
+
+/// A key the strategy needs and the entry lacks.
+fn required(key: &str, raw: &file::Allocate, k: &str) -> String {
+    format!("{key}.{k}: required by the {} strategy", raw.strategy)
+}
+
+/// `deterministic`: the `from` template(s) and the range.
+fn deterministic(
+    key: &str,
+    raw: &file::Allocate,
+    fields: &[Field],
+    resolve: &impl Fn(&str, &[Field]) -> Result<usize, String>,
+    range: Option<Range>,
+    p: &mut Vec<String>,
+) -> Option<Strategy> {
+    let texts: Vec<&str> = match &raw.from {
+        Some(file::OneOrMany::One(t)) => vec![t.as_str()],
+        Some(file::OneOrMany::Many(v)) => v.iter().map(String::as_str).collect(),
+        None => {
+            p.push(required(key, raw, "from"));
+            return None;
+        }
+    };
+    match Template::parse(texts, |name| resolve(name, fields)) {
+        Ok(from) => Some(Strategy::Deterministic {
+            from,
+            range: range?,
+        }),
+        Err(e) => {
+            p.extend(e.into_iter().map(|e| format!("{key}.from: {e}")));
+            None
+        }
+    }
+}
+
+/// `counter`: the counter entry's DN, its attribute and the range.
+fn counter(
+    key: &str,
+    attr: &str,
+    raw: &file::Allocate,
+    range: Option<Range>,
+    p: &mut Vec<String>,
+) -> Option<Strategy> {
+    let Some(dn) = &raw.counter else {
+        p.push(required(key, raw, "counter"));
+        return None;
+    };
+    let counter = match Dn::parse(dn) {
+        Ok(d) if !d.is_empty() => d,
+        _ => {
+            p.push(format!("{key}.counter: {dn:?} is not a DN"));
+            return None;
+        }
+    };
+    let attribute = raw.counter_attribute.clone().unwrap_or(attr.to_owned());
+    if !super::compile::valid_ldap_name(&attribute) {
+        p.push(format!(
+            "{key}.counter_attribute: {attribute:?} is not an LDAP attribute name"
+        ));
+    }
+    Some(Strategy::Counter {
+        counter,
+        attribute,
+        range: range?,
+    })
+}
+
+/// `server`: the magic value, which must not be a number of the range.
+fn server(
+    key: &str,
+    raw: &file::Allocate,
+    range: Option<Range>,
+    p: &mut Vec<String>,
+) -> Option<Strategy> {
+    let magic = match raw.magic.as_deref() {
+        Some(m) if !m.trim().is_empty() => m.to_owned(),
+        Some(_) => {
+            p.push(format!("{key}.magic: must not be empty"));
+            return None;
+        }
+        None => {
+            p.push(required(key, raw, "magic"));
+            return None;
+        }
+    };
+    let range = range?;
+    if parse_number(&magic).is_some_and(|m| range.contains(m)) {
+        p.push(format!(
+            "{key}.magic: {magic} lies inside the range {range}; the directory could not tell it from a number"
+        ));
+    }
+    Some(Strategy::Server { magic, range })
+}
+
+/// `same`: another allocated attribute of the entry, not this one.
+fn same(key: &str, attr: &str, raw: &file::Allocate, p: &mut Vec<String>) -> Option<Strategy> {
+    match &raw.same_as {
+        Some(other) if other.eq_ignore_ascii_case(attr) => {
+            p.push(format!("{key}.as: {other} is this attribute itself"));
+            None
+        }
+        Some(other) => Some(Strategy::Same {
+            other: other.clone(),
+        }),
+        None => {
+            p.push(required(key, raw, "as"));
+            None
+        }
+    }
 }
 
 /// `range = [min, max]`: two numbers, `MIN_NUMBER <= min <= max <= MAX_NUMBER`.
