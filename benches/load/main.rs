@@ -16,7 +16,8 @@
 //!     --chunks N                A/B chunk pairs per workload (default 20)
 //!     --pool N                  direct side's LDAP connections (default 4, the daemon's default)
 //!     --only a,b                run only these workloads (c1,create,match,update,disable,
-//!                               membership,entra,run2)
+//!                               membership,entra,run2,paging; paging runs only when named)
+//!     --paging-users N          users the paging workload adds first (default 100000)
 //!     --no-run2                 skip the second 10,000-user run (memory flatness)
 //!     --mirror                  the direct side sends exactly the daemon's LDAP requests (its
 //!                               filters, attribute lists, PostRead and paged-results controls,
@@ -35,6 +36,7 @@
 //! - `direct`: the direct side's operations (ldap3 to the directory).
 //! - `measure`: running one workload on both sides in alternating chunks, latencies and CPU.
 //! - `workloads`: the workloads, the warm-up and the parity check.
+//! - `paging`: a directory of 100,000 users and the cost of its first, middle and last page.
 //! - `processes`: CPU and memory of the daemon, the directory and this process from /proc.
 //! - `report`: the tables, the targets and the final JSON line.
 
@@ -42,6 +44,7 @@ mod client;
 mod direct;
 mod measure;
 mod options;
+mod paging;
 mod processes;
 mod report;
 mod scim;
@@ -135,6 +138,11 @@ async fn run(opts: Opts) {
     let second = workloads::second_run(&ctx).await;
     let after_second = second.as_ref().map(|_| Usage::now(&ctx.daemon_pid));
     let end = Usage::now(&ctx.daemon_pid);
+    let paging = if opts.wants("paging") {
+        Some(paging::run(&ctx).await)
+    } else {
+        None
+    };
     report::print(&report::Report {
         ctx: &ctx,
         first,
@@ -142,6 +150,7 @@ async fn run(opts: Opts) {
         usage: [start, after_first, end],
         after_second,
         parity,
+        paging,
         elapsed: total.elapsed(),
     });
 }

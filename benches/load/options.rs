@@ -31,6 +31,8 @@ pub struct Opts {
     pub c1: usize,
     pub chunks: usize,
     pub pool: usize,
+    /// Users the `paging` workload fills the directory with.
+    pub paging_users: usize,
     pub only: Option<Vec<String>>,
     pub run2: bool,
     pub quick: bool,
@@ -57,7 +59,7 @@ impl Opts {
                 "help" | "h" => usage(""),
                 "server" | "concurrency" | "users" | "update" | "disable" | "membership"
                 | "members" | "entra-users" | "entra-groups" | "c1" | "chunks" | "pool"
-                | "only" => {
+                | "paging-users" | "only" => {
                     let Some(v) = it.next() else {
                         usage(&format!("--{name} needs a value"));
                     };
@@ -120,6 +122,7 @@ impl Opts {
             c1: num("c1").unwrap_or(if quick { 100 } else { 300 }),
             chunks: num("chunks").unwrap_or(20).max(1),
             pool: num("pool").unwrap_or(4).max(1),
+            paging_users: num("paging-users").unwrap_or(100_000),
             only: set
                 .get("only")
                 .map(|v| v.split(',').map(|s| s.trim().to_owned()).collect()),
@@ -130,8 +133,13 @@ impl Opts {
         }
     }
 
+    /// Whether workload `w` runs: every workload but `paging` by default, only those named
+    /// with `--only`.
     pub fn wants(&self, w: &str) -> bool {
-        self.only.as_ref().is_none_or(|o| o.iter().any(|x| x == w))
+        match &self.only {
+            Some(o) => o.iter().any(|x| x == w),
+            None => w != "paging",
+        }
     }
 }
 
@@ -149,7 +157,9 @@ options:
   --c1 N                    ops per side and workload of the concurrency-1 latency run (300)
   --chunks N                A/B chunk pairs per workload (default 20)
   --pool N                  the direct side's LDAP connections (default 4, the daemon's default)
-  --only a,b                only these: c1,create,match,update,disable,membership,entra,run2
+  --only a,b                only these: c1,create,match,update,disable,membership,entra,run2,
+                            paging (paging runs only when named: it fills the directory)
+  --paging-users N          users the paging workload adds before timing pages (100000)
   --no-run2                 skip the second run (memory flatness)
   --mirror                  the direct side sends exactly the daemon's LDAP requests";
 

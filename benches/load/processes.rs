@@ -94,7 +94,9 @@ pub fn mib(kib: u64) -> f64 {
     kib as f64 / 1024.0
 }
 
-/// The daemon's async worker threads, counted in /proc (what `server.threads` gave it).
+/// The daemon's async worker threads, counted in /proc (what `server.threads` gave it). A
+/// daemon with `threads = 1` runs its tasks on its main thread and has no `tokio-rt-worker`
+/// thread: that counts as one.
 pub fn daemon_workers(pid: &str) -> usize {
     std::fs::read_dir(format!("/proc/{pid}/task"))
         .map(|tasks| {
@@ -105,6 +107,7 @@ pub fn daemon_workers(pid: &str) -> usize {
                         .is_ok_and(|c| c.starts_with("tokio-rt-worker"))
                 })
                 .count()
+                .max(1)
         })
         .unwrap_or(0)
 }

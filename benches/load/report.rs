@@ -19,6 +19,7 @@ pub struct Report<'a> {
     pub usage: [Usage; 3],
     pub after_second: Option<Usage>,
     pub parity: String,
+    pub paging: Option<crate::paging::Paging>,
     pub elapsed: Duration,
 }
 
@@ -69,7 +70,11 @@ pub fn print(r: &Report) {
     cpu_table(r);
     totals(r, &f);
     let targets = targets(r, &f);
-    summary(r, &f, targets);
+    let paging = r
+        .paging
+        .as_ref()
+        .map(|p| crate::paging::report(p, r.ctx.opts.server));
+    summary(r, &f, targets, paging);
 }
 
 fn throughput_tables(r: &Report) {
@@ -241,23 +246,48 @@ fn targets(r: &Report, f: &Figures) -> serde_json::Map<String, Value> {
         );
     };
     println!();
-    for (w, label) in [
-        ("create", "create"),
-        ("match", "match"),
-        ("update", "update"),
-        ("membership", "membership"),
+    let row = |w: &str| rows.iter().find(|r| r.name.starts_with(w));
+    for (w, goal) in [
+        ("create", 0.90),
+        ("match", 0.75),
+        ("update", 0.90),
+        ("membership", 0.90),
     ] {
-        let r = rows
-            .iter()
-            .find(|r| r.name.starts_with(w))
-            .and_then(Row::ratio);
+        let r = row(w).and_then(Row::ratio);
         check(
-            &format!("throughput ratio {label}"),
+            &format!("throughput ratio {w}"),
             r,
-            r.map(|v| v >= 0.90),
-            "≥ 0.90",
+            r.map(|v| v >= goal),
+            &format!("≥ {goal:.2}"),
         );
     }
+    // The daemon's CPU per operation against the directory's own for the same work (its CPU
+    // per operation while the direct client ran).
+    for w in ["create", "match", "update", "disable", "membership"] {
+        let per_op = |side: Side, cpu: fn(&Tally) -> f64| {
+            row(w)
+                .and_then(|r| r.sides.get(&side))
+                .map(|t| t.per_op_us(cpu(t)))
+        };
+        let daemon = per_op(Side::Scim, |t| t.daemon_cpu);
+        let directory = per_op(Side::Direct, |t| t.slapd_cpu).filter(|d| *d > 0.0);
+        let share = daemon.zip(directory).map(|(a, b)| a / b);
+        check(
+            &format!("daemon/directory CPU per op {w}"),
+            share,
+            share.map(|v| v <= 1.0),
+            "≤ 1",
+        );
+    }
+    let match_cpu = row("match")
+        .and_then(|r| r.sides.get(&Side::Scim))
+        .map(|t| t.per_op_us(t.daemon_cpu));
+    check(
+        "daemon CPU per match µs",
+        match_cpu,
+        match_cpu.map(|v| v <= 60.0),
+        "≤ 60 µs",
+    );
     let c1_added = |p: f64| {
         c1_rows
             .iter()
@@ -303,7 +333,12 @@ fn targets(r: &Report, f: &Figures) -> serde_json::Map<String, Value> {
     targets
 }
 
-fn summary(r: &Report, f: &Figures, targets: serde_json::Map<String, Value>) {
+fn summary(
+    r: &Report,
+    f: &Figures,
+    targets: serde_json::Map<String, Value>,
+    paging: Option<Value>,
+) {
     let (ctx, opts) = (r.ctx, &r.ctx.opts);
     let c = opts.concurrency;
     let (rows, c1_rows, run2_rows, entra_wall) = r.rows();
@@ -347,6 +382,7 @@ fn summary(r: &Report, f: &Figures, targets: serde_json::Map<String, Value>) {
         "reduced": opts.reduced,
         "parity": parity,
         "targets": targets,
+        "paging": paging,
         "elapsed_s": round1(total.as_secs_f64()),
     });
     println!();

@@ -1,0 +1,281 @@
+//! The `paging` workload: a directory of `--paging-users` users (100,000 by default), filled
+//! directly with ldap3 adds, then `GET /Users?startIndex=S&count=100` timed through scim2ldap
+//! at the first, middle and last page, one request at a time, with the entries the daemon
+//! read for each page (its `scim2ldap_list_entries_read_total`) and the directory's CPU.
+//!
+//! It runs only when `--only` names it: the fill takes minutes and leaves the directory much
+//! larger than the other workloads expect.
+
+use std::sync::Arc;
+use std::sync::atomic::{AtomicUsize, Ordering};
+use std::time::{Duration, Instant};
+
+use serde_json::{Value, json};
+
+use crate::client::{Ctx, entra_user};
+use crate::measure::percentile;
+use crate::options::Server;
+use crate::processes::cpu_fine;
+
+/// Resources per page, as Okta's import and most pull clients ask.
+pub const PAGE: usize = 100;
+/// Times each page is fetched; the table shows the median and the slowest.
+const REPEAT: usize = 15;
+/// Adds in flight while filling.
+const FILL_CONCURRENCY: usize = 32;
+
+/// One position in the list, timed.
+pub struct Page {
+    pub position: &'static str,
+    pub start_index: usize,
+    /// Request latencies in microseconds, sorted.
+    pub latencies_us: Vec<u32>,
+    /// Entries the daemon read from the directory per request.
+    pub entries_read: f64,
+    /// The directory's CPU per request, in milliseconds (when its pid is known).
+    pub directory_ms: Option<f64>,
+}
+
+impl Page {
+    pub fn p50_ms(&self) -> f64 {
+        percentile(&self.latencies_us, 50.0) / 1000.0
+    }
+
+    pub fn max_ms(&self) -> f64 {
+        f64::from(*self.latencies_us.last().unwrap_or(&0)) / 1000.0
+    }
+}
+
+/// What the workload measured.
+pub struct Paging {
+    /// Users the directory holds under the users' base (SCIM `totalResults`).
+    pub total: usize,
+    pub filled: usize,
+    pub fill: Duration,
+    /// `count=0`: latency and entries read.
+    pub count_only: Page,
+    pub pages: Vec<Page>,
+}
+
+impl Paging {
+    /// The 389-ds target: the last page costs at most twice the first (medians).
+    pub fn last_over_first(&self) -> f64 {
+        let p50 = |pos: &str| {
+            self.pages
+                .iter()
+                .find(|p| p.position == pos)
+                .map_or(f64::NAN, Page::p50_ms)
+        };
+        p50("last") / p50("first")
+    }
+}
+
+/// Fills the directory, then times the pages.
+pub async fn run(ctx: &Arc<Ctx>) -> Paging {
+    let started = Instant::now();
+    let filled = fill(ctx).await;
+    let fill_time = started.elapsed();
+    eprintln!(
+        "load: paging: {filled} users added directly in {:.1}s ({:.0}/s)",
+        fill_time.as_secs_f64(),
+        filled as f64 / fill_time.as_secs_f64()
+    );
+    let (count_only, total) = timed(ctx, "count=0", 1, 0).await;
+    eprintln!("load: paging: totalResults {total}");
+    assert!(total >= filled, "totalResults {total} < {filled} added");
+    let mut pages = Vec::new();
+    for (position, start) in [
+        ("first", 1),
+        ("middle", total / 2),
+        ("last", total.saturating_sub(PAGE - 1).max(1)),
+    ] {
+        let (page, _) = timed(ctx, position, start, PAGE).await;
+        eprintln!(
+            "load: paging: {position} page (startIndex {start}): p50 {:.1} ms, max {:.1} ms, {:.0} entries read",
+            page.p50_ms(),
+            page.max_ms(),
+            page.entries_read
+        );
+        pages.push(page);
+    }
+    Paging {
+        total,
+        filled,
+        fill: fill_time,
+        count_only,
+        pages,
+    }
+}
+
+/// Adds `--paging-users` users with ldap3 from `FILL_CONCURRENCY` tasks over the direct
+/// side's connections; returns how many were added.
+async fn fill(ctx: &Arc<Ctx>) -> usize {
+    let n = ctx.opts.paging_users;
+    let next = Arc::new(AtomicUsize::new(0));
+    let started = Instant::now();
+    let workers: Vec<_> = (0..FILL_CONCURRENCY)
+        .map(|_| {
+            let (ctx, next) = (ctx.clone(), next.clone());
+            tokio::spawn(async move {
+                let mut added = 0;
+                loop {
+                    let i = next.fetch_add(1, Ordering::Relaxed);
+                    if i >= n {
+                        return added;
+                    }
+                    let name = format!("{}-pg-{i:06}", ctx.run);
+                    let dn = ctx.user_dn(&name);
+                    ctx.handle()
+                        .add(&dn, ctx.shape.user_entry(&entra_user(&name)))
+                        .await
+                        .and_then(|r| r.success())
+                        .unwrap_or_else(|e| panic!("paging fill: add {dn}: {e}"));
+                    added += 1;
+                    if (i + 1) % 10_000 == 0 {
+                        eprintln!(
+                            "load: paging: {}/{n} added ({:.0}s)",
+                            i + 1,
+                            started.elapsed().as_secs_f64()
+                        );
+                    }
+                }
+            })
+        })
+        .collect();
+    let mut added = 0;
+    for w in workers {
+        added += w.await.expect("a fill task panicked");
+    }
+    added
+}
+
+/// `REPEAT` sequential requests for one window (after one untimed request that warms the
+/// server's caches for it); returns the timings and `totalResults`.
+async fn timed(
+    ctx: &Ctx,
+    position: &'static str,
+    start_index: usize,
+    count: usize,
+) -> (Page, usize) {
+    let path = format!("/Users?startIndex={start_index}&count={count}");
+    let mut total = check_page(ctx, &path, start_index, count).await;
+    let read_before = entries_read(ctx).await;
+    let cpu_before = ctx.slapd_pid.as_deref().map(cpu_fine);
+    let mut latencies_us = Vec::with_capacity(REPEAT);
+    for _ in 0..REPEAT {
+        let t = Instant::now();
+        total = check_page(ctx, &path, start_index, count).await;
+        latencies_us.push(u32::try_from(t.elapsed().as_micros()).unwrap_or(u32::MAX));
+    }
+    let directory_ms = ctx
+        .slapd_pid
+        .as_deref()
+        .zip(cpu_before)
+        .map(|(pid, before)| (cpu_fine(pid) - before) * 1000.0 / REPEAT as f64);
+    let entries_read = (entries_read(ctx).await - read_before) / REPEAT as f64;
+    latencies_us.sort_unstable();
+    let page = Page {
+        position,
+        start_index,
+        latencies_us,
+        entries_read,
+        directory_ms,
+    };
+    (page, total)
+}
+
+/// One list request; checks the window's size and start; returns `totalResults`.
+async fn check_page(ctx: &Ctx, path: &str, start_index: usize, count: usize) -> usize {
+    let body = ctx
+        .scim(reqwest::Method::GET, path, None, 200)
+        .await
+        .unwrap_or_else(|e| panic!("paging: {e}"));
+    let v: Value = serde_json::from_slice(&body).unwrap();
+    let total = v["totalResults"].as_u64().unwrap() as usize;
+    let want = count.min(total.saturating_sub(start_index - 1));
+    let got = v["Resources"].as_array().map_or(0, Vec::len);
+    assert_eq!(got, want, "paging: {path}: {got} resources, wanted {want}");
+    if want > 0 {
+        assert_eq!(
+            v["startIndex"],
+            json!(start_index),
+            "paging: {path}: startIndex"
+        );
+    }
+    total
+}
+
+/// The daemon's `scim2ldap_list_entries_read_total`, summed over its labels.
+async fn entries_read(ctx: &Ctx) -> f64 {
+    let url = ctx.base.replace("/scim/v2", "/metrics");
+    let text = ctx
+        .http
+        .get(url)
+        .header("authorization", &ctx.auth)
+        .send()
+        .await
+        .and_then(reqwest::Response::error_for_status)
+        .unwrap_or_else(|e| panic!("paging: /metrics: {e}"))
+        .text()
+        .await
+        .unwrap();
+    text.lines()
+        .filter(|l| l.starts_with("scim2ldap_list_entries_read_total"))
+        .filter_map(|l| l.rsplit_once(' ')?.1.parse::<f64>().ok())
+        .sum()
+}
+
+/// The table, the target line and the JSON of the workload.
+pub fn report(p: &Paging, server: Server) -> Value {
+    println!();
+    println!(
+        "paging: {} users (totalResults), {} added directly in {:.1}s; GET /Users?startIndex=S&count={PAGE}, one at a time, {REPEAT} requests each",
+        p.total,
+        p.filled,
+        p.fill.as_secs_f64()
+    );
+    println!(
+        "{:<10} {:>11} {:>9} {:>9} {:>14} {:>16}",
+        "page", "startIndex", "p50 ms", "max ms", "entries read", "directory ms"
+    );
+    for page in std::iter::once(&p.count_only).chain(&p.pages) {
+        println!(
+            "{:<10} {:>11} {:>9.1} {:>9.1} {:>14.0} {:>16}",
+            page.position,
+            page.start_index,
+            page.p50_ms(),
+            page.max_ms(),
+            page.entries_read,
+            page.directory_ms
+                .map_or_else(|| "-".to_owned(), |ms| format!("{ms:.1}"))
+        );
+    }
+    let ratio = p.last_over_first();
+    match server {
+        Server::Ds389 => println!(
+            "target: last page <= 2x the first (389-ds with the VLV index): {ratio:.2}x {}",
+            if ratio <= 2.0 { "MET" } else { "MISSED" }
+        ),
+        Server::OpenLdap => println!(
+            "OpenLDAP (sssvlv sorts the matches per request): last page {ratio:.2}x the first"
+        ),
+    }
+    let page_json = |page: &Page| {
+        json!({
+            "position": page.position,
+            "start_index": page.start_index,
+            "p50_ms": page.p50_ms(),
+            "max_ms": page.max_ms(),
+            "entries_read": page.entries_read,
+            "directory_ms": page.directory_ms,
+        })
+    };
+    json!({
+        "total": p.total,
+        "filled": p.filled,
+        "fill_s": p.fill.as_secs_f64(),
+        "count_only": page_json(&p.count_only),
+        "pages": p.pages.iter().map(page_json).collect::<Vec<_>>(),
+        "last_over_first": ratio,
+    })
+}
