@@ -61,11 +61,19 @@ fn load(path: &std::path::Path) -> Result<Config, ExitCode> {
     })
 }
 
+/// The async runtime: with one worker thread (`threads = 1`), everything runs on the thread
+/// that serves, with no hand-over to a worker and no wake-up of a second thread per request;
+/// otherwise a multi-thread scheduler with `threads` workers (one per CPU by default).
 fn runtime(threads: Option<usize>) -> Result<tokio::runtime::Runtime, ExitCode> {
-    let mut b = tokio::runtime::Builder::new_multi_thread();
-    if let Some(n) = threads {
-        b.worker_threads(n);
-    }
+    let mut b = match threads {
+        Some(1) => tokio::runtime::Builder::new_current_thread(),
+        Some(n) => {
+            let mut b = tokio::runtime::Builder::new_multi_thread();
+            b.worker_threads(n);
+            b
+        }
+        None => tokio::runtime::Builder::new_multi_thread(),
+    };
     b.enable_all().build().map_err(|e| {
         eprintln!("cannot start the async runtime: {e}");
         ExitCode::FAILURE
