@@ -52,6 +52,8 @@ pub struct Paging {
     pub total: usize,
     pub filled: usize,
     pub fill: Duration,
+    /// On 389-ds: each VLV index (name, `vlvEnabled`, `vlvUses`) at the end.
+    pub vlv_indexes: Vec<(String, String, u64)>,
     /// `count=0`: latency and entries read.
     pub count_only: Page,
     pub pages: Vec<Page>,
@@ -98,10 +100,12 @@ pub async fn run(ctx: &Arc<Ctx>) -> Paging {
         );
         pages.push(page);
     }
+    let vlv_indexes = vlv_indexes(ctx).await;
     Paging {
         total,
         filled,
         fill: fill_time,
+        vlv_indexes,
         count_only,
         pages,
     }
@@ -147,6 +151,36 @@ async fn fill(ctx: &Arc<Ctx>) -> usize {
         added += w.await.expect("a fill task panicked");
     }
     added
+}
+
+/// The VLV indexes of 389-ds's userRoot with `vlvEnabled` and `vlvUses` (the searches each
+/// served), to show that the pages came from an index; empty on OpenLDAP.
+async fn vlv_indexes(ctx: &Ctx) -> Vec<(String, String, u64)> {
+    if ctx.opts.server != Server::Ds389 {
+        return Vec::new();
+    }
+    let (rs, _) = ctx
+        .handle()
+        .search(
+            "cn=userRoot,cn=ldbm database,cn=plugins,cn=config",
+            ldap3::Scope::Subtree,
+            "(objectClass=vlvIndex)",
+            vec!["cn", "vlvEnabled", "vlvUses"],
+        )
+        .await
+        .and_then(|r| r.success())
+        .unwrap_or_else(|e| panic!("paging: reading the VLV indexes: {e}"));
+    rs.into_iter()
+        .map(ldap3::SearchEntry::construct)
+        .map(|e| {
+            let first = |a: &str| e.attrs.get(a).and_then(|v| v.first()).cloned();
+            (
+                first("cn").unwrap_or_default(),
+                first("vlvEnabled").unwrap_or_default(),
+                first("vlvUses").and_then(|v| v.parse().ok()).unwrap_or(0),
+            )
+        })
+        .collect()
 }
 
 /// `REPEAT` sequential requests for one window (after one untimed request that warms the
@@ -250,6 +284,9 @@ pub fn report(p: &Paging, server: Server) -> Value {
                 .map_or_else(|| "-".to_owned(), |ms| format!("{ms:.1}"))
         );
     }
+    for (name, enabled, uses) in &p.vlv_indexes {
+        println!("VLV index {name}: vlvEnabled {enabled}, vlvUses {uses}");
+    }
     let ratio = p.last_over_first();
     match server {
         Server::Ds389 => println!(
@@ -274,6 +311,7 @@ pub fn report(p: &Paging, server: Server) -> Value {
         "total": p.total,
         "filled": p.filled,
         "fill_s": p.fill.as_secs_f64(),
+        "vlv_indexes": p.vlv_indexes.iter().map(|(n, e, u)| json!({"name": n, "enabled": e, "uses": u})).collect::<Vec<_>>(),
         "count_only": page_json(&p.count_only),
         "pages": p.pages.iter().map(page_json).collect::<Vec<_>>(),
         "last_over_first": ratio,

@@ -511,10 +511,10 @@ EOF
 
 # ds389_vlv_indexes PORT: VLV indexes for the daemon's default list searches (the example
 # configs' bases and first object classes, sorted by the naming attribute), so that a list page
-# is read by offset from the index. The README shows the same commands. Run it once entries
-# match: an index reindexed while none do stays disabled (vlvenabled: 0) and 389-ds sorts in
-# memory instead. (`add-index --index-it` fails in lib389 2.3 after creating the entry, hence
-# the separate reindex.)
+# is read by offset from the index. The README shows the same commands. Created before the
+# entries, the index is kept current by every add (vlvEnabled reads 0 until its first use); on a
+# populated backend the reindex task must finish before pages are asked for. (`add-index
+# --index-it` fails in lib389 2.3 after creating the entry, hence the separate reindex.)
 ds389_vlv_indexes() {
 	local port=$1 name base filter sort
 	for spec in "users|ou=people,${LDAP_SUFFIX}|(objectClass=inetOrgPerson)|uid" \
