@@ -511,10 +511,11 @@ EOF
 
 # ds389_vlv_indexes PORT: VLV indexes for the daemon's default list searches (the example
 # configs' bases and first object classes, sorted by the naming attribute), so that a list page
-# is read by offset from the index. The README shows the same commands. Created before the
-# entries, the index is kept current by every add (vlvEnabled reads 0 until its first use); on a
-# populated backend the reindex task must finish before pages are asked for. (`add-index
-# --index-it` fails in lib389 2.3 after creating the entry, hence the separate reindex.)
+# is read by offset from the index. The README shows the same commands. 389-ds enables a new
+# index (vlvEnabled: 1) only when it looks again, about a minute later, and sorts in memory until
+# then; every add keeps it current. On a populated backend the reindex task must finish before
+# pages are asked for. (`add-index --index-it` fails in lib389 2.3 after creating the entry,
+# hence the separate reindex.)
 ds389_vlv_indexes() {
 	local port=$1 name base filter sort
 	for spec in "users|ou=people,${LDAP_SUFFIX}|(objectClass=inetOrgPerson)|uid" \

@@ -568,6 +568,15 @@ mod ds389_allocate {
     }
 }
 
+/// 389-ds VLV indexes made as the README says serve the daemon's lists (on a
+/// 389-ds of the test's own: the indexes must exist before the users).
+mod ds389_paging {
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn vlv_index_serves_unfiltered_lists() {
+        super::paging::vlv_index_serves_unfiltered_lists().await
+    }
+}
+
 /// The version check of `check-config` on a replicated server (OpenLDAP's
 /// entryCSN replicates; 389-ds's entryUSN does not).
 mod ds389_replication {

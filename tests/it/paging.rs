@@ -212,3 +212,119 @@ pub async fn look_through_limit_answers_too_many(server: Server) {
         }
     }
 }
+
+/// `vlvUses` of each VLV index under 389-ds's userRoot, by name.
+async fn vlv_uses(ldap: &mut ldap3::Ldap) -> std::collections::BTreeMap<String, u64> {
+    let (rs, _) = ldap
+        .search(
+            "cn=userRoot,cn=ldbm database,cn=plugins,cn=config",
+            ldap3::Scope::Subtree,
+            "(objectClass=vlvIndex)",
+            vec!["cn", "vlvUses"],
+        )
+        .await
+        .unwrap()
+        .success()
+        .unwrap();
+    rs.into_iter()
+        .map(ldap3::SearchEntry::construct)
+        .map(|e| {
+            let first = |a: &str| e.attrs.get(a).and_then(|v| v.first()).cloned();
+            let uses = first("vlvUses").and_then(|v| v.parse().ok()).unwrap_or(0);
+            (first("cn").unwrap_or_default(), uses)
+        })
+        .collect()
+}
+
+/// The README's `dsconf` commands (run by the harness's `ds389_vlv_indexes`)
+/// give 389-ds an index that serves the daemon's unfiltered lists: on a
+/// directory of its own, the indexes are created while no user exists, users
+/// are added, and once 389-ds has enabled the index every page of a walk
+/// (and `count=0`) is read from it — its `vlvUses` grows by one per request —
+/// with every user once, in order.
+pub async fn vlv_index_serves_unfiltered_lists() {
+    let dir = super::faults::PrivateServer::of(Server::Ds389);
+    let port = dir.url.rsplit(':').next().unwrap().trim_end_matches('/');
+    let out = std::process::Command::new("bash")
+        .arg("-c")
+        .arg(format!(
+            ". scripts/lib/ldap-servers.sh && ds389_vlv_indexes {port}"
+        ))
+        .current_dir(env!("CARGO_MANIFEST_DIR"))
+        .output()
+        .unwrap();
+    assert!(
+        out.status.success(),
+        "ds389_vlv_indexes: {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let mut ldap = admin_ldap(Server::Ds389, &dir.url).await;
+    let mut want = Vec::new();
+    for i in (0..23).rev() {
+        let uid = format!("vlv-{i:03}");
+        let dn = format!("uid={uid},ou=people,dc=example,dc=com");
+        let oc: std::collections::HashSet<&str> = ["inetOrgPerson"].into();
+        ldap.add(
+            &dn,
+            vec![
+                ("objectClass", oc),
+                ("uid", [uid.as_str()].into()),
+                ("cn", [uid.as_str()].into()),
+                ("sn", ["Paging"].into()),
+            ],
+        )
+        .await
+        .unwrap()
+        .success()
+        .unwrap();
+        want.push(uid);
+    }
+    want.sort();
+    let before = vlv_uses(&mut ldap).await;
+    let key = "scim2ldap-users-by-uid".to_owned();
+    assert!(before.contains_key(&key), "no users' index: {before:?}");
+    let d = super::faults::on_private(&dir).await;
+    // 389-ds 2.3 looks again at a disabled index about once a minute: a new
+    // one serves searches from then on (sorted in memory until then).
+    let created = std::time::Instant::now();
+    loop {
+        let (s, v) = d.call("GET", "/Users?count=1", None).await;
+        assert_eq!(s, 200, "{v}");
+        if vlv_uses(&mut ldap).await.get(&key) > before.get(&key) {
+            break;
+        }
+        assert!(
+            created.elapsed() < std::time::Duration::from_secs(150),
+            "the users' VLV index never served a list"
+        );
+        tokio::time::sleep(std::time::Duration::from_secs(2)).await;
+    }
+    let before = vlv_uses(&mut ldap).await;
+    let mut requests = 0;
+    let (s, v) = d.call("GET", "/Users?count=0", None).await;
+    requests += 1;
+    assert_eq!((s, &v["totalResults"]), (200, &23.into()), "{v}");
+    let mut seen = Vec::new();
+    for start in (1..=25).step_by(7) {
+        let (s, v) = d
+            .call(
+                "GET",
+                &format!("/Users?startIndex={start}&count=7&attributes=userName"),
+                None,
+            )
+            .await;
+        requests += 1;
+        assert_eq!(s, 200, "page {start}: {v}");
+        assert_eq!(v["totalResults"], 23, "page {start}: {v}");
+        seen.extend(names(&v));
+    }
+    assert_eq!(seen, want, "every user once, in uid order");
+    let after = vlv_uses(&mut ldap).await;
+    assert_eq!(
+        after[&key] - before[&key],
+        requests,
+        "every list request read from the users' index: before {before:?}, after {after:?}"
+    );
+    assert_eq!(metric(&d, "read_through").await, 0, "nothing read through");
+    let _ = ldap.unbind().await;
+}
