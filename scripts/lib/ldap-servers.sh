@@ -208,7 +208,17 @@ memberof-refint TRUE"
 	local unique_module="moduleload unique" unique_overlay="overlay unique
 unique_uri ldap:///${LDAP_SUFFIX}?uidNumber?sub?(objectClass=posixAccount)
 unique_uri ldap:///${LDAP_SUFFIX}?gidNumber?sub?(objectClass=posixGroup)"
+	local member_refint_overlay="overlay refint
+refint_attributes member uniqueMember
+refint_nothing \"${LDAP_EMPTY_GROUP_PLACEHOLDER}\""
 	if [ -n "$server_id" ]; then
+		# refint's updates are local to each server and never replicated, so after a rename or
+		# delete the providers could end with different member values (a group sent whole, by
+		# a full refresh after a restart, before the sender's refint had run, reaches the peer
+		# without the rename or delete that would make the peer's refint act). The daemon keeps
+		# member values itself (referential_integrity = "daemon": memberships removed before a
+		# delete, member DNs moved after a rename), in ordinary writes that replicate.
+		member_refint_overlay=""
 		unique_module="" unique_overlay=""
 		repl_global="serverID ${server_id}"
 		repl_schema="include /etc/ldap/schema/dyngroup.schema"
@@ -319,9 +329,7 @@ ${member_of_overlay}
 overlay refint
 refint_attributes manager
 
-overlay refint
-refint_attributes member uniqueMember
-refint_nothing "${LDAP_EMPTY_GROUP_PLACEHOLDER}"
+${member_refint_overlay}
 
 overlay sssvlv
 
