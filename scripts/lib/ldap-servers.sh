@@ -181,9 +181,10 @@ EOF
 # OpenLDAP
 
 # start_openldap DIR PORT [SERVER_ID PEER_PORT]: slapd on ldap://127.0.0.1:PORT/, everything in
-# DIR. With SERVER_ID and PEER_PORT it is one provider of a multi-provider pair (syncrepl from the
-# peer, syncprov for it) with memberOf computed at read time by dynlist instead of slapo-memberof,
-# which slapo-memberof(5) says does not work with syncrepl; only server 1 gets the initial entries.
+# DIR. With SERVER_ID and PEER_PORT it is one provider of a multi-provider pair (delta-syncrepl
+# from the peer's accesslog, syncprov for it) with memberOf computed at read time by dynlist
+# instead of slapo-memberof, which slapo-memberof(5) says does not work with syncrepl; only
+# server 1 gets the initial entries.
 start_openldap() {
 	local dir=$1 port=$2 server_id=${3:-} peer_port=${4:-}
 	mkdir -p "$dir/db" || return
@@ -196,7 +197,7 @@ start_openldap() {
 
 	# Overlays stack: the last one declared runs first. sssvlv (Debian's slapd package) offers
 	# server-side sorting (RFC 2891), which the README recommends for sortBy.
-	local repl_global="" repl_schema="" repl_modules="" repl_db=""
+	local repl_global="" repl_schema="" repl_modules="" repl_log_db="" repl_db=""
 	local member_of_overlay="overlay memberof
 memberof-group-oc groupOfNames
 memberof-member-ad member
@@ -207,19 +208,60 @@ memberof-refint TRUE"
 	local unique_module="moduleload unique" unique_overlay="overlay unique
 unique_uri ldap:///${LDAP_SUFFIX}?uidNumber?sub?(objectClass=posixAccount)
 unique_uri ldap:///${LDAP_SUFFIX}?gidNumber?sub?(objectClass=posixGroup)"
+	local member_refint_overlay="overlay refint
+refint_attributes member uniqueMember
+refint_nothing \"${LDAP_EMPTY_GROUP_PLACEHOLDER}\""
 	if [ -n "$server_id" ]; then
+		# refint's updates are local to each server and never replicated, so after a rename or
+		# delete the providers could end with different member values (a group sent whole, by
+		# a full refresh after a restart, before the sender's refint had run, reaches the peer
+		# without the rename or delete that would make the peer's refint act). The daemon keeps
+		# member values itself (referential_integrity = "daemon": memberships removed before a
+		# delete, member DNs moved after a rename), in ordinary writes that replicate.
+		member_refint_overlay=""
 		unique_module="" unique_overlay=""
 		repl_global="serverID ${server_id}"
 		repl_schema="include /etc/ldap/schema/dyngroup.schema"
 		repl_modules="moduleload syncprov
+moduleload accesslog
 moduleload dynlist"
-		# syncprov is declared before the other overlays so that it sees their writes too.
+		# Delta-syncrepl: each provider logs its successful writes in cn=accesslog and the peer
+		# replays them one change at a time. Plain syncrepl sends whole entries, and refint's
+		# updates of groups after a rename are local to each server (never replicated): a group
+		# entry sent just before the sender's refint ran put the renamed member's old DN back
+		# on the peer after the peer's own refint had replaced it, for good.
+		# The accesslog database checkpoints its contextCSN too: one that never saved it makes up
+		# a new one (the restart time, its own serverID) when it starts after a crash, the peer
+		# takes that into its contextCSN, and the restarted server seems to lack a change it never
+		# made, so a client waiting for it to catch up (fail-back) waits until its next write.
+		mkdir -p "$dir/accesslog" || return
+		repl_log_db="database mdb
+maxsize 268435456
+suffix \"cn=accesslog\"
+rootdn \"cn=accesslog\"
+directory ${dir}/accesslog
+dbnosync
+index default eq
+index entryCSN,objectClass,reqEnd,reqResult,reqStart,reqDN
+overlay syncprov
+syncprov-nopresent TRUE
+syncprov-reloadhint TRUE
+syncprov-checkpoint 100 1
+limits dn.exact=\"${OPENLDAP_ROOT_DN}\" size=unlimited time=unlimited"
+		# syncprov and accesslog are declared before the other overlays so that they see the
+		# writes that pass through those (the overlays declared last run first).
 		repl_db="syncrepl rid=00${server_id} provider=ldap://127.0.0.1:${peer_port}/ bindmethod=simple
   binddn=\"${OPENLDAP_ROOT_DN}\" credentials=${LDAP_ROOT_PW} searchbase=\"${LDAP_SUFFIX}\"
-  type=refreshAndPersist retry=\"1 +\" network-timeout=3 timeout=3
+  logbase=\"cn=accesslog\" logfilter=\"(&(objectClass=auditWriteObject)(reqResult=0))\"
+  syncdata=accesslog type=refreshAndPersist retry=\"1 +\" network-timeout=3 timeout=3
 multiprovider on
 overlay syncprov
-syncprov-checkpoint 100 1"
+syncprov-checkpoint 100 1
+overlay accesslog
+logdb cn=accesslog
+logops writes
+logsuccess TRUE
+logpurge 07+00:00 01+00:00"
 		# memberOf of static groupOfNames groups, computed on every read from member values.
 		member_of_overlay="overlay dynlist
 dynlist-attrset groupOfURLs memberURL member+memberOf@groupOfNames"
@@ -249,6 +291,8 @@ ${repl_modules}
 
 sizelimit unlimited
 timelimit unlimited
+
+${repl_log_db}
 
 database mdb
 maxsize 1073741824
@@ -285,9 +329,7 @@ ${member_of_overlay}
 overlay refint
 refint_attributes manager
 
-overlay refint
-refint_attributes member uniqueMember
-refint_nothing "${LDAP_EMPTY_GROUP_PLACEHOLDER}"
+${member_refint_overlay}
 
 overlay sssvlv
 

@@ -3,8 +3,9 @@
 //! object class needs a member holds a placeholder DN while it has none, and
 //! never beside real members, whatever concurrent writers do), and the
 //! removal of a deleted entry from every group when the daemon keeps
-//! referential integrity, and `memberUid` values following a renamed user
-//! (no server's referential-integrity plugin covers them).
+//! referential integrity, and member values following a renamed user
+//! (`memberUid`, which no server's referential-integrity plugin covers, and
+//! member DNs when the daemon keeps referential integrity).
 
 use super::errors::{dir_error, search_error};
 use super::{Ctx, Service, new_token};
@@ -12,7 +13,7 @@ use crate::directory::{DirError, Directory, Scope, Search, rc};
 use crate::error::Error;
 use crate::ldap::{self, Dn, Entry, Filter, Mod};
 use crate::mapping::patch::{MemberDelta, member_mods};
-use crate::mapping::{AttrMap, MemberValue, Refs, managed};
+use crate::mapping::{AttrMap, MemberValue, Members, Refs, managed};
 
 /// Which membership changes a write made, for the placeholder checks.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -55,6 +56,24 @@ fn placeholder_touched(map: &AttrMap, mods: &[Mod], change: MemberChange) -> Opt
             _ => false,
         })
         .then_some((attr, ph))
+}
+
+/// The member value a user renamed from `old` to `new` had and now has in
+/// its groups, when the daemon moves it: a `memberUid` value always; a member
+/// DN when the daemon keeps referential integrity (OpenLDAP's refint rewrites
+/// DNs in a background thread, on each server of a replicated pair for
+/// itself and never replicated, so a peer could keep the old DN). None when
+/// the value does not change or the server moves it.
+fn renamed_member(m: &Members, user_rdn: &str, old: &Dn, new: &Dn) -> Option<(String, String)> {
+    let (from, to) = match m.value {
+        MemberValue::RdnValue => (
+            old.rdn_value(user_rdn)?.to_owned(),
+            new.rdn_value(user_rdn)?.to_owned(),
+        ),
+        MemberValue::Dn if m.daemon_cleans_up => (old.to_string(), new.to_string()),
+        MemberValue::Dn => return None,
+    };
+    (from != to).then_some((from, to))
 }
 
 impl<D: Directory> Service<D> {
@@ -337,26 +356,23 @@ impl<D: Directory> Service<D> {
         Ok(())
     }
 
-    /// After a user's rename from `old` to `new`: every group under the
-    /// groups' base whose members are `memberUid` values and that lists
-    /// `old` lists `new` instead, one modify per group (delete the old
-    /// value, add the new). A racing writer may have removed the member
-    /// (the old value is gone: nothing to follow) or added the new value
-    /// (only the old one goes).
-    pub(super) async fn follow_rename(&self, old: &str, new: &str) -> Result<(), Error> {
+    /// After a user's rename from `old` to `new` (DNs): every group under
+    /// the groups' base that lists the user's old member value lists the new
+    /// one instead (see [`renamed_member`] for when the daemon does this),
+    /// one modify per group (delete the old value, add the new). A racing
+    /// writer may have removed the member (the old value is gone: nothing
+    /// to follow) or added the new value (only the old one goes); so may the
+    /// server's refint, which then finds nothing left to do.
+    pub(super) async fn follow_rename(&self, old: &Dn, new: &Dn) -> Result<(), Error> {
         let Some(g) = self.config.groups.as_ref() else {
             return Ok(());
         };
-        let Some(m) = g
-            .members
-            .as_ref()
-            .filter(|m| m.value == MemberValue::RdnValue)
-        else {
+        let Some((m, (old, new))) = g.members.as_ref().and_then(|m| {
+            renamed_member(m, &self.config.users.rdn, old, new).map(|values| (m, values))
+        }) else {
             return Ok(());
         };
-        if old == new {
-            return Ok(());
-        }
+        let (old, new) = (old.as_str(), new.as_str());
         let s = Search {
             base: g.base.to_string(),
             scope: Scope::Subtree,
@@ -396,5 +412,61 @@ impl<D: Directory> Service<D> {
             }
         }
         Ok(())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    #![allow(clippy::unwrap_used)]
+    use super::*;
+
+    fn members(value: MemberValue, daemon_cleans_up: bool) -> Members {
+        Members {
+            attribute: "member".to_owned(),
+            value,
+            placeholder: None,
+            daemon_cleans_up,
+        }
+    }
+
+    fn dn(s: &str) -> Dn {
+        Dn::parse(s).unwrap()
+    }
+
+    #[test]
+    fn a_renamed_user_moves_its_member_values() {
+        let (old, new) = (
+            dn("uid=ann,ou=people,dc=example,dc=com"),
+            dn("uid=ann.lee,ou=people,dc=example,dc=com"),
+        );
+        assert_eq!(
+            renamed_member(&members(MemberValue::RdnValue, false), "uid", &old, &new),
+            Some(("ann".to_owned(), "ann.lee".to_owned()))
+        );
+        // Member DNs: the daemon moves them when it keeps referential
+        // integrity, and leaves them to the server's plugin otherwise.
+        assert_eq!(
+            renamed_member(&members(MemberValue::Dn, true), "uid", &old, &new),
+            Some((old.to_string(), new.to_string()))
+        );
+        assert_eq!(
+            renamed_member(&members(MemberValue::Dn, false), "uid", &old, &new),
+            None
+        );
+    }
+
+    #[test]
+    fn nothing_moves_when_the_value_stays() {
+        let old = dn("uid=ann,ou=people,dc=example,dc=com");
+        for m in [
+            members(MemberValue::RdnValue, true),
+            members(MemberValue::Dn, true),
+        ] {
+            assert_eq!(renamed_member(&m, "uid", &old, &old.clone()), None);
+        }
+        // A user whose RDN is not the users' naming attribute has no memberUid value.
+        let cn = dn("cn=Ann,ou=people,dc=example,dc=com");
+        let m = members(MemberValue::RdnValue, true);
+        assert_eq!(renamed_member(&m, "uid", &cn, &old), None);
     }
 }

@@ -104,9 +104,7 @@ impl<D: Directory> Service<D> {
             renamed.dn = Dn::child(&entry.dn.parent(), &map.rdn, new_value);
             pre = None;
             if map.kind == ResourceKind::User {
-                if let Some(old) = entry.dn.rdn_value(&map.rdn) {
-                    self.follow_rename(old, new_value).await?;
-                }
+                self.follow_rename(&entry.dn, &renamed.dn).await?;
             }
         }
         if !mods.is_empty() {

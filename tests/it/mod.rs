@@ -594,19 +594,14 @@ mod ds389_replication {
     }
 }
 
-/// The replica fault scenarios on the OpenLDAP multi-provider pair. Known to
-/// fail: in some runs the two providers end with different member values on
-/// a group after the fault (a stalled provider carries out queued writes when
-/// it resumes, while the daemons already write to the other one). Run them
-/// with `scripts/test -- --ignored openldap_replication`.
+/// The replica fault scenarios on the OpenLDAP multi-provider pair
+/// (delta-syncrepl, member values kept by the daemon rather than refint).
 mod openldap_replication {
     #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-    #[ignore = "known divergence of the OpenLDAP pair after a provider fault"]
     async fn replica_killed_under_load() {
         super::replication::replica_killed_under_load(super::Server::OpenLdap).await
     }
     #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-    #[ignore = "known divergence of the OpenLDAP pair after a provider fault"]
     async fn replica_stalled_under_load() {
         super::replication::replica_stalled_under_load(super::Server::OpenLdap).await
     }
