@@ -235,7 +235,7 @@ fn targets(r: &Report, f: &Figures) -> serde_json::Map<String, Value> {
             None => "n/a",
         };
         println!(
-            "target {name:<34} {goal:<14} {:>10}  {verdict}",
+            "target {name:<46} {goal:<14} {:>10}  {verdict}",
             value
                 .map(|v| format!("{v:.3}"))
                 .unwrap_or_else(|| "-".to_owned())
