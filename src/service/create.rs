@@ -4,7 +4,7 @@
 
 use super::allocate::Chosen;
 use super::errors::dir_error;
-use super::retry::{RACE_RETRIES, Step, Why, retrying_up_to};
+use super::retry::{Attempt, RACE_RETRIES, Step, Why, retrying_up_to};
 use super::{Ctx, Service, Versioned, new_token};
 use crate::directory::{DirError, Directory, rc};
 use crate::error::Error;
@@ -29,6 +29,25 @@ fn names_allocated(text: &str, chosen: &[Chosen]) -> bool {
 /// Attempts of a create whose allocated numbers the directory may refuse
 /// as taken (each attempt passes over the numbers refused before).
 const ALLOCATE_ATTEMPTS: usize = 6;
+
+/// One create's add, carried from attempt to attempt: what to add, and the
+/// numbers refused as taken so far.
+struct Adding<'a> {
+    map: &'a AttrMap,
+    dn: &'a Dn,
+    attrs: &'a [(String, Vec<String>)],
+    what: &'a str,
+    refused: std::sync::Mutex<Vec<u64>>,
+}
+
+impl Adding<'_> {
+    /// Numbers the next attempts pass over.
+    fn refuse(&self, numbers: impl IntoIterator<Item = u64>) {
+        if let Ok(mut r) = self.refused.lock() {
+            r.extend(numbers);
+        }
+    }
+}
 
 impl<D: Directory> Service<D> {
     /// `POST /{Users|Groups}`.
@@ -117,100 +136,149 @@ impl<D: Directory> Service<D> {
         attrs: &[(String, Vec<String>)],
         what: &str,
     ) -> Result<(Entry, Vec<Chosen>), Error> {
-        let dn_name = dn;
-        let dn = dn.to_string();
-        let refused: std::sync::Mutex<Vec<u64>> = std::sync::Mutex::new(Vec::new());
+        let adding = Adding {
+            map,
+            dn,
+            attrs,
+            what,
+            refused: std::sync::Mutex::new(Vec::new()),
+        };
         let attempts = if map.allocate.is_empty() {
             RACE_RETRIES
         } else {
             ALLOCATE_ATTEMPTS
         };
-        retrying_up_to(attempts, what, |attempt| {
-            let (dn, refused) = (&dn, &refused);
-            async move {
-                let skip = refused.lock().map(|v| v.clone()).unwrap_or_default();
-                let chosen = self.allocate(map, attrs, &skip).await?;
-                let mut all = attrs.to_vec();
-                all.extend(chosen.iter().map(|c| (c.attribute.clone(), vec![c.value.clone()])));
-                let generated: Vec<String> = map
-                    .read_attributes()
-                    .into_iter()
-                    .filter(|a| !all.iter().any(|(w, _)| w.eq_ignore_ascii_case(a)))
-                    .chain(chosen.iter().filter(|c| c.by_server).map(|c| c.attribute.clone()))
-                    .collect();
-                match self.dir.add(dn, all, &generated).await {
-                    Err(DirError::Result {
-                        rc: rc::CONSTRAINT_VIOLATION,
-                        text,
-                    }) if names_allocated(&text, &chosen) => {
-                        if attempt.is_last() {
-                            return Err(Error::Unavailable(format!(
-                                "{what}: the numbers allocated kept being taken by other writers ({text}); try again"
-                            )));
-                        }
-                        tracing::debug!(dn = %dn, error = %text, "an allocated number was taken meanwhile; allocating again");
-                        if let Ok(mut r) = refused.lock() {
-                            r.extend(chosen.iter().filter_map(|c| {
-                                (!c.by_server).then(|| parse_number(&c.value)).flatten()
-                            }));
-                        }
-                        Ok(Step::Again(Why::NumberTaken))
-                    }
-                    Err(DirError::Result {
-                        rc: rc::NO_SUCH_OBJECT,
-                        text,
-                    }) => {
-                        if !self.base_exists(map).await? {
-                            return Err(Error::Internal(format!(
-                                "{what}: the base {} does not exist in the directory",
-                                map.base
-                            )));
-                        }
-                        if attempt.is_last() {
-                            return Err(Error::Unavailable(format!(
-                                "{what}: the directory could not add under {} just now ({text})",
-                                map.base
-                            )));
-                        }
-                        Ok(Step::Again(Why::ServerBusy))
-                    }
-                    other => {
-                        let entry = other.map_err(|e| {
-                            let exists = matches!(
-                                &e,
-                                DirError::Result { rc: rc::ENTRY_ALREADY_EXISTS, .. }
-                            );
-                            let e = dir_error(map, e, what);
-                            if exists { name_taken(map, dn_name, attrs, e, what) } else { e }
-                        })?.ok_or_else(|| {
-                            Error::Internal("the directory returned no entry after add".to_owned())
-                        })?;
-                        self.server_allocated(map, &entry, &chosen).await?;
-                        if let Some(n) = self.shared_number(map, &entry, &chosen).await? {
-                            // Another create took the same number at the same
-                            // moment: this entry goes again and the create
-                            // allocates once more without that number.
-                            if let Err(undo) = self.dir.delete(dn, None).await {
-                                tracing::error!(dn = %dn, error = %undo, "could not remove the entry whose number another entry took at the same moment");
-                                return Err(dir_error(map, undo, what));
-                            }
-                            if attempt.is_last() {
-                                return Err(Error::Unavailable(format!(
-                                    "{what}: the numbers allocated kept being taken by other writers; try again"
-                                )));
-                            }
-                            tracing::debug!(dn = %dn, number = n, "an allocated number was taken at the same moment; allocating again");
-                            if let Ok(mut r) = refused.lock() {
-                                r.push(n);
-                            }
-                            return Ok(Step::Again(Why::NumberTaken));
-                        }
-                        Ok(Step::Done((entry, chosen)))
-                    }
+        retrying_up_to(attempts, what, |attempt| self.add_once(&adding, attempt)).await
+    }
+
+    /// One attempt of [`Service::add_allocating`]: allocate (passing over
+    /// the numbers refused so far), add, and tell what came of it.
+    async fn add_once(
+        &self,
+        a: &Adding<'_>,
+        attempt: Attempt,
+    ) -> Result<Step<(Entry, Vec<Chosen>)>, Error> {
+        let (map, what) = (a.map, a.what);
+        let skip = a.refused.lock().map(|v| v.clone()).unwrap_or_default();
+        let chosen = self.allocate(map, a.attrs, &skip).await?;
+        let mut all = a.attrs.to_vec();
+        all.extend(
+            chosen
+                .iter()
+                .map(|c| (c.attribute.clone(), vec![c.value.clone()])),
+        );
+        let generated: Vec<String> = map
+            .read_attributes()
+            .into_iter()
+            .filter(|attr| !all.iter().any(|(w, _)| w.eq_ignore_ascii_case(attr)))
+            .chain(
+                chosen
+                    .iter()
+                    .filter(|c| c.by_server)
+                    .map(|c| c.attribute.clone()),
+            )
+            .collect();
+        let dn = a.dn.to_string();
+        match self.dir.add(&dn, all, &generated).await {
+            Err(DirError::Result {
+                rc: rc::CONSTRAINT_VIOLATION,
+                text,
+            }) if names_allocated(&text, &chosen) => {
+                if attempt.is_last() {
+                    return Err(Error::Unavailable(format!(
+                        "{what}: the numbers allocated kept being taken by other writers ({text}); try again"
+                    )));
                 }
+                tracing::debug!(dn = %dn, error = %text, "an allocated number was taken meanwhile; allocating again");
+                a.refuse(
+                    chosen
+                        .iter()
+                        .filter_map(|c| (!c.by_server).then(|| parse_number(&c.value)).flatten()),
+                );
+                Ok(Step::Again(Why::NumberTaken))
             }
-        })
-        .await
+            Err(DirError::Result {
+                rc: rc::NO_SUCH_OBJECT,
+                text,
+            }) => self.parent_missing(map, what, attempt, &text).await,
+            other => {
+                let entry = other
+                    .map_err(|e| {
+                        let exists = matches!(
+                            &e,
+                            DirError::Result {
+                                rc: rc::ENTRY_ALREADY_EXISTS,
+                                ..
+                            }
+                        );
+                        let e = dir_error(map, e, what);
+                        if exists {
+                            name_taken(map, a.dn, a.attrs, e, what)
+                        } else {
+                            e
+                        }
+                    })?
+                    .ok_or_else(|| {
+                        Error::Internal("the directory returned no entry after add".to_owned())
+                    })?;
+                self.keep_unless_shared(a, entry, chosen, attempt).await
+            }
+        }
+    }
+
+    /// The add found no parent: an error when the base is gone, otherwise
+    /// (389-ds could not lock the parent in time) another attempt.
+    async fn parent_missing<T>(
+        &self,
+        map: &AttrMap,
+        what: &str,
+        attempt: Attempt,
+        text: &str,
+    ) -> Result<Step<T>, Error> {
+        if !self.base_exists(map).await? {
+            return Err(Error::Internal(format!(
+                "{what}: the base {} does not exist in the directory",
+                map.base
+            )));
+        }
+        if attempt.is_last() {
+            return Err(Error::Unavailable(format!(
+                "{what}: the directory could not add under {} just now ({text})",
+                map.base
+            )));
+        }
+        Ok(Step::Again(Why::ServerBusy))
+    }
+
+    /// The entry just added, kept when its numbers are its own: numbers
+    /// the server was to allocate must have come back, and a number another
+    /// create took at the same moment sends this entry away again and the
+    /// create allocates once more without that number.
+    async fn keep_unless_shared(
+        &self,
+        a: &Adding<'_>,
+        entry: Entry,
+        chosen: Vec<Chosen>,
+        attempt: Attempt,
+    ) -> Result<Step<(Entry, Vec<Chosen>)>, Error> {
+        let (map, what) = (a.map, a.what);
+        self.server_allocated(map, &entry, &chosen).await?;
+        let Some(n) = self.shared_number(map, &entry, &chosen).await? else {
+            return Ok(Step::Done((entry, chosen)));
+        };
+        let dn = a.dn.to_string();
+        if let Err(undo) = self.dir.delete(&dn, None).await {
+            tracing::error!(dn = %dn, error = %undo, "could not remove the entry whose number another entry took at the same moment");
+            return Err(dir_error(map, undo, what));
+        }
+        if attempt.is_last() {
+            return Err(Error::Unavailable(format!(
+                "{what}: the numbers allocated kept being taken by other writers; try again"
+            )));
+        }
+        tracing::debug!(dn = %dn, number = n, "an allocated number was taken at the same moment; allocating again");
+        a.refuse([n]);
+        Ok(Step::Again(Why::NumberTaken))
     }
 
     /// Every number the server was to allocate came back as a number; an

@@ -8,7 +8,12 @@ use super::{Daemon, Server, admin_ldap, config_text, enc, unique};
 /// Adds `n` users under ou=people straight through LDAP, named
 /// `{tag}-{i:03}`, in an order that is not their sorted one.
 async fn add_users(server: Server, tag: &str, n: usize) -> Vec<String> {
-    let mut ldap = admin_ldap(server, &server.url()).await;
+    add_users_at(server, &server.url(), tag, n).await
+}
+
+/// [`add_users`] on the server at `url`; returns the names, sorted.
+async fn add_users_at(server: Server, url: &str, tag: &str, n: usize) -> Vec<String> {
+    let mut ldap = admin_ldap(server, url).await;
     let mut names = Vec::new();
     for i in (0..n).rev() {
         let uid = format!("{tag}-{i:03}");
@@ -258,28 +263,8 @@ pub async fn vlv_index_serves_unfiltered_lists() {
         "ds389_vlv_indexes: {}",
         String::from_utf8_lossy(&out.stderr)
     );
+    let want = add_users_at(Server::Ds389, &dir.url, "vlv", 23).await;
     let mut ldap = admin_ldap(Server::Ds389, &dir.url).await;
-    let mut want = Vec::new();
-    for i in (0..23).rev() {
-        let uid = format!("vlv-{i:03}");
-        let dn = format!("uid={uid},ou=people,dc=example,dc=com");
-        let oc: std::collections::HashSet<&str> = ["inetOrgPerson"].into();
-        ldap.add(
-            &dn,
-            vec![
-                ("objectClass", oc),
-                ("uid", [uid.as_str()].into()),
-                ("cn", [uid.as_str()].into()),
-                ("sn", ["Paging"].into()),
-            ],
-        )
-        .await
-        .unwrap()
-        .success()
-        .unwrap();
-        want.push(uid);
-    }
-    want.sort();
     let before = vlv_uses(&mut ldap).await;
     let key = "scim2ldap-users-by-uid".to_owned();
     assert!(before.contains_key(&key), "no users' index: {before:?}");
