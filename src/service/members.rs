@@ -14,6 +14,7 @@ use crate::error::Error;
 use crate::ldap::{self, Dn, Entry, Filter, Mod};
 use crate::mapping::patch::{MemberDelta, member_mods};
 use crate::mapping::{AttrMap, MemberValue, Members, Refs, managed};
+use crate::scim::ResourceKind;
 
 /// Which membership changes a write made, for the placeholder checks.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -58,18 +59,26 @@ fn placeholder_touched(map: &AttrMap, mods: &[Mod], change: MemberChange) -> Opt
         .then_some((attr, ph))
 }
 
-/// The member value a user renamed from `old` to `new` had and now has in
-/// its groups, when the daemon moves it: a `memberUid` value always; a member
-/// DN when the daemon keeps referential integrity (OpenLDAP's refint rewrites
+/// The member value a user or group renamed from `old` to `new` had and now
+/// has in its groups, when the daemon moves it: a user's `memberUid` value
+/// always; a member DN (a user's, or a nested group's) when the daemon keeps referential integrity (OpenLDAP's refint rewrites
 /// DNs in a background thread, on each server of a replicated pair for
 /// itself and never replicated, so a peer could keep the old DN). None when
 /// the value does not change or the server moves it.
-fn renamed_member(m: &Members, user_rdn: &str, old: &Dn, new: &Dn) -> Option<(String, String)> {
+fn renamed_member(
+    m: &Members,
+    kind: ResourceKind,
+    user_rdn: &str,
+    old: &Dn,
+    new: &Dn,
+) -> Option<(String, String)> {
     let (from, to) = match m.value {
-        MemberValue::RdnValue => (
+        MemberValue::RdnValue if kind == ResourceKind::User => (
             old.rdn_value(user_rdn)?.to_owned(),
             new.rdn_value(user_rdn)?.to_owned(),
         ),
+        // `memberUid` values name users only.
+        MemberValue::RdnValue => return None,
         MemberValue::Dn if m.daemon_cleans_up => (old.to_string(), new.to_string()),
         MemberValue::Dn => return None,
     };
@@ -356,19 +365,24 @@ impl<D: Directory> Service<D> {
         Ok(())
     }
 
-    /// After a user's rename from `old` to `new` (DNs): every group under
+    /// After a user's or group's rename from `old` to `new` (DNs): every group under
     /// the groups' base that lists the user's old member value lists the new
     /// one instead (see [`renamed_member`] for when the daemon does this),
     /// one modify per group (delete the old value, add the new). A racing
     /// writer may have removed the member (the old value is gone: nothing
     /// to follow) or added the new value (only the old one goes); so may the
     /// server's refint, which then finds nothing left to do.
-    pub(super) async fn follow_rename(&self, old: &Dn, new: &Dn) -> Result<(), Error> {
+    pub(super) async fn follow_rename(
+        &self,
+        kind: ResourceKind,
+        old: &Dn,
+        new: &Dn,
+    ) -> Result<(), Error> {
         let Some(g) = self.config.groups.as_ref() else {
             return Ok(());
         };
         let Some((m, (old, new))) = g.members.as_ref().and_then(|m| {
-            renamed_member(m, &self.config.users.rdn, old, new).map(|values| (m, values))
+            renamed_member(m, kind, &self.config.users.rdn, old, new).map(|values| (m, values))
         }) else {
             return Ok(());
         };
@@ -383,7 +397,7 @@ impl<D: Directory> Service<D> {
             .dir
             .search(s)
             .await
-            .map_err(|e| search_error(g, e, "finding the groups of a renamed user"))?;
+            .map_err(|e| search_error(g, e, "finding the groups of a renamed member"))?;
         let what = "renaming a member in its groups";
         for group in groups {
             let dn = group.dn.to_string();
@@ -440,17 +454,74 @@ mod tests {
             dn("uid=ann.lee,ou=people,dc=example,dc=com"),
         );
         assert_eq!(
-            renamed_member(&members(MemberValue::RdnValue, false), "uid", &old, &new),
+            renamed_member(
+                &members(MemberValue::RdnValue, false),
+                ResourceKind::User,
+                "uid",
+                &old,
+                &new
+            ),
             Some(("ann".to_owned(), "ann.lee".to_owned()))
         );
         // Member DNs: the daemon moves them when it keeps referential
         // integrity, and leaves them to the server's plugin otherwise.
         assert_eq!(
-            renamed_member(&members(MemberValue::Dn, true), "uid", &old, &new),
+            renamed_member(
+                &members(MemberValue::Dn, true),
+                ResourceKind::User,
+                "uid",
+                &old,
+                &new
+            ),
             Some((old.to_string(), new.to_string()))
         );
         assert_eq!(
-            renamed_member(&members(MemberValue::Dn, false), "uid", &old, &new),
+            renamed_member(
+                &members(MemberValue::Dn, false),
+                ResourceKind::User,
+                "uid",
+                &old,
+                &new
+            ),
+            None
+        );
+    }
+
+    #[test]
+    fn a_renamed_group_moves_its_member_dn_in_parent_groups() {
+        let (old, new) = (
+            dn("cn=Sales,ou=groups,dc=example,dc=com"),
+            dn("cn=Sales EMEA,ou=groups,dc=example,dc=com"),
+        );
+        assert_eq!(
+            renamed_member(
+                &members(MemberValue::Dn, true),
+                ResourceKind::Group,
+                "uid",
+                &old,
+                &new
+            ),
+            Some((old.to_string(), new.to_string()))
+        );
+        // Left to the server's plugin, and never a memberUid value.
+        assert_eq!(
+            renamed_member(
+                &members(MemberValue::Dn, false),
+                ResourceKind::Group,
+                "uid",
+                &old,
+                &new
+            ),
+            None
+        );
+        assert_eq!(
+            renamed_member(
+                &members(MemberValue::RdnValue, true),
+                ResourceKind::Group,
+                "cn",
+                &old,
+                &new
+            ),
             None
         );
     }
@@ -462,11 +533,17 @@ mod tests {
             members(MemberValue::RdnValue, true),
             members(MemberValue::Dn, true),
         ] {
-            assert_eq!(renamed_member(&m, "uid", &old, &old.clone()), None);
+            assert_eq!(
+                renamed_member(&m, ResourceKind::User, "uid", &old, &old.clone()),
+                None
+            );
         }
         // A user whose RDN is not the users' naming attribute has no memberUid value.
         let cn = dn("cn=Ann,ou=people,dc=example,dc=com");
         let m = members(MemberValue::RdnValue, true);
-        assert_eq!(renamed_member(&m, "uid", &cn, &old), None);
+        assert_eq!(
+            renamed_member(&m, ResourceKind::User, "uid", &cn, &old),
+            None
+        );
     }
 }

@@ -16,7 +16,6 @@ use crate::error::Error;
 use crate::ldap::{self, Dn, Entry, Mod};
 use crate::mapping::patch::Plan;
 use crate::mapping::{self, AttrMap};
-use crate::scim::ResourceKind;
 
 /// How a plan is written.
 pub(super) struct Write<'a> {
@@ -103,9 +102,7 @@ impl<D: Directory> Service<D> {
             }
             renamed.dn = Dn::child(&entry.dn.parent(), &map.rdn, new_value);
             pre = None;
-            if map.kind == ResourceKind::User {
-                self.follow_rename(&entry.dn, &renamed.dn).await?;
-            }
+            self.follow_rename(map.kind, &entry.dn, &renamed.dn).await?;
         }
         if !mods.is_empty() {
             // After a rename something is written: a failure is an answer.

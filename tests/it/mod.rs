@@ -547,6 +547,7 @@ on_both_servers!(
     replication::conditional_writes_race_through_one_supplier,
     replication::same_user_name_through_both_daemons,
     replication::multi_writer_topology_conflicts,
+    replication::renamed_members_follow_on_both_replicas,
     allocate::deterministic_numbers_follow_the_source,
     allocate::deterministic_tiny_range_is_exhausted,
     allocate::deterministic_forty_creates_through_two_daemons,

@@ -682,3 +682,64 @@ pub async fn check_config_refuses_per_server_versions(server: Server) {
     );
     let _ = std::fs::remove_dir_all(&dir);
 }
+
+/// A renamed user and a renamed nested group stay members of their groups on
+/// both replicas: after the modrdns (through daemon A, on server A) both
+/// servers end with the new member DNs and none of the old ones, and both
+/// daemons show the same memberships (on the OpenLDAP pair refint leaves
+/// `member` alone, so the daemon moves the values itself).
+pub async fn renamed_members_follow_on_both_replicas(server: Server) {
+    let pair = Pair::of(server);
+    let (d1, d2) = (pair.daemon(&[0, 1]).await, pair.daemon(&[1, 0]).await);
+    let run = unique("mv");
+    let u = d1.create_user(&format!("{run}-user")).await;
+    let uid = u["id"].as_str().unwrap().to_owned();
+    let child = d1.create_group(&format!("{run}-child"), &[&uid]).await;
+    let cid = child["id"].as_str().unwrap().to_owned();
+    let parent = d1.create_group(&format!("{run}-parent"), &[&cid]).await;
+    let pid = parent["id"].as_str().unwrap().to_owned();
+    let (before, _) = pair.converged(&of_run(&run)).await;
+    let rename =
+        |attr: &str, value: String| json!([{"op": "replace", "path": attr, "value": value}]);
+    let (s, _) = patch(
+        &d1,
+        &format!("/Users/{uid}"),
+        rename("userName", format!("{run}-user-renamed")),
+        None,
+    )
+    .await;
+    assert_eq!(s, 200, "user rename");
+    let (s, _) = patch(
+        &d1,
+        &format!("/Groups/{cid}"),
+        rename("displayName", format!("{run}-child-renamed")),
+        None,
+    )
+    .await;
+    assert!(matches!(s, 200 | 204), "group rename: {s}");
+    let (after, took) = pair.converged(&of_run(&run)).await;
+    eprintln!("{server:?}: renamed members identical on both replicas {took:?} after the renames");
+    let old_dns: Vec<&String> = before
+        .keys()
+        .filter(|dn| !after.contains_key(*dn))
+        .collect();
+    assert_eq!(old_dns.len(), 2, "two entries renamed: {old_dns:?}");
+    let members: Vec<String> = after
+        .values()
+        .flat_map(|e| e.get("member").cloned().unwrap_or_default())
+        .map(|m| load::norm(&m))
+        .collect();
+    for old in &old_dns {
+        assert!(
+            !members.contains(old),
+            "{old} still a member on both replicas: {after:#?}"
+        );
+    }
+    for d in [&d1, &d2] {
+        let (_, _, c) = read(d, &format!("/Groups/{cid}")).await;
+        assert_eq!(c["members"][0]["value"], uid.as_str(), "child group: {c}");
+        let (_, _, p) = read(d, &format!("/Groups/{pid}")).await;
+        assert_eq!(p["members"][0]["value"], cid.as_str(), "parent group: {p}");
+        assert_eq!(p["members"].as_array().map(Vec::len), Some(1), "{p}");
+    }
+}
