@@ -52,6 +52,11 @@ pub struct Paging {
     pub total: usize,
     pub filled: usize,
     pub fill: Duration,
+    /// On 389-ds: how long after the fill the users' VLV index first served.
+    pub index_wait: Option<Duration>,
+    /// On 389-ds: of the list requests timed, how many the users' index
+    /// served (its `vlvUses` grew by), and how many there were.
+    pub index_served: Option<(u64, u64)>,
     /// On 389-ds: each VLV index (name, `vlvEnabled`, `vlvUses`) at the end.
     pub vlv_indexes: Vec<(String, String, u64)>,
     /// `count=0`: latency and entries read.
@@ -82,6 +87,8 @@ pub async fn run(ctx: &Arc<Ctx>) -> Paging {
         fill_time.as_secs_f64(),
         filled as f64 / fill_time.as_secs_f64()
     );
+    let index_wait = until_index_serves(ctx).await;
+    let uses_before = users_index_uses(ctx).await;
     let (count_only, total) = timed(ctx, "count=0", 1, 0).await;
     eprintln!("load: paging: totalResults {total}");
     assert!(total >= filled, "totalResults {total} < {filled} added");
@@ -101,7 +108,15 @@ pub async fn run(ctx: &Arc<Ctx>) -> Paging {
         pages.push(page);
     }
     let vlv_indexes = vlv_indexes(ctx).await;
+    // Every timed position's requests, count=0's included.
+    let asked = (pages.len() as u64 + 1) * REQUESTS_PER_POSITION;
+    let uses_after = users_index_uses(ctx).await;
+    let index_served = uses_before
+        .zip(uses_after)
+        .map(|(b, a)| (a.saturating_sub(b), asked));
     Paging {
+        index_wait,
+        index_served,
         total,
         filled,
         fill: fill_time,
@@ -151,6 +166,58 @@ async fn fill(ctx: &Arc<Ctx>) -> usize {
         added += w.await.expect("a fill task panicked");
     }
     added
+}
+
+/// The users' VLV index `scripts/bench` creates on 389-ds.
+const USERS_INDEX: &str = "scim2ldap-users-by-uid";
+
+/// The requests timed per position, plus the untimed first one.
+const REQUESTS_PER_POSITION: u64 = REPEAT as u64 + 1;
+
+/// On 389-ds: the users' VLV index `vlvUses`; None on OpenLDAP.
+async fn users_index_uses(ctx: &Ctx) -> Option<u64> {
+    if ctx.opts.server != Server::Ds389 {
+        return None;
+    }
+    vlv_indexes(ctx)
+        .await
+        .into_iter()
+        .find(|(n, _, _)| n == USERS_INDEX)
+        .map(|(_, _, u)| u)
+}
+
+/// On 389-ds: lists one user at a time until the users' VLV index has
+/// served one (389-ds enables a new index only when it looks again, about a
+/// minute after its creation, and sorts in memory until then); returns how
+/// long that took. None on OpenLDAP.
+async fn until_index_serves(ctx: &Ctx) -> Option<Duration> {
+    if ctx.opts.server != Server::Ds389 {
+        return None;
+    }
+    let uses = |v: &[(String, String, u64)]| {
+        v.iter()
+            .find(|(n, _, _)| n == USERS_INDEX)
+            .map(|(_, _, u)| *u)
+    };
+    let started = Instant::now();
+    let before = uses(&vlv_indexes(ctx).await)
+        .unwrap_or_else(|| panic!("paging: no VLV index {USERS_INDEX} on 389-ds"));
+    loop {
+        check_page(ctx, "/Users?count=1", 1, 1).await;
+        if uses(&vlv_indexes(ctx).await).unwrap_or(0) > before {
+            let waited = started.elapsed();
+            eprintln!(
+                "load: paging: the users' VLV index serves ({:.0}s after the fill)",
+                waited.as_secs_f64()
+            );
+            return Some(waited);
+        }
+        assert!(
+            started.elapsed() < Duration::from_secs(300),
+            "paging: the users' VLV index {USERS_INDEX} never served a list"
+        );
+        tokio::time::sleep(Duration::from_secs(2)).await;
+    }
 }
 
 /// The VLV indexes of 389-ds's userRoot with `vlvEnabled` and `vlvUses` (the searches each
@@ -287,13 +354,27 @@ pub fn report(p: &Paging, server: Server) -> Value {
     for (name, enabled, uses) in &p.vlv_indexes {
         println!("VLV index {name}: vlvEnabled {enabled}, vlvUses {uses}");
     }
+    if let Some(w) = p.index_wait {
+        println!(
+            "the users' VLV index first served {:.0}s after the fill",
+            w.as_secs_f64()
+        );
+    }
     let ratio = p.last_over_first();
-    match server {
-        Server::Ds389 => println!(
-            "target: last page <= 2x the first (389-ds with the VLV index): {ratio:.2}x {}",
-            if ratio <= 2.0 { "MET" } else { "MISSED" }
+    // On 389-ds the target counts only when the index served every timed request.
+    let pass = match (server, p.index_served) {
+        (Server::Ds389, Some((served, asked))) => {
+            println!("the users' VLV index served {served} of the {asked} list requests timed");
+            Some(ratio <= 2.0 && served == asked)
+        }
+        _ => None,
+    };
+    match pass {
+        Some(pass) => println!(
+            "target: last page <= 2x the first, every page from the VLV index: {ratio:.2}x {}",
+            if pass { "MET" } else { "MISSED" }
         ),
-        Server::OpenLdap => println!(
+        None => println!(
             "OpenLDAP (sssvlv sorts the matches per request): last page {ratio:.2}x the first"
         ),
     }
@@ -315,5 +396,8 @@ pub fn report(p: &Paging, server: Server) -> Value {
         "count_only": page_json(&p.count_only),
         "pages": p.pages.iter().map(page_json).collect::<Vec<_>>(),
         "last_over_first": ratio,
+        "index_wait_s": p.index_wait.map(|w| w.as_secs_f64()),
+        "index_served": p.index_served.map(|(served, asked)| json!({"served": served, "asked": asked})),
+        "target_met": pass,
     })
 }
