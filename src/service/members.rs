@@ -448,82 +448,54 @@ mod tests {
     }
 
     #[test]
-    fn a_renamed_user_moves_its_member_values() {
-        let (old, new) = (
+    fn renamed_members_move_when_the_daemon_moves_them() {
+        let user = (
             dn("uid=ann,ou=people,dc=example,dc=com"),
             dn("uid=ann.lee,ou=people,dc=example,dc=com"),
         );
-        assert_eq!(
-            renamed_member(
-                &members(MemberValue::RdnValue, false),
-                ResourceKind::User,
-                "uid",
-                &old,
-                &new
-            ),
-            Some(("ann".to_owned(), "ann.lee".to_owned()))
-        );
-        // Member DNs: the daemon moves them when it keeps referential
-        // integrity, and leaves them to the server's plugin otherwise.
-        assert_eq!(
-            renamed_member(
-                &members(MemberValue::Dn, true),
-                ResourceKind::User,
-                "uid",
-                &old,
-                &new
-            ),
-            Some((old.to_string(), new.to_string()))
-        );
-        assert_eq!(
-            renamed_member(
-                &members(MemberValue::Dn, false),
-                ResourceKind::User,
-                "uid",
-                &old,
-                &new
-            ),
-            None
-        );
-    }
-
-    #[test]
-    fn a_renamed_group_moves_its_member_dn_in_parent_groups() {
-        let (old, new) = (
+        let group = (
             dn("cn=Sales,ou=groups,dc=example,dc=com"),
             dn("cn=Sales EMEA,ou=groups,dc=example,dc=com"),
         );
-        assert_eq!(
-            renamed_member(
-                &members(MemberValue::Dn, true),
-                ResourceKind::Group,
-                "uid",
-                &old,
-                &new
+        let dns = |(o, n): &(Dn, Dn)| Some((o.to_string(), n.to_string()));
+        let uids = Some(("ann".to_owned(), "ann.lee".to_owned()));
+        // (member values, the daemon keeps referential integrity, who was renamed, what moves)
+        let rows = [
+            // A user's memberUid value moves whoever keeps integrity.
+            (
+                MemberValue::RdnValue,
+                false,
+                ResourceKind::User,
+                &user,
+                uids.clone(),
             ),
-            Some((old.to_string(), new.to_string()))
-        );
-        // Left to the server's plugin, and never a memberUid value.
-        assert_eq!(
-            renamed_member(
-                &members(MemberValue::Dn, false),
+            (MemberValue::RdnValue, true, ResourceKind::User, &user, uids),
+            // Member DNs move when the daemon keeps integrity, for users and
+            // nested groups alike; otherwise the server's plugin moves them.
+            (MemberValue::Dn, true, ResourceKind::User, &user, dns(&user)),
+            (MemberValue::Dn, false, ResourceKind::User, &user, None),
+            (
+                MemberValue::Dn,
+                true,
                 ResourceKind::Group,
-                "uid",
-                &old,
-                &new
+                &group,
+                dns(&group),
             ),
-            None
-        );
-        assert_eq!(
-            renamed_member(
-                &members(MemberValue::RdnValue, true),
+            (MemberValue::Dn, false, ResourceKind::Group, &group, None),
+            // A group is never a memberUid value.
+            (
+                MemberValue::RdnValue,
+                true,
                 ResourceKind::Group,
-                "cn",
-                &old,
-                &new
+                &group,
+                None,
             ),
-            None
-        );
+        ];
+        for (value, cleans_up, kind, (old, new), want) in rows {
+            let row = format!("{value:?} {cleans_up} {kind:?}");
+            let m = members(value, cleans_up);
+            assert_eq!(renamed_member(&m, kind, "uid", old, new), want, "{row}");
+        }
     }
 
     #[test]
