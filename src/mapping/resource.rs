@@ -917,6 +917,23 @@ mod tests {
         serde_json::from_str(include_str!("../../tests/fixtures/entra-user.json")).unwrap()
     }
 
+    /// What a read of `c`'s resources sees, with `refs` and no group list.
+    fn read_ctx<'a>(
+        c: &'a crate::config::Config,
+        refs: &'a Refs,
+        base_url: &'a str,
+    ) -> ReadContext<'a> {
+        ReadContext {
+            maps: Maps {
+                users: &c.users,
+                groups: c.groups.as_ref(),
+            },
+            base_url,
+            refs,
+            groups: None,
+        }
+    }
+
     #[test]
     fn entra_create_maps_every_attribute() {
         let c = openldap();
@@ -1081,15 +1098,7 @@ mod tests {
                 ("entryUUID".to_owned(), vec!["abc".to_owned()]),
             ],
         );
-        let ctx = ReadContext {
-            maps: Maps {
-                users: &c.users,
-                groups: c.groups.as_ref(),
-            },
-            base_url: "https://h/scim/v2",
-            refs: &refs,
-            groups: None,
-        };
+        let ctx = read_ctx(&c, &refs, "https://h/scim/v2");
         let r = to_resource(&c.users, &entry, &ctx, &Projection::default());
         let m = &r["urn:ietf:params:scim:schemas:extension:enterprise:2.0:User"]["manager"];
         assert_eq!(m["value"], "11111111-2222-3333-4444-555555555555");
@@ -1120,15 +1129,7 @@ mod tests {
             attrs,
         );
         let refs = Refs::default();
-        let ctx = ReadContext {
-            maps: Maps {
-                users: &c.users,
-                groups: c.groups.as_ref(),
-            },
-            base_url: "https://h/scim/v2",
-            refs: &refs,
-            groups: None,
-        };
+        let ctx = read_ctx(&c, &refs, "https://h/scim/v2");
         let r = to_resource(&c.users, &entry, &ctx, &Projection::default());
         let src = entra_user();
         assert_eq!(r["userName"], src["userName"]);
@@ -1182,15 +1183,7 @@ mod tests {
     fn any_disable_action_reads_inactive() {
         let c = crate::mapping::tests::derived_rdn();
         let refs = Refs::default();
-        let ctx = ReadContext {
-            maps: Maps {
-                users: &c.users,
-                groups: c.groups.as_ref(),
-            },
-            base_url: "",
-            refs: &refs,
-            groups: None,
-        };
+        let ctx = read_ctx(&c, &refs, "");
         let rows: [(&[(&str, &str)], bool); 5] = [
             (&[], true),
             (&[("shadowExpire", "1")], false),
@@ -1236,15 +1229,7 @@ mod tests {
             [(d.attribute.clone(), vec![d.value.clone()])],
         );
         let refs = Refs::default();
-        let ctx = ReadContext {
-            maps: Maps {
-                users: &c.users,
-                groups: c.groups.as_ref(),
-            },
-            base_url: "",
-            refs: &refs,
-            groups: None,
-        };
+        let ctx = read_ctx(&c, &refs, "");
         assert_eq!(
             to_resource(&c.users, &entry, &ctx, &Projection::default())["active"],
             false

@@ -28,7 +28,7 @@ fn config(server: Server) -> String {
         .expect("the example config disables users")
         .to_owned();
     let table = disable.trim_start_matches("disable = ");
-    let text = text
+    let text = super::member_uid_groups(&text, GROUPS_OU)
         .replacen(
             &disable,
             &format!("disable = [{table}, {{ attribute = \"shadowExpire\", value = \"1\" }}]"),
@@ -44,24 +44,6 @@ fn config(server: Server) -> String {
             "[users.defaults]",
             "[users.computed]\nuid = \"{userName | localpart | login}\"\nhomeDirectory = \"/home/{userName | localpart | login}\"\nuidNumber = \"{externalId}\"\ngidNumber = \"{externalId}\"\n\n[users.defaults]",
             1,
-        )
-        .replacen("member_of = \"memberOf\"", "", 1)
-        .replace(
-            "object_classes = [\"groupOfNames\", \"top\", \"scimGroup\"",
-            "object_classes = [\"posixGroup\", \"top\", \"scimGroup\"",
-        )
-        .replace("attribute = \"member\"", "attribute = \"memberUid\"")
-        .replace(
-            "placeholder = \"cn=empty-group-placeholder,dc=example,dc=com\"",
-            "",
-        )
-        .replace(
-            "referential_integrity = \"server\"",
-            "referential_integrity = \"daemon\"",
-        )
-        .replace(
-            "ou=groups,dc=example,dc=com",
-            &format!("ou={GROUPS_OU},dc=example,dc=com"),
         )
         .replacen(
             "[groups.attributes]",

@@ -381,25 +381,7 @@ pub async fn thousand_members_in_one_patch(server: Server) {
 }
 
 pub async fn member_uid_model(server: Server) {
-    let text = config_text(server)
-        .replace(
-            "object_classes = [\"groupOfNames\", \"top\", \"scimGroup\"",
-            "object_classes = [\"posixGroup\", \"top\", \"scimGroup\"",
-        )
-        .replace("attribute = \"member\"", "attribute = \"memberUid\"")
-        .replace(
-            "placeholder = \"cn=empty-group-placeholder,dc=example,dc=com\"",
-            "",
-        )
-        .replace(
-            "referential_integrity = \"server\"",
-            "referential_integrity = \"daemon\"",
-        )
-        .replace("member_of = \"memberOf\"", "")
-        .replace(
-            "ou=groups,dc=example,dc=com",
-            "ou=posixgroups,dc=example,dc=com",
-        );
+    let text = super::member_uid_groups(&config_text(server), "posixgroups");
     ensure_ou(server, "posixgroups").await;
     let text = text.replace(
         "[groups.attributes]",

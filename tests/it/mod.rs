@@ -131,6 +131,30 @@ pub fn config_text(server: Server) -> String {
     .unwrap()
 }
 
+/// `text` (an example config) with its groups made RFC 2307 groups under
+/// `ou=OU`: structural `posixGroup` whose members are `memberUid` values, with
+/// no placeholder, no `memberOf`, and the daemon keeping referential integrity.
+pub fn member_uid_groups(text: &str, ou: &str) -> String {
+    text.replace(
+        "object_classes = [\"groupOfNames\", \"top\", \"scimGroup\"",
+        "object_classes = [\"posixGroup\", \"top\", \"scimGroup\"",
+    )
+    .replace("attribute = \"member\"", "attribute = \"memberUid\"")
+    .replace(
+        "placeholder = \"cn=empty-group-placeholder,dc=example,dc=com\"",
+        "",
+    )
+    .replace(
+        "referential_integrity = \"server\"",
+        "referential_integrity = \"daemon\"",
+    )
+    .replace("member_of = \"memberOf\"", "")
+    .replace(
+        "ou=groups,dc=example,dc=com",
+        &format!("ou={ou},dc=example,dc=com"),
+    )
+}
+
 impl Daemon {
     pub async fn start(server: Server) -> Daemon {
         Daemon::with_config(server, &config_text(server)).await
@@ -190,6 +214,19 @@ impl Daemon {
     }
 
     /// Sends a request with the token; returns status and JSON body (Null when empty).
+    /// The daemon's `/metrics` text (the request must answer 200).
+    pub async fn metrics(&self) -> String {
+        let r = self
+            .http
+            .get(self.base.replace("/scim/v2", "/metrics"))
+            .bearer_auth(TOKEN)
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(r.status().as_u16(), 200, "GET /metrics");
+        r.text().await.unwrap()
+    }
+
     pub async fn call(&self, method: &str, path: &str, body: Option<&Value>) -> (u16, Value) {
         self.call_with(
             method,

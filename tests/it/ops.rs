@@ -231,15 +231,7 @@ pub async fn metrics_count_requests_and_changes(server: Server) {
     d.create_user(&unique("metrics")).await;
     let (s, _) = d.call("GET", "/Users?count=1", None).await;
     assert_eq!(s, 200);
-    let r = d
-        .http
-        .get(d.base.replace("/scim/v2", "/metrics"))
-        .bearer_auth(TOKEN)
-        .send()
-        .await
-        .unwrap();
-    assert_eq!(r.status().as_u16(), 200);
-    let text = r.text().await.unwrap();
+    let text = d.metrics().await;
     assert!(text.contains("scim2ldap_http_requests_total{route=\"/scim/v2/Users\",method=\"POST\",status=\"201\"} 1"), "{text}");
     assert!(text.contains("scim2ldap_http_request_duration_seconds_bucket{route=\"/scim/v2/Users\",method=\"GET\",le=\"+Inf\"} 1"), "{text}");
     assert!(

@@ -49,16 +49,7 @@ fn names(v: &Value) -> Vec<String> {
 }
 
 async fn metric(d: &Daemon, paging: &str) -> u64 {
-    let metrics = d
-        .http
-        .get(d.base.replace("/scim/v2", "/metrics"))
-        .bearer_auth(super::TOKEN)
-        .send()
-        .await
-        .unwrap()
-        .text()
-        .await
-        .unwrap();
+    let metrics = d.metrics().await;
     let key = format!("scim2ldap_list_entries_read_total{{paging=\"{paging}\"}} ");
     metrics
         .lines()

@@ -439,16 +439,7 @@ pub async fn writes_follow_a_concurrent_rename(server: Server) {
     assert_eq!(v["title"], format!("t{last}"));
     assert_eq!(a.dns(&format!("(uid={name}*)")).await.len(), 1);
     // The race did happen: some of b's modifies met a moved entry.
-    let metrics = b
-        .http
-        .get(b.base.replace("/scim/v2", "/metrics"))
-        .bearer_auth(super::TOKEN)
-        .send()
-        .await
-        .unwrap()
-        .text()
-        .await
-        .unwrap();
+    let metrics = b.metrics().await;
     let moved: usize = metrics
         .lines()
         .find_map(|l| {

@@ -486,16 +486,7 @@ pub async fn multi_writer_topology_conflicts(server: Server) {
 
 /// The per-URL connection gauge of a daemon's /metrics: URL -> connections.
 async fn url_connections(d: &Daemon) -> BTreeMap<String, usize> {
-    let text = d
-        .http
-        .get(d.base.replace("/scim/v2", "/metrics"))
-        .bearer_auth(TOKEN)
-        .send()
-        .await
-        .unwrap()
-        .text()
-        .await
-        .unwrap();
+    let text = d.metrics().await;
     text.lines()
         .filter_map(|l| l.strip_prefix("scim2ldap_ldap_url_connections{url=\""))
         .filter_map(|l| l.split_once("\"} "))
