@@ -194,17 +194,13 @@ async fn until_index_serves(ctx: &Ctx) -> Option<Duration> {
     if ctx.opts.server != Server::Ds389 {
         return None;
     }
-    let uses = |v: &[(String, String, u64)]| {
-        v.iter()
-            .find(|(n, _, _)| n == USERS_INDEX)
-            .map(|(_, _, u)| *u)
-    };
     let started = Instant::now();
-    let before = uses(&vlv_indexes(ctx).await)
+    let before = users_index_uses(ctx)
+        .await
         .unwrap_or_else(|| panic!("paging: no VLV index {USERS_INDEX} on 389-ds"));
     loop {
         check_page(ctx, "/Users?count=1", 1, 1).await;
-        if uses(&vlv_indexes(ctx).await).unwrap_or(0) > before {
+        if users_index_uses(ctx).await.unwrap_or(0) > before {
             let waited = started.elapsed();
             eprintln!(
                 "load: paging: the users' VLV index serves ({:.0}s after the fill)",
