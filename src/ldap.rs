@@ -439,22 +439,33 @@ pub struct Entry {
 impl Entry {
     /// Builds an entry, folding attribute names to lower case.
     pub fn new(dn: Dn, attrs: impl IntoIterator<Item = (String, Vec<String>)>) -> Entry {
-        let mut map: BTreeMap<String, Vec<String>> = BTreeMap::new();
-        for (mut k, v) in attrs {
-            // `attr;binary` and other options are folded onto the base name.
-            // Attribute descriptions are ASCII (RFC 4512 §2.5).
-            if let Some(i) = k.find(';') {
-                k.truncate(i);
-            }
-            k.make_ascii_lowercase();
-            match map.get_mut(&k) {
-                Some(vals) => vals.extend(v),
-                None => {
-                    map.insert(k, v);
+        let mut folded: Vec<(String, Vec<String>)> = attrs
+            .into_iter()
+            .map(|(mut k, v)| {
+                // `attr;binary` and other options are folded onto the base name.
+                // Attribute descriptions are ASCII (RFC 4512 §2.5).
+                if let Some(i) = k.find(';') {
+                    k.truncate(i);
                 }
+                k.make_ascii_lowercase();
+                (k, v)
+            })
+            .collect();
+        // Sorted once and built in bulk: one insert per attribute costs a
+        // search each, and every entry read passes through here. The sort is
+        // stable, so a name's values keep the order the server sent them in.
+        folded.sort_by(|a, b| a.0.cmp(&b.0));
+        folded.dedup_by(|later, first| {
+            let same = later.0 == first.0;
+            if same {
+                first.1.append(&mut later.1);
             }
+            same
+        });
+        Entry {
+            dn,
+            attrs: folded.into_iter().collect(),
         }
-        Entry { dn, attrs: map }
     }
 
     /// All values of `attr` (empty when absent).
@@ -924,5 +935,25 @@ mod tests {
         assert_eq!(e.values("nämé"), ["N"]);
         assert!(e.values("display").is_empty());
         assert!(e.values("").is_empty());
+    }
+
+    #[test]
+    fn options_and_case_fold_onto_one_attribute_in_arrival_order() {
+        let e = Entry::new(
+            Dn::parse("cn=a").unwrap(),
+            [
+                ("userCertificate;binary".to_owned(), vec!["1".to_owned()]),
+                ("mail".to_owned(), vec!["m".to_owned()]),
+                ("USERCERTIFICATE".to_owned(), vec!["2".to_owned()]),
+                ("cn".to_owned(), vec!["c".to_owned()]),
+                ("userCertificate;x-tag".to_owned(), vec!["3".to_owned()]),
+            ],
+        );
+        assert_eq!(
+            e.attrs.keys().collect::<Vec<_>>(),
+            ["cn", "mail", "usercertificate"]
+        );
+        assert_eq!(e.values("userCertificate"), ["1", "2", "3"]);
+        assert_eq!(e.values("mail"), ["m"]);
     }
 }

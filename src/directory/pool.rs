@@ -763,9 +763,7 @@ impl LdapPool {
                 self.fail_back(i, &mut slot).await;
             }
             if let Some(c) = slot.conn.as_ref() {
-                let mut h = c.clone();
-                h.with_timeout(self.cfg.timeout);
-                return Ok((i, h));
+                return Ok((i, c.clone()));
             }
         }
         if slot.conn.is_some() {
@@ -786,10 +784,9 @@ impl LdapPool {
                 }
                 slot.failures = 0;
                 slot.retry_at = None;
-                let mut h = c.clone();
+                let h = c.clone();
                 self.moved(&mut slot, Some(url));
                 slot.conn = Some(c);
-                h.with_timeout(self.cfg.timeout);
                 Ok((i, h))
             }
             Err(e) => {
@@ -852,7 +849,10 @@ impl LdapPool {
             }
         };
         self.in_use.fetch_add(1, Ordering::Relaxed);
-        let out = tokio::time::timeout(self.cfg.timeout + Duration::from_millis(500), op(h)).await;
+        // The one time limit of the operation, however many messages it
+        // exchanges: a timer per message (the library's own) would be
+        // armed and disarmed several times for every search.
+        let out = tokio::time::timeout(self.cfg.timeout, op(h)).await;
         self.in_use.fetch_sub(1, Ordering::Relaxed);
         let out = out.unwrap_or_else(|_| {
             Err(DirError::Unavailable(
@@ -971,16 +971,14 @@ impl LdapPool {
         let started = Instant::now();
         let out = match self.open().await {
             Ok((mut ldap, _)) => {
-                ldap.with_timeout(self.cfg.timeout);
                 let h = ldap.clone();
-                let out =
-                    tokio::time::timeout(self.cfg.timeout + Duration::from_millis(500), op(h))
-                        .await
-                        .unwrap_or_else(|_| {
-                            Err(DirError::Unavailable(
-                                "the directory did not answer in time".to_owned(),
-                            ))
-                        });
+                let out = tokio::time::timeout(self.cfg.timeout, op(h))
+                    .await
+                    .unwrap_or_else(|_| {
+                        Err(DirError::Unavailable(
+                            "the directory did not answer in time".to_owned(),
+                        ))
+                    });
                 let _ = ldap.unbind().await;
                 out
             }
