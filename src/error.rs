@@ -15,7 +15,7 @@ pub const SCIM_JSON: &str = "application/scim+json";
 
 /// A JSON body with the SCIM media type: every SCIM answer, errors and
 /// resources alike, is rendered here.
-pub fn scim_json(v: &serde_json::Value) -> Response {
+pub fn scim_json(v: &impl serde::Serialize) -> Response {
     let body = serde_json::to_vec(v).unwrap_or_default();
     let mut r = Response::new(axum::body::Body::from(body));
     r.headers_mut()

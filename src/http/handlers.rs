@@ -15,8 +15,8 @@ use super::extract::{QueryParams, RequestCtx, ScimBody};
 use super::{AppState, scim_json};
 use crate::directory::Directory;
 use crate::error::Error;
-use crate::scim::ResourceKind;
 use crate::scim::query::{Params, Projection};
+use crate::scim::{ListResponse, ResourceKind};
 use crate::service::{Patched, Versioned};
 
 type St<D> = State<Arc<AppState<D>>>;
@@ -31,10 +31,7 @@ fn with_etag(status: StatusCode, v: Versioned, location: bool) -> Response {
         r.headers_mut().insert(header::ETAG, tag);
     }
     if location {
-        if let Some(loc) = v.resource["meta"]["location"]
-            .as_str()
-            .and_then(|l| HeaderValue::from_str(l).ok())
-        {
+        if let Ok(loc) = HeaderValue::from_str(&v.location) {
             r.headers_mut().insert(header::LOCATION, loc);
         }
     }
@@ -173,7 +170,7 @@ async fn service_provider_config<D: Directory>(
     scim_json(&s.service.service_provider_config(&ctx))
 }
 
-fn list_of(resources: Vec<Value>) -> Value {
+fn list_of(resources: Vec<Value>) -> ListResponse<Value> {
     crate::scim::list_response(resources.len(), 1, resources)
 }
 

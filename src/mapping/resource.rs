@@ -9,7 +9,7 @@
 use std::borrow::Cow;
 use std::collections::BTreeMap;
 
-use serde_json::{Map, Value, json};
+use serde_json::{Map, Value};
 
 use crate::error::{Error, ScimType};
 use crate::ldap::{self, Dn, Entry};
@@ -18,6 +18,7 @@ use crate::mapping::managed::{Managed, Role};
 use crate::mapping::unmapped::Unmapped;
 use crate::mapping::{AttrMap, CREATED, Field, MODIFIED, Maps, Pinned, RefTarget, Refs};
 use crate::scim::ResourceKind;
+use crate::scim::json::{Json, Obj, Rendered};
 use crate::scim::query::Projection;
 use crate::scim::schema::{AttrType, Mutability, Returned};
 
@@ -212,31 +213,26 @@ pub fn to_ldap(field: &Field, v: &Value, refs: &Refs) -> Result<String, Error> {
 
 /// Converts a stored LDAP value back to JSON; `None` when a reference points
 /// at nothing the daemon can name (a placeholder, an entry outside the bases).
-pub fn from_ldap(field: &Field, v: &str, refs: &Refs) -> Option<Value> {
+pub fn from_ldap<'a>(field: &Field, v: &'a str, refs: &'a Refs) -> Option<Json<'a>> {
     if field.reference.is_some() {
         let r = if field.store_rdn {
             refs.rdn_value(ResourceKind::User, v)
         } else {
             refs.dn(v)
         };
-        return r.map(|r| Value::String(r.id.clone()));
+        return r.map(|r| Json::str(&r.id));
     }
     Some(match field.ty {
-        AttrType::Boolean => Value::Bool(v.eq_ignore_ascii_case("TRUE")),
-        AttrType::Integer => v
-            .parse::<i64>()
-            .map(Value::from)
-            .unwrap_or_else(|_| Value::String(v.to_owned())),
+        AttrType::Boolean => Json::Bool(v.eq_ignore_ascii_case("TRUE")),
+        AttrType::Integer => v.parse::<i64>().map_or(Json::str(v), Json::Int),
         AttrType::Decimal => v
             .parse::<f64>()
             .ok()
-            .and_then(|f| serde_json::Number::from_f64(f).map(Value::Number))
-            .unwrap_or_else(|| Value::String(v.to_owned())),
-        AttrType::DateTime => {
-            Value::String(ldap::generalized_to_rfc3339(v).unwrap_or_else(|| v.to_owned()))
-        }
+            .and_then(Json::float)
+            .unwrap_or(Json::str(v)),
+        AttrType::DateTime => ldap::generalized_to_rfc3339(v).map_or(Json::str(v), Json::owned),
         AttrType::String | AttrType::Reference | AttrType::Binary | AttrType::Complex => {
-            Value::String(v.to_owned())
+            Json::str(v)
         }
     })
 }
@@ -604,69 +600,59 @@ pub struct ReadContext<'a> {
 
 impl ReadContext<'_> {
     fn location(&self, kind: ResourceKind, id: &str) -> String {
-        format!("{}/{}/{}", self.base_url, kind.endpoint(), id)
+        location(self.base_url, kind, id)
     }
 }
 
-fn obj_mut<'a>(
-    parent: &'a mut Map<String, Value>,
-    key: &str,
-) -> Option<&'a mut Map<String, Value>> {
-    // Looked up before inserting: the key is allocated only the first time.
-    if !parent.contains_key(key) {
-        parent.insert(key.to_owned(), Value::Object(Map::new()));
-    }
-    let slot = parent.get_mut(key)?;
-    if !slot.is_object() {
-        *slot = Value::Object(Map::new());
-    }
-    slot.as_object_mut()
+/// A resource's URL (`meta.location`, `$ref`, the `Location` of a 201).
+pub fn location(base_url: &str, kind: ResourceKind, id: &str) -> String {
+    format!("{}/{}/{}", base_url, kind.endpoint(), id)
 }
 
-fn arr_mut<'a>(parent: &'a mut Map<String, Value>, key: &str) -> Option<&'a mut Vec<Value>> {
-    if !parent.contains_key(key) {
-        parent.insert(key.to_owned(), Value::Array(Vec::new()));
-    }
-    let slot = parent.get_mut(key)?;
-    if !slot.is_array() {
-        *slot = Value::Array(Vec::new());
-    }
-    slot.as_array_mut()
-}
-
-/// The SCIM resource for an entry, limited to what `projection` asks for.
-// Over a screen: one pass over the fields in schema order, building the
-// resource in place; the per-field work is already in `place`.
+/// The SCIM resource for an entry, limited to what `projection` asks for,
+/// serialised once.
 pub fn to_resource(
     map: &AttrMap,
     entry: &Entry,
     ctx: &ReadContext<'_>,
     projection: &Projection,
-) -> Value {
+) -> Result<Rendered, Error> {
+    Rendered::new(&resource_tree(map, entry, ctx, projection))
+        .map_err(|e| Error::Internal(format!("rendering {}: {e}", entry.dn)))
+}
+
+/// The resource as a tree borrowing from the map, the entry and the context:
+/// `schemas` and `id` first, then the mapped fields in schema order, then
+/// `active`, `groups` and `meta`.
+fn resource_tree<'a>(
+    map: &'a AttrMap,
+    entry: &'a Entry,
+    ctx: &ReadContext<'a>,
+    projection: &Projection,
+) -> Obj<'a> {
     let core = map.kind.core_schema();
-    let id = entry
-        .first(&map.id_attribute)
-        .unwrap_or_default()
-        .to_owned();
-    let mut root = Map::new();
-    let mut schemas = vec![Value::String(core.to_owned())];
-    root.insert("id".to_owned(), Value::String(id.clone()));
+    let id = entry.first(&map.id_attribute).unwrap_or_default();
+    let mut root = Obj::new();
+    root.insert("schemas", Json::Arr(Vec::new()));
+    root.insert("id", Json::str(id));
+    let mut schemas = vec![Json::str(core)];
     for (i, f) in map.fields.iter().enumerate() {
-        if f.returned == Returned::Never
-            || !projection.wants(
+        let wanted = f.returned != Returned::Never
+            && projection.wants(
                 &f.schema,
                 &f.attr,
                 f.sub.as_deref(),
                 f.returned == Returned::Request,
-            )
-        {
-            continue;
-        }
-        let vals: Vec<Value> = entry
-            .values(&f.ldap)
-            .iter()
-            .filter_map(|v| from_ldap(f, v, ctx.refs))
-            .collect();
+            );
+        let vals: Vec<Json<'a>> = if wanted {
+            entry
+                .values(&f.ldap)
+                .iter()
+                .filter_map(|v| from_ldap(f, v, ctx.refs))
+                .collect()
+        } else {
+            Vec::new()
+        };
         if vals.is_empty() {
             continue;
         }
@@ -677,9 +663,9 @@ pub fn to_resource(
                 s.as_str()
                     .is_some_and(|s| s.eq_ignore_ascii_case(&f.schema))
             }) {
-                schemas.push(Value::String(f.schema.clone()));
+                schemas.push(Json::str(&f.schema));
             }
-            obj_mut(&mut root, &f.schema)
+            root.obj_mut(&f.schema)
         };
         if let Some(cont) = cont {
             let siblings = map.element_fields.get(i).copied().unwrap_or(1);
@@ -687,57 +673,72 @@ pub fn to_resource(
         }
     }
     if map.kind == ResourceKind::User && projection.wants(core, "active", None, false) {
-        // Inactive when any disable attribute holds its value: a lock set
-        // by one client (or half of an interrupted disable) reads inactive.
-        let active = !map.disable.iter().any(|d| {
-            entry
-                .values(&d.attribute)
-                .iter()
-                .any(|v| v.eq_ignore_ascii_case(&d.value))
-        });
-        root.insert("active".to_owned(), Value::Bool(active));
+        root.insert("active", Json::Bool(is_active(map, entry)));
     }
     if map.kind == ResourceKind::User && projection.wants(core, "groups", Some("value"), false) {
-        let dns: Vec<String> = match (ctx.groups, &map.member_of) {
-            (Some(g), _) => g.to_vec(),
-            (None, Some(attr)) => entry.values(attr).to_vec(),
-            (None, None) => Vec::new(),
-        };
-        let groups: Vec<Value> = dns
-            .iter()
-            .filter_map(|dn| ctx.refs.dn(dn))
-            .filter(|r| r.kind == ResourceKind::Group)
-            .map(|r| {
-                let mut g = json!({"value": r.id, "$ref": ctx.location(ResourceKind::Group, &r.id), "type": "direct"});
-                if let Some(d) = &r.display {
-                    g["display"] = json!(d);
-                }
-                g
-            })
-            .collect();
+        let groups = groups(map, entry, ctx);
         if !groups.is_empty() {
-            root.insert("groups".to_owned(), Value::Array(groups));
+            root.insert("groups", Json::Arr(groups));
         }
     }
     if projection.wants(core, "meta", None, false) {
-        let mut meta = Map::new();
-        meta.insert("resourceType".to_owned(), json!(map.kind.name()));
-        for (key, attr) in [("created", CREATED), ("lastModified", MODIFIED)] {
-            if let Some(t) = entry.first(attr).and_then(ldap::generalized_to_rfc3339) {
-                meta.insert(key.to_owned(), Value::String(t));
-            }
-        }
-        meta.insert(
-            "location".to_owned(),
-            Value::String(ctx.location(map.kind, &id)),
-        );
-        if let Some(v) = version(map, entry) {
-            meta.insert("version".to_owned(), Value::String(v));
-        }
-        root.insert("meta".to_owned(), Value::Object(meta));
+        root.insert("meta", Json::Obj(meta(map, entry, ctx, id)));
     }
-    root.insert("schemas".to_owned(), Value::Array(schemas));
-    Value::Object(root)
+    root.insert("schemas", Json::Arr(schemas));
+    root
+}
+
+/// Inactive when any disable attribute holds its value: a lock set by one
+/// client (or half of an interrupted disable) reads inactive.
+fn is_active(map: &AttrMap, entry: &Entry) -> bool {
+    !map.disable.iter().any(|d| {
+        entry
+            .values(&d.attribute)
+            .iter()
+            .any(|v| v.eq_ignore_ascii_case(&d.value))
+    })
+}
+
+/// A user's `groups`: the groups the context found for it, or its memberOf.
+fn groups<'a>(map: &'a AttrMap, entry: &'a Entry, ctx: &ReadContext<'a>) -> Vec<Json<'a>> {
+    let dns: &'a [String] = match (ctx.groups, &map.member_of) {
+        (Some(g), _) => g,
+        (None, Some(attr)) => entry.values(attr),
+        (None, None) => &[],
+    };
+    dns.iter()
+        .filter_map(|dn| ctx.refs.dn(dn))
+        .filter(|r| r.kind == ResourceKind::Group)
+        .map(|r| {
+            let mut g = Obj::new();
+            g.insert("value", Json::str(&r.id));
+            g.insert(
+                "$ref",
+                Json::owned(ctx.location(ResourceKind::Group, &r.id)),
+            );
+            g.insert("type", Json::str("direct"));
+            if let Some(d) = &r.display {
+                g.insert("display", Json::str(d));
+            }
+            Json::Obj(g)
+        })
+        .collect()
+}
+
+/// `meta`: resource type, timestamps, location and version.
+fn meta<'a>(map: &AttrMap, entry: &Entry, ctx: &ReadContext<'_>, id: &str) -> Obj<'a> {
+    let mut meta = Obj::new();
+    meta.insert("resourceType", Json::str(map.kind.name()));
+    for (key, attr) in [("created", CREATED), ("lastModified", MODIFIED)] {
+        if let Some(t) = entry.first(attr).and_then(ldap::generalized_to_rfc3339) {
+            meta.insert(key, Json::owned(t));
+        }
+    }
+    meta.insert("location", Json::owned(ctx.location(map.kind, id)));
+    if let Some(v) = version(map, entry) {
+        meta.insert("version", Json::owned(v));
+    }
+    meta
 }
 
 /// The weak ETag of an entry (`W/"..."`), from the version attribute.
@@ -750,92 +751,98 @@ pub fn version(map: &AttrMap, entry: &Entry) -> Option<String> {
     })
 }
 
-// Over a screen: one `match` over how a field's values sit in its
-// attribute (simple, complex, pinned element, reference); each arm is short.
-fn place(
-    f: &Field,
-    siblings: usize,
-    vals: Vec<Value>,
-    cont: &mut Map<String, Value>,
-    ctx: &ReadContext<'_>,
-) {
-    let Some(sub) = &f.sub else {
-        let v = if f.multi {
-            Value::Array(vals)
-        } else {
-            vals.into_iter().next().unwrap_or(Value::Null)
-        };
-        cont.insert(f.attr.clone(), v);
+fn pin_json(p: &Pinned) -> Json<'_> {
+    match p {
+        Pinned::Str(s) => Json::str(s),
+        Pinned::Bool(b) => Json::Bool(*b),
+    }
+}
+
+fn pin_matches_json(p: &Pinned, v: &Json<'_>) -> bool {
+    match p {
+        Pinned::Str(s) => v.as_str().is_some_and(|x| x.eq_ignore_ascii_case(s)),
+        Pinned::Bool(b) => v.as_bool() == Some(*b),
+    }
+}
+
+/// Names a referenced resource in its element: `$ref`, and its display name
+/// (`display` and `type` in a multi-valued element, `displayName` in a
+/// single one, as the manager).
+fn decorate<'a>(f: &Field, el: &mut Obj<'a>, v: &Json<'_>, ctx: &ReadContext<'a>) {
+    if f.reference.is_none() {
+        return;
+    }
+    let Some(r) = v.as_str().and_then(|id| ctx.refs.id(id)) else {
         return;
     };
-    let decorate = |el: &mut Map<String, Value>, v: &Value| {
-        if f.reference.is_some() {
-            if let Some(r) = v.as_str().and_then(|id| ctx.refs.id(id)) {
-                el.insert(
-                    "$ref".to_owned(),
-                    Value::String(ctx.location(r.kind, &r.id)),
-                );
-                if f.multi {
-                    el.insert("type".to_owned(), json!(r.kind.name()));
-                    if let Some(d) = &r.display {
-                        el.insert("display".to_owned(), json!(d));
-                    }
-                } else if let Some(d) = &r.display {
-                    el.insert("displayName".to_owned(), json!(d));
-                }
-            }
+    el.insert("$ref", Json::owned(ctx.location(r.kind, &r.id)));
+    if f.multi {
+        el.insert("type", Json::str(r.kind.name()));
+        if let Some(d) = &r.display {
+            el.insert("display", Json::str(d));
         }
+    } else if let Some(d) = &r.display {
+        el.insert("displayName", Json::str(d));
+    }
+}
+
+/// Puts a field's values where they sit in its attribute: simple, a
+/// sub-attribute of a single complex value, or of multi-valued elements.
+fn place<'a>(
+    f: &'a Field,
+    siblings: usize,
+    vals: Vec<Json<'a>>,
+    cont: &mut Obj<'a>,
+    ctx: &ReadContext<'a>,
+) {
+    let Some(sub) = &f.sub else {
+        if f.multi {
+            cont.insert(&f.attr, Json::Arr(vals));
+        } else if let Some(v) = vals.into_iter().next() {
+            cont.insert(&f.attr, v);
+        }
+        return;
     };
     if !f.multi {
-        let Some(o) = obj_mut(cont, &f.attr) else {
-            return;
-        };
-        if let Some(v) = vals.into_iter().next() {
-            decorate(o, &v);
-            o.insert(sub.clone(), v);
+        if let (Some(o), Some(v)) = (cont.obj_mut(&f.attr), vals.into_iter().next()) {
+            decorate(f, o, &v, ctx);
+            o.insert(sub, v);
         }
         return;
     }
-    let Some(arr) = arr_mut(cont, &f.attr) else {
+    let Some(arr) = cont.arr_mut(&f.attr) else {
         return;
     };
-    let pins = |el: &mut Map<String, Value>| {
+    let element = |v: Json<'a>| {
+        let mut el = Obj::new();
         for (k, p) in &f.pinned {
-            el.insert(k.clone(), p.to_json());
+            el.insert(k, pin_json(p));
         }
+        decorate(f, &mut el, &v, ctx);
+        el.insert(sub, v);
+        Json::Obj(el)
     };
-    if siblings > 1 {
-        // Several sub-attributes of one element (a work address): merge.
-        let existing = arr.iter_mut().find_map(|e| match e {
-            Value::Object(o)
-                if f.pinned
-                    .iter()
-                    .all(|(k, p)| o.get(k).is_some_and(|v| pin_matches(p, v))) =>
-            {
-                Some(o)
-            }
-            _ => None,
-        });
-        let v = vals.into_iter().next().unwrap_or(Value::Null);
-        match existing {
-            Some(o) => {
-                o.insert(sub.clone(), v);
-            }
-            None => {
-                let mut el = Map::new();
-                pins(&mut el);
-                el.insert(sub.clone(), v);
-                arr.push(Value::Object(el));
-            }
+    if siblings == 1 {
+        arr.extend(vals.into_iter().map(element));
+        return;
+    }
+    // Several sub-attributes of one element (a work address): merge.
+    let Some(v) = vals.into_iter().next() else {
+        return;
+    };
+    let existing = arr.iter_mut().find_map(|e| match e {
+        Json::Obj(o)
+            if f.pinned
+                .iter()
+                .all(|(k, p)| o.get(k).is_some_and(|v| pin_matches_json(p, v))) =>
+        {
+            Some(o)
         }
-    } else {
-        for v in vals {
-            let mut el = Map::new();
-            pins(&mut el);
-            decorate(&mut el, &v);
-            el.insert(sub.clone(), v);
-            arr.push(Value::Object(el));
-        }
+        _ => None,
+    });
+    match existing {
+        Some(o) => o.insert(sub, v),
+        None => arr.push(element(v)),
     }
 }
 
@@ -910,6 +917,12 @@ mod tests {
     use super::*;
     use crate::mapping::RefEntry;
     use crate::mapping::tests::openldap;
+    use serde_json::json;
+
+    /// An entry read as a resource, parsed back into a value to look into.
+    fn read(map: &AttrMap, entry: &Entry, ctx: &ReadContext<'_>, p: &Projection) -> Value {
+        serde_json::from_str(to_resource(map, entry, ctx, p).unwrap().get()).unwrap()
+    }
 
     /// Entra's create body for a user: its default attribute mapping plus
     /// Contactify's custom extension (shared with the integration tests).
@@ -1099,7 +1112,7 @@ mod tests {
             ],
         );
         let ctx = read_ctx(&c, &refs, "https://h/scim/v2");
-        let r = to_resource(&c.users, &entry, &ctx, &Projection::default());
+        let r = read(&c.users, &entry, &ctx, &Projection::default());
         let m = &r["urn:ietf:params:scim:schemas:extension:enterprise:2.0:User"]["manager"];
         assert_eq!(m["value"], "11111111-2222-3333-4444-555555555555");
         assert_eq!(
@@ -1130,7 +1143,7 @@ mod tests {
         );
         let refs = Refs::default();
         let ctx = read_ctx(&c, &refs, "https://h/scim/v2");
-        let r = to_resource(&c.users, &entry, &ctx, &Projection::default());
+        let r = read(&c.users, &entry, &ctx, &Projection::default());
         let src = entra_user();
         assert_eq!(r["userName"], src["userName"]);
         assert_eq!(r["name"]["givenName"], "givenName");
@@ -1164,7 +1177,7 @@ mod tests {
         assert!(desired(&c.users, &r, &Refs::default()).is_ok());
         // Projection: only what was asked, plus id and schemas.
         let p = Projection::parse(Some("userName"), None).unwrap();
-        let r = to_resource(&c.users, &entry, &ctx, &p);
+        let r = read(&c.users, &entry, &ctx, &p);
         let keys: Vec<&String> = r.as_object().unwrap().keys().collect();
         assert_eq!(keys, ["id", "schemas", "userName"]);
         assert_eq!(
@@ -1213,7 +1226,7 @@ mod tests {
                     .map(|(a, v)| ((*a).to_owned(), vec![(*v).to_owned()])),
             );
             assert_eq!(
-                to_resource(&c.users, &entry, &ctx, &Projection::default())["active"],
+                read(&c.users, &entry, &ctx, &Projection::default())["active"],
                 active,
                 "{values:?}"
             );
@@ -1231,7 +1244,7 @@ mod tests {
         let refs = Refs::default();
         let ctx = read_ctx(&c, &refs, "");
         assert_eq!(
-            to_resource(&c.users, &entry, &ctx, &Projection::default())["active"],
+            read(&c.users, &entry, &ctx, &Projection::default())["active"],
             false
         );
     }

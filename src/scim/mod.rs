@@ -2,6 +2,7 @@
 
 pub mod core;
 pub mod filter;
+pub mod json;
 pub mod patch;
 pub mod path;
 #[cfg(test)]
@@ -9,34 +10,45 @@ mod proptests;
 pub mod query;
 pub mod schema;
 
-use serde_json::{Map, Value};
+use serde::Serialize;
+
+/// The schema URN of a ListResponse.
+const LIST_RESPONSE: &str = "urn:ietf:params:scim:api:messages:2.0:ListResponse";
 
 /// A ListResponse (RFC 7644 §3.4.2) holding `resources`, which are moved in,
-/// not copied.
-pub fn list_response(total: usize, start_index: usize, resources: Vec<Value>) -> Value {
-    let mut m = Map::new();
-    m.insert(
-        "schemas".to_owned(),
-        Value::Array(vec![Value::String(
-            "urn:ietf:params:scim:api:messages:2.0:ListResponse".to_owned(),
-        )]),
-    );
-    m.insert("totalResults".to_owned(), Value::from(total));
-    m.insert("startIndex".to_owned(), Value::from(start_index));
-    m.insert("itemsPerPage".to_owned(), Value::from(resources.len()));
-    m.insert("Resources".to_owned(), Value::Array(resources));
-    Value::Object(m)
+/// not copied: rendered resources or discovery documents.
+#[derive(Debug, Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct ListResponse<T> {
+    schemas: [&'static str; 1],
+    total_results: usize,
+    start_index: usize,
+    items_per_page: usize,
+    #[serde(rename = "Resources")]
+    resources: Vec<T>,
+}
+
+/// The ListResponse for one page of `total` results starting at `start_index`.
+pub fn list_response<T>(total: usize, start_index: usize, resources: Vec<T>) -> ListResponse<T> {
+    ListResponse {
+        schemas: [LIST_RESPONSE],
+        total_results: total,
+        start_index,
+        items_per_page: resources.len(),
+        resources,
+    }
 }
 
 #[cfg(test)]
 mod tests {
+    #![allow(clippy::unwrap_used)]
     use super::*;
 
     #[test]
     fn list_responses_hold_their_resources() {
         let r = list_response(7, 3, vec![serde_json::json!({"id": "a"})]);
         assert_eq!(
-            r,
+            serde_json::to_value(&r).unwrap(),
             serde_json::json!({
                 "schemas": ["urn:ietf:params:scim:api:messages:2.0:ListResponse"],
                 "totalResults": 7,

@@ -37,8 +37,6 @@ mod write;
 
 use std::sync::Arc;
 
-use serde_json::Value;
-
 pub use errors::{dir_error, search_error};
 pub use update::Patched;
 
@@ -48,6 +46,7 @@ use crate::error::Error;
 use crate::ldap::{self, Entry, Filter};
 use crate::mapping::{AttrMap, Maps};
 use crate::scim::ResourceKind;
+use crate::scim::json::Rendered;
 use crate::telemetry::Metrics;
 
 /// Most ids or names in one OR filter; larger sets are split into several
@@ -63,11 +62,12 @@ pub struct Ctx {
     pub actor: String,
 }
 
-/// A resource and its ETag.
+/// A resource, its ETag and its URL.
 #[derive(Debug, Clone)]
 pub struct Versioned {
-    pub resource: Value,
+    pub resource: Rendered,
     pub etag: Option<String>,
+    pub location: String,
 }
 
 /// The service over a directory.

@@ -3,8 +3,6 @@
 //! after the references it names resolve; filters and sorts the directory
 //! cannot answer are refused up front (400) rather than answered wrongly.
 
-use serde_json::Value;
-
 use super::errors::search_error;
 use super::{Ctx, Service};
 use crate::directory::{DirError, Directory, Page, Scope, Search, Sort, rc};
@@ -12,9 +10,10 @@ use crate::error::{Error, ScimType};
 use crate::ldap::{self, Entry, Filter};
 use crate::mapping::resource;
 use crate::mapping::{self, AttrMap, Refs};
-use crate::scim::ResourceKind;
 use crate::scim::filter::{self as scim_filter, Limits};
+use crate::scim::json::Rendered;
 use crate::scim::query::{Params, Query, SortOrder};
+use crate::scim::{ListResponse, ResourceKind, list_response};
 
 /// How a filter naming an attribute this resource type does not map is
 /// answered.
@@ -34,15 +33,19 @@ impl<D: Directory> Service<D> {
         kind: ResourceKind,
         params: &Params,
         ctx: &Ctx,
-    ) -> Result<Value, Error> {
+    ) -> Result<ListResponse<Rendered>, Error> {
         let map = self.map(kind)?;
         let q = params.parse(Limits::default())?;
         let (total, resources) = self.query_with(map, &q, ctx, Unmapped::Refuse).await?;
-        Ok(crate::scim::list_response(total, q.start_index, resources))
+        Ok(list_response(total, q.start_index, resources))
     }
 
     /// `POST /.search` at the root: users and groups together.
-    pub async fn search_all(&self, params: &Params, ctx: &Ctx) -> Result<Value, Error> {
+    pub async fn search_all(
+        &self,
+        params: &Params,
+        ctx: &Ctx,
+    ) -> Result<ListResponse<Rendered>, Error> {
         let q = params.parse(Limits::default())?;
         if q.sort_by.is_some() {
             return Err(Error::bad(
@@ -71,7 +74,7 @@ impl<D: Directory> Service<D> {
             total += t;
             resources.append(&mut r);
         }
-        Ok(crate::scim::list_response(total, q.start_index, resources))
+        Ok(list_response(total, q.start_index, resources))
     }
 
     fn page_size(&self, q: &Query) -> usize {
@@ -87,7 +90,7 @@ impl<D: Directory> Service<D> {
         q: &Query,
         ctx: &Ctx,
         unmapped: Unmapped,
-    ) -> Result<(usize, Vec<Value>), Error> {
+    ) -> Result<(usize, Vec<Rendered>), Error> {
         let translated = match &q.filter {
             Some(f) => self.translate(map, f, unmapped).await?,
             None => Filter::everything(),
@@ -193,7 +196,7 @@ impl<D: Directory> Service<D> {
         q: &Query,
         ctx: &Ctx,
         filter: Filter,
-    ) -> Result<(usize, Vec<Value>), Error> {
+    ) -> Result<(usize, Vec<Rendered>), Error> {
         let s = Search {
             base: map.base.to_string(),
             scope: Scope::Subtree,
@@ -232,7 +235,7 @@ impl<D: Directory> Service<D> {
         ctx: &Ctx,
         translated: Filter,
         sort: Option<Sort>,
-    ) -> Result<(usize, Vec<Value>), Error> {
+    ) -> Result<(usize, Vec<Rendered>), Error> {
         let take = self.page_size(q);
         let filter = Filter::and(vec![
             Filter::Equal("objectClass".to_owned(), map.object_classes[0].clone()),

@@ -2,8 +2,6 @@
 //! reference the entries hold (members, groups, manager) resolves in batched
 //! searches before any resource is built.
 
-use serde_json::Value;
-
 use super::{Ctx, Service, Versioned};
 use crate::directory::Directory;
 use crate::error::Error;
@@ -11,6 +9,7 @@ use crate::ldap::Entry;
 use crate::mapping::resource::{self, ReadContext};
 use crate::mapping::{AttrMap, Refs};
 use crate::scim::ResourceKind;
+use crate::scim::json::Rendered;
 use crate::scim::query::Projection;
 
 impl<D: Directory> Service<D> {
@@ -39,7 +38,7 @@ impl<D: Directory> Service<D> {
         projection: &Projection,
         ctx: &Ctx,
         mut refs: Refs,
-    ) -> Result<Vec<Value>, Error> {
+    ) -> Result<Vec<Rendered>, Error> {
         let mut dns = Vec::new();
         let mut rdns = Vec::new();
         for e in entries {
@@ -62,7 +61,7 @@ impl<D: Directory> Service<D> {
                 refs: &refs,
                 groups: groups.as_deref(),
             };
-            out.push(resource::to_resource(map, e, &rc, projection));
+            out.push(resource::to_resource(map, e, &rc, projection)?);
         }
         Ok(out)
     }
@@ -80,10 +79,15 @@ impl<D: Directory> Service<D> {
             .render(map, std::slice::from_ref(e), projection, ctx, refs)
             .await?
             .pop()
-            .unwrap_or(Value::Null);
+            .ok_or_else(|| Error::Internal(format!("{} rendered as nothing", e.dn)))?;
         Ok(Versioned {
             resource,
             etag: resource::version(map, e),
+            location: resource::location(
+                &ctx.base_url,
+                map.kind,
+                e.first(&map.id_attribute).unwrap_or_default(),
+            ),
         })
     }
 }
