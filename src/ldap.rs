@@ -179,6 +179,7 @@ impl DnCursor<'_> {
         self.input.as_bytes().get(self.at + ahead).copied()
     }
 
+    /// Steps over spaces, which may surround a type.
     fn skip_spaces(&mut self) {
         while self.peek(0) == Some(b' ') {
             self.at += 1;
@@ -282,6 +283,7 @@ impl DnCursor<'_> {
         Some(b)
     }
 }
+
 impl fmt::Display for Dn {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         for (i, rdn) in self.rdns.iter().enumerate() {
