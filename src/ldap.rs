@@ -39,109 +39,26 @@ impl Dn {
         Dn { rdns: Vec::new() }
     }
 
-    /// Parses an RFC 4514 string representation.
-    ///
-    /// Longer than a screen on purpose: one pass of the grammar (type,
-    /// value with its escapes, separator) over a single cursor and the RDN
-    /// being built; split into steps, each would take and return both.
+    /// Parses an RFC 4514 string representation: RDNs separated by `,` (or
+    /// `;`), each one or more `type=value` pairs joined by `+`.
     pub fn parse(input: &str) -> Result<Dn, DnError> {
-        let err = |reason| DnError {
-            dn: input.to_owned(),
-            reason,
-        };
-        let bytes = input.as_bytes();
-        let mut rdns = Vec::new();
-        let mut rdn = Vec::new();
-        let mut i = 0;
         if input.trim().is_empty() {
             return Ok(Dn::root());
         }
+        let mut cursor = DnCursor { input, at: 0 };
+        let mut rdns = Vec::new();
+        let mut rdn = Vec::new();
         loop {
-            // attributeType
-            while i < bytes.len() && bytes[i] == b' ' {
-                i += 1;
-            }
-            let start = i;
-            while i < bytes.len()
-                && (bytes[i].is_ascii_alphanumeric() || matches!(bytes[i], b'-' | b'.'))
-            {
-                i += 1;
-            }
-            if start == i {
-                return Err(err("expected an attribute type"));
-            }
-            let attr = input[start..i].to_owned();
-            while i < bytes.len() && bytes[i] == b' ' {
-                i += 1;
-            }
-            if i >= bytes.len() || bytes[i] != b'=' {
-                return Err(err("expected '=' after an attribute type"));
-            }
-            i += 1;
-            // attributeValue
-            let mut value: Vec<u8> = Vec::new();
-            if i < bytes.len() && bytes[i] == b'#' {
-                // hexstring form: keep it verbatim, it is compared as text
-                let s = i;
-                i += 1;
-                while i < bytes.len() && bytes[i].is_ascii_hexdigit() {
-                    i += 1;
-                }
-                value.extend_from_slice(&bytes[s..i]);
-            } else {
-                let mut trailing_unescaped_spaces = 0usize;
-                while i < bytes.len() && !matches!(bytes[i], b',' | b'+' | b';') {
-                    match bytes[i] {
-                        b'\\' => {
-                            let next = bytes
-                                .get(i + 1)
-                                .copied()
-                                .ok_or_else(|| err("dangling '\\'"))?;
-                            if next.is_ascii_hexdigit() {
-                                let hi = hex(next).ok_or_else(|| err("bad hex escape"))?;
-                                let lo = bytes
-                                    .get(i + 2)
-                                    .copied()
-                                    .and_then(hex)
-                                    .ok_or_else(|| err("bad hex escape"))?;
-                                value.push(hi * 16 + lo);
-                                i += 3;
-                            } else if b"\"+,;<>\\ #=".contains(&next) {
-                                value.push(next);
-                                i += 2;
-                            } else {
-                                return Err(err(
-                                    "'\\' must escape a special character or two hex digits",
-                                ));
-                            }
-                            trailing_unescaped_spaces = 0;
-                        }
-                        b'"' => return Err(err("unescaped '\"' in a value")),
-                        b => {
-                            if b == b' ' {
-                                trailing_unescaped_spaces += 1;
-                            } else {
-                                trailing_unescaped_spaces = 0;
-                            }
-                            value.push(b);
-                            i += 1;
-                        }
-                    }
-                }
-                value.truncate(value.len() - trailing_unescaped_spaces);
-            }
-            let value = String::from_utf8(value).map_err(|_| err("value is not UTF-8"))?;
+            let attr = cursor.attribute_type()?;
+            let value = cursor.attribute_value()?;
             rdn.push(Ava { attr, value });
-            match bytes.get(i) {
+            match cursor.separator() {
                 None => {
                     rdns.push(std::mem::take(&mut rdn));
                     break;
                 }
-                Some(b'+') => i += 1,
-                Some(_) => {
-                    rdns.push(std::mem::take(&mut rdn));
-                    i += 1;
-                }
+                Some(b'+') => {}
+                Some(_) => rdns.push(std::mem::take(&mut rdn)),
             }
         }
         Ok(Dn { rdns })
@@ -239,6 +156,132 @@ fn rdn_eq(a: &[Ava], b: &[Ava]) -> bool {
 
 fn hex(b: u8) -> Option<u8> {
     (b as char).to_digit(16).and_then(|d| u8::try_from(d).ok())
+}
+
+/// [`Dn::parse`]'s position in the string it reads: one pass of the RFC 4514
+/// grammar (type, value with its escapes, separator), a method per part.
+struct DnCursor<'a> {
+    input: &'a str,
+    at: usize,
+}
+
+impl DnCursor<'_> {
+    /// The error for the whole input.
+    fn error(&self, reason: &'static str) -> DnError {
+        DnError {
+            dn: self.input.to_owned(),
+            reason,
+        }
+    }
+
+    /// The byte `ahead` places past the cursor, if any.
+    fn peek(&self, ahead: usize) -> Option<u8> {
+        self.input.as_bytes().get(self.at + ahead).copied()
+    }
+
+    /// Steps over spaces, which may surround a type.
+    fn skip_spaces(&mut self) {
+        while self.peek(0) == Some(b' ') {
+            self.at += 1;
+        }
+    }
+
+    /// `attributeType "="` with spaces around the type; returns the type as
+    /// written.
+    fn attribute_type(&mut self) -> Result<String, DnError> {
+        self.skip_spaces();
+        let start = self.at;
+        while self
+            .peek(0)
+            .is_some_and(|b| b.is_ascii_alphanumeric() || matches!(b, b'-' | b'.'))
+        {
+            self.at += 1;
+        }
+        if start == self.at {
+            return Err(self.error("expected an attribute type"));
+        }
+        let attr = self.input[start..self.at].to_owned();
+        self.skip_spaces();
+        if self.peek(0) != Some(b'=') {
+            return Err(self.error("expected '=' after an attribute type"));
+        }
+        self.at += 1;
+        Ok(attr)
+    }
+
+    /// `attributeValue` up to the next separator, unescaped.
+    fn attribute_value(&mut self) -> Result<String, DnError> {
+        let value = if self.peek(0) == Some(b'#') {
+            self.hex_string()
+        } else {
+            self.string()?
+        };
+        String::from_utf8(value).map_err(|_| self.error("value is not UTF-8"))
+    }
+
+    /// The `#` hexstring form, kept verbatim: it is compared as text.
+    fn hex_string(&mut self) -> Vec<u8> {
+        let start = self.at;
+        self.at += 1;
+        while self.peek(0).is_some_and(|b| b.is_ascii_hexdigit()) {
+            self.at += 1;
+        }
+        self.input.as_bytes()[start..self.at].to_vec()
+    }
+
+    /// The string form: escapes resolved, unescaped trailing spaces dropped.
+    fn string(&mut self) -> Result<Vec<u8>, DnError> {
+        let mut value = Vec::new();
+        let mut trailing_unescaped_spaces = 0usize;
+        while let Some(b) = self.peek(0).filter(|b| !matches!(b, b',' | b'+' | b';')) {
+            match b {
+                b'\\' => {
+                    value.push(self.escape()?);
+                    trailing_unescaped_spaces = 0;
+                }
+                b'"' => return Err(self.error("unescaped '\"' in a value")),
+                b => {
+                    if b == b' ' {
+                        trailing_unescaped_spaces += 1;
+                    } else {
+                        trailing_unescaped_spaces = 0;
+                    }
+                    value.push(b);
+                    self.at += 1;
+                }
+            }
+        }
+        value.truncate(value.len() - trailing_unescaped_spaces);
+        Ok(value)
+    }
+
+    /// The byte a `\` at the cursor stands for: two hex digits or one
+    /// special character.
+    fn escape(&mut self) -> Result<u8, DnError> {
+        let next = self.peek(1).ok_or_else(|| self.error("dangling '\\'"))?;
+        if next.is_ascii_hexdigit() {
+            let hi = hex(next).ok_or_else(|| self.error("bad hex escape"))?;
+            let lo = self
+                .peek(2)
+                .and_then(hex)
+                .ok_or_else(|| self.error("bad hex escape"))?;
+            self.at += 3;
+            Ok(hi * 16 + lo)
+        } else if b"\"+,;<>\\ #=".contains(&next) {
+            self.at += 2;
+            Ok(next)
+        } else {
+            Err(self.error("'\\' must escape a special character or two hex digits"))
+        }
+    }
+
+    /// The separator after a value (`+`, `,` or `;`), stepped over; `None`
+    /// at the end of the input.
+    fn separator(&mut self) -> Option<u8> {
+        let b = self.peek(0)?;
+        self.at += 1;
+        Some(b)
+    }
 }
 
 impl fmt::Display for Dn {

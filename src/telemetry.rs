@@ -184,7 +184,6 @@ impl Metrics {
         }
     }
 
-    /// The Prometheus text exposition, with the pool gauges given by the caller.
     /// Counts attribute paths left out of a write; returns those the log
     /// should warn about now, each with how often it was left out since the
     /// last warning: the first time, then at most once per
@@ -232,6 +231,7 @@ impl Metrics {
             .unwrap_or_default()
     }
 
+    /// The Prometheus text exposition, with the pool gauges given by the caller.
     pub fn render(
         &self,
         pool_size: usize,
@@ -241,9 +241,36 @@ impl Metrics {
     ) -> String {
         let mut out = String::new();
         let Ok(r) = self.inner.lock() else { return out };
-        out.push_str("# HELP scim2ldap_http_requests_total HTTP requests answered, by route, method and status.\n# TYPE scim2ldap_http_requests_total counter\n");
+        r.render_http(&mut out);
+        r.render_provisioning(&mut out);
+        r.render_ldap(&mut out);
+        r.render_pool(&mut out, pool_size, pool_connected, pool_in_use, ldap_up);
+        out
+    }
+}
+
+/// Writes the `# HELP` and `# TYPE` lines that open a metric family.
+fn family(out: &mut String, name: &str, kind: &str, help: &str) {
+    let _ = writeln!(out, "# HELP {name} {help}\n# TYPE {name} {kind}");
+}
+
+/// Writes a gauge without labels: its family's lines and its one value.
+fn gauge(out: &mut String, name: &str, help: &str, value: impl std::fmt::Display) {
+    family(out, name, "gauge", help);
+    let _ = writeln!(out, "{name} {value}");
+}
+
+impl Registry {
+    /// HTTP requests answered, by route, method and status, and their latency.
+    fn render_http(&self, out: &mut String) {
+        family(
+            out,
+            "scim2ldap_http_requests_total",
+            "counter",
+            "HTTP requests answered, by route, method and status.",
+        );
         let by_route = || {
-            r.http
+            self.http
                 .iter()
                 .flat_map(|(route, m)| m.iter().map(move |(method, s)| (route, method, s)))
         };
@@ -255,23 +282,43 @@ impl Metrics {
                 );
             }
         }
-        out.push_str("# HELP scim2ldap_http_request_duration_seconds Time to answer HTTP requests.\n# TYPE scim2ldap_http_request_duration_seconds histogram\n");
+        family(
+            out,
+            "scim2ldap_http_request_duration_seconds",
+            "histogram",
+            "Time to answer HTTP requests.",
+        );
         for (route, method, stats) in by_route() {
             stats.latency.render(
-                &mut out,
+                out,
                 "scim2ldap_http_request_duration_seconds",
                 &format!("route=\"{route}\",method=\"{method}\""),
             );
         }
-        out.push_str("# HELP scim2ldap_provisioned_total Directory changes by resource type and action.\n# TYPE scim2ldap_provisioned_total counter\n");
-        for ((kind, action), n) in &r.provisioned {
+    }
+
+    /// What provisioning did to the directory: changes made, attribute paths
+    /// left out, entries list searches read.
+    fn render_provisioning(&self, out: &mut String) {
+        family(
+            out,
+            "scim2ldap_provisioned_total",
+            "counter",
+            "Directory changes by resource type and action.",
+        );
+        for ((kind, action), n) in &self.provisioned {
             let _ = writeln!(
                 out,
                 "scim2ldap_provisioned_total{{resource=\"{kind}\",action=\"{action}\"}} {n}"
             );
         }
-        out.push_str("# HELP scim2ldap_unmapped_ignored_total Attribute paths left out of writes because no mapping stores them (unmapped = \"ignore\"), by resource type and path.\n# TYPE scim2ldap_unmapped_ignored_total counter\n");
-        for ((kind, path), i) in &r.unmapped {
+        family(
+            out,
+            "scim2ldap_unmapped_ignored_total",
+            "counter",
+            "Attribute paths left out of writes because no mapping stores them (unmapped = \"ignore\"), by resource type and path.",
+        );
+        for ((kind, path), i) in &self.unmapped {
             let _ = writeln!(
                 out,
                 "scim2ldap_unmapped_ignored_total{{resource=\"{kind}\",path=\"{}\"}} {}",
@@ -279,16 +326,30 @@ impl Metrics {
                 i.count
             );
         }
-        out.push_str("# HELP scim2ldap_list_entries_read_total Entries list searches read from the directory, by how the page was fetched (by_offset: VLV, the window only; read_through: every match up to server.max_list_entries).\n# TYPE scim2ldap_list_entries_read_total counter\n");
+        family(
+            out,
+            "scim2ldap_list_entries_read_total",
+            "counter",
+            "Entries list searches read from the directory, by how the page was fetched (by_offset: VLV, the window only; read_through: every match up to server.max_list_entries).",
+        );
         for paging in ["by_offset", "read_through"] {
-            let n = r.listed.get(paging).copied().unwrap_or_default();
+            let n = self.listed.get(paging).copied().unwrap_or_default();
             let _ = writeln!(
                 out,
                 "scim2ldap_list_entries_read_total{{paging=\"{paging}\"}} {n}"
             );
         }
-        out.push_str("# HELP scim2ldap_ldap_operations_total LDAP operations by type and result.\n# TYPE scim2ldap_ldap_operations_total counter\n");
-        for (op, result, n) in r
+    }
+
+    /// LDAP operations by type and result, and their latency.
+    fn render_ldap(&self, out: &mut String) {
+        family(
+            out,
+            "scim2ldap_ldap_operations_total",
+            "counter",
+            "LDAP operations by type and result.",
+        );
+        for (op, result, n) in self
             .ldap
             .iter()
             .flat_map(|(op, m)| m.iter().map(move |(result, n)| (op, result, n)))
@@ -298,40 +359,68 @@ impl Metrics {
                 "scim2ldap_ldap_operations_total{{operation=\"{op}\",result=\"{result}\"}} {n}"
             );
         }
-        out.push_str("# HELP scim2ldap_ldap_operation_duration_seconds Time LDAP operations took.\n# TYPE scim2ldap_ldap_operation_duration_seconds histogram\n");
-        for (op, h) in &r.ldap_latency {
+        family(
+            out,
+            "scim2ldap_ldap_operation_duration_seconds",
+            "histogram",
+            "Time LDAP operations took.",
+        );
+        for (op, h) in &self.ldap_latency {
             h.render(
-                &mut out,
+                out,
                 "scim2ldap_ldap_operation_duration_seconds",
                 &format!("operation=\"{op}\""),
             );
         }
-        let _ = writeln!(
+    }
+
+    /// The connection pool's gauges (given by the caller) and the connections
+    /// bound through each configured URL.
+    fn render_pool(
+        &self,
+        out: &mut String,
+        pool_size: usize,
+        pool_connected: usize,
+        pool_in_use: usize,
+        ldap_up: bool,
+    ) {
+        gauge(
             out,
-            "# HELP scim2ldap_ldap_pool_size Configured LDAP connections.\n# TYPE scim2ldap_ldap_pool_size gauge\nscim2ldap_ldap_pool_size {pool_size}"
+            "scim2ldap_ldap_pool_size",
+            "Configured LDAP connections.",
+            pool_size,
         );
-        let _ = writeln!(
+        gauge(
             out,
-            "# HELP scim2ldap_ldap_pool_connected LDAP connections currently bound.\n# TYPE scim2ldap_ldap_pool_connected gauge\nscim2ldap_ldap_pool_connected {pool_connected}"
+            "scim2ldap_ldap_pool_connected",
+            "LDAP connections currently bound.",
+            pool_connected,
         );
-        out.push_str("# HELP scim2ldap_ldap_url_connections Pooled LDAP connections bound through each configured URL.\n# TYPE scim2ldap_ldap_url_connections gauge\n");
-        for (url, n) in &r.ldap_urls {
+        family(
+            out,
+            "scim2ldap_ldap_url_connections",
+            "gauge",
+            "Pooled LDAP connections bound through each configured URL.",
+        );
+        for (url, n) in &self.ldap_urls {
             let _ = writeln!(
                 out,
                 "scim2ldap_ldap_url_connections{{url=\"{}\"}} {n}",
                 label(url)
             );
         }
-        let _ = writeln!(
+        gauge(
             out,
-            "# HELP scim2ldap_ldap_operations_in_flight LDAP operations waiting for an answer.\n# TYPE scim2ldap_ldap_operations_in_flight gauge\nscim2ldap_ldap_operations_in_flight {pool_in_use}"
+            "scim2ldap_ldap_operations_in_flight",
+            "LDAP operations waiting for an answer.",
+            pool_in_use,
         );
-        let _ = writeln!(
+        gauge(
             out,
-            "# HELP scim2ldap_ldap_up Whether the directory answered the readiness probe.\n# TYPE scim2ldap_ldap_up gauge\nscim2ldap_ldap_up {}",
-            u8::from(ldap_up)
+            "scim2ldap_ldap_up",
+            "Whether the directory answered the readiness probe.",
+            u8::from(ldap_up),
         );
-        out
     }
 }
 

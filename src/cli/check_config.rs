@@ -17,7 +17,7 @@ use std::sync::Arc;
 
 use crate::config::Config;
 use crate::directory::pool::LdapPool;
-use crate::directory::{Directory, Scope, subschema};
+use crate::directory::{Capabilities, Directory, Scope, subschema};
 use crate::ldap::{Dn, Entry, Filter};
 use crate::mapping::AttrMap;
 use crate::service::Service;
@@ -289,10 +289,40 @@ async fn check_naming(pool: &LdapPool, map: &AttrMap, member_uid: Option<&AttrMa
         .collect()
 }
 
+/// Binds and runs every check, printing warnings and notes as they come and
+/// the problems at the end; fails when there is one.
 pub async fn run(config: Config) -> Result<ExitCode, ExitCode> {
     for w in &config.warnings {
         println!("warning: {w}");
     }
+    let pool = bind(&config).await?;
+    let caps = pool.capabilities().clone();
+    for line in caps.describe() {
+        println!("capability: {line}");
+    }
+    let mut problems = Vec::new();
+    let schema = check_schema(&pool, &config, &mut problems).await;
+    check_allocation(&pool, &config, schema.as_ref(), &mut problems).await;
+    if !caps.password_modify && config.users.password == Some(crate::mapping::PasswordMode::Modify)
+    {
+        problems.push("users.password: the server lacks the Password Modify extended operation; set users.password = \"attribute\"".to_owned());
+    }
+    for w in check_versions(&pool, &config, &mut problems).await {
+        println!("warning: {w}");
+    }
+    print_naming(&pool, &config).await;
+    print_capability_notes(&caps);
+    let service = Service::new(pool, Arc::new(config), Arc::new(Metrics::default()));
+    for base in service.missing_bases().await {
+        problems.push(format!(
+            "base {base} does not exist or is not readable by the bind DN"
+        ));
+    }
+    report(&problems)
+}
+
+/// Connects the pool and says where it bound, or why it could not.
+async fn bind(config: &Config) -> Result<LdapPool, ExitCode> {
     let pool = match LdapPool::connect(&config.ldap).await {
         Ok(p) => p,
         Err(e) => {
@@ -305,16 +335,21 @@ pub async fn run(config: Config) -> Result<ExitCode, ExitCode> {
         config.ldap.urls.join(", "),
         config.ldap.bind_dn
     );
-    let caps = pool.capabilities().clone();
-    for line in caps.describe() {
-        println!("capability: {line}");
-    }
-    let mut problems = Vec::new();
-    let schema = match subschema::read(&pool).await {
+    Ok(pool)
+}
+
+/// Reads the subschema and checks each map against it; `None` (and a
+/// problem) when it cannot be read.
+async fn check_schema(
+    pool: &LdapPool,
+    config: &Config,
+    problems: &mut Vec<String>,
+) -> Option<subschema::Subschema> {
+    match subschema::read(pool).await {
         Ok(schema) => {
-            check_map(&config.users, &schema, &mut problems);
+            check_map(&config.users, &schema, problems);
             if let Some(g) = &config.groups {
-                check_map(g, &schema, &mut problems);
+                check_map(g, &schema, problems);
             }
             Some(schema)
         }
@@ -322,8 +357,17 @@ pub async fn run(config: Config) -> Result<ExitCode, ExitCode> {
             problems.push(format!("ldap: cannot read the subschema: {e}"));
             None
         }
-    };
-    let allocation = super::check_allocate::check(&pool, &config, schema.as_ref()).await;
+    }
+}
+
+/// The `[allocate]` checks: problems kept, warnings and notes printed.
+async fn check_allocation(
+    pool: &LdapPool,
+    config: &Config,
+    schema: Option<&subschema::Subschema>,
+    problems: &mut Vec<String>,
+) {
+    let allocation = super::check_allocate::check(pool, config, schema).await;
     problems.extend(allocation.problems);
     for w in allocation.warnings {
         println!("warning: {w}");
@@ -331,13 +375,10 @@ pub async fn run(config: Config) -> Result<ExitCode, ExitCode> {
     for n in allocation.notes {
         println!("note: {n}");
     }
-    if !caps.password_modify && config.users.password == Some(crate::mapping::PasswordMode::Modify)
-    {
-        problems.push("users.password: the server lacks the Password Modify extended operation; set users.password = \"attribute\"".to_owned());
-    }
-    for w in check_versions(&pool, &config, &mut problems).await {
-        println!("warning: {w}");
-    }
+}
+
+/// Prints what [`check_naming`] finds for each map.
+async fn print_naming(pool: &LdapPool, config: &Config) {
     let member_uid = config.groups.as_ref().filter(|g| {
         g.members
             .as_ref()
@@ -347,10 +388,14 @@ pub async fn run(config: Config) -> Result<ExitCode, ExitCode> {
         .into_iter()
         .flatten()
     {
-        for line in check_naming(&pool, map, member_uid).await {
+        for line in check_naming(pool, map, member_uid).await {
             println!("{line}");
         }
     }
+}
+
+/// Notes on what a missing control means for clients.
+fn print_capability_notes(caps: &Capabilities) {
     if !caps.assertion {
         println!(
             "note: without the Assertion control, If-Match is checked against a read just before the write (not atomic)"
@@ -361,13 +406,11 @@ pub async fn run(config: Config) -> Result<ExitCode, ExitCode> {
             "note: without server-side sort, sortBy is refused and ServiceProviderConfig says sort.supported=false"
         );
     }
-    let service = Service::new(pool, Arc::new(config), Arc::new(Metrics::default()));
-    for base in service.missing_bases().await {
-        problems.push(format!(
-            "base {base} does not exist or is not readable by the bind DN"
-        ));
-    }
-    for p in &problems {
+}
+
+/// Prints the problems, or "ok" when there are none.
+fn report(problems: &[String]) -> Result<ExitCode, ExitCode> {
+    for p in problems {
         println!("problem: {p}");
     }
     if problems.is_empty() {

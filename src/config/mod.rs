@@ -243,18 +243,56 @@ fn toml_problem(e: &toml::de::Error) -> String {
     }
 }
 
-// Over a screen: one check per `[server]` setting, in the order of the file.
+/// Validates `[server]`: one step per setting, in the order of the file, so
+/// problems come out in that order.
 fn server(raw: &file::Server, env: &dyn Environment, p: &mut Vec<String>) -> Server {
+    let listen = listen(raw, env, p);
+    let base_path = base_path(raw, p);
+    let public_url = public_url(raw, p);
+    let log_format = log_format(raw, p);
+    let (max_page_size, default_page_size) = page_sizes(raw, p);
+    let threads = threads(raw, p);
+    let tls = tls(raw, listen, p);
+    Server {
+        tls,
+        listen,
+        base_path,
+        public_discovery: raw.public_discovery.unwrap_or(false),
+        public_metrics: raw.public_metrics.unwrap_or(false),
+        public_url,
+        max_body_bytes: raw.max_body_bytes.unwrap_or(DEFAULT_MAX_BODY_BYTES),
+        max_page_size,
+        default_page_size,
+        max_list_entries: raw.max_list_entries.unwrap_or(DEFAULT_MAX_LIST_ENTRIES),
+        log_format,
+        max_concurrent_requests: raw
+            .max_concurrent_requests
+            .unwrap_or(DEFAULT_MAX_CONCURRENT)
+            .max(1),
+        threads,
+        request_timeout: raw
+            .request_timeout_seconds
+            .map(Duration::from_secs)
+            .unwrap_or(DEFAULT_REQUEST_TIMEOUT),
+    }
+}
+
+/// `server.listen` (or `SCIM2LDAP_LISTEN`) as a socket address.
+fn listen(raw: &file::Server, env: &dyn Environment, p: &mut Vec<String>) -> SocketAddr {
     let listen_text = env
         .var("SCIM2LDAP_LISTEN")
         .or_else(|| raw.listen.clone())
         .unwrap_or_else(|| DEFAULT_LISTEN.to_owned());
-    let listen = listen_text.parse().unwrap_or_else(|_| {
+    listen_text.parse().unwrap_or_else(|_| {
         p.push(format!(
             "server.listen: {listen_text:?} is not an address like 127.0.0.1:8080"
         ));
         SocketAddr::from(([127, 0, 0, 1], 8080))
-    });
+    })
+}
+
+/// `server.base_path`, checked; `/` becomes the empty prefix.
+fn base_path(raw: &file::Server, p: &mut Vec<String>) -> String {
     let base_path = raw
         .base_path
         .clone()
@@ -264,6 +302,15 @@ fn server(raw: &file::Server, env: &dyn Environment, p: &mut Vec<String>) -> Ser
             "server.base_path: {base_path:?} must start with '/' and not end with one"
         ));
     }
+    if base_path == "/" {
+        String::new()
+    } else {
+        base_path
+    }
+}
+
+/// `server.public_url`, checked, without a trailing `/`.
+fn public_url(raw: &file::Server, p: &mut Vec<String>) -> Option<String> {
     if let Some(u) = &raw.public_url {
         if !(u.starts_with("https://") || u.starts_with("http://")) {
             p.push(format!(
@@ -271,7 +318,14 @@ fn server(raw: &file::Server, env: &dyn Environment, p: &mut Vec<String>) -> Ser
             ));
         }
     }
-    let log_format = match raw.log_format.as_deref().unwrap_or("text") {
+    raw.public_url
+        .as_ref()
+        .map(|u| u.trim_end_matches('/').to_owned())
+}
+
+/// `server.log_format`; text unless it says json.
+fn log_format(raw: &file::Server, p: &mut Vec<String>) -> LogFormat {
+    match raw.log_format.as_deref().unwrap_or("text") {
         "text" => LogFormat::Text,
         "json" => LogFormat::Json,
         other => {
@@ -280,7 +334,11 @@ fn server(raw: &file::Server, env: &dyn Environment, p: &mut Vec<String>) -> Ser
             ));
             LogFormat::Text
         }
-    };
+    }
+}
+
+/// `server.max_page_size` and `server.default_page_size`, checked together.
+fn page_sizes(raw: &file::Server, p: &mut Vec<String>) -> (usize, usize) {
     let max_page_size = raw.max_page_size.unwrap_or(DEFAULT_MAX_PAGE_SIZE);
     let default_page_size = raw
         .default_page_size
@@ -291,7 +349,12 @@ fn server(raw: &file::Server, env: &dyn Environment, p: &mut Vec<String>) -> Ser
     if default_page_size > max_page_size {
         p.push("server.default_page_size: must not exceed server.max_page_size".to_owned());
     }
-    let threads = match raw.threads {
+    (max_page_size, default_page_size)
+}
+
+/// `server.threads`; `None` (also for 0) means one per CPU.
+fn threads(raw: &file::Server, p: &mut Vec<String>) -> Option<usize> {
+    match raw.threads {
         None | Some(0) => None,
         Some(n) if n > MAX_THREADS => {
             p.push(format!(
@@ -300,8 +363,12 @@ fn server(raw: &file::Server, env: &dyn Environment, p: &mut Vec<String>) -> Ser
             None
         }
         Some(n) => Some(n),
-    };
-    let tls = match (&raw.tls_cert, &raw.tls_key) {
+    }
+}
+
+/// The HTTPS files of `[server]`; plain HTTP only where it is safe.
+fn tls(raw: &file::Server, listen: SocketAddr, p: &mut Vec<String>) -> Option<Tls> {
+    match (&raw.tls_cert, &raw.tls_key) {
         (Some(cert), Some(key)) => Some(Tls {
             cert: cert.clone(),
             key: key.clone(),
@@ -324,35 +391,6 @@ fn server(raw: &file::Server, env: &dyn Environment, p: &mut Vec<String>) -> Ser
             p.push("server.tls_cert / server.tls_key: set both or neither".to_owned());
             None
         }
-    };
-    Server {
-        tls,
-        listen,
-        base_path: if base_path == "/" {
-            String::new()
-        } else {
-            base_path
-        },
-        public_discovery: raw.public_discovery.unwrap_or(false),
-        public_metrics: raw.public_metrics.unwrap_or(false),
-        public_url: raw
-            .public_url
-            .as_ref()
-            .map(|u| u.trim_end_matches('/').to_owned()),
-        max_body_bytes: raw.max_body_bytes.unwrap_or(DEFAULT_MAX_BODY_BYTES),
-        max_page_size,
-        default_page_size,
-        max_list_entries: raw.max_list_entries.unwrap_or(DEFAULT_MAX_LIST_ENTRIES),
-        log_format,
-        max_concurrent_requests: raw
-            .max_concurrent_requests
-            .unwrap_or(DEFAULT_MAX_CONCURRENT)
-            .max(1),
-        threads,
-        request_timeout: raw
-            .request_timeout_seconds
-            .map(Duration::from_secs)
-            .unwrap_or(DEFAULT_REQUEST_TIMEOUT),
     }
 }
 
@@ -360,7 +398,61 @@ fn credentials_dir(env: &dyn Environment) -> Option<PathBuf> {
     env.var("CREDENTIALS_DIRECTORY").map(PathBuf::from)
 }
 
-// Over a screen: one check per way of giving a token, in the order of the file.
+/// Reads a secret file; one that other users can read adds a warning.
+fn read_private_file(f: &Path, warnings: &mut Vec<String>) -> Result<SecretString, String> {
+    if let Some(w) = secret::permission_warning(f) {
+        warnings.push(w);
+    }
+    secret::read_file(f)
+}
+
+/// The places one secret setting may be read from; a valid setting uses
+/// exactly one.
+struct SecretSources<'a> {
+    value: Option<&'a String>,
+    file: Option<&'a PathBuf>,
+    env: Option<&'a String>,
+    credential: Option<&'a String>,
+}
+
+impl SecretSources<'_> {
+    /// How many of the sources are set.
+    fn count(&self) -> usize {
+        [
+            self.value.is_some(),
+            self.file.is_some(),
+            self.env.is_some(),
+            self.credential.is_some(),
+        ]
+        .iter()
+        .filter(|s| **s)
+        .count()
+    }
+
+    /// Reads the secret from the first source set.
+    fn read(
+        &self,
+        env: &dyn Environment,
+        warnings: &mut Vec<String>,
+    ) -> Result<SecretString, String> {
+        if let Some(v) = self.value {
+            Ok(SecretString::from(v.clone()))
+        } else if let Some(f) = self.file {
+            read_private_file(f, warnings)
+        } else if let Some(var) = self.env {
+            env.var(var)
+                .map(SecretString::from)
+                .ok_or_else(|| format!("environment variable {var} is not set"))
+        } else if let Some(c) = self.credential {
+            secret::read_credential(c, credentials_dir(env).as_deref())
+        } else {
+            Err("no source".to_owned())
+        }
+    }
+}
+
+/// Validates `[auth]`: `SCIM2LDAP_TOKEN` alone, or the file's default token
+/// and `[[auth.tokens]]` in the order of the file.
 fn tokens(
     raw: &file::Auth,
     env: &dyn Environment,
@@ -376,10 +468,23 @@ fn tokens(
         }];
     }
     let mut out = Vec::new();
-    let mut add = |name: &str,
-                   key: &str,
-                   result: Result<SecretString, String>,
-                   p: &mut Vec<String>| match result {
+    default_token(raw, &mut out, p, warnings);
+    for (i, t) in raw.tokens.iter().enumerate() {
+        named_token(i, t, env, &mut out, p, warnings);
+    }
+    check_token_set(&out, p);
+    out
+}
+
+/// Adds the token read from `key` to `out`, or says why it cannot be used.
+fn keep_token(
+    out: &mut Vec<Token>,
+    name: &str,
+    key: &str,
+    result: Result<SecretString, String>,
+    p: &mut Vec<String>,
+) {
+    match result {
         Ok(secret) if secret::ExposeSecret::expose_secret(&secret).len() < 16 => {
             p.push(format!(
                 "{key}: token {name:?} is shorter than 16 characters; use a long random value"
@@ -390,60 +495,69 @@ fn tokens(
             secret,
         }),
         Err(e) => p.push(format!("{key}: {e}")),
-    };
+    }
+}
+
+/// `auth.token` or `auth.token_file`: the token named "default".
+fn default_token(
+    raw: &file::Auth,
+    out: &mut Vec<Token>,
+    p: &mut Vec<String>,
+    warnings: &mut Vec<String>,
+) {
     match (&raw.token, &raw.token_file) {
         (Some(_), Some(_)) => p.push("auth.token: set token or token_file, not both".to_owned()),
-        (Some(v), None) => add(
+        (Some(v), None) => keep_token(
+            out,
             "default",
             "auth.token",
             Ok(SecretString::from(v.clone())),
             p,
         ),
-        (None, Some(f)) => {
-            if let Some(w) = secret::permission_warning(f) {
-                warnings.push(w);
-            }
-            add("default", "auth.token_file", secret::read_file(f), p)
-        }
+        (None, Some(f)) => keep_token(
+            out,
+            "default",
+            "auth.token_file",
+            read_private_file(f, warnings),
+            p,
+        ),
         (None, None) => {}
     }
-    for (i, t) in raw.tokens.iter().enumerate() {
-        let key = format!("auth.tokens[{i}]");
-        if t.name.trim().is_empty() {
-            p.push(format!(
-                "{key}.name: give the token a name (it appears in audit logs)"
-            ));
-        }
-        let sources = [
-            t.value.is_some(),
-            t.file.is_some(),
-            t.env.is_some(),
-            t.credential.is_some(),
-        ];
-        if sources.iter().filter(|s| **s).count() != 1 {
-            p.push(format!(
-                "{key}: set exactly one of value, file, env, credential"
-            ));
-            continue;
-        }
-        let result = if let Some(v) = &t.value {
-            Ok(SecretString::from(v.clone()))
-        } else if let Some(f) = &t.file {
-            if let Some(w) = secret::permission_warning(f) {
-                warnings.push(w);
-            }
-            secret::read_file(f)
-        } else if let Some(var) = &t.env {
-            env.var(var)
-                .map(SecretString::from)
-                .ok_or_else(|| format!("environment variable {var} is not set"))
-        } else if let Some(c) = &t.credential {
-            secret::read_credential(c, credentials_dir(env).as_deref())
-        } else {
-            Err("no source".to_owned())
-        };
-        add(&t.name, &key, result, p);
+}
+
+/// One `[[auth.tokens]]` entry, at index `i`.
+fn named_token(
+    i: usize,
+    t: &file::Token,
+    env: &dyn Environment,
+    out: &mut Vec<Token>,
+    p: &mut Vec<String>,
+    warnings: &mut Vec<String>,
+) {
+    let key = format!("auth.tokens[{i}]");
+    if t.name.trim().is_empty() {
+        p.push(format!(
+            "{key}.name: give the token a name (it appears in audit logs)"
+        ));
     }
+    let sources = SecretSources {
+        value: t.value.as_ref(),
+        file: t.file.as_ref(),
+        env: t.env.as_ref(),
+        credential: t.credential.as_ref(),
+    };
+    if sources.count() != 1 {
+        p.push(format!(
+            "{key}: set exactly one of value, file, env, credential"
+        ));
+        return;
+    }
+    keep_token(out, &t.name, &key, sources.read(env, warnings), p);
+}
+
+/// The tokens as a set: names unique, and at least one unless `[auth]`
+/// already has a problem.
+fn check_token_set(out: &[Token], p: &mut Vec<String>) {
     let mut names: Vec<&str> = out.iter().map(|t| t.name.as_str()).collect();
     names.sort_unstable();
     if names.windows(2).any(|w| w[0] == w[1]) {
@@ -452,84 +566,19 @@ fn tokens(
     if out.is_empty() && !p.iter().any(|x| x.starts_with("auth.")) {
         p.push("auth: no bearer token configured; set auth.token, auth.token_file, [[auth.tokens]] or SCIM2LDAP_TOKEN".to_owned());
     }
-    out
 }
 
-// Over a screen: one check per `[ldap]` setting, in the order of the file.
+/// Validates `[ldap]`: one step per setting, in the order of the file, so
+/// problems come out in that order.
 fn ldap(
     raw: &file::Ldap,
     env: &dyn Environment,
     p: &mut Vec<String>,
     warnings: &mut Vec<String>,
 ) -> Ldap {
-    let urls = match (env.var("SCIM2LDAP_LDAP_URL"), &raw.url) {
-        (Some(u), _) => u.split_whitespace().map(str::to_owned).collect(),
-        (None, Some(file::OneOrMany::One(u))) => vec![u.clone()],
-        (None, Some(file::OneOrMany::Many(v))) => v.clone(),
-        (None, None) => Vec::new(),
-    };
-    if urls.is_empty() {
-        p.push(
-            "ldap.url: missing; e.g. \"ldap://127.0.0.1:389\" (or SCIM2LDAP_LDAP_URL)".to_owned(),
-        );
-    }
-    for u in &urls {
-        let lower = u.to_ascii_lowercase();
-        if !(lower.starts_with("ldap://") || lower.starts_with("ldaps://")) {
-            p.push(format!(
-                "ldap.url: {u:?} must start with ldap:// or ldaps://"
-            ));
-        }
-    }
-    let bind_dn = env
-        .var("SCIM2LDAP_LDAP_BIND_DN")
-        .or_else(|| raw.bind_dn.clone())
-        .unwrap_or_default();
-    if bind_dn.is_empty() {
-        p.push(
-            "ldap.bind_dn: missing; the DN the daemon binds as (or SCIM2LDAP_LDAP_BIND_DN)"
-                .to_owned(),
-        );
-    } else if let Err(e) = crate::ldap::Dn::parse(&bind_dn) {
-        p.push(format!("ldap.bind_dn: {e}"));
-    }
-    let bind_password = if let Some(pw) = env.var("SCIM2LDAP_LDAP_BIND_PASSWORD") {
-        SecretString::from(pw)
-    } else {
-        let sources = [
-            raw.bind_password.is_some(),
-            raw.bind_password_file.is_some(),
-            raw.bind_password_credential.is_some(),
-        ];
-        match sources.iter().filter(|s| **s).count() {
-            0 => {
-                p.push("ldap.bind_password: missing; set bind_password, bind_password_file, bind_password_credential or SCIM2LDAP_LDAP_BIND_PASSWORD".to_owned());
-                SecretString::from(String::new())
-            }
-            1 => {
-                let r = if let Some(v) = &raw.bind_password {
-                    Ok(SecretString::from(v.clone()))
-                } else if let Some(f) = &raw.bind_password_file {
-                    if let Some(w) = secret::permission_warning(f) {
-                        warnings.push(w);
-                    }
-                    secret::read_file(f)
-                } else if let Some(c) = &raw.bind_password_credential {
-                    secret::read_credential(c, credentials_dir(env).as_deref())
-                } else {
-                    Err("no source".to_owned())
-                };
-                r.unwrap_or_else(|e| {
-                    p.push(format!("ldap.bind_password: {e}"));
-                    SecretString::from(String::new())
-                })
-            }
-            _ => {
-                p.push("ldap.bind_password: set only one of bind_password, bind_password_file, bind_password_credential".to_owned());
-                SecretString::from(String::new())
-            }
-        }
-    };
+    let urls = urls(raw, env, p);
+    let bind_dn = bind_dn(raw, env, p);
+    let bind_password = bind_password(raw, env, p, warnings);
     let insecure = raw.insecure_skip_verify.unwrap_or(false);
     if insecure {
         warnings.push("ldap.insecure_skip_verify = true: the directory's certificate is NOT verified; anyone on the path can read the bind password".to_owned());
@@ -538,16 +587,7 @@ fn ldap(
     if pool_size == 0 {
         p.push("ldap.pool_size: must be at least 1".to_owned());
     }
-    let vlv = match raw.vlv.as_deref() {
-        None | Some("auto") => Vlv::Auto,
-        Some("off") => Vlv::Off,
-        Some(other) => {
-            p.push(format!(
-                "ldap.vlv: {other:?} is not one of \"auto\", \"off\""
-            ));
-            Vlv::Auto
-        }
-    };
+    let vlv = vlv(raw, p);
     if raw.failback_seconds == Some(0) {
         p.push("ldap.failback_seconds: must be at least 1".to_owned());
     }
@@ -568,6 +608,94 @@ fn ldap(
         ca_file: raw.ca_file.clone(),
         insecure_skip_verify: insecure,
         vlv,
+    }
+}
+
+/// `ldap.url` (or the space-separated `SCIM2LDAP_LDAP_URL`), each an LDAP URL.
+fn urls(raw: &file::Ldap, env: &dyn Environment, p: &mut Vec<String>) -> Vec<String> {
+    let urls = match (env.var("SCIM2LDAP_LDAP_URL"), &raw.url) {
+        (Some(u), _) => u.split_whitespace().map(str::to_owned).collect(),
+        (None, Some(file::OneOrMany::One(u))) => vec![u.clone()],
+        (None, Some(file::OneOrMany::Many(v))) => v.clone(),
+        (None, None) => Vec::new(),
+    };
+    if urls.is_empty() {
+        p.push(
+            "ldap.url: missing; e.g. \"ldap://127.0.0.1:389\" (or SCIM2LDAP_LDAP_URL)".to_owned(),
+        );
+    }
+    for u in &urls {
+        let lower = u.to_ascii_lowercase();
+        if !(lower.starts_with("ldap://") || lower.starts_with("ldaps://")) {
+            p.push(format!(
+                "ldap.url: {u:?} must start with ldap:// or ldaps://"
+            ));
+        }
+    }
+    urls
+}
+
+/// `ldap.bind_dn` (or `SCIM2LDAP_LDAP_BIND_DN`), present and a valid DN.
+fn bind_dn(raw: &file::Ldap, env: &dyn Environment, p: &mut Vec<String>) -> String {
+    let bind_dn = env
+        .var("SCIM2LDAP_LDAP_BIND_DN")
+        .or_else(|| raw.bind_dn.clone())
+        .unwrap_or_default();
+    if bind_dn.is_empty() {
+        p.push(
+            "ldap.bind_dn: missing; the DN the daemon binds as (or SCIM2LDAP_LDAP_BIND_DN)"
+                .to_owned(),
+        );
+    } else if let Err(e) = crate::ldap::Dn::parse(&bind_dn) {
+        p.push(format!("ldap.bind_dn: {e}"));
+    }
+    bind_dn
+}
+
+/// The bind password from `SCIM2LDAP_LDAP_BIND_PASSWORD` or exactly one of
+/// the file's sources; empty where there is a problem.
+fn bind_password(
+    raw: &file::Ldap,
+    env: &dyn Environment,
+    p: &mut Vec<String>,
+    warnings: &mut Vec<String>,
+) -> SecretString {
+    if let Some(pw) = env.var("SCIM2LDAP_LDAP_BIND_PASSWORD") {
+        return SecretString::from(pw);
+    }
+    let sources = SecretSources {
+        value: raw.bind_password.as_ref(),
+        file: raw.bind_password_file.as_ref(),
+        env: None,
+        credential: raw.bind_password_credential.as_ref(),
+    };
+    match sources.count() {
+        0 => {
+            p.push("ldap.bind_password: missing; set bind_password, bind_password_file, bind_password_credential or SCIM2LDAP_LDAP_BIND_PASSWORD".to_owned());
+            SecretString::from(String::new())
+        }
+        1 => sources.read(env, warnings).unwrap_or_else(|e| {
+            p.push(format!("ldap.bind_password: {e}"));
+            SecretString::from(String::new())
+        }),
+        _ => {
+            p.push("ldap.bind_password: set only one of bind_password, bind_password_file, bind_password_credential".to_owned());
+            SecretString::from(String::new())
+        }
+    }
+}
+
+/// `ldap.vlv`: auto unless it says off.
+fn vlv(raw: &file::Ldap, p: &mut Vec<String>) -> Vlv {
+    match raw.vlv.as_deref() {
+        None | Some("auto") => Vlv::Auto,
+        Some("off") => Vlv::Off,
+        Some(other) => {
+            p.push(format!(
+                "ldap.vlv: {other:?} is not one of \"auto\", \"off\""
+            ));
+            Vlv::Auto
+        }
     }
 }
 

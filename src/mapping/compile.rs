@@ -12,6 +12,7 @@ use crate::ldap::Dn;
 use crate::scim::path::AttrPath;
 use crate::scim::schema::{self, AttrDef, AttrType, Mutability, Returned, Schema};
 
+use super::allocate::Allocation;
 use super::{
     AttrMap, Disable, Field, MemberValue, Members, Naming, PasswordMode, Pinned, RefTarget,
     Template, section,
@@ -53,13 +54,7 @@ pub fn compile(
     let sec = section(kind);
     let start = p.len();
     let base = base(sec, raw, p);
-    let rdn = raw.rdn.clone().unwrap_or_else(|| match kind {
-        ResourceKind::User => "uid".to_owned(),
-        ResourceKind::Group => "cn".to_owned(),
-    });
-    if !valid_ldap_name(&rdn) {
-        p.push(format!("{sec}.rdn: {rdn:?} is not an LDAP attribute name"));
-    }
+    let rdn = rdn(kind, raw, p);
     let object_classes = object_classes(sec, raw, p);
     let (id_attribute, version_attribute, version_token) = bookkeeping(sec, raw, p);
     let mut schemas = match kind {
@@ -70,23 +65,7 @@ pub fn compile(
     schemas.extend(extension_schemas(extensions, &fields));
     let (defaults, computed) = derived(sec, raw, &mut fields, p);
     let naming = naming(kind, &rdn, &fields, &computed, p);
-    let allocate = super::allocate::compile(
-        sec,
-        &raw.allocate,
-        &fields,
-        placeholder,
-        |a| allocated_elsewhere(a, &rdn, &defaults, &computed, raw),
-        p,
-    );
-    // A field onto an allocated attribute shows the number; no client writes it.
-    for f in fields.iter_mut() {
-        if allocate
-            .iter()
-            .any(|a| a.attribute.eq_ignore_ascii_case(&f.ldap))
-        {
-            f.mutability = Mutability::ReadOnly;
-        }
-    }
+    let allocate = allocations(sec, raw, &rdn, &defaults, &computed, &mut fields, p);
     let disable = disable(kind, raw, p);
     let password = password(kind, raw, p);
     if raw.member_of.is_some() && kind == ResourceKind::Group {
@@ -98,17 +77,7 @@ pub fn compile(
         return None;
     }
     if let Some(m) = &members {
-        if fields
-            .iter()
-            .any(|f| f.ldap.eq_ignore_ascii_case(&m.attribute))
-        {
-            p.push(format!(
-                "{sec}.members.attribute: {} is also the target of an attribute mapping",
-                m.attribute
-            ));
-            return None;
-        }
-        fields.push(members_field(m));
+        add_members_field(sec, m, &mut fields, p)?;
     }
     Some(AttrMap {
         kind,
@@ -151,6 +120,19 @@ fn base(sec: &str, raw: &file::Resource, p: &mut Vec<String>) -> Dn {
         p.push(format!("{sec}.base: must not be the root DSE"));
     }
     base
+}
+
+/// `rdn`: an attribute name; `uid` for users and `cn` for groups unless said.
+fn rdn(kind: ResourceKind, raw: &file::Resource, p: &mut Vec<String>) -> String {
+    let rdn = raw.rdn.clone().unwrap_or_else(|| match kind {
+        ResourceKind::User => "uid".to_owned(),
+        ResourceKind::Group => "cn".to_owned(),
+    });
+    if !valid_ldap_name(&rdn) {
+        let sec = section(kind);
+        p.push(format!("{sec}.rdn: {rdn:?} is not an LDAP attribute name"));
+    }
+    rdn
 }
 
 /// `object_classes`: at least one, each a name.
@@ -403,6 +385,36 @@ fn computed_conflicts(
     }
 }
 
+/// `[allocate]`: the allocated attributes; a field onto one shows the number
+/// and becomes read-only, since no client writes it.
+fn allocations(
+    sec: &str,
+    raw: &file::Resource,
+    rdn: &str,
+    defaults: &[(String, Template)],
+    computed: &[(String, Template)],
+    fields: &mut [Field],
+    p: &mut Vec<String>,
+) -> Vec<Allocation> {
+    let allocate = super::allocate::compile(
+        sec,
+        &raw.allocate,
+        fields,
+        placeholder,
+        |a| allocated_elsewhere(a, rdn, defaults, computed, raw),
+        p,
+    );
+    for f in fields.iter_mut() {
+        if allocate
+            .iter()
+            .any(|a| a.attribute.eq_ignore_ascii_case(&f.ldap))
+        {
+            f.mutability = Mutability::ReadOnly;
+        }
+    }
+    allocate
+}
+
 /// Why an allocated attribute is already written by something else, if it is.
 fn allocated_elsewhere(
     attr: &str,
@@ -521,6 +533,28 @@ fn members(kind: ResourceKind, raw: &file::Resource, p: &mut Vec<String>) -> Opt
         (None, ResourceKind::User) => None,
         (Some(m), ResourceKind::Group) => Some(group_members(sec, m, p)),
     }
+}
+
+/// Adds the field that reads and writes a group's members; `None` (with a
+/// problem) where an attribute mapping already targets that attribute.
+fn add_members_field(
+    sec: &str,
+    m: &Members,
+    fields: &mut Vec<Field>,
+    p: &mut Vec<String>,
+) -> Option<()> {
+    if fields
+        .iter()
+        .any(|f| f.ldap.eq_ignore_ascii_case(&m.attribute))
+    {
+        p.push(format!(
+            "{sec}.members.attribute: {} is also the target of an attribute mapping",
+            m.attribute
+        ));
+        return None;
+    }
+    fields.push(members_field(m));
+    Some(())
 }
 
 /// A group's membership attribute, its placeholder and who cleans up.

@@ -325,6 +325,8 @@ enum Special {
     Schemas,
 }
 
+/// A comparison on an attribute the daemon derives rather than maps (see
+/// [`special`]); without one (`pr`), whether the entry has it.
 fn special_expr(
     map: &AttrMap,
     s: Special,
@@ -340,75 +342,94 @@ fn special_expr(
         });
     };
     match s {
-        Special::Id => {
-            let Value::String(id) = v else {
-                return Err(invalid(format!("{path} compares with a string")));
-            };
-            // An id that cannot exist matches nothing (and never reaches LDAP).
-            let f = if map.is_valid_id(id) {
-                L::Equal(map.id_attribute.clone(), id.clone())
-            } else {
-                L::nothing()
-            };
-            match op {
-                CompareOp::Eq => Ok(f),
-                CompareOp::Ne => Ok(not(f)),
-                _ => Err(invalid(format!("{path} supports eq and ne"))),
-            }
-        }
-        Special::Time(attr) => {
-            let Value::String(t) = v else {
-                return Err(invalid(format!("{path} compares with a dateTime string")));
-            };
-            let g = ldap::rfc3339_to_generalized(t).ok_or_else(|| {
-                invalid(format!(
-                    "{path}: {t:?} is not a UTC dateTime like 2024-01-31T12:00:00Z"
-                ))
-            })?;
-            ordered(attr, op, g, path)
-        }
-        Special::ResourceType | Special::Schemas => {
-            let Value::String(t) = v else {
-                return Err(invalid(format!("{path} compares with a string")));
-            };
-            let hit = match s {
-                Special::ResourceType => t.eq_ignore_ascii_case(map.kind.name()),
-                _ => {
-                    t.eq_ignore_ascii_case(map.kind.core_schema())
-                        || map.schemas.iter().any(|x| x.id.eq_ignore_ascii_case(t))
-                }
-            };
-            match op {
-                CompareOp::Eq => Ok(if hit { L::everything() } else { L::nothing() }),
-                CompareOp::Ne => Ok(if hit { L::nothing() } else { L::everything() }),
-                _ => Err(invalid(format!("{path} supports eq and ne"))),
-            }
-        }
-        Special::Active => {
-            let b = match v {
-                Value::Bool(b) => *b,
-                Value::String(t) => as_bool(&serde_json::Value::String(t.clone()))
-                    .ok_or_else(|| invalid(format!("{path} compares with true or false")))?,
-                _ => return Err(invalid(format!("{path} compares with true or false"))),
-            };
-            // Inactive when any disable attribute holds its value.
-            let mut each: Vec<L> = map
-                .disable
-                .iter()
-                .map(|d| L::Equal(d.attribute.clone(), d.value.clone()))
-                .collect();
-            let disabled = match each.len() {
-                1 => each.remove(0),
-                _ => L::Or(each), // none: matches nothing
-            };
-            let want_active = match op {
-                CompareOp::Eq => b,
-                CompareOp::Ne => !b,
-                _ => return Err(invalid(format!("{path} supports eq and ne"))),
-            };
-            Ok(if want_active { not(disabled) } else { disabled })
-        }
+        Special::Id => id_expr(map, op, v, path),
+        Special::Time(attr) => time_expr(attr, op, v, path),
+        Special::ResourceType | Special::Schemas => kind_expr(map, &s, op, v, path),
+        Special::Active => active_expr(map, op, v, path),
     }
+}
+
+/// `eq` keeps a filter, `ne` negates it; the other operators are refused.
+fn eq_or_ne(op: CompareOp, f: L, path: &AttrPath) -> Result<L, Error> {
+    match op {
+        CompareOp::Eq => Ok(f),
+        CompareOp::Ne => Ok(not(f)),
+        _ => Err(invalid(format!("{path} supports eq and ne"))),
+    }
+}
+
+/// `id eq "…"`: the id attribute's value.
+fn id_expr(map: &AttrMap, op: CompareOp, v: &Value, path: &AttrPath) -> Result<L, Error> {
+    let Value::String(id) = v else {
+        return Err(invalid(format!("{path} compares with a string")));
+    };
+    // An id that cannot exist matches nothing (and never reaches LDAP).
+    let f = if map.is_valid_id(id) {
+        L::Equal(map.id_attribute.clone(), id.clone())
+    } else {
+        L::nothing()
+    };
+    eq_or_ne(op, f, path)
+}
+
+/// `meta.created` / `meta.lastModified`: an operational timestamp, ordered.
+fn time_expr(attr: &str, op: CompareOp, v: &Value, path: &AttrPath) -> Result<L, Error> {
+    let Value::String(t) = v else {
+        return Err(invalid(format!("{path} compares with a dateTime string")));
+    };
+    let g = ldap::rfc3339_to_generalized(t).ok_or_else(|| {
+        invalid(format!(
+            "{path}: {t:?} is not a UTC dateTime like 2024-01-31T12:00:00Z"
+        ))
+    })?;
+    ordered(attr, op, g, path)
+}
+
+/// `meta.resourceType` and `schemas`: the same for every entry of the map,
+/// so they match everything or nothing.
+fn kind_expr(
+    map: &AttrMap,
+    s: &Special,
+    op: CompareOp,
+    v: &Value,
+    path: &AttrPath,
+) -> Result<L, Error> {
+    let Value::String(t) = v else {
+        return Err(invalid(format!("{path} compares with a string")));
+    };
+    let hit = match s {
+        Special::ResourceType => t.eq_ignore_ascii_case(map.kind.name()),
+        _ => {
+            t.eq_ignore_ascii_case(map.kind.core_schema())
+                || map.schemas.iter().any(|x| x.id.eq_ignore_ascii_case(t))
+        }
+    };
+    eq_or_ne(op, if hit { L::everything() } else { L::nothing() }, path)
+}
+
+/// `active`: a user is inactive when any disable attribute holds its value.
+fn active_expr(map: &AttrMap, op: CompareOp, v: &Value, path: &AttrPath) -> Result<L, Error> {
+    let b = match v {
+        Value::Bool(b) => *b,
+        Value::String(t) => as_bool(&serde_json::Value::String(t.clone()))
+            .ok_or_else(|| invalid(format!("{path} compares with true or false")))?,
+        _ => return Err(invalid(format!("{path} compares with true or false"))),
+    };
+    let mut each: Vec<L> = map
+        .disable
+        .iter()
+        .map(|d| L::Equal(d.attribute.clone(), d.value.clone()))
+        .collect();
+    let disabled = match each.len() {
+        1 => each.remove(0),
+        _ => L::Or(each), // none: matches nothing
+    };
+    let want_active = match op {
+        CompareOp::Eq => b,
+        CompareOp::Ne => !b,
+        _ => return Err(invalid(format!("{path} supports eq and ne"))),
+    };
+    Ok(if want_active { not(disabled) } else { disabled })
 }
 
 fn ordered(attr: &str, op: CompareOp, v: String, path: &AttrPath) -> Result<L, Error> {

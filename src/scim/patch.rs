@@ -42,10 +42,28 @@ fn get_ci<'a>(obj: &'a Map<String, Value>, key: &str) -> Option<&'a Value> {
         .map(|(_, v)| v)
 }
 
-/// Parses a PatchOp body into operations.
-// Over a screen: the RFC 7644 §3.5.2 checks and Entra's variants in the
-// order a body is read; each is a few lines and they share the parsed state.
+/// Parses a PatchOp body into operations: the RFC 7644 §3.5.2 checks and
+/// Entra's variants, in the order a body is read.
 pub fn parse(body: &Value) -> Result<Vec<Operation>, Error> {
+    let ops = operations(body)?;
+    let mut out = Vec::new();
+    for (i, raw) in ops.iter().enumerate() {
+        let at = format!("Operations[{i}]");
+        let o = raw
+            .as_object()
+            .ok_or_else(|| syntax(format!("{at} must be an object")))?;
+        check_operation_keys(o, &at)?;
+        let op = op_kind(o, &at)?;
+        let value = get_ci(o, "value").cloned();
+        let path_text = path_text(o, &at)?;
+        push_operation(op, path_text, value, &at, &mut out)?;
+    }
+    Ok(out)
+}
+
+/// The message envelope: a PatchOp object with a non-empty `Operations` list
+/// and no other attributes.
+fn operations(body: &Value) -> Result<&Vec<Value>, Error> {
     let obj = body
         .as_object()
         .ok_or_else(|| syntax("a PATCH body must be a JSON object"))?;
@@ -69,87 +87,98 @@ pub fn parse(body: &Value) -> Result<Vec<Operation>, Error> {
     if ops.is_empty() {
         return Err(syntax("Operations is empty"));
     }
-    let mut out = Vec::new();
-    for (i, raw) in ops.iter().enumerate() {
-        let at = format!("Operations[{i}]");
-        let o = raw
-            .as_object()
-            .ok_or_else(|| syntax(format!("{at} must be an object")))?;
-        for k in o.keys() {
-            if !["op", "path", "value"]
-                .iter()
-                .any(|x| x.eq_ignore_ascii_case(k))
-            {
-                return Err(syntax(format!(
-                    "{at}.{k} is not an operation attribute (expected op, path, value)"
-                )));
-            }
-        }
-        let op = match get_ci(o, "op").and_then(Value::as_str) {
-            Some(s) if s.eq_ignore_ascii_case("add") => Op::Add,
-            Some(s) if s.eq_ignore_ascii_case("replace") => Op::Replace,
-            Some(s) if s.eq_ignore_ascii_case("remove") => Op::Remove,
-            Some(s) => {
-                return Err(syntax(format!(
-                    "{at}.op {s:?} is not add, replace or remove"
-                )));
-            }
-            None => return Err(syntax(format!("{at}.op is missing"))),
-        };
-        let value = get_ci(o, "value").cloned();
-        let path_text = match get_ci(o, "path") {
-            None | Some(Value::Null) => None,
-            Some(Value::String(s)) if s.trim().is_empty() => None,
-            Some(Value::String(s)) => Some(s.as_str()),
-            Some(_) => {
-                return Err(Error::bad(
-                    ScimType::InvalidPath,
-                    format!("{at}.path must be a string"),
-                ));
-            }
-        };
-        match (op, path_text) {
-            (Op::Remove, None) => {
-                return Err(Error::bad(
-                    ScimType::NoTarget,
-                    format!("{at}: remove needs a path (RFC 7644 §3.5.2.2)"),
-                ));
-            }
-            (Op::Remove, Some(p)) if path::is_schema_urn(p) => {
-                // Removing an extension removes all of its attributes.
-                out.push(Operation {
-                    op,
-                    path: AttrPath::simple(p.trim()),
-                    value: None,
-                });
-            }
-            (_, Some(p)) if path::is_schema_urn(p) => {
-                // A path naming an extension schema: its value holds that schema's attributes.
-                let v = value
-                    .ok_or_else(|| Error::invalid_value(format!("{at}: {op:?} needs a value")))?;
-                expand(op, Some(p), &v, &at, &mut out)?;
-            }
-            (_, Some(p)) => {
-                let path = AttrPath::parse(p).map_err(|e| {
-                    Error::bad(ScimType::InvalidPath, format!("{at}.path {p:?}: {e}"))
-                })?;
-                if op != Op::Remove && value.is_none() {
-                    return Err(Error::invalid_value(format!(
-                        "{at}: {op:?} of {p} needs a value"
-                    )));
-                }
-                out.push(Operation { op, path, value });
-            }
-            (_, None) => {
-                let v = value.ok_or_else(|| {
-                    Error::invalid_value(format!("{at}: {op:?} without a path needs a value"))
-                })?;
-                same_both_ways(&v)?;
-                expand(op, None, &v, &at, &mut out)?;
-            }
+    Ok(ops)
+}
+
+/// Refuses an operation attribute other than `op`, `path` and `value`.
+fn check_operation_keys(o: &Map<String, Value>, at: &str) -> Result<(), Error> {
+    for k in o.keys() {
+        if !["op", "path", "value"]
+            .iter()
+            .any(|x| x.eq_ignore_ascii_case(k))
+        {
+            return Err(syntax(format!(
+                "{at}.{k} is not an operation attribute (expected op, path, value)"
+            )));
         }
     }
-    Ok(out)
+    Ok(())
+}
+
+/// The operation's kind, its name in any case (Entra sends `Add`, `Replace`).
+fn op_kind(o: &Map<String, Value>, at: &str) -> Result<Op, Error> {
+    match get_ci(o, "op").and_then(Value::as_str) {
+        Some(s) if s.eq_ignore_ascii_case("add") => Ok(Op::Add),
+        Some(s) if s.eq_ignore_ascii_case("replace") => Ok(Op::Replace),
+        Some(s) if s.eq_ignore_ascii_case("remove") => Ok(Op::Remove),
+        Some(s) => Err(syntax(format!(
+            "{at}.op {s:?} is not add, replace or remove"
+        ))),
+        None => Err(syntax(format!("{at}.op is missing"))),
+    }
+}
+
+/// The operation's `path` text; absent, null or blank all mean no path.
+fn path_text<'a>(o: &'a Map<String, Value>, at: &str) -> Result<Option<&'a str>, Error> {
+    match get_ci(o, "path") {
+        None | Some(Value::Null) => Ok(None),
+        Some(Value::String(s)) if s.trim().is_empty() => Ok(None),
+        Some(Value::String(s)) => Ok(Some(s.as_str())),
+        Some(_) => Err(Error::bad(
+            ScimType::InvalidPath,
+            format!("{at}.path must be a string"),
+        )),
+    }
+}
+
+/// Adds one read operation to `out`: as it is where its path names an
+/// attribute, expanded per key where it has no path or names an extension.
+fn push_operation(
+    op: Op,
+    path_text: Option<&str>,
+    value: Option<Value>,
+    at: &str,
+    out: &mut Vec<Operation>,
+) -> Result<(), Error> {
+    match (op, path_text) {
+        (Op::Remove, None) => Err(Error::bad(
+            ScimType::NoTarget,
+            format!("{at}: remove needs a path (RFC 7644 §3.5.2.2)"),
+        )),
+        (Op::Remove, Some(p)) if path::is_schema_urn(p) => {
+            // Removing an extension removes all of its attributes.
+            out.push(Operation {
+                op,
+                path: AttrPath::simple(p.trim()),
+                value: None,
+            });
+            Ok(())
+        }
+        (_, Some(p)) if path::is_schema_urn(p) => {
+            // A path naming an extension schema: its value holds that schema's attributes.
+            let v =
+                value.ok_or_else(|| Error::invalid_value(format!("{at}: {op:?} needs a value")))?;
+            expand(op, Some(p), &v, at, out)
+        }
+        (_, Some(p)) => {
+            let path = AttrPath::parse(p)
+                .map_err(|e| Error::bad(ScimType::InvalidPath, format!("{at}.path {p:?}: {e}")))?;
+            if op != Op::Remove && value.is_none() {
+                return Err(Error::invalid_value(format!(
+                    "{at}: {op:?} of {p} needs a value"
+                )));
+            }
+            out.push(Operation { op, path, value });
+            Ok(())
+        }
+        (_, None) => {
+            let v = value.ok_or_else(|| {
+                Error::invalid_value(format!("{at}: {op:?} without a path needs a value"))
+            })?;
+            same_both_ways(&v)?;
+            expand(op, None, &v, at, out)
+        }
+    }
 }
 
 /// A path-less value may hold core attributes under the core schema URN

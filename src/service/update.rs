@@ -45,6 +45,32 @@ fn changed_since_if_match() -> Error {
     Error::PreconditionFailed("the resource changed since the version given in If-Match".to_owned())
 }
 
+/// Groups answer a PATCH with 204 unless the client asked for attributes.
+fn patch_answer(kind: ResourceKind, projection: Option<&Projection>) -> Answer {
+    if kind == ResourceKind::Group && projection.is_none_or(Projection::is_default) {
+        Answer::NoContent
+    } else {
+        Answer::Entry
+    }
+}
+
+/// One PATCH as every attempt of the retry loop sees it.
+struct PatchJob<'a> {
+    map: &'a AttrMap,
+    kind: ResourceKind,
+    id: &'a str,
+    ops: &'a [patch::Operation],
+    /// The ids the operations refer to, resolved afresh on each attempt.
+    ids: &'a [String],
+    /// Paths left out under `unmapped = "ignore"`, for the audit line.
+    ignored: &'a [String],
+    if_match: Option<&'a str>,
+    projection: Option<&'a Projection>,
+    answer: Answer,
+    what: &'a str,
+    ctx: &'a Ctx,
+}
+
 impl Attempt {
     /// Whether this attempt's write may answer [`Written::Replan`].
     fn replan(self) -> Replan {
@@ -57,7 +83,9 @@ impl Attempt {
 }
 
 impl<D: Directory> Service<D> {
-    /// `PATCH /{Users|Groups}/{id}`.
+    /// `PATCH /{Users|Groups}/{id}`: membership changes a group answers with
+    /// 204 take the shortcut; everything else is planned against the entry
+    /// and written through the retry loop.
     pub async fn patch(
         &self,
         kind: ResourceKind,
@@ -68,21 +96,8 @@ impl<D: Directory> Service<D> {
         ctx: &Ctx,
     ) -> Result<Patched, Error> {
         let map = self.map(kind)?;
-        let mut ignored = Vec::new();
-        let ops = match map.unmapped {
-            Unmapped::Reject => patch::parse(body)?,
-            Unmapped::Ignore => {
-                mapping::unmapped::prune_ops(map, patch::parse(body)?, &mut ignored)
-            }
-        };
-        let ignored = mapping::unmapped::distinct(ignored);
-        self.note_ignored(kind, &ignored);
-        let answer = if kind == ResourceKind::Group && projection.is_none_or(Projection::is_default)
-        {
-            Answer::NoContent
-        } else {
-            Answer::Entry
-        };
+        let (ops, ignored) = self.patch_operations(map, kind, body)?;
+        let answer = patch_answer(kind, projection);
         // Ignored paths go through the general path, whose audit line lists them.
         if answer == Answer::NoContent && if_match.is_none() && ignored.is_empty() {
             if let Some(delta) = mapping::patch::member_delta(map, &ops) {
@@ -93,54 +108,92 @@ impl<D: Directory> Service<D> {
         }
         let ids = mapping::patch::reference_ids(map, &ops);
         let what = format!("update {}", kind.name());
-        retrying(&what, |attempt| {
-            let (ids, ops, what, ignored) = (&ids, &ops, &what, &ignored);
-            async move {
-                let (entry, refs) = tokio::join!(
-                    self.find(map, id, map.read_attributes()),
-                    self.resolve_ids(ids)
-                );
-                let (entry, refs) = (entry?, refs?);
-                let plan = plan_patch(map, &entry, ops, &refs)?;
-                self.explain_derivations(&plan);
-                let pre = self.precondition(map, &entry, if_match)?;
-                let changed = plan.changed_attributes();
-                let disabled = Self::disables(map, &plan.mods);
-                let after = if plan.is_noop() {
-                    entry
-                } else {
-                    let how = Write {
-                        pre,
-                        concurrency: Concurrency::of(if_match),
-                        answer,
-                        replan: attempt.replan(),
-                        what,
-                    };
-                    match self.execute(map, &entry, plan, how).await {
-                        Ok(Written::Entry(after)) => {
-                            self.audit_ignoring(ctx, "patch", kind, &after.dn, &changed, ignored);
-                            let outcome = if disabled { "disabled" } else { "updated" };
-                            self.metrics.provisioned(kind, outcome);
-                            after
-                        }
-                        Ok(Written::Replan) => return Ok(Step::Again(Why::EntryMoved)),
-                        Err(Error::BadRequest { .. })
-                            if !attempt.is_last() && self.lost_race(map, &entry).await =>
-                        {
-                            return Ok(Step::Again(Why::LostRace));
-                        }
-                        Err(e) => return Err(self.still_there(map, id, e).await),
-                    }
-                };
-                if answer == Answer::NoContent {
-                    return Ok(Step::Done(Patched::NoContent));
-                }
-                let p = projection.cloned().unwrap_or_default();
-                let v = self.render_one(map, &after, &p, ctx, refs).await?;
-                Ok(Step::Done(Patched::Resource(v)))
+        let job = PatchJob {
+            map,
+            kind,
+            id,
+            ops: &ops,
+            ids: &ids,
+            ignored: &ignored,
+            if_match,
+            projection,
+            answer,
+            what: &what,
+            ctx,
+        };
+        retrying(&what, |attempt| self.patch_attempt(&job, attempt)).await
+    }
+
+    /// The body's operations, less those `unmapped = "ignore"` leaves out,
+    /// and the distinct paths it left out (noted for the log).
+    fn patch_operations(
+        &self,
+        map: &AttrMap,
+        kind: ResourceKind,
+        body: &Value,
+    ) -> Result<(Vec<patch::Operation>, Vec<String>), Error> {
+        let mut ignored = Vec::new();
+        let ops = match map.unmapped {
+            Unmapped::Reject => patch::parse(body)?,
+            Unmapped::Ignore => {
+                mapping::unmapped::prune_ops(map, patch::parse(body)?, &mut ignored)
             }
-        })
-        .await
+        };
+        let ignored = mapping::unmapped::distinct(ignored);
+        self.note_ignored(kind, &ignored);
+        Ok((ops, ignored))
+    }
+
+    /// One attempt: read the entry and the referenced ids, plan the
+    /// operations against the entry, write the plan, answer.
+    async fn patch_attempt(
+        &self,
+        job: &PatchJob<'_>,
+        attempt: Attempt,
+    ) -> Result<Step<Patched>, Error> {
+        let PatchJob { map, kind, id, .. } = *job;
+        let (entry, refs) = tokio::join!(
+            self.find(map, id, map.read_attributes()),
+            self.resolve_ids(job.ids)
+        );
+        let (entry, refs) = (entry?, refs?);
+        let plan = plan_patch(map, &entry, job.ops, &refs)?;
+        self.explain_derivations(&plan);
+        let pre = self.precondition(map, &entry, job.if_match)?;
+        let changed = plan.changed_attributes();
+        let disabled = Self::disables(map, &plan.mods);
+        let after = if plan.is_noop() {
+            entry
+        } else {
+            let how = Write {
+                pre,
+                concurrency: Concurrency::of(job.if_match),
+                answer: job.answer,
+                replan: attempt.replan(),
+                what: job.what,
+            };
+            match self.execute(map, &entry, plan, how).await {
+                Ok(Written::Entry(after)) => {
+                    self.audit_ignoring(job.ctx, "patch", kind, &after.dn, &changed, job.ignored);
+                    let outcome = if disabled { "disabled" } else { "updated" };
+                    self.metrics.provisioned(kind, outcome);
+                    after
+                }
+                Ok(Written::Replan) => return Ok(Step::Again(Why::EntryMoved)),
+                Err(Error::BadRequest { .. })
+                    if !attempt.is_last() && self.lost_race(map, &entry).await =>
+                {
+                    return Ok(Step::Again(Why::LostRace));
+                }
+                Err(e) => return Err(self.still_there(map, id, e).await),
+            }
+        };
+        if job.answer == Answer::NoContent {
+            return Ok(Step::Done(Patched::NoContent));
+        }
+        let p = job.projection.cloned().unwrap_or_default();
+        let v = self.render_one(map, &after, &p, job.ctx, refs).await?;
+        Ok(Step::Done(Patched::Resource(v)))
     }
 
     /// A write that did not find its entry at its DN, attempts exhausted:
@@ -156,7 +209,6 @@ impl<D: Directory> Service<D> {
         }
     }
 
-    /// Whether a user's modifications set the disabled marker.
     /// Tells `explain` what the plan did with derived values and why.
     fn explain_derivations(&self, plan: &crate::mapping::patch::Plan) {
         for d in &plan.derivations {
@@ -164,6 +216,7 @@ impl<D: Directory> Service<D> {
         }
     }
 
+    /// Whether a user's modifications set the disabled marker.
     fn disables(map: &AttrMap, mods: &[Mod]) -> bool {
         map.kind == ResourceKind::User
             && map.disable.iter().any(|d| {
