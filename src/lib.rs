@@ -28,7 +28,8 @@
 //! - [`scim`]: SCIM vocabulary, pure: resource types, attribute paths,
 //!   filters, PATCH operations (Entra quirks normalised there), core attributes
 //!   under the core schema URN (`core`), query parameters, schemas and the
-//!   JSON shapes of discovery documents.
+//!   JSON shapes of discovery documents; the borrowing JSON tree a resource is
+//!   rendered from and serialised once (`json`), and the ListResponse.
 //! - [`mapping`]: the pure core — attribute maps compiled in named steps
 //!   (`compile`); the one list of LDAP attributes a map manages (`managed`);
 //!   resource ↔ entry (`resource`); PATCH/PUT/POST → one LDAP modify plan
