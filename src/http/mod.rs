@@ -133,67 +133,14 @@ async fn envelope<D: Directory>(
     next: Next,
 ) -> Response {
     let started = Instant::now();
-    let id = req
-        .headers()
-        .get("x-request-id")
-        .and_then(|v| v.to_str().ok())
-        .filter(|v| {
-            !v.is_empty()
-                && v.len() <= 64
-                && v.bytes()
-                    .all(|b| b.is_ascii_alphanumeric() || b == b'-' || b == b'_')
-        })
-        .map(str::to_owned)
-        .unwrap_or_else(new_request_id);
+    let id = request_id(&req);
     req.extensions_mut().insert(RequestId(id.clone()));
     let route = req.extensions().get::<MatchedPath>().cloned();
     let method = req.method().clone();
     let span = tracing::info_span!("request", request_id = %id, method = %method, path = %req.uri().path());
-    let _enter = span.enter();
-    drop(_enter);
-    let response = {
-        let permit = state.limiter.try_acquire();
-        match permit {
-            Err(_) => Error::TooManyRequests.into_response(),
-            Ok(_permit) => {
-                let timeout = state.config().server.request_timeout;
-                match tokio::time::timeout(
-                    timeout,
-                    tracing::Instrument::instrument(next.run(req), span.clone()),
-                )
-                .await
-                {
-                    Ok(r) => r,
-                    Err(_) => Error::Unavailable(format!(
-                        "the request took longer than {}s",
-                        timeout.as_secs()
-                    ))
-                    .into_response(),
-                }
-            }
-        }
-    };
+    let response = limited(&state, req, next, &span).await;
     let mut response = match response.extensions().get::<Error>().cloned() {
-        Some(err) => {
-            let _g = span.enter();
-            match &err {
-                Error::Internal(cause) => tracing::error!(error = %cause, "request failed"),
-                Error::Unavailable(cause) => {
-                    tracing::warn!(error = %cause, "directory unavailable")
-                }
-                other => {
-                    tracing::info!(status = other.status().as_u16(), detail = %other, "request refused")
-                }
-            }
-            let headers = response.headers().clone();
-            let mut r = (err.status(), scim_json(&err.body(Some(&id)))).into_response();
-            for (k, v) in &headers {
-                if k != header::CONTENT_LENGTH && k != header::CONTENT_TYPE {
-                    r.headers_mut().insert(k.clone(), v.clone());
-                }
-            }
-            r
-        }
+        Some(err) => error_answer(&err, &response, &span, &id),
         None => response,
     };
     if let Ok(v) = HeaderValue::from_str(&id) {
@@ -220,4 +167,68 @@ async fn envelope<D: Directory>(
         );
     }
     response
+}
+
+/// The client's `X-Request-Id` when it is a short token, else a new one.
+fn request_id(req: &Request) -> String {
+    req.headers()
+        .get("x-request-id")
+        .and_then(|v| v.to_str().ok())
+        .filter(|v| {
+            !v.is_empty()
+                && v.len() <= 64
+                && v.bytes()
+                    .all(|b| b.is_ascii_alphanumeric() || b == b'-' || b == b'_')
+        })
+        .map(str::to_owned)
+        .unwrap_or_else(new_request_id)
+}
+
+/// The request run within the concurrency limit and the request timeout,
+/// inside its span.
+async fn limited<D: Directory>(
+    state: &AppState<D>,
+    req: Request,
+    next: Next,
+    span: &tracing::Span,
+) -> Response {
+    let Ok(_permit) = state.limiter.try_acquire() else {
+        return Error::TooManyRequests.into_response();
+    };
+    let timeout = state.config().server.request_timeout;
+    match tokio::time::timeout(
+        timeout,
+        tracing::Instrument::instrument(next.run(req), span.clone()),
+    )
+    .await
+    {
+        Ok(r) => r,
+        Err(_) => Error::Unavailable(format!(
+            "the request took longer than {}s",
+            timeout.as_secs()
+        ))
+        .into_response(),
+    }
+}
+
+/// A failed request's answer: the error logged at its level, its SCIM body
+/// carrying the request id, and the headers the handler set kept.
+fn error_answer(err: &Error, response: &Response, span: &tracing::Span, id: &str) -> Response {
+    let _g = span.enter();
+    match err {
+        Error::Internal(cause) => tracing::error!(error = %cause, "request failed"),
+        Error::Unavailable(cause) => {
+            tracing::warn!(error = %cause, "directory unavailable")
+        }
+        other => {
+            tracing::info!(status = other.status().as_u16(), detail = %other, "request refused")
+        }
+    }
+    let mut r = (err.status(), scim_json(&err.body(Some(id)))).into_response();
+    for (k, v) in response.headers() {
+        if k != header::CONTENT_LENGTH && k != header::CONTENT_TYPE {
+            r.headers_mut().insert(k.clone(), v.clone());
+        }
+    }
+    r
 }
