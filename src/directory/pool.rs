@@ -979,7 +979,9 @@ impl LdapPool {
                             "the directory did not answer in time".to_owned(),
                         ))
                     });
-                let _ = ldap.unbind().await;
+                // Bounded too: a server that stopped reading must not hold
+                // the answer the search already has.
+                let _ = tokio::time::timeout(self.cfg.timeout, ldap.unbind()).await;
                 out
             }
             Err(e) => Err(e),

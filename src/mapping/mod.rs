@@ -27,6 +27,7 @@ pub mod unmapped;
 /// Kept so callers outside `mapping` and `scim` still compile; import
 /// [`crate::scim::ResourceKind`] instead.
 use crate::scim::ResourceKind;
+use crate::scim::json::Json;
 pub use compile::compile;
 pub use template::Template;
 
@@ -43,10 +44,26 @@ pub enum Pinned {
 }
 
 impl Pinned {
+    pub fn json(&self) -> Json<'_> {
+        match self {
+            Pinned::Str(s) => Json::str(s),
+            Pinned::Bool(b) => Json::Bool(*b),
+        }
+    }
+
     pub fn to_json(&self) -> serde_json::Value {
         match self {
             Pinned::Str(s) => serde_json::Value::String(s.clone()),
             Pinned::Bool(b) => serde_json::Value::Bool(*b),
+        }
+    }
+
+    /// Whether a value (its text, or what it says as a boolean) is this pin:
+    /// texts compare ignoring case.
+    pub fn matches(&self, text: Option<&str>, flag: Option<bool>) -> bool {
+        match self {
+            Pinned::Str(s) => text.is_some_and(|x| x.eq_ignore_ascii_case(s)),
+            Pinned::Bool(b) => flag == Some(*b),
         }
     }
 }
@@ -351,8 +368,7 @@ impl AttrMap {
 pub fn as_bool(v: &serde_json::Value) -> Option<bool> {
     match v {
         serde_json::Value::Bool(b) => Some(*b),
-        serde_json::Value::String(s) if s.eq_ignore_ascii_case("true") => Some(true),
-        serde_json::Value::String(s) if s.eq_ignore_ascii_case("false") => Some(false),
+        serde_json::Value::String(s) => crate::scim::json::bool_text(s),
         _ => None,
     }
 }

@@ -16,7 +16,7 @@ use crate::ldap::{self, Dn, Entry};
 use crate::mapping::as_bool;
 use crate::mapping::managed::{Managed, Role};
 use crate::mapping::unmapped::Unmapped;
-use crate::mapping::{AttrMap, CREATED, Field, MODIFIED, Maps, Pinned, RefTarget, Refs};
+use crate::mapping::{AttrMap, CREATED, Field, MODIFIED, Maps, RefTarget, Refs};
 use crate::scim::ResourceKind;
 use crate::scim::json::{Json, Obj, Rendered};
 use crate::scim::query::Projection;
@@ -63,19 +63,12 @@ fn is_empty(v: &Value) -> bool {
 /// than carry data of their own.
 const QUALIFIERS: &[&str] = &["type", "primary", "display", "$ref"];
 
-fn pin_matches(p: &Pinned, v: &Value) -> bool {
-    match p {
-        Pinned::Str(s) => v.as_str().is_some_and(|x| x.eq_ignore_ascii_case(s)),
-        Pinned::Bool(b) => as_bool(v) == Some(*b),
-    }
-}
-
 /// Whether a multi-valued element belongs to `field`. An element that does
 /// not say its `type` goes to the field when that field is the only one for
 /// the attribute and sub-attribute (clients often omit `type`).
 pub fn element_matches(map: &AttrMap, field: &Field, element: &Map<String, Value>) -> bool {
     field.pinned.iter().all(|(k, p)| match get_ci(element, k) {
-        Some(v) if !v.is_null() => pin_matches(p, v),
+        Some(v) if !v.is_null() => p.matches(v.as_str(), as_bool(v)),
         _ => {
             map.fields_of(Some(&field.schema), &field.attr)
                 .filter(|(_, f)| f.sub == field.sub)
@@ -751,20 +744,6 @@ pub fn version(map: &AttrMap, entry: &Entry) -> Option<String> {
     })
 }
 
-fn pin_json(p: &Pinned) -> Json<'_> {
-    match p {
-        Pinned::Str(s) => Json::str(s),
-        Pinned::Bool(b) => Json::Bool(*b),
-    }
-}
-
-fn pin_matches_json(p: &Pinned, v: &Json<'_>) -> bool {
-    match p {
-        Pinned::Str(s) => v.as_str().is_some_and(|x| x.eq_ignore_ascii_case(s)),
-        Pinned::Bool(b) => v.as_bool() == Some(*b),
-    }
-}
-
 /// Names a referenced resource in its element: `$ref`, and its display name
 /// (`display` and `type` in a multi-valued element, `displayName` in a
 /// single one, as the manager).
@@ -813,20 +792,25 @@ fn place<'a>(
     let Some(arr) = cont.arr_mut(&f.attr) else {
         return;
     };
-    let element = |v: Json<'a>| {
+    let pinned = || {
         let mut el = Obj::new();
         for (k, p) in &f.pinned {
-            el.insert(k, pin_json(p));
+            el.insert(k, p.json());
         }
-        decorate(f, &mut el, &v, ctx);
-        el.insert(sub, v);
-        Json::Obj(el)
+        el
     };
     if siblings == 1 {
-        arr.extend(vals.into_iter().map(element));
+        arr.extend(vals.into_iter().map(|v| {
+            let mut el = pinned();
+            decorate(f, &mut el, &v, ctx);
+            el.insert(sub, v);
+            Json::Obj(el)
+        }));
         return;
     }
-    // Several sub-attributes of one element (a work address): merge.
+    // Several sub-attributes of one element (a work address): merge. The
+    // element is found by its pins, so none of its fields may overwrite them
+    // (a reference's `type`): only the sub-attribute is set.
     let Some(v) = vals.into_iter().next() else {
         return;
     };
@@ -834,7 +818,7 @@ fn place<'a>(
         Json::Obj(o)
             if f.pinned
                 .iter()
-                .all(|(k, p)| o.get(k).is_some_and(|v| pin_matches_json(p, v))) =>
+                .all(|(k, p)| o.get(k).is_some_and(|v| p.matches(v.as_str(), v.as_bool()))) =>
         {
             Some(o)
         }
@@ -842,7 +826,11 @@ fn place<'a>(
     });
     match existing {
         Some(o) => o.insert(sub, v),
-        None => arr.push(element(v)),
+        None => {
+            let mut el = pinned();
+            el.insert(sub, v);
+            arr.push(Json::Obj(el));
+        }
     }
 }
 
@@ -1072,6 +1060,48 @@ mod tests {
         // phoneNumbers has two mappings (work, mobile): a typeless one is ambiguous.
         let body = json!({"schemas": ["urn:ietf:params:scim:schemas:core:2.0:User"], "userName": "u", "phoneNumbers": [{"value": "1"}]});
         assert!(desired(&c.users, &body, &Refs::default()).is_err());
+    }
+
+    #[test]
+    fn sibling_sub_attributes_merge_into_one_element_also_for_a_reference() {
+        let text = crate::config::tests::example("openldap.toml").replacen(
+            "[users.defaults]",
+            "'ims[type eq \"work\"].display' = { attribute = \"seeAlso\", reference = \"User\" }\n\
+             'ims[type eq \"work\"].value' = \"description\"\n\n[users.defaults]",
+            1,
+        );
+        let c = crate::config::Config::parse(
+            &text,
+            &crate::config::tests::Vars(crate::config::tests::SECRETS.to_vec()),
+        )
+        .unwrap();
+        let mut refs = Refs::default();
+        refs.insert(RefEntry {
+            id: "11111111-2222-3333-4444-555555555555".into(),
+            kind: ResourceKind::User,
+            dn: "uid=boss,ou=people,dc=example,dc=com".into(),
+            rdn_value: "boss".into(),
+            display: Some("The Boss".into()),
+        });
+        let entry = Entry::new(
+            crate::ldap::Dn::parse("uid=u,ou=people,dc=example,dc=com").unwrap(),
+            [
+                (
+                    "seeAlso".to_owned(),
+                    vec!["uid=boss,ou=people,dc=example,dc=com".to_owned()],
+                ),
+                ("description".to_owned(), vec!["n".to_owned()]),
+            ],
+        );
+        let ctx = read_ctx(&c, &refs, "https://h/scim/v2");
+        let r = read(&c.users, &entry, &ctx, &Projection::default());
+        // One element, found by its pin (fields are placed in name order, so
+        // the reference creates it): the reference's own `type` does not
+        // replace the pinned one, so its sibling joins it.
+        assert_eq!(
+            r["ims"],
+            json!([{"type": "work", "display": "11111111-2222-3333-4444-555555555555", "value": "n"}])
+        );
     }
 
     #[test]

@@ -46,10 +46,20 @@ impl<'a> Json<'a> {
     pub fn as_bool(&self) -> Option<bool> {
         match self {
             Json::Bool(b) => Some(*b),
-            Json::Str(s) if s.eq_ignore_ascii_case("true") => Some(true),
-            Json::Str(s) if s.eq_ignore_ascii_case("false") => Some(false),
+            Json::Str(s) => bool_text(s),
             _ => None,
         }
+    }
+}
+
+/// `"true"` or `"false"` in any case, as clients write booleans in strings.
+pub fn bool_text(s: &str) -> Option<bool> {
+    if s.eq_ignore_ascii_case("true") {
+        Some(true)
+    } else if s.eq_ignore_ascii_case("false") {
+        Some(false)
+    } else {
+        None
     }
 }
 
