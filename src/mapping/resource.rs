@@ -935,6 +935,29 @@ mod tests {
         }
     }
 
+    /// References that know one user, "The Boss".
+    fn boss() -> Refs {
+        let mut refs = Refs::default();
+        refs.insert(RefEntry {
+            id: "11111111-2222-3333-4444-555555555555".into(),
+            kind: ResourceKind::User,
+            dn: "uid=boss,ou=people,dc=example,dc=com".into(),
+            rdn_value: "boss".into(),
+            display: Some("The Boss".into()),
+        });
+        refs
+    }
+
+    /// A user entry at `uid=u` holding `attrs` (one value each).
+    fn user_with(attrs: &[(&str, &str)]) -> Entry {
+        Entry::new(
+            crate::ldap::Dn::parse("uid=u,ou=people,dc=example,dc=com").unwrap(),
+            attrs
+                .iter()
+                .map(|(a, v)| ((*a).to_owned(), vec![(*v).to_owned()])),
+        )
+    }
+
     #[test]
     fn entra_create_maps_every_attribute() {
         let c = openldap();
@@ -1075,24 +1098,11 @@ mod tests {
             &crate::config::tests::Vars(crate::config::tests::SECRETS.to_vec()),
         )
         .unwrap();
-        let mut refs = Refs::default();
-        refs.insert(RefEntry {
-            id: "11111111-2222-3333-4444-555555555555".into(),
-            kind: ResourceKind::User,
-            dn: "uid=boss,ou=people,dc=example,dc=com".into(),
-            rdn_value: "boss".into(),
-            display: Some("The Boss".into()),
-        });
-        let entry = Entry::new(
-            crate::ldap::Dn::parse("uid=u,ou=people,dc=example,dc=com").unwrap(),
-            [
-                (
-                    "seeAlso".to_owned(),
-                    vec!["uid=boss,ou=people,dc=example,dc=com".to_owned()],
-                ),
-                ("description".to_owned(), vec!["n".to_owned()]),
-            ],
-        );
+        let refs = boss();
+        let entry = user_with(&[
+            ("seeAlso", "uid=boss,ou=people,dc=example,dc=com"),
+            ("description", "n"),
+        ]);
         let ctx = read_ctx(&c, &refs, "https://h/scim/v2");
         let r = read(&c.users, &entry, &ctx, &Projection::default());
         // One element, found by its pin (fields are placed in name order, so
@@ -1107,14 +1117,7 @@ mod tests {
     #[test]
     fn manager_reference_resolves() {
         let c = openldap();
-        let mut refs = Refs::default();
-        refs.insert(RefEntry {
-            id: "11111111-2222-3333-4444-555555555555".into(),
-            kind: ResourceKind::User,
-            dn: "uid=boss,ou=people,dc=example,dc=com".into(),
-            rdn_value: "boss".into(),
-            display: Some("The Boss".into()),
-        });
+        let refs = boss();
         let body = json!({"schemas": ["urn:ietf:params:scim:schemas:core:2.0:User"], "userName": "u",
             "urn:ietf:params:scim:schemas:extension:enterprise:2.0:User": {"manager": {"value": "11111111-2222-3333-4444-555555555555"}}});
         assert_eq!(
@@ -1131,16 +1134,10 @@ mod tests {
         let e = desired(&c.users, &body2, &refs).unwrap_err();
         assert!(e.to_string().contains("no User has id \"99999999"), "{e}");
 
-        let entry = Entry::new(
-            crate::ldap::Dn::parse("uid=u,ou=people,dc=example,dc=com").unwrap(),
-            [
-                (
-                    "manager".to_owned(),
-                    vec!["UID=boss,ou=People,dc=example,dc=com".to_owned()],
-                ),
-                ("entryUUID".to_owned(), vec!["abc".to_owned()]),
-            ],
-        );
+        let entry = user_with(&[
+            ("manager", "UID=boss,ou=People,dc=example,dc=com"),
+            ("entryUUID", "abc"),
+        ]);
         let ctx = read_ctx(&c, &refs, "https://h/scim/v2");
         let r = read(&c.users, &entry, &ctx, &Projection::default());
         let m = &r["urn:ietf:params:scim:schemas:extension:enterprise:2.0:User"]["manager"];
