@@ -398,59 +398,6 @@ fn credentials_dir(env: &dyn Environment) -> Option<PathBuf> {
     env.var("CREDENTIALS_DIRECTORY").map(PathBuf::from)
 }
 
-/// Reads a secret file; one that other users can read adds a warning.
-fn read_private_file(f: &Path, warnings: &mut Vec<String>) -> Result<SecretString, String> {
-    if let Some(w) = secret::permission_warning(f) {
-        warnings.push(w);
-    }
-    secret::read_file(f)
-}
-
-/// The places one secret setting may be read from; a valid setting uses
-/// exactly one.
-struct SecretSources<'a> {
-    value: Option<&'a String>,
-    file: Option<&'a PathBuf>,
-    env: Option<&'a String>,
-    credential: Option<&'a String>,
-}
-
-impl SecretSources<'_> {
-    /// How many of the sources are set.
-    fn count(&self) -> usize {
-        [
-            self.value.is_some(),
-            self.file.is_some(),
-            self.env.is_some(),
-            self.credential.is_some(),
-        ]
-        .iter()
-        .filter(|s| **s)
-        .count()
-    }
-
-    /// Reads the secret from the first source set.
-    fn read(
-        &self,
-        env: &dyn Environment,
-        warnings: &mut Vec<String>,
-    ) -> Result<SecretString, String> {
-        if let Some(v) = self.value {
-            Ok(SecretString::from(v.clone()))
-        } else if let Some(f) = self.file {
-            read_private_file(f, warnings)
-        } else if let Some(var) = self.env {
-            env.var(var)
-                .map(SecretString::from)
-                .ok_or_else(|| format!("environment variable {var} is not set"))
-        } else if let Some(c) = self.credential {
-            secret::read_credential(c, credentials_dir(env).as_deref())
-        } else {
-            Err("no source".to_owned())
-        }
-    }
-}
-
 /// Validates `[auth]`: `SCIM2LDAP_TOKEN` alone, or the file's default token
 /// and `[[auth.tokens]]` in the order of the file.
 fn tokens(
@@ -518,7 +465,7 @@ fn default_token(
             out,
             "default",
             "auth.token_file",
-            read_private_file(f, warnings),
+            secret::read_private_file(f, warnings),
             p,
         ),
         (None, None) => {}
@@ -540,7 +487,7 @@ fn named_token(
             "{key}.name: give the token a name (it appears in audit logs)"
         ));
     }
-    let sources = SecretSources {
+    let sources = secret::Sources {
         value: t.value.as_ref(),
         file: t.file.as_ref(),
         env: t.env.as_ref(),
@@ -552,7 +499,13 @@ fn named_token(
         ));
         return;
     }
-    keep_token(out, &t.name, &key, sources.read(env, warnings), p);
+    keep_token(
+        out,
+        &t.name,
+        &key,
+        sources.read(|v| env.var(v), credentials_dir(env).as_deref(), warnings),
+        p,
+    );
 }
 
 /// The tokens as a set: names unique, and at least one unless `[auth]`
@@ -663,7 +616,7 @@ fn bind_password(
     if let Some(pw) = env.var("SCIM2LDAP_LDAP_BIND_PASSWORD") {
         return SecretString::from(pw);
     }
-    let sources = SecretSources {
+    let sources = secret::Sources {
         value: raw.bind_password.as_ref(),
         file: raw.bind_password_file.as_ref(),
         env: None,
@@ -674,10 +627,12 @@ fn bind_password(
             p.push("ldap.bind_password: missing; set bind_password, bind_password_file, bind_password_credential or SCIM2LDAP_LDAP_BIND_PASSWORD".to_owned());
             SecretString::from(String::new())
         }
-        1 => sources.read(env, warnings).unwrap_or_else(|e| {
-            p.push(format!("ldap.bind_password: {e}"));
-            SecretString::from(String::new())
-        }),
+        1 => sources
+            .read(|v| env.var(v), credentials_dir(env).as_deref(), warnings)
+            .unwrap_or_else(|e| {
+                p.push(format!("ldap.bind_password: {e}"));
+                SecretString::from(String::new())
+            }),
         _ => {
             p.push("ldap.bind_password: set only one of bind_password, bind_password_file, bind_password_credential".to_owned());
             SecretString::from(String::new())

@@ -11,13 +11,62 @@ use std::path::{Path, PathBuf};
 
 pub use secrecy::{ExposeSecret, SecretString};
 
-/// Where a secret's value is read from; exactly one source is set.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub enum Source {
-    Value,
-    File(PathBuf),
-    Env(String),
-    Credential(String),
+/// The places one secret setting may be read from; a valid setting uses
+/// exactly one.
+pub struct Sources<'a> {
+    pub value: Option<&'a String>,
+    pub file: Option<&'a PathBuf>,
+    /// The name of an environment variable holding the secret.
+    pub env: Option<&'a String>,
+    /// The name of a systemd credential.
+    pub credential: Option<&'a String>,
+}
+
+impl Sources<'_> {
+    /// How many of the sources are set.
+    pub fn count(&self) -> usize {
+        [
+            self.value.is_some(),
+            self.file.is_some(),
+            self.env.is_some(),
+            self.credential.is_some(),
+        ]
+        .iter()
+        .filter(|s| **s)
+        .count()
+    }
+
+    /// Reads the secret from the first source set: environment variables
+    /// through `var`, credentials from `credentials_dir`; a file that other
+    /// users can read adds a warning.
+    pub fn read(
+        &self,
+        var: impl Fn(&str) -> Option<String>,
+        credentials_dir: Option<&Path>,
+        warnings: &mut Vec<String>,
+    ) -> Result<SecretString, String> {
+        if let Some(v) = self.value {
+            Ok(SecretString::from(v.clone()))
+        } else if let Some(f) = self.file {
+            read_private_file(f, warnings)
+        } else if let Some(name) = self.env {
+            var(name)
+                .map(SecretString::from)
+                .ok_or_else(|| format!("environment variable {name} is not set"))
+        } else if let Some(c) = self.credential {
+            read_credential(c, credentials_dir)
+        } else {
+            Err("no source".to_owned())
+        }
+    }
+}
+
+/// Reads a secret file; one that other users can read adds a warning.
+pub fn read_private_file(f: &Path, warnings: &mut Vec<String>) -> Result<SecretString, String> {
+    if let Some(w) = permission_warning(f) {
+        warnings.push(w);
+    }
+    read_file(f)
 }
 
 /// Reads a secret from a file, dropping one trailing newline (editors add it).

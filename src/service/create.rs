@@ -221,7 +221,8 @@ impl<D: Directory> Service<D> {
                     .ok_or_else(|| {
                         Error::Internal("the directory returned no entry after add".to_owned())
                     })?;
-                self.keep_unless_shared(a, entry, chosen, attempt).await
+                self.keep_unless_shared(a, &dn, entry, chosen, attempt)
+                    .await
             }
         }
     }
@@ -257,6 +258,7 @@ impl<D: Directory> Service<D> {
     async fn keep_unless_shared(
         &self,
         a: &Adding<'_>,
+        dn: &str,
         entry: Entry,
         chosen: Vec<Chosen>,
         attempt: Attempt,
@@ -266,8 +268,7 @@ impl<D: Directory> Service<D> {
         let Some(n) = self.shared_number(map, &entry, &chosen).await? else {
             return Ok(Step::Done((entry, chosen)));
         };
-        let dn = a.dn.to_string();
-        if let Err(undo) = self.dir.delete(&dn, None).await {
+        if let Err(undo) = self.dir.delete(dn, None).await {
             tracing::error!(dn = %dn, error = %undo, "could not remove the entry whose number another entry took at the same moment");
             return Err(dir_error(map, undo, what));
         }

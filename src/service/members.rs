@@ -61,10 +61,11 @@ fn placeholder_touched(map: &AttrMap, mods: &[Mod], change: MemberChange) -> Opt
 
 /// The member value a user or group renamed from `old` to `new` had and now
 /// has in its groups, when the daemon moves it: a user's `memberUid` value
-/// always; a member DN (a user's, or a nested group's) when the daemon keeps referential integrity (OpenLDAP's refint rewrites
-/// DNs in a background thread, on each server of a replicated pair for
-/// itself and never replicated, so a peer could keep the old DN). None when
-/// the value does not change or the server moves it.
+/// always; a member DN (a user's, or a nested group's) when the daemon keeps
+/// referential integrity (OpenLDAP's refint rewrites DNs in a background
+/// thread, on each server of a replicated pair for itself and never
+/// replicated, so a peer could keep the old DN). None when the value does
+/// not change or the server moves it.
 fn renamed_member(
     m: &Members,
     kind: ResourceKind,
@@ -365,9 +366,9 @@ impl<D: Directory> Service<D> {
         Ok(())
     }
 
-    /// After a user's or group's rename from `old` to `new` (DNs): every group under
-    /// the groups' base that lists the user's old member value lists the new
-    /// one instead (see [`renamed_member`] for when the daemon does this),
+    /// After a user's or group's rename from `old` to `new` (DNs): every
+    /// group under the groups' base that lists its old member value lists the
+    /// new one instead (see [`renamed_member`] for when the daemon does this),
     /// one modify per group (delete the old value, add the new). A racing
     /// writer may have removed the member (the old value is gone: nothing
     /// to follow) or added the new value (only the old one goes); so may the

@@ -57,7 +57,6 @@ fn patch_answer(kind: ResourceKind, projection: Option<&Projection>) -> Answer {
 /// One PATCH as every attempt of the retry loop sees it.
 struct PatchJob<'a> {
     map: &'a AttrMap,
-    kind: ResourceKind,
     id: &'a str,
     ops: &'a [patch::Operation],
     /// The ids the operations refer to, resolved afresh on each attempt.
@@ -110,7 +109,6 @@ impl<D: Directory> Service<D> {
         let what = format!("update {}", kind.name());
         let job = PatchJob {
             map,
-            kind,
             id,
             ops: &ops,
             ids: &ids,
@@ -151,7 +149,8 @@ impl<D: Directory> Service<D> {
         job: &PatchJob<'_>,
         attempt: Attempt,
     ) -> Result<Step<Patched>, Error> {
-        let PatchJob { map, kind, id, .. } = *job;
+        let PatchJob { map, id, .. } = *job;
+        let kind = map.kind;
         let (entry, refs) = tokio::join!(
             self.find(map, id, map.read_attributes()),
             self.resolve_ids(job.ids)
