@@ -4,7 +4,7 @@ use std::time::Instant;
 
 use serde_json::{Value, json};
 
-use super::{Daemon, Server, attrs, config_text, enc, patch_body, unique};
+use super::{Daemon, Server, attrs, config_text, enc, group_model, patch_body, unique};
 
 fn gq(filter: &str) -> String {
     format!("/Groups?excludedAttributes=members&filter={}", enc(filter))
@@ -433,21 +433,12 @@ pub async fn member_uid_model(server: Server) {
 }
 
 pub async fn unique_member_model(server: Server) {
-    let text = config_text(server)
-        .replace(
-            "object_classes = [\"groupOfNames\", \"top\", \"scimGroup\"",
-            "object_classes = [\"groupOfUniqueNames\", \"top\", \"scimGroup\"",
-        )
-        .replace("attribute = \"member\"", "attribute = \"uniqueMember\"")
-        .replace(
-            "referential_integrity = \"server\"",
-            "referential_integrity = \"daemon\"",
-        )
-        .replace("member_of = \"memberOf\"", "")
-        .replace(
-            "ou=groups,dc=example,dc=com",
-            "ou=uniquegroups,dc=example,dc=com",
-        );
+    let text = group_model(
+        &config_text(server),
+        "groupOfUniqueNames",
+        "uniqueMember",
+        "uniquegroups",
+    );
     ensure_ou(server, "uniquegroups").await;
     assert!(
         text.contains("[\"groupOfUniqueNames\""),

@@ -131,18 +131,17 @@ pub fn config_text(server: Server) -> String {
     .unwrap()
 }
 
-/// `text` (an example config) with its groups made RFC 2307 groups under
-/// `ou=OU`: structural `posixGroup` whose members are `memberUid` values, with
-/// no placeholder, no `memberOf`, and the daemon keeping referential integrity.
-pub fn member_uid_groups(text: &str, ou: &str) -> String {
+/// `text` (an example config) with its groups made structural `class`
+/// entries under `ou=OU` whose members are `attribute` values, with no
+/// `memberOf` and the daemon keeping referential integrity.
+pub fn group_model(text: &str, class: &str, attribute: &str, ou: &str) -> String {
     text.replace(
         "object_classes = [\"groupOfNames\", \"top\", \"scimGroup\"",
-        "object_classes = [\"posixGroup\", \"top\", \"scimGroup\"",
+        &format!("object_classes = [\"{class}\", \"top\", \"scimGroup\""),
     )
-    .replace("attribute = \"member\"", "attribute = \"memberUid\"")
     .replace(
-        "placeholder = \"cn=empty-group-placeholder,dc=example,dc=com\"",
-        "",
+        "attribute = \"member\"",
+        &format!("attribute = \"{attribute}\""),
     )
     .replace(
         "referential_integrity = \"server\"",
@@ -152,6 +151,16 @@ pub fn member_uid_groups(text: &str, ou: &str) -> String {
     .replace(
         "ou=groups,dc=example,dc=com",
         &format!("ou={ou},dc=example,dc=com"),
+    )
+}
+
+/// `text` (an example config) with its groups made RFC 2307 groups under
+/// `ou=OU`: [`group_model`] with structural `posixGroup` whose members are
+/// `memberUid` values, and no placeholder.
+pub fn member_uid_groups(text: &str, ou: &str) -> String {
+    group_model(text, "posixGroup", "memberUid", ou).replace(
+        "placeholder = \"cn=empty-group-placeholder,dc=example,dc=com\"",
+        "",
     )
 }
 
