@@ -7,7 +7,8 @@
 //! (`memberUid`, which no server's referential-integrity plugin covers, and
 //! member DNs when the daemon keeps referential integrity).
 
-use super::errors::{dir_error, search_error};
+use super::errors::{busy, dir_error, search_error};
+use super::retry::{Step, Why, retrying};
 use super::{Ctx, Service, new_token};
 use crate::directory::{DirError, Directory, Scope, Search, rc};
 use crate::error::Error;
@@ -87,6 +88,43 @@ fn renamed_member(
 }
 
 impl<D: Directory> Service<D> {
+    /// A modify of a group found a moment ago, beside the request's own
+    /// write (the placeholder, a member removed or renamed). 389-ds refuses
+    /// a modify with noSuchObject when it cannot lock the entry in time
+    /// under concurrent writes (see `busy`): while the entry is there, the
+    /// modify is tried again after the server-busy pause, and answered 503
+    /// if the server stays busy. Any other answer, noSuchObject for a group
+    /// really gone included, is the directory's, for the caller to judge.
+    async fn modify_group(
+        &self,
+        map: &AttrMap,
+        dn: &Dn,
+        mods: Vec<Mod>,
+        read: &[String],
+        what: &str,
+    ) -> Result<Result<Option<Entry>, DirError>, Error> {
+        let dn_text = dn.to_string();
+        retrying(what, |attempt| {
+            let (dn_text, mods) = (&dn_text, mods.clone());
+            async move {
+                match self.dir.modify(dn_text, mods, read, None).await {
+                    Err(DirError::Result {
+                        rc: rc::NO_SUCH_OBJECT,
+                        text,
+                    }) if self.exists(map, dn).await? => {
+                        if attempt.is_last() {
+                            Err(busy(what, dn, &text))
+                        } else {
+                            Ok(Step::Again(Why::ServerBusy))
+                        }
+                    }
+                    answer => Ok(Step::Done(answer)),
+                }
+            }
+        })
+        .await
+    }
+
     /// Whether the plan's `mods` or the entry hold the empty-group
     /// placeholder.
     pub(super) fn placeholder_involved(map: &AttrMap, entry: &Entry, mods: &[Mod]) -> bool {
@@ -209,15 +247,16 @@ impl<D: Directory> Service<D> {
         if self.hits(map, dn, probe, "checking for members").await? {
             return Ok(());
         }
+        let what = "adding the empty-group placeholder";
         let add = vec![Mod::Add(attr.clone(), vec![ph.to_string()])];
-        match self.dir.modify(&dn.to_string(), add, &[], None).await {
+        match self.modify_group(map, dn, add, &[], what).await? {
             Ok(_) => {}
             // The placeholder is in already.
             Err(DirError::Result {
                 rc: rc::ATTRIBUTE_OR_VALUE_EXISTS,
                 ..
             }) => return Ok(()),
-            Err(e) => return Err(dir_error(map, e, "adding the empty-group placeholder")),
+            Err(e) => return Err(dir_error(map, e, what)),
         }
         // A member added between the probe and the placeholder saw no
         // placeholder to remove: whoever adds the placeholder checks after
@@ -256,14 +295,15 @@ impl<D: Directory> Service<D> {
         attr: String,
         ph: &Dn,
     ) -> Result<(), Error> {
+        let what = "removing the empty-group placeholder";
         let del = vec![Mod::Delete(attr, vec![ph.to_string()])];
-        match self.dir.modify(&dn.to_string(), del, &[], None).await {
+        match self.modify_group(map, dn, del, &[], what).await? {
             Ok(_)
             | Err(DirError::Result {
                 rc: rc::NO_SUCH_ATTRIBUTE | rc::OBJECT_CLASS_VIOLATION,
                 ..
             }) => Ok(()),
-            Err(e) => Err(dir_error(map, e, "removing the empty-group placeholder")),
+            Err(e) => Err(dir_error(map, e, what)),
         }
     }
 
@@ -287,15 +327,11 @@ impl<D: Directory> Service<D> {
         if stale.is_empty() || stale.len() == values.len() {
             return Ok(after);
         }
+        let what = "removing the empty-group placeholder";
+        let del = vec![Mod::Delete(attr, stale)];
         match self
-            .dir
-            .modify(
-                &after.dn.to_string(),
-                vec![Mod::Delete(attr, stale)],
-                &map.read_attributes(),
-                None,
-            )
-            .await
+            .modify_group(map, &after.dn, del, &map.read_attributes(), what)
+            .await?
         {
             Ok(Some(e)) => Ok(e),
             Ok(None) => Ok(self.reread(map, &after.dn).await?.unwrap_or(after)),
@@ -304,7 +340,7 @@ impl<D: Directory> Service<D> {
                 rc: rc::NO_SUCH_ATTRIBUTE,
                 ..
             }) => Ok(self.reread(map, &after.dn).await?.unwrap_or(after)),
-            Err(e) => Err(dir_error(map, e, "removing the empty-group placeholder")),
+            Err(e) => Err(dir_error(map, e, what)),
         }
     }
 
@@ -332,13 +368,14 @@ impl<D: Directory> Service<D> {
             .search(s)
             .await
             .map_err(|e| search_error(g, e, "finding memberships"))?;
+        let what = "removing membership";
         for group in groups {
-            let group_dn = group.dn.to_string();
             let del = vec![Mod::Delete(m.attribute.clone(), vec![value.clone()])];
-            match self.dir.modify(&group_dn, del, &[], None).await {
+            match self.modify_group(g, &group.dn, del, &[], what).await? {
+                // Removed, or removed by another writer, or the group is gone.
                 Ok(_)
                 | Err(DirError::Result {
-                    rc: rc::NO_SUCH_ATTRIBUTE,
+                    rc: rc::NO_SUCH_ATTRIBUTE | rc::NO_SUCH_OBJECT,
                     ..
                 }) => {}
                 // The last member: groupOfNames needs one, so the placeholder takes its place.
@@ -355,12 +392,16 @@ impl<D: Directory> Service<D> {
                         Mod::Add(m.attribute.clone(), vec![ph]),
                         Mod::Delete(m.attribute.clone(), vec![value.clone()]),
                     ];
-                    self.dir
-                        .modify(&group_dn, swap, &[], None)
-                        .await
-                        .map_err(|e| dir_error(g, e, "removing membership"))?;
+                    match self.modify_group(g, &group.dn, swap, &[], what).await? {
+                        Ok(_)
+                        | Err(DirError::Result {
+                            rc: rc::NO_SUCH_ATTRIBUTE | rc::NO_SUCH_OBJECT,
+                            ..
+                        }) => {}
+                        Err(e) => return Err(dir_error(g, e, what)),
+                    }
                 }
-                Err(e) => return Err(dir_error(g, e, "removing membership")),
+                Err(e) => return Err(dir_error(g, e, what)),
             }
         }
         Ok(())
@@ -401,17 +442,17 @@ impl<D: Directory> Service<D> {
             .map_err(|e| search_error(g, e, "finding the groups of a renamed member"))?;
         let what = "renaming a member in its groups";
         for group in groups {
-            let dn = group.dn.to_string();
+            let dn = &group.dn;
             let swap = vec![
                 Mod::Delete(m.attribute.clone(), vec![old.to_owned()]),
                 Mod::Add(m.attribute.clone(), vec![new.to_owned()]),
             ];
             let only_old = vec![Mod::Delete(m.attribute.clone(), vec![old.to_owned()])];
-            let result = match self.dir.modify(&dn, swap, &[], None).await {
+            let result = match self.modify_group(g, dn, swap, &[], what).await? {
                 Err(DirError::Result {
                     rc: rc::ATTRIBUTE_OR_VALUE_EXISTS,
                     ..
-                }) => self.dir.modify(&dn, only_old, &[], None).await,
+                }) => self.modify_group(g, dn, only_old, &[], what).await?,
                 other => other,
             };
             match result {
