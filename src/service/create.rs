@@ -108,7 +108,7 @@ impl<D: Directory> Service<D> {
             let dn = new.dn.to_string();
             if let Err(e) = self.dir.set_password(&dn, pw).await {
                 // Leave nothing half-written: the entry goes again.
-                if let Err(undo) = self.dir.delete(&dn, None).await {
+                if let Err(undo) = self.undo_add(map, &new.dn).await {
                     tracing::error!(dn = %dn, error = %undo, "could not remove the entry after its password failed");
                 }
                 return Err(dir_error(map, e, "set password"));
@@ -268,9 +268,9 @@ impl<D: Directory> Service<D> {
         let Some(n) = self.shared_number(map, &entry, &chosen).await? else {
             return Ok(Step::Done((entry, chosen)));
         };
-        if let Err(undo) = self.dir.delete(dn, None).await {
+        if let Err(undo) = self.undo_add(map, &entry.dn).await {
             tracing::error!(dn = %dn, error = %undo, "could not remove the entry whose number another entry took at the same moment");
-            return Err(dir_error(map, undo, what));
+            return Err(undo);
         }
         if attempt.is_last() {
             return Err(Error::Unavailable(format!(
@@ -280,6 +280,25 @@ impl<D: Directory> Service<D> {
         tracing::debug!(dn = %dn, number = n, "an allocated number was taken at the same moment; allocating again");
         a.refuse([n]);
         Ok(Step::Again(Why::NumberTaken))
+    }
+
+    /// Removes an entry this request added, so that nothing is left
+    /// half-written; tried again while the server is too busy to lock it
+    /// (see [`Service::while_busy`]), and gone already is no error.
+    async fn undo_add(&self, map: &AttrMap, dn: &Dn) -> Result<(), Error> {
+        let what = "removing the entry just added";
+        let dn_text = dn.to_string();
+        match self
+            .while_busy(map, dn, what, || self.dir.delete(&dn_text, None))
+            .await?
+        {
+            Ok(())
+            | Err(DirError::Result {
+                rc: rc::NO_SUCH_OBJECT,
+                ..
+            }) => Ok(()),
+            Err(e) => Err(dir_error(map, e, what)),
+        }
     }
 
     /// Every number the server was to allocate came back as a number; an
@@ -300,7 +319,7 @@ impl<D: Directory> Service<D> {
                 continue;
             }
             let dn = entry.dn.to_string();
-            if let Err(undo) = self.dir.delete(&dn, None).await {
+            if let Err(undo) = self.undo_add(map, &entry.dn).await {
                 tracing::error!(dn = %dn, error = %undo, "could not remove the entry after its number was not allocated");
             }
             return Err(Error::Internal(format!(

@@ -7,8 +7,7 @@
 //! (`memberUid`, which no server's referential-integrity plugin covers, and
 //! member DNs when the daemon keeps referential integrity).
 
-use super::errors::{busy, dir_error, search_error};
-use super::retry::{Step, Why, retrying};
+use super::errors::{dir_error, search_error};
 use super::{Ctx, Service, new_token};
 use crate::directory::{DirError, Directory, Scope, Search, rc};
 use crate::error::Error;
@@ -89,12 +88,8 @@ fn renamed_member(
 
 impl<D: Directory> Service<D> {
     /// A modify of a group found a moment ago, beside the request's own
-    /// write (the placeholder, a member removed or renamed). 389-ds refuses
-    /// a modify with noSuchObject when it cannot lock the entry in time
-    /// under concurrent writes (see `busy`): while the entry is there, the
-    /// modify is tried again after the server-busy pause, and answered 503
-    /// if the server stays busy. Any other answer, noSuchObject for a group
-    /// really gone included, is the directory's, for the caller to judge.
+    /// write, tried again while the server is too busy to lock it (see
+    /// [`Service::while_busy`]).
     async fn modify_group(
         &self,
         map: &AttrMap,
@@ -104,23 +99,8 @@ impl<D: Directory> Service<D> {
         what: &str,
     ) -> Result<Result<Option<Entry>, DirError>, Error> {
         let dn_text = dn.to_string();
-        retrying(what, |attempt| {
-            let (dn_text, mods) = (&dn_text, mods.clone());
-            async move {
-                match self.dir.modify(dn_text, mods, read, None).await {
-                    Err(DirError::Result {
-                        rc: rc::NO_SUCH_OBJECT,
-                        text,
-                    }) if self.exists(map, dn).await? => {
-                        if attempt.is_last() {
-                            Err(busy(what, dn, &text))
-                        } else {
-                            Ok(Step::Again(Why::ServerBusy))
-                        }
-                    }
-                    answer => Ok(Step::Done(answer)),
-                }
-            }
+        self.while_busy(map, dn, what, || {
+            self.dir.modify(&dn_text, mods.clone(), read, None)
         })
         .await
     }

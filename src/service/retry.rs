@@ -12,7 +12,12 @@
 use std::future::Future;
 use std::time::Duration;
 
+use super::Service;
+use super::errors::busy;
+use crate::directory::{DirError, Directory, rc};
 use crate::error::Error;
+use crate::ldap::Dn;
+use crate::mapping::AttrMap;
 
 /// Attempts of a write that lost a race: a value added or removed meanwhile,
 /// or the entry moved between finding it by id and writing it (renamed by
@@ -114,6 +119,48 @@ where
                 }
             }
         }
+    }
+}
+
+impl<D: Directory> Service<D> {
+    /// A write to an entry that is there (found a moment ago, or just added)
+    /// beside the request's own write: the empty-group placeholder, a member
+    /// removed or renamed, an entry added and sent away again. 389-ds
+    /// refuses a write with noSuchObject when it cannot lock the entry in
+    /// time under concurrent writes (see `busy`); while the entry is there,
+    /// `write` is tried again after the server-busy pause, and answered 503
+    /// if the server stays busy. Any other answer, noSuchObject for an entry
+    /// really gone included, is the directory's, for the caller to judge.
+    pub(super) async fn while_busy<T, F, Fut>(
+        &self,
+        map: &AttrMap,
+        dn: &Dn,
+        what: &str,
+        mut write: F,
+    ) -> Result<Result<T, DirError>, Error>
+    where
+        F: FnMut() -> Fut,
+        Fut: Future<Output = Result<T, DirError>>,
+    {
+        retrying(what, |attempt| {
+            let written = write();
+            async move {
+                match written.await {
+                    Err(DirError::Result {
+                        rc: rc::NO_SUCH_OBJECT,
+                        text,
+                    }) if self.exists(map, dn).await? => {
+                        if attempt.is_last() {
+                            Err(busy(what, dn, &text))
+                        } else {
+                            Ok(Step::Again(Why::ServerBusy))
+                        }
+                    }
+                    answer => Ok(Step::Done(answer)),
+                }
+            }
+        })
+        .await
     }
 }
 
