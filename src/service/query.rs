@@ -237,6 +237,8 @@ impl<D: Directory> Service<D> {
         sort: Option<Sort>,
     ) -> Result<(usize, Vec<Rendered>), Error> {
         let take = self.page_size(q);
+        // Kept only for the error of a refused sort, which names its indexes.
+        let sorted_filter = sort.is_some().then(|| translated.clone());
         let filter = Filter::and(vec![
             Filter::Equal("objectClass".to_owned(), map.object_classes[0].clone()),
             translated,
@@ -252,7 +254,6 @@ impl<D: Directory> Service<D> {
                 resource::attributes_for(map, &q.projection)
             },
         };
-        let sorted = sort.is_some();
         let limit = self.config.server.max_list_entries;
         let page = Page {
             skip: q.start_index - 1,
@@ -263,14 +264,27 @@ impl<D: Directory> Service<D> {
             sort,
             max_read: limit,
         };
-        let w = self.dir.search_window(s, page).await.map_err(|e| match e {
-            DirError::Result { rc: rc::UNWILLING_TO_PERFORM, text } if sorted => Error::bad(
-                ScimType::InvalidValue,
-                format!("sortBy: the directory refused to sort this search ({text}); servers sort only searches their indexes answer"),
-            ),
-            DirError::TooMany { .. } => too_many(map, limit),
-            e => search_error(map, e, "search"),
-        })?;
+        let w = self
+            .dir
+            .search_window(s, page)
+            .await
+            .map_err(|e| match (e, &sorted_filter) {
+                (
+                    DirError::Result {
+                        rc: rc::UNWILLING_TO_PERFORM,
+                        text,
+                    },
+                    Some(f),
+                ) => Error::bad(
+                    ScimType::InvalidValue,
+                    format!(
+                        "sortBy: the directory refused to sort this search ({text}); a server sorts only the searches its indexes answer: {}, or leave sortBy out",
+                        index_hint(f)
+                    ),
+                ),
+                (DirError::TooMany { .. }, _) => too_many(map, limit),
+                (e, _) => search_error(map, e, "search"),
+            })?;
         let entries: Vec<Entry> = w
             .entries
             .into_iter()
@@ -293,4 +307,73 @@ fn too_many(map: &AttrMap, limit: usize) -> Error {
             map.kind.name()
         ),
     )
+}
+
+/// What a refused sort asks of the directory's indexes: each attribute the
+/// filter tests, with the index kind its match needs (`eq` for equality and
+/// ranges, `sub` for substrings, `pres` for presence), as an admin would
+/// write them (`dsconf … backend index set --attr uid --add-type sub`,
+/// OpenLDAP's `index uid sub`).
+fn index_hint(filter: &Filter) -> String {
+    fn walk<'f>(f: &'f Filter, out: &mut Vec<(&'f str, &'static str)>) {
+        let need = match f {
+            Filter::And(parts) | Filter::Or(parts) => {
+                parts.iter().for_each(|p| walk(p, out));
+                return;
+            }
+            Filter::Not(inner) => return walk(inner, out),
+            Filter::Equal(a, _) | Filter::GreaterOrEqual(a, _) | Filter::LessOrEqual(a, _) => {
+                (a.as_str(), "eq")
+            }
+            Filter::Substring(a, ..) => (a.as_str(), "sub"),
+            Filter::Present(a) => (a.as_str(), "pres"),
+        };
+        if !out
+            .iter()
+            .any(|(a, k)| a.eq_ignore_ascii_case(need.0) && *k == need.1)
+        {
+            out.push(need);
+        }
+    }
+    let mut needs = Vec::new();
+    walk(filter, &mut needs);
+    if needs.is_empty() {
+        return "index what the search tests".to_owned();
+    }
+    let listed: Vec<String> = needs.iter().map(|(a, k)| format!("{a} ({k})")).collect();
+    format!("index {}", listed.join(", "))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn sub(a: &str, initial: &str) -> Filter {
+        Filter::Substring(a.to_owned(), Some(initial.to_owned()), Vec::new(), None)
+    }
+
+    #[test]
+    fn a_refused_sort_names_each_attribute_and_index_kind_once() {
+        let eq = |a: &str| Filter::Equal(a.to_owned(), "x".to_owned());
+        let rows = [
+            (sub("uid", "ann"), "index uid (sub)"),
+            (
+                Filter::And(vec![sub("uid", "a"), eq("mail"), sub("uid", "b")]),
+                "index uid (sub), mail (eq)",
+            ),
+            (
+                Filter::Or(vec![
+                    Filter::Not(Box::new(Filter::Present("title".to_owned()))),
+                    Filter::GreaterOrEqual("modifyTimestamp".to_owned(), "2026".to_owned()),
+                    Filter::LessOrEqual("modifyTimestamp".to_owned(), "2027".to_owned()),
+                    eq("uid"),
+                ]),
+                "index title (pres), modifyTimestamp (eq), uid (eq)",
+            ),
+            (Filter::And(Vec::new()), "index what the search tests"),
+        ];
+        for (filter, want) in rows {
+            assert_eq!(index_hint(&filter), want, "{filter:?}");
+        }
+    }
 }

@@ -622,6 +622,11 @@ mod ds389_paging {
     async fn vlv_index_serves_unfiltered_lists() {
         super::paging::vlv_index_serves_unfiltered_lists().await
     }
+
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn sorted_substring_lists_need_a_substring_index() {
+        super::paging::sorted_substring_lists_need_a_substring_index().await
+    }
 }
 
 /// The version check of `check-config` on a replicated server (OpenLDAP's

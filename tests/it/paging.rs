@@ -241,19 +241,7 @@ async fn vlv_uses(ldap: &mut ldap3::Ldap) -> std::collections::BTreeMap<String, 
 pub async fn vlv_index_serves_unfiltered_lists() {
     let dir = super::faults::PrivateServer::of(Server::Ds389);
     let port = dir.url.rsplit(':').next().unwrap().trim_end_matches('/');
-    let out = std::process::Command::new("bash")
-        .arg("-c")
-        .arg(format!(
-            ". scripts/lib/ldap-servers.sh && ds389_vlv_indexes {port}"
-        ))
-        .current_dir(env!("CARGO_MANIFEST_DIR"))
-        .output()
-        .unwrap();
-    assert!(
-        out.status.success(),
-        "ds389_vlv_indexes: {}",
-        String::from_utf8_lossy(&out.stderr)
-    );
+    ldap_servers_sh(&format!("ds389_vlv_indexes {port}"));
     let want = add_users_at(Server::Ds389, &dir.url, "vlv", 23).await;
     let mut ldap = admin_ldap(Server::Ds389, &dir.url).await;
     let before = vlv_uses(&mut ldap).await;
@@ -303,4 +291,71 @@ pub async fn vlv_index_serves_unfiltered_lists() {
     );
     assert_eq!(metric(&d, "read_through").await, 0, "nothing read through");
     let _ = ldap.unbind().await;
+}
+
+/// Runs a `scripts/lib/ldap-servers.sh` function, which must succeed.
+fn ldap_servers_sh(call: &str) {
+    let out = std::process::Command::new("bash")
+        .arg("-c")
+        .arg(format!(". scripts/lib/ldap-servers.sh && {call}"))
+        .current_dir(env!("CARGO_MANIFEST_DIR"))
+        .output()
+        .unwrap();
+    assert!(
+        out.status.success(),
+        "{call}: {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+}
+
+/// 389-ds sorts only the searches its indexes answer. Once a filter's
+/// candidates pass `nsslapd-idlistscanlimit` (4,000 by default; 100, the
+/// least it takes, on this directory of its own, so 112 users stand for a
+/// large directory), a
+/// sorted `userName sw` list read through (no VLV) is refused: 400
+/// `invalidValue` naming sortBy and the index it needs (by offset, VLV sorts
+/// in memory). With the substring index on `uid` the README gives, both
+/// answer sorted.
+pub async fn sorted_substring_lists_need_a_substring_index() {
+    let dir = super::faults::PrivateServer::of(Server::Ds389);
+    let port = dir.url.rsplit(':').next().unwrap().trim_end_matches('/');
+    let mut ldap = admin_ldap(Server::Ds389, &dir.url).await;
+    let limit = ldap3::Mod::Replace("nsslapd-idlistscanlimit", ["100"].into());
+    ldap.modify(
+        "cn=config,cn=ldbm database,cn=plugins,cn=config",
+        vec![limit],
+    )
+    .await
+    .unwrap()
+    .success()
+    .unwrap();
+    let _ = ldap.unbind().await;
+    let tag = unique("sub");
+    add_users_at(Server::Ds389, &dir.url, &unique("bulk"), 100).await;
+    let want = add_users_at(Server::Ds389, &dir.url, &tag, 12).await;
+    let by_offset = super::faults::on_private(&dir).await;
+    let text = config_text(Server::Ds389).replacen("[ldap]\n", "[ldap]\nvlv = \"off\"\n", 1);
+    let read_through = Daemon::with_config_at(Server::Ds389, &text, &dir.url).await;
+    let f = enc(&format!("userName sw \"{tag}\""));
+    let list = format!("/Users?filter={f}&sortBy=userName&startIndex=3&count=4");
+    // VLV sorts every candidate in memory, index or not.
+    let (s, v) = by_offset.call("GET", &list, None).await;
+    assert_eq!(s, 200, "{v}");
+    assert_eq!(names(&v), want[2..6], "{v}");
+    let (s, v) = read_through.call("GET", &list, None).await;
+    assert_eq!(s, 400, "{v}");
+    assert_eq!(v["scimType"], "invalidValue", "{v}");
+    let detail = v["detail"].as_str().unwrap();
+    assert!(
+        detail.starts_with("sortBy: the directory refused to sort")
+            && detail.contains("index uid (sub)"),
+        "{detail}"
+    );
+    ldap_servers_sh(&format!("ds389_substring_index {port} uid"));
+    for d in [&by_offset, &read_through] {
+        let (s, v) = d.call("GET", &list, None).await;
+        assert_eq!(s, 200, "{v}");
+        assert_eq!(v["totalResults"], 12, "{v}");
+        assert_eq!(names(&v), want[2..6], "{v}");
+    }
 }
