@@ -14,7 +14,7 @@ use super::{Ctx, Service, Versioned};
 use crate::directory::{Directory, Precondition};
 use crate::error::Error;
 use crate::ldap::{self, Entry, Mod};
-use crate::mapping::patch::{plan_patch, plan_replace};
+use crate::mapping::patch::{Plan, plan_patch, plan_replace};
 use crate::mapping::resource;
 use crate::mapping::unmapped::Unmapped;
 use crate::mapping::{self, AttrMap};
@@ -54,20 +54,26 @@ fn patch_answer(kind: ResourceKind, projection: Option<&Projection>) -> Answer {
     }
 }
 
-/// One PATCH as every attempt of the retry loop sees it.
-struct PatchJob<'a> {
-    map: &'a AttrMap,
+/// What a PATCH or PUT writes besides its plan, the same on every attempt.
+struct Rewrite<'a> {
     id: &'a str,
-    ops: &'a [patch::Operation],
-    /// The ids the operations refer to, resolved afresh on each attempt.
-    ids: &'a [String],
+    /// `patch` or `replace`, for the audit line.
+    verb: &'static str,
     /// Paths left out under `unmapped = "ignore"`, for the audit line.
     ignored: &'a [String],
     if_match: Option<&'a str>,
-    projection: Option<&'a Projection>,
     answer: Answer,
     what: &'a str,
     ctx: &'a Ctx,
+}
+
+/// One PATCH as every attempt of the retry loop sees it.
+struct PatchJob<'a> {
+    rewrite: Rewrite<'a>,
+    ops: &'a [patch::Operation],
+    /// The ids the operations refer to, resolved afresh on each attempt.
+    ids: &'a [String],
+    projection: Option<&'a Projection>,
 }
 
 impl Attempt {
@@ -108,18 +114,20 @@ impl<D: Directory> Service<D> {
         let ids = mapping::patch::reference_ids(map, &ops);
         let what = format!("update {}", kind.name());
         let job = PatchJob {
-            map,
-            id,
+            rewrite: Rewrite {
+                id,
+                verb: "patch",
+                ignored: &ignored,
+                if_match,
+                answer,
+                what: &what,
+                ctx,
+            },
             ops: &ops,
             ids: &ids,
-            ignored: &ignored,
-            if_match,
             projection,
-            answer,
-            what: &what,
-            ctx,
         };
-        retrying(&what, |attempt| self.patch_attempt(&job, attempt)).await
+        retrying(&what, |attempt| self.patch_attempt(map, &job, attempt)).await
     }
 
     /// The body's operations, less those `unmapped = "ignore"` leaves out,
@@ -146,53 +154,75 @@ impl<D: Directory> Service<D> {
     /// operations against the entry, write the plan, answer.
     async fn patch_attempt(
         &self,
+        map: &AttrMap,
         job: &PatchJob<'_>,
         attempt: Attempt,
     ) -> Result<Step<Patched>, Error> {
-        let PatchJob { map, id, .. } = *job;
-        let kind = map.kind;
         let (entry, refs) = tokio::join!(
-            self.find(map, id, map.read_attributes()),
+            self.find(map, job.rewrite.id, map.read_attributes()),
             self.resolve_ids(job.ids)
         );
         let (entry, refs) = (entry?, refs?);
         let plan = plan_patch(map, &entry, job.ops, &refs)?;
-        self.explain_derivations(&plan);
-        let pre = self.precondition(map, &entry, job.if_match)?;
-        let changed = plan.changed_attributes();
-        let disabled = Self::disables(map, &plan.mods);
-        let after = if plan.is_noop() {
-            entry
-        } else {
-            let how = Write {
-                pre,
-                concurrency: Concurrency::of(job.if_match),
-                answer: job.answer,
-                replan: attempt.replan(),
-                what: job.what,
-            };
-            match self.execute(map, &entry, plan, how).await {
-                Ok(Written::Entry(after)) => {
-                    self.audit_ignoring(job.ctx, "patch", kind, &after.dn, &changed, job.ignored);
-                    let outcome = if disabled { "disabled" } else { "updated" };
-                    self.metrics.provisioned(kind, outcome);
-                    after
-                }
-                Ok(Written::Replan) => return Ok(Step::Again(Why::EntryMoved)),
-                Err(Error::BadRequest { .. })
-                    if !attempt.is_last() && self.lost_race(map, &entry).await =>
-                {
-                    return Ok(Step::Again(Why::LostRace));
-                }
-                Err(e) => return Err(self.still_there(map, id, e).await),
-            }
+        let after = match self
+            .write_plan(map, &job.rewrite, entry, plan, attempt)
+            .await?
+        {
+            Step::Done(after) => after,
+            Step::Again(why) => return Ok(Step::Again(why)),
         };
-        if job.answer == Answer::NoContent {
+        if job.rewrite.answer == Answer::NoContent {
             return Ok(Step::Done(Patched::NoContent));
         }
         let p = job.projection.cloned().unwrap_or_default();
-        let v = self.render_one(map, &after, &p, job.ctx, refs).await?;
+        let v = self
+            .render_one(map, &after, &p, job.rewrite.ctx, refs)
+            .await?;
         Ok(Step::Done(Patched::Resource(v)))
+    }
+
+    /// Checks If-Match and writes a PATCH's or PUT's plan (nothing when it
+    /// changes nothing), then audits and counts it; the entry after it. The
+    /// entry moved, or a value refused because a concurrent writer changed
+    /// the entry meanwhile, asks for another attempt.
+    async fn write_plan(
+        &self,
+        map: &AttrMap,
+        r: &Rewrite<'_>,
+        entry: Entry,
+        plan: Plan,
+        attempt: Attempt,
+    ) -> Result<Step<Entry>, Error> {
+        self.explain_derivations(&plan);
+        let pre = self.precondition(map, &entry, r.if_match)?;
+        if plan.is_noop() {
+            return Ok(Step::Done(entry));
+        }
+        let changed = plan.changed_attributes();
+        let disabled = Self::disables(map, &plan.mods);
+        let how = Write {
+            pre,
+            concurrency: Concurrency::of(r.if_match),
+            answer: r.answer,
+            replan: attempt.replan(),
+            what: r.what,
+        };
+        match self.execute(map, &entry, plan, how).await {
+            Ok(Written::Entry(after)) => {
+                let kind = map.kind;
+                self.audit_ignoring(r.ctx, r.verb, kind, &after.dn, &changed, r.ignored);
+                let outcome = if disabled { "disabled" } else { "updated" };
+                self.metrics.provisioned(kind, outcome);
+                Ok(Step::Done(after))
+            }
+            Ok(Written::Replan) => Ok(Step::Again(Why::EntryMoved)),
+            Err(Error::BadRequest { .. })
+                if !attempt.is_last() && self.lost_race(map, &entry).await =>
+            {
+                Ok(Step::Again(Why::LostRace))
+            }
+            Err(e) => Err(self.still_there(map, r.id, e).await),
+        }
     }
 
     /// A write that did not find its entry at its DN, attempts exhausted:
@@ -209,7 +239,7 @@ impl<D: Directory> Service<D> {
     }
 
     /// Tells `explain` what the plan did with derived values and why.
-    fn explain_derivations(&self, plan: &crate::mapping::patch::Plan) {
+    fn explain_derivations(&self, plan: &Plan) {
         for d in &plan.derivations {
             self.dir.explain(d.to_string());
         }
@@ -258,33 +288,18 @@ impl<D: Directory> Service<D> {
                     self.note_ignored(kind, &ignored);
                 }
                 let plan = plan_replace(map, &entry, desired)?;
-                self.explain_derivations(&plan);
-                let pre = self.precondition(map, &entry, if_match)?;
-                let changed = plan.changed_attributes();
-                let after = if plan.is_noop() {
-                    entry
-                } else {
-                    let how = Write {
-                        pre,
-                        concurrency: Concurrency::of(if_match),
-                        answer: Answer::Entry,
-                        replan: attempt.replan(),
-                        what,
-                    };
-                    let written = match self.execute(map, &entry, plan, how).await {
-                        Ok(w) => w,
-                        Err(e) => return Err(self.still_there(map, id, e).await),
-                    };
-                    match written {
-                        Written::Replan => return Ok(Step::Again(Why::EntryMoved)),
-                        Written::Entry(after) => {
-                            self.audit_ignoring(
-                                ctx, "replace", kind, &after.dn, &changed, &ignored,
-                            );
-                            self.metrics.provisioned(kind, "updated");
-                            after
-                        }
-                    }
+                let r = Rewrite {
+                    id,
+                    verb: "replace",
+                    ignored: &ignored,
+                    if_match,
+                    answer: Answer::Entry,
+                    what,
+                    ctx,
+                };
+                let after = match self.write_plan(map, &r, entry, plan, attempt).await? {
+                    Step::Done(after) => after,
+                    Step::Again(why) => return Ok(Step::Again(why)),
                 };
                 let v = self
                     .render_one(map, &after, &Projection::default(), ctx, refs)

@@ -228,10 +228,26 @@ pub async fn explain_never_writes(server: Server) {
 
 pub async fn metrics_count_requests_and_changes(server: Server) {
     let d = Daemon::start(server).await;
-    d.create_user(&unique("metrics")).await;
+    let u = d.create_user(&unique("metrics")).await;
     let (s, _) = d.call("GET", "/Users?count=1", None).await;
     assert_eq!(s, 200);
+    // Disabling counts as such, by PATCH or by PUT; enabling is an update.
+    let path = format!("/Users/{}", u["id"].as_str().unwrap());
+    for active in [false, true] {
+        let body = patch_body(json!([{"op": "replace", "path": "active", "value": active}]));
+        let (s, v) = d.call("PATCH", &path, Some(&body)).await;
+        assert_eq!(s, 200, "{v}");
+    }
+    let (_, mut whole) = d.call("GET", &path, None).await;
+    whole["active"] = json!(false);
+    let (s, v) = d.call("PUT", &path, Some(&whole)).await;
+    assert_eq!((s, &v["active"]), (200, &json!(false)), "{v}");
     let text = d.metrics().await;
+    for (action, n) in [("disabled", 2), ("updated", 1)] {
+        let line =
+            format!("scim2ldap_provisioned_total{{resource=\"User\",action=\"{action}\"}} {n}\n");
+        assert!(text.contains(&line), "{line}{text}");
+    }
     assert!(text.contains("scim2ldap_http_requests_total{route=\"/scim/v2/Users\",method=\"POST\",status=\"201\"} 1"), "{text}");
     assert!(text.contains("scim2ldap_http_request_duration_seconds_bucket{route=\"/scim/v2/Users\",method=\"GET\",le=\"+Inf\"} 1"), "{text}");
     assert!(
