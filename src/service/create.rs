@@ -270,7 +270,10 @@ impl<D: Directory> Service<D> {
         };
         if let Err(undo) = self.undo_add(map, &entry.dn).await {
             tracing::error!(dn = %dn, error = %undo, "could not remove the entry whose number another entry took at the same moment");
-            return Err(undo);
+            // Not retryable: the entry stays until someone removes it.
+            return Err(Error::Internal(format!(
+                "{what}: {dn} got a number another entry took at the same moment and could not be removed again ({undo}); remove it, then create again"
+            )));
         }
         if attempt.is_last() {
             return Err(Error::Unavailable(format!(

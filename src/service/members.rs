@@ -8,6 +8,7 @@
 //! member DNs when the daemon keeps referential integrity).
 
 use super::errors::{dir_error, search_error};
+use super::retry::{Step, Why, retrying};
 use super::{Ctx, Service, new_token};
 use crate::directory::{DirError, Directory, Scope, Search, rc};
 use crate::error::Error;
@@ -23,6 +24,26 @@ enum MemberChange {
     Added,
     /// Values of the membership attribute deleted.
     Removed,
+}
+
+/// A member value's change in every group that lists it.
+#[derive(Debug, Clone, Copy)]
+enum MemberMove<'a> {
+    /// The member was deleted: its value goes (the last member of a group
+    /// that must keep one is swapped for the placeholder).
+    Remove(&'a str),
+    /// The member was renamed: the old value makes way for the new.
+    Rename { old: &'a str, new: &'a str },
+}
+
+impl MemberMove<'_> {
+    /// The value the groups to change list now.
+    fn listed(&self) -> &str {
+        match self {
+            MemberMove::Remove(value) => value,
+            MemberMove::Rename { old, .. } => old,
+        }
+    }
 }
 
 /// What the membership-only PATCH came to.
@@ -337,54 +358,115 @@ impl<D: Directory> Service<D> {
         let Some(value) = Self::member_value(m, &self.config.users.rdn, entry) else {
             return Ok(());
         };
-        let s = Search {
-            base: g.base.to_string(),
-            scope: Scope::Subtree,
-            filter: Filter::Equal(m.attribute.clone(), value.clone()),
-            attrs: ldap::no_attributes(),
-        };
-        let groups = self
-            .dir
-            .search(s)
+        self.move_member(g, m, MemberMove::Remove(&value), "removing membership")
             .await
-            .map_err(|e| search_error(g, e, "finding memberships"))?;
-        let what = "removing membership";
-        for group in groups {
-            let del = vec![Mod::Delete(m.attribute.clone(), vec![value.clone()])];
-            match self.modify_group(g, &group.dn, del, &[], what).await? {
-                // Removed, or removed by another writer, or the group is gone.
-                Ok(_)
-                | Err(DirError::Result {
-                    rc: rc::NO_SUCH_ATTRIBUTE | rc::NO_SUCH_OBJECT,
-                    ..
-                }) => {}
-                // The last member: groupOfNames needs one, so the placeholder takes its place.
-                Err(DirError::Result {
-                    rc: rc::OBJECT_CLASS_VIOLATION,
-                    ..
-                }) if m.placeholder.is_some() => {
-                    let ph = m
-                        .placeholder
-                        .as_ref()
-                        .map(Dn::to_string)
-                        .unwrap_or_default();
-                    let swap = vec![
-                        Mod::Add(m.attribute.clone(), vec![ph]),
-                        Mod::Delete(m.attribute.clone(), vec![value.clone()]),
-                    ];
-                    match self.modify_group(g, &group.dn, swap, &[], what).await? {
-                        Ok(_)
-                        | Err(DirError::Result {
-                            rc: rc::NO_SUCH_ATTRIBUTE | rc::NO_SUCH_OBJECT,
-                            ..
-                        }) => {}
-                        Err(e) => return Err(dir_error(g, e, what)),
-                    }
-                }
-                Err(e) => return Err(dir_error(g, e, what)),
+    }
+
+    /// Carries `change` out in every group under the groups' base that lists
+    /// its member value, one modify per group. A group renamed between the
+    /// search and its modify is gone from the DN found: the search runs
+    /// again and finds it under its new name (a group really deleted is not
+    /// found again).
+    async fn move_member(
+        &self,
+        g: &AttrMap,
+        m: &Members,
+        change: MemberMove<'_>,
+        what: &str,
+    ) -> Result<(), Error> {
+        retrying(what, |attempt| async move {
+            let s = Search {
+                base: g.base.to_string(),
+                scope: Scope::Subtree,
+                filter: Filter::Equal(m.attribute.clone(), change.listed().to_owned()),
+                attrs: ldap::no_attributes(),
+            };
+            let groups = self
+                .dir
+                .search(s)
+                .await
+                .map_err(|e| search_error(g, e, "finding the groups of a member"))?;
+            let mut moved = false;
+            for group in groups {
+                moved |= !self.change_group(g, m, &group.dn, change, what).await?;
             }
+            match (moved, attempt.is_last()) {
+                (false, _) => Ok(Step::Done(())),
+                (true, false) => Ok(Step::Again(Why::EntryMoved)),
+                (true, true) => Err(Error::Unavailable(format!(
+                    "{what}: the groups listing the member kept moving; try again"
+                ))),
+            }
+        })
+        .await
+    }
+
+    /// Carries `change` out in the group at `dn`. False when no group is at
+    /// `dn` any more (deleted, or renamed meanwhile).
+    async fn change_group(
+        &self,
+        g: &AttrMap,
+        m: &Members,
+        dn: &Dn,
+        change: MemberMove<'_>,
+        what: &str,
+    ) -> Result<bool, Error> {
+        let attr = || m.attribute.clone();
+        let answer = match change {
+            MemberMove::Remove(value) => {
+                let del = vec![Mod::Delete(attr(), vec![value.to_owned()])];
+                match self.modify_group(g, dn, del, &[], what).await? {
+                    // The last member: groupOfNames needs one, so the
+                    // placeholder takes its place.
+                    Err(DirError::Result {
+                        rc: rc::OBJECT_CLASS_VIOLATION,
+                        ..
+                    }) if m.placeholder.is_some() => {
+                        let ph = m
+                            .placeholder
+                            .as_ref()
+                            .map(Dn::to_string)
+                            .unwrap_or_default();
+                        let swap = vec![
+                            Mod::Add(attr(), vec![ph]),
+                            Mod::Delete(attr(), vec![value.to_owned()]),
+                        ];
+                        self.modify_group(g, dn, swap, &[], what).await?
+                    }
+                    answer => answer,
+                }
+            }
+            MemberMove::Rename { old, new } => {
+                let swap = vec![
+                    Mod::Delete(attr(), vec![old.to_owned()]),
+                    Mod::Add(attr(), vec![new.to_owned()]),
+                ];
+                match self.modify_group(g, dn, swap, &[], what).await? {
+                    // The new value is there already: only the old one goes.
+                    Err(DirError::Result {
+                        rc: rc::ATTRIBUTE_OR_VALUE_EXISTS,
+                        ..
+                    }) => {
+                        let only_old = vec![Mod::Delete(attr(), vec![old.to_owned()])];
+                        self.modify_group(g, dn, only_old, &[], what).await?
+                    }
+                    answer => answer,
+                }
+            }
+        };
+        match answer {
+            // Done, or done by another writer (or the server's refint) meanwhile.
+            Ok(_)
+            | Err(DirError::Result {
+                rc: rc::NO_SUCH_ATTRIBUTE,
+                ..
+            }) => Ok(true),
+            Err(DirError::Result {
+                rc: rc::NO_SUCH_OBJECT,
+                ..
+            }) => Ok(false),
+            Err(e) => Err(dir_error(g, e, what)),
         }
-        Ok(())
     }
 
     /// After a user's or group's rename from `old` to `new` (DNs): every
@@ -408,46 +490,21 @@ impl<D: Directory> Service<D> {
         }) else {
             return Ok(());
         };
-        let (old, new) = (old.as_str(), new.as_str());
-        let s = Search {
-            base: g.base.to_string(),
-            scope: Scope::Subtree,
-            filter: Filter::Equal(m.attribute.clone(), old.to_owned()),
-            attrs: ldap::no_attributes(),
+        let change = MemberMove::Rename {
+            old: &old,
+            new: &new,
         };
-        let groups = self
-            .dir
-            .search(s)
-            .await
-            .map_err(|e| search_error(g, e, "finding the groups of a renamed member"))?;
-        let what = "renaming a member in its groups";
-        for group in groups {
-            let dn = &group.dn;
-            let swap = vec![
-                Mod::Delete(m.attribute.clone(), vec![old.to_owned()]),
-                Mod::Add(m.attribute.clone(), vec![new.to_owned()]),
-            ];
-            let only_old = vec![Mod::Delete(m.attribute.clone(), vec![old.to_owned()])];
-            let result = match self.modify_group(g, dn, swap, &[], what).await? {
-                Err(DirError::Result {
-                    rc: rc::ATTRIBUTE_OR_VALUE_EXISTS,
-                    ..
-                }) => self.modify_group(g, dn, only_old, &[], what).await?,
-                other => other,
-            };
-            match result {
-                Ok(_)
-                | Err(DirError::Result {
-                    rc: rc::NO_SUCH_ATTRIBUTE | rc::NO_SUCH_OBJECT,
-                    ..
-                }) => {}
-                Err(e) => {
-                    tracing::error!(group = %dn, old, new, "a group still lists a renamed member by its old name");
-                    return Err(dir_error(g, e, what));
-                }
-            }
+        let moved = self
+            .move_member(g, m, change, "renaming a member in its groups")
+            .await;
+        if moved.is_err() {
+            tracing::error!(
+                old,
+                new,
+                "groups may still list a renamed member by its old name"
+            );
         }
-        Ok(())
+        moved
     }
 }
 

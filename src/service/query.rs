@@ -278,7 +278,7 @@ impl<D: Directory> Service<D> {
                 ) => Error::bad(
                     ScimType::InvalidValue,
                     format!(
-                        "sortBy: the directory refused to sort this search ({text}); a server sorts only the searches its indexes answer: {}, or leave sortBy out",
+                        "sortBy: the directory refused to sort this search ({text}); a server sorts only searches its indexes narrow down: {}, or leave sortBy out",
                         index_hint(f)
                     ),
                 ),
@@ -313,7 +313,8 @@ fn too_many(map: &AttrMap, limit: usize) -> Error {
 /// filter tests, with the index kind its match needs (`eq` for equality and
 /// ranges, `sub` for substrings, `pres` for presence), as an admin would
 /// write them (`dsconf … backend index set --attr uid --add-type sub`,
-/// OpenLDAP's `index uid sub`).
+/// OpenLDAP's `index uid sub`). Negated terms are left out (no index answers
+/// them), and so is the match-everything filter of an unfiltered list.
 fn index_hint(filter: &Filter) -> String {
     fn walk<'f>(f: &'f Filter, out: &mut Vec<(&'f str, &'static str)>) {
         let need = match f {
@@ -321,7 +322,8 @@ fn index_hint(filter: &Filter) -> String {
                 parts.iter().for_each(|p| walk(p, out));
                 return;
             }
-            Filter::Not(inner) => return walk(inner, out),
+            Filter::Not(_) => return,
+            Filter::Present(a) if a.eq_ignore_ascii_case("objectClass") => return,
             Filter::Equal(a, _) | Filter::GreaterOrEqual(a, _) | Filter::LessOrEqual(a, _) => {
                 (a.as_str(), "eq")
             }
@@ -338,10 +340,13 @@ fn index_hint(filter: &Filter) -> String {
     let mut needs = Vec::new();
     walk(filter, &mut needs);
     if needs.is_empty() {
-        return "index what the search tests".to_owned();
+        return "filter on an indexed attribute".to_owned();
     }
     let listed: Vec<String> = needs.iter().map(|(a, k)| format!("{a} ({k})")).collect();
-    format!("index {}", listed.join(", "))
+    format!(
+        "index {} where it is not; where it is, more entries match than the server looks through (389-ds: nsslapd-idlistscanlimit), so narrow the filter",
+        listed.join(", ")
+    )
 }
 
 #[cfg(test)]
@@ -356,24 +361,38 @@ mod tests {
     fn a_refused_sort_names_each_attribute_and_index_kind_once() {
         let eq = |a: &str| Filter::Equal(a.to_owned(), "x".to_owned());
         let rows = [
-            (sub("uid", "ann"), "index uid (sub)"),
+            (sub("uid", "ann"), "uid (sub)"),
             (
                 Filter::And(vec![sub("uid", "a"), eq("mail"), sub("uid", "b")]),
-                "index uid (sub), mail (eq)",
+                "uid (sub), mail (eq)",
             ),
             (
                 Filter::Or(vec![
-                    Filter::Not(Box::new(Filter::Present("title".to_owned()))),
+                    Filter::Present("title".to_owned()),
                     Filter::GreaterOrEqual("modifyTimestamp".to_owned(), "2026".to_owned()),
                     Filter::LessOrEqual("modifyTimestamp".to_owned(), "2027".to_owned()),
                     eq("uid"),
                 ]),
-                "index title (pres), modifyTimestamp (eq), uid (eq)",
+                "title (pres), modifyTimestamp (eq), uid (eq)",
             ),
-            (Filter::And(Vec::new()), "index what the search tests"),
+            // No index answers a negation; every entry has an object class.
+            (
+                Filter::And(vec![
+                    Filter::everything(),
+                    Filter::Not(Box::new(eq("title"))),
+                    sub("cn", "x"),
+                ]),
+                "cn (sub)",
+            ),
         ];
-        for (filter, want) in rows {
+        for (filter, terms) in rows {
+            let want = format!(
+                "index {terms} where it is not; where it is, more entries match than the server looks through (389-ds: nsslapd-idlistscanlimit), so narrow the filter"
+            );
             assert_eq!(index_hint(&filter), want, "{filter:?}");
+        }
+        for nothing in [Filter::everything(), Filter::Not(Box::new(eq("uid")))] {
+            assert_eq!(index_hint(&nothing), "filter on an indexed attribute");
         }
     }
 }

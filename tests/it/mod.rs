@@ -573,6 +573,7 @@ on_both_servers!(
     races::same_user_name_created_concurrently,
     races::concurrent_member_patches_commute,
     races::writes_follow_a_concurrent_rename,
+    races::deletes_follow_a_concurrent_group_rename,
     hostile::filter_injection_finds_nothing_extra,
     hostile::ids_that_are_not_uuids_are_not_found,
     hostile::nul_in_user_name_is_refused,

@@ -451,3 +451,93 @@ pub async fn writes_follow_a_concurrent_rename(server: Server) {
     );
     assert!(moved > 0, "no write met a moved entry: {metrics}");
 }
+
+/// One instance renames a group over and over while the other deletes its
+/// members one by one, the daemon keeping referential integrity: a removal
+/// that finds the group gone from the DN its search gave (renamed meanwhile,
+/// the directory answers noSuchObject) searches again and removes the member
+/// under the group's new name, so no deleted user stays listed.
+/// (Renamed without a pause, a group can move under all three attempts and
+/// the delete answers 503; a rename every 5 ms stands for a busy directory.)
+pub async fn deletes_follow_a_concurrent_group_rename(server: Server) {
+    let text = super::config_text(server).replace(
+        "referential_integrity = \"server\"",
+        "referential_integrity = \"daemon\"",
+    );
+    assert!(
+        text.contains("referential_integrity = \"daemon\""),
+        "{text}"
+    );
+    let a = Arc::new(Daemon::with_config(server, &text).await);
+    let b = Arc::new(Daemon::with_config(server, &text).await);
+    let tag = unique("gone");
+    const USERS: usize = 40;
+    let mut ids = Vec::new();
+    for i in 0..USERS {
+        ids.push(
+            b.create_user(&format!("{tag}-{i:02}")).await["id"]
+                .as_str()
+                .unwrap()
+                .to_owned(),
+        );
+    }
+    let name = unique("Moving Group");
+    let members: Vec<&str> = ids.iter().map(String::as_str).collect();
+    let gid = a.create_group(&name, &members).await["id"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+    let done = Arc::new(std::sync::atomic::AtomicBool::new(false));
+    let renames = {
+        let (a, gid, name, done) = (a.clone(), gid.clone(), name.clone(), done.clone());
+        tokio::spawn(async move {
+            let mut r = 0;
+            while !done.load(std::sync::atomic::Ordering::SeqCst) {
+                r += 1;
+                let body = patch_body(
+                    json!([{"op": "replace", "path": "displayName", "value": format!("{name}-{r}")}]),
+                );
+                let (s, v) = a
+                    .call("PATCH", &format!("/Groups/{gid}"), Some(&body))
+                    .await;
+                assert_eq!(s, 204, "rename {r}: {v}");
+                tokio::time::sleep(std::time::Duration::from_millis(5)).await;
+            }
+            format!("{name}-{r}")
+        })
+    };
+    let mut resent = 0;
+    for id in &ids {
+        // A 503 (the group moved under every attempt) is sent again, as a
+        // SCIM client does; the delete must then succeed.
+        let mut answer = b.call("DELETE", &format!("/Users/{id}"), None).await;
+        for _ in 0..2 {
+            if answer.0 != 503 {
+                break;
+            }
+            resent += 1;
+            answer = b.call("DELETE", &format!("/Users/{id}"), None).await;
+        }
+        assert_eq!(answer.0, 204, "delete {id}: {:?}", answer.1);
+    }
+    done.store(true, std::sync::atomic::Ordering::SeqCst);
+    let last = renames.await.unwrap();
+    let listed = member_values(&a, &last).await;
+    let left: Vec<&String> = listed
+        .iter()
+        .filter(|m| m.contains(&tag.to_lowercase()))
+        .collect();
+    assert_eq!(left, Vec::<&String>::new(), "deleted users still listed");
+    // The race did happen: some removals met the group under a new name.
+    let metrics = b.metrics().await;
+    let moved: usize = metrics
+        .lines()
+        .find_map(|l| {
+            l.strip_prefix("scim2ldap_ldap_operations_total{operation=\"modify\",result=\"32\"} ")
+        })
+        .map_or(0, |n| n.trim().parse().unwrap());
+    eprintln!(
+        "{server:?}: {USERS} deletes during group renames, {moved} met a moved group, {resent} sent again"
+    );
+    assert!(moved > 0, "no removal met a moved group: {metrics}");
+}
