@@ -9,7 +9,6 @@ use super::errors::{busy, changed_since, dir_error};
 use super::plan::{
     self, Answer, Concurrency, Decision, Guard, OnFailure, ReadBack, Replan, TokenWrite,
 };
-use super::retry::{Step, Why, retrying};
 use super::{Service, new_token};
 use crate::directory::{DirError, Directory, Precondition, rc};
 use crate::error::Error;
@@ -270,8 +269,9 @@ impl<D: Directory> Service<D> {
     }
 
     /// The rename (modrdn), before anything else is written. The entry still
-    /// there but the rename refused is the server under contention (see
-    /// `busy`): the rename is tried again. The new name taken is a 409.
+    /// there but the rename refused is the server under contention: the
+    /// rename is tried again (see [`Service::while_busy`]). The new name
+    /// taken is a 409.
     async fn rename(
         &self,
         map: &AttrMap,
@@ -284,34 +284,22 @@ impl<D: Directory> Service<D> {
         let Op { read, pre, what } = op;
         let dn = &entry.dn;
         let dn_text = dn.to_string();
-        retrying(what, |attempt| {
-            let dn_text = &dn_text;
-            async move {
-                match self.dir.rename(dn_text, rdn, read, pre).await {
-                    Ok(e) => Ok(Step::Done(Landed::Latest(e))),
-                    Err(DirError::Result {
-                        rc: rc::NO_SUCH_OBJECT,
-                        ..
-                    }) if moved == OnFailure::Replan => Ok(Step::Done(Landed::Replan)),
-                    Err(DirError::Result {
-                        rc: rc::NO_SUCH_OBJECT,
-                        text,
-                    }) if self.exists(map, dn).await? => {
-                        if attempt.is_last() {
-                            Err(busy(what, dn, &text))
-                        } else {
-                            Ok(Step::Again(Why::ServerBusy))
-                        }
-                    }
-                    Err(DirError::Result {
-                        rc: rc::ENTRY_ALREADY_EXISTS,
-                        ..
-                    }) => Err(name_taken(map, entry, plan, what)),
-                    Err(e) => Err(dir_error(map, e, what)),
-                }
-            }
-        })
-        .await
+        let answer = self
+            .while_busy(map, dn, what, || self.dir.rename(&dn_text, rdn, read, pre))
+            .await?;
+        match answer {
+            Ok(e) => Ok(Landed::Latest(e)),
+            // Gone from its DN: moved since it was found.
+            Err(DirError::Result {
+                rc: rc::NO_SUCH_OBJECT,
+                ..
+            }) if moved == OnFailure::Replan => Ok(Landed::Replan),
+            Err(DirError::Result {
+                rc: rc::ENTRY_ALREADY_EXISTS,
+                ..
+            }) => Err(name_taken(map, entry, plan, what)),
+            Err(e) => Err(dir_error(map, e, what)),
+        }
     }
 }
 

@@ -130,6 +130,19 @@ async fn member_values(d: &Daemon, group: &str) -> BTreeSet<String> {
         .collect()
 }
 
+/// How many of a daemon's modifies the directory answered noSuchObject (the
+/// entry gone from the DN the daemon had found it at), and its metrics.
+async fn modifies_missing_their_entry(d: &Daemon) -> (usize, String) {
+    let metrics = d.metrics().await;
+    let n = metrics
+        .lines()
+        .find_map(|l| {
+            l.strip_prefix("scim2ldap_ldap_operations_total{operation=\"modify\",result=\"32\"} ")
+        })
+        .map_or(0, |n| n.trim().parse().unwrap());
+    (n, metrics)
+}
+
 fn placeholder(d: &Daemon) -> Option<String> {
     super::group_members(&d.config)
         .placeholder
@@ -439,13 +452,7 @@ pub async fn writes_follow_a_concurrent_rename(server: Server) {
     assert_eq!(v["title"], format!("t{last}"));
     assert_eq!(a.dns(&format!("(uid={name}*)")).await.len(), 1);
     // The race did happen: some of b's modifies met a moved entry.
-    let metrics = b.metrics().await;
-    let moved: usize = metrics
-        .lines()
-        .find_map(|l| {
-            l.strip_prefix("scim2ldap_ldap_operations_total{operation=\"modify\",result=\"32\"} ")
-        })
-        .map_or(0, |n| n.trim().parse().unwrap());
+    let (moved, metrics) = modifies_missing_their_entry(&b).await;
     eprintln!(
         "{server:?}: {last} title changes during {RENAMES} renames, {moved} met a moved entry"
     );
@@ -529,13 +536,7 @@ pub async fn deletes_follow_a_concurrent_group_rename(server: Server) {
         .collect();
     assert_eq!(left, Vec::<&String>::new(), "deleted users still listed");
     // The race did happen: some removals met the group under a new name.
-    let metrics = b.metrics().await;
-    let moved: usize = metrics
-        .lines()
-        .find_map(|l| {
-            l.strip_prefix("scim2ldap_ldap_operations_total{operation=\"modify\",result=\"32\"} ")
-        })
-        .map_or(0, |n| n.trim().parse().unwrap());
+    let (moved, metrics) = modifies_missing_their_entry(&b).await;
     eprintln!(
         "{server:?}: {USERS} deletes during group renames, {moved} met a moved group, {resent} sent again"
     );
