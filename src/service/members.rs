@@ -80,6 +80,20 @@ fn placeholder_touched(map: &AttrMap, mods: &[Mod], change: MemberChange) -> Opt
         .then_some((attr, ph))
 }
 
+/// A placeholder write after the request's own write refused: a group gone
+/// from its DN was renamed meanwhile (the request found it by id a moment
+/// ago), so the client is asked to try again (503) rather than told the
+/// group is gone; the retry plans against the group where it now is.
+fn group_error(map: &AttrMap, e: DirError, what: &str) -> Error {
+    match e {
+        DirError::Result {
+            rc: rc::NO_SUCH_OBJECT,
+            ..
+        } => Error::Unavailable(format!("{what}: the group moved meanwhile; try again")),
+        e => dir_error(map, e, what),
+    }
+}
+
 /// The member value a user or group renamed from `old` to `new` had and now
 /// has in its groups, when the daemon moves it: a user's `memberUid` value
 /// always; a member DN (a user's, or a nested group's) when the daemon keeps
@@ -257,7 +271,7 @@ impl<D: Directory> Service<D> {
                 rc: rc::ATTRIBUTE_OR_VALUE_EXISTS,
                 ..
             }) => return Ok(()),
-            Err(e) => return Err(dir_error(map, e, what)),
+            Err(e) => return Err(group_error(map, e, what)),
         }
         // A member added between the probe and the placeholder saw no
         // placeholder to remove: whoever adds the placeholder checks after
@@ -304,7 +318,7 @@ impl<D: Directory> Service<D> {
                 rc: rc::NO_SUCH_ATTRIBUTE | rc::OBJECT_CLASS_VIOLATION,
                 ..
             }) => Ok(()),
-            Err(e) => Err(dir_error(map, e, what)),
+            Err(e) => Err(group_error(map, e, what)),
         }
     }
 
@@ -341,7 +355,7 @@ impl<D: Directory> Service<D> {
                 rc: rc::NO_SUCH_ATTRIBUTE,
                 ..
             }) => Ok(self.reread(map, &after.dn).await?.unwrap_or(after)),
-            Err(e) => Err(dir_error(map, e, what)),
+            Err(e) => Err(group_error(map, e, what)),
         }
     }
 
