@@ -399,7 +399,8 @@ pub async fn until_ready(port: u16, log: impl Fn() -> String) {
     }
 }
 
-/// Runs a bash script in `dir` (certificate generation), failing loudly.
+/// Runs a bash script in `dir` (certificate generation, the LDAP helper
+/// scripts), failing loudly.
 pub fn sh(dir: &std::path::Path, script: &str) {
     let out = std::process::Command::new("bash")
         .arg("-c")

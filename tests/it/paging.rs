@@ -295,16 +295,9 @@ pub async fn vlv_index_serves_unfiltered_lists() {
 
 /// Runs a `scripts/lib/ldap-servers.sh` function, which must succeed.
 fn ldap_servers_sh(call: &str) {
-    let out = std::process::Command::new("bash")
-        .arg("-c")
-        .arg(format!(". scripts/lib/ldap-servers.sh && {call}"))
-        .current_dir(env!("CARGO_MANIFEST_DIR"))
-        .output()
-        .unwrap();
-    assert!(
-        out.status.success(),
-        "{call}: {}",
-        String::from_utf8_lossy(&out.stderr)
+    super::sh(
+        std::path::Path::new(env!("CARGO_MANIFEST_DIR")),
+        &format!(". scripts/lib/ldap-servers.sh && {call}"),
     );
 }
 
