@@ -21,7 +21,7 @@ use crate::service::{Patched, Versioned};
 
 type St<D> = State<Arc<AppState<D>>>;
 
-fn with_etag(status: StatusCode, v: Versioned, location: bool) -> Response {
+fn with_etag(status: StatusCode, v: Versioned) -> Response {
     let mut r = (status, scim_json(&v.resource)).into_response();
     if let Some(tag) = v
         .etag
@@ -30,10 +30,8 @@ fn with_etag(status: StatusCode, v: Versioned, location: bool) -> Response {
     {
         r.headers_mut().insert(header::ETAG, tag);
     }
-    if location {
-        if let Ok(loc) = HeaderValue::from_str(&v.location) {
-            r.headers_mut().insert(header::LOCATION, loc);
-        }
+    if let Some(loc) = v.location.and_then(|l| HeaderValue::from_str(&l).ok()) {
+        r.headers_mut().insert(header::LOCATION, loc);
     }
     r
 }
@@ -92,7 +90,7 @@ async fn get_one<D: Directory>(
             return Ok(r);
         }
     }
-    Ok(with_etag(StatusCode::OK, v, false))
+    Ok(with_etag(StatusCode::OK, v))
 }
 
 async fn create<D: Directory>(
@@ -104,7 +102,6 @@ async fn create<D: Directory>(
     Ok(with_etag(
         StatusCode::CREATED,
         s.service.create(kind, &b, &ctx).await?,
-        true,
     ))
 }
 
@@ -120,7 +117,7 @@ async fn replace<D: Directory>(
         .service
         .replace(kind, &id, &b, header(&h, header::IF_MATCH), &ctx)
         .await?;
-    Ok(with_etag(StatusCode::OK, v, false))
+    Ok(with_etag(StatusCode::OK, v))
 }
 
 async fn patch<D: Directory>(
@@ -145,7 +142,7 @@ async fn patch<D: Directory>(
         )
         .await?
     {
-        Patched::Resource(v) => Ok(with_etag(StatusCode::OK, v, false)),
+        Patched::Resource(v) => Ok(with_etag(StatusCode::OK, v)),
         Patched::NoContent => Ok(StatusCode::NO_CONTENT.into_response()),
     }
 }

@@ -119,8 +119,12 @@ impl<D: Directory> Service<D> {
         }
         self.audit_ignoring(ctx, "create", kind, &new.dn, &attr_names, &ignored);
         self.metrics.provisioned(kind, "created");
-        self.render_one(map, &entry, &Projection::default(), ctx, refs)
-            .await
+        let mut v = self
+            .render_one(map, &entry, &Projection::default(), ctx, refs)
+            .await?;
+        let id = entry.first(&map.id_attribute).unwrap_or_default();
+        v.location = Some(resource::location(&ctx.base_url, kind, id));
+        Ok(v)
     }
 
     /// The add with the numbers of `[users.allocate]`, answered with what

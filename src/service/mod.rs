@@ -62,12 +62,12 @@ pub struct Ctx {
     pub actor: String,
 }
 
-/// A resource, its ETag and its URL.
+/// A resource, its ETag and, for a new one, its URL (the `Location` header).
 #[derive(Debug, Clone)]
 pub struct Versioned {
     pub resource: Rendered,
     pub etag: Option<String>,
-    pub location: String,
+    pub location: Option<String>,
 }
 
 /// The service over a directory.

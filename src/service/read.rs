@@ -83,11 +83,7 @@ impl<D: Directory> Service<D> {
         Ok(Versioned {
             resource,
             etag: resource::version(map, e),
-            location: resource::location(
-                &ctx.base_url,
-                map.kind,
-                e.first(&map.id_attribute).unwrap_or_default(),
-            ),
+            location: None,
         })
     }
 }

@@ -815,20 +815,38 @@ pub async fn paging_and_projection(server: Server) {
 
 pub async fn etags_and_preconditions(server: Server) {
     let d = Daemon::start(server).await;
-    let u = d.create_user(&unique("etag")).await;
+    let auth = format!("Bearer {}", super::TOKEN);
+    // A create answers with the new resource's URL (Location) and version (ETag).
+    let body = super::entra_user(&unique("etag")).to_string().into_bytes();
+    let (s, h, u) = d
+        .raw("POST", "/Users", Some(body), &[("authorization", &auth)])
+        .await;
+    assert_eq!(s, 201, "{u}");
+    let header = |h: &reqwest::header::HeaderMap, name: &str| {
+        h.get(name).map(|v| v.to_str().unwrap().to_owned())
+    };
     let id = u["id"].as_str().unwrap();
+    assert_eq!(
+        header(&h, "location"),
+        Some(format!("{}/Users/{id}", d.url("").trim_end_matches('/')))
+    );
+    assert_eq!(
+        header(&h, "location").as_deref(),
+        u["meta"]["location"].as_str()
+    );
+    assert_eq!(header(&h, "etag").as_deref(), u["meta"]["version"].as_str());
     let (s, h, v) = d
         .raw(
             "GET",
             &format!("/Users/{id}"),
             None,
-            &[("authorization", &format!("Bearer {}", super::TOKEN))],
+            &[("authorization", &auth)],
         )
         .await;
     assert_eq!(s, 200);
+    assert_eq!(header(&h, "location"), None, "only a create says Location");
     let etag = h.get("etag").unwrap().to_str().unwrap().to_owned();
     assert_eq!(v["meta"]["version"], etag.as_str());
-    let auth = format!("Bearer {}", super::TOKEN);
     let (s, _, _) = d
         .raw(
             "GET",
