@@ -120,15 +120,30 @@ fn dir_err(e: LdapError) -> DirError {
             rc: result.rc,
             text: result.text,
         },
-        LdapError::Timeout { .. } => {
-            DirError::Unavailable("the directory did not answer in time".to_owned())
-        }
+        LdapError::Timeout { .. } => timed_out(),
         // A request the library refused to encode is a bug here, not an outage.
         LdapError::FilterParsing => {
             DirError::Protocol("an LDAP filter could not be encoded".to_owned())
         }
         other => DirError::Unavailable(format!("connection to the directory failed: {other}")),
     }
+}
+
+/// An operation the directory did not answer within its time limit.
+fn timed_out() -> DirError {
+    DirError::Unavailable("the directory did not answer in time".to_owned())
+}
+
+/// `op` within `limit`: the one time limit of an operation, however many
+/// messages it exchanges (a timer per message, the library's own, would be
+/// armed and disarmed several times for every search).
+async fn within<T>(
+    limit: Duration,
+    op: impl Future<Output = Result<T, DirError>>,
+) -> Result<T, DirError> {
+    tokio::time::timeout(limit, op)
+        .await
+        .unwrap_or_else(|_| Err(timed_out()))
 }
 
 fn is_transport(e: &DirError) -> bool {
@@ -849,16 +864,8 @@ impl LdapPool {
             }
         };
         self.in_use.fetch_add(1, Ordering::Relaxed);
-        // The one time limit of the operation, however many messages it
-        // exchanges: a timer per message (the library's own) would be
-        // armed and disarmed several times for every search.
-        let out = tokio::time::timeout(self.cfg.timeout, op(h)).await;
+        let out = within(self.cfg.timeout, op(h)).await;
         self.in_use.fetch_sub(1, Ordering::Relaxed);
-        let out = out.unwrap_or_else(|_| {
-            Err(DirError::Unavailable(
-                "the directory did not answer in time".to_owned(),
-            ))
-        });
         self.record(name, &out, started);
         if let Err(e) = &out {
             if is_transport(e) {
@@ -972,13 +979,7 @@ impl LdapPool {
         let out = match self.open().await {
             Ok((mut ldap, _)) => {
                 let h = ldap.clone();
-                let out = tokio::time::timeout(self.cfg.timeout, op(h))
-                    .await
-                    .unwrap_or_else(|_| {
-                        Err(DirError::Unavailable(
-                            "the directory did not answer in time".to_owned(),
-                        ))
-                    });
+                let out = within(self.cfg.timeout, op(h)).await;
                 // Bounded too: a server that stopped reading must not hold
                 // the answer the search already has.
                 let _ = tokio::time::timeout(self.cfg.timeout, ldap.unbind()).await;
