@@ -6,7 +6,6 @@
 //! are escaped per RFC 4514 §2.4; filter values are escaped per RFC 4515 §3 by
 //! the one `Display` impl of [`Filter`]. Nothing in this module does I/O.
 
-use std::collections::BTreeMap;
 use std::fmt;
 
 /// One attribute-type-and-value of an RDN, e.g. `uid=alice`.
@@ -471,32 +470,117 @@ impl fmt::Display for Filter {
     }
 }
 
-/// An entry as read from the directory. Attribute names are keyed in lower case
-/// so look-ups follow LDAP's case-insensitive attribute descriptions.
+/// An entry's attributes: lower-case names in order, each with its values in
+/// the order the server sent them. A sorted vector rather than a map: an
+/// entry holds a few dozen attributes, is built once per read and looked up
+/// for every mapped attribute rendered, and a binary search that folds the
+/// asked name's case as it compares needs neither a copy of the name nor a
+/// tree of nodes.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
-pub struct Entry {
-    pub dn: Dn,
-    pub attrs: BTreeMap<String, Vec<String>>,
+pub struct Attrs(Vec<(String, Vec<String>)>);
+
+/// An attribute description's name as a key: options (`;binary`) dropped,
+/// lower case (descriptions are ASCII, RFC 4512 §2.5).
+fn attr_key(mut name: String) -> String {
+    if let Some(i) = name.find(';') {
+        name.truncate(i);
+    }
+    name.make_ascii_lowercase();
+    name
 }
 
-impl Entry {
-    /// Builds an entry, folding attribute names to lower case.
-    pub fn new(dn: Dn, attrs: impl IntoIterator<Item = (String, Vec<String>)>) -> Entry {
-        let mut folded: Vec<(String, Vec<String>)> = attrs
-            .into_iter()
-            .map(|(mut k, v)| {
-                // `attr;binary` and other options are folded onto the base name.
-                // Attribute descriptions are ASCII (RFC 4512 §2.5).
-                if let Some(i) = k.find(';') {
-                    k.truncate(i);
-                }
-                k.make_ascii_lowercase();
-                (k, v)
-            })
-            .collect();
-        // Sorted once and built in bulk: one insert per attribute costs a
-        // search each, and every entry read passes through here. The sort is
-        // stable, so a name's values keep the order the server sent them in.
+impl Attrs {
+    fn position(&self, name: &str) -> Result<usize, usize> {
+        // The name is folded once, on the stack (no allocation: this runs for
+        // every mapped attribute of every entry rendered), then compared as
+        // bytes.
+        let mut buf = [0u8; 64];
+        match buf.get_mut(..name.len()) {
+            Some(b) if name.is_ascii() => {
+                b.copy_from_slice(name.as_bytes());
+                b.make_ascii_lowercase();
+                let folded: &[u8] = b;
+                self.0.binary_search_by(|(k, _)| k.as_bytes().cmp(folded))
+            }
+            _ => {
+                let folded = name.to_lowercase();
+                self.0.binary_search_by(|(k, _)| k.as_str().cmp(&folded))
+            }
+        }
+    }
+
+    /// The values of `name`, in any case.
+    pub fn get(&self, name: &str) -> Option<&Vec<String>> {
+        self.position(name).ok().map(|i| &self.0[i].1)
+    }
+
+    pub fn get_mut(&mut self, name: &str) -> Option<&mut Vec<String>> {
+        self.position(name).ok().map(|i| &mut self.0[i].1)
+    }
+
+    pub fn contains_key(&self, name: &str) -> bool {
+        self.position(name).is_ok()
+    }
+
+    /// Sets `name`'s values, returning those it had.
+    pub fn insert(&mut self, name: String, values: Vec<String>) -> Option<Vec<String>> {
+        let key = attr_key(name);
+        match self.position(&key) {
+            Ok(i) => Some(std::mem::replace(&mut self.0[i].1, values)),
+            Err(i) => {
+                self.0.insert(i, (key, values));
+                None
+            }
+        }
+    }
+
+    pub fn remove(&mut self, name: &str) -> Option<Vec<String>> {
+        self.position(name).ok().map(|i| self.0.remove(i).1)
+    }
+
+    /// `name`'s values, added empty when absent.
+    pub fn values_mut(&mut self, name: &str) -> &mut Vec<String> {
+        let key = attr_key(name.to_owned());
+        let i = match self.position(&key) {
+            Ok(i) => i,
+            Err(i) => {
+                self.0.insert(i, (key, Vec::new()));
+                i
+            }
+        };
+        &mut self.0[i].1
+    }
+
+    /// The names, in order.
+    pub fn keys(&self) -> impl Iterator<Item = &String> {
+        self.0.iter().map(|(k, _)| k)
+    }
+
+    /// Every attribute's values, in the order of the names.
+    pub fn values(&self) -> impl Iterator<Item = &Vec<String>> {
+        self.0.iter().map(|(_, v)| v)
+    }
+
+    pub fn iter(&self) -> impl Iterator<Item = (&String, &Vec<String>)> {
+        self.0.iter().map(|(k, v)| (k, v))
+    }
+
+    pub fn len(&self) -> usize {
+        self.0.len()
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.0.is_empty()
+    }
+}
+
+impl FromIterator<(String, Vec<String>)> for Attrs {
+    /// Folds the names (`attr;binary` and other options onto the base name,
+    /// lower case) and merges the values of names that fold alike.
+    fn from_iter<I: IntoIterator<Item = (String, Vec<String>)>>(attrs: I) -> Attrs {
+        let mut folded: Vec<(String, Vec<String>)> =
+            attrs.into_iter().map(|(k, v)| (attr_key(k), v)).collect();
+        // Stable: a name's values keep the order the server sent them in.
         folded.sort_by(|a, b| a.0.cmp(&b.0));
         folded.dedup_by(|later, first| {
             let same = later.0 == first.0;
@@ -505,29 +589,51 @@ impl Entry {
             }
             same
         });
+        Attrs(folded)
+    }
+}
+
+impl IntoIterator for Attrs {
+    type Item = (String, Vec<String>);
+    type IntoIter = std::vec::IntoIter<(String, Vec<String>)>;
+
+    fn into_iter(self) -> Self::IntoIter {
+        self.0.into_iter()
+    }
+}
+
+impl<'a> IntoIterator for &'a Attrs {
+    type Item = (&'a String, &'a Vec<String>);
+    type IntoIter = std::iter::Map<
+        std::slice::Iter<'a, (String, Vec<String>)>,
+        fn(&'a (String, Vec<String>)) -> (&'a String, &'a Vec<String>),
+    >;
+
+    fn into_iter(self) -> Self::IntoIter {
+        self.0.iter().map(|(k, v)| (k, v))
+    }
+}
+
+/// An entry as read from the directory. Attribute names are keyed in lower case
+/// so look-ups follow LDAP's case-insensitive attribute descriptions.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct Entry {
+    pub dn: Dn,
+    pub attrs: Attrs,
+}
+
+impl Entry {
+    /// Builds an entry, folding attribute names to lower case.
+    pub fn new(dn: Dn, attrs: impl IntoIterator<Item = (String, Vec<String>)>) -> Entry {
         Entry {
             dn,
-            attrs: folded.into_iter().collect(),
+            attrs: attrs.into_iter().collect(),
         }
     }
 
     /// All values of `attr` (empty when absent).
     pub fn values(&self, attr: &str) -> &[String] {
-        // Keys are lower case; a name is folded on the stack, not allocated
-        // (this runs for every mapped attribute of every entry rendered).
-        let mut buf = [0u8; 64];
-        let found = match buf.get_mut(..attr.len()) {
-            Some(b) if attr.is_ascii() => {
-                b.copy_from_slice(attr.as_bytes());
-                b.make_ascii_lowercase();
-                match std::str::from_utf8(b) {
-                    Ok(key) => self.attrs.get(key),
-                    Err(_) => self.attrs.get(&attr.to_lowercase()),
-                }
-            }
-            _ => self.attrs.get(&attr.to_lowercase()),
-        };
-        found.map(Vec::as_slice).unwrap_or(&[])
+        self.attrs.get(attr).map(Vec::as_slice).unwrap_or(&[])
     }
 
     /// The first value of `attr`.
@@ -549,7 +655,7 @@ impl Entry {
                 .to_lowercase();
             match m {
                 Mod::Add(_, vals) => {
-                    let have = self.attrs.entry(key.clone()).or_default();
+                    let have = self.attrs.values_mut(&key);
                     let mut present: std::collections::HashSet<String> =
                         have.iter().cloned().collect();
                     for v in vals {
@@ -978,6 +1084,34 @@ mod tests {
         assert_eq!(e.values("nämé"), ["N"]);
         assert!(e.values("display").is_empty());
         assert!(e.values("").is_empty());
+    }
+
+    #[test]
+    fn attributes_stay_in_order_through_inserts_and_removals() {
+        let mut a: Attrs = [("sn".to_owned(), vec!["S".to_owned()])]
+            .into_iter()
+            .collect();
+        assert_eq!(a.insert("Mail".to_owned(), vec!["m".to_owned()]), None);
+        assert_eq!(
+            a.insert("cn;lang-en".to_owned(), vec!["c".to_owned()]),
+            None
+        );
+        assert_eq!(
+            a.insert("MAIL".to_owned(), vec!["n".to_owned()]),
+            Some(vec!["m".to_owned()])
+        );
+        a.values_mut("uid").push("u".to_owned());
+        a.values_mut("CN").push("d".to_owned());
+        assert_eq!(a.keys().collect::<Vec<_>>(), ["cn", "mail", "sn", "uid"]);
+        assert_eq!(a.get("cn"), Some(&vec!["c".to_owned(), "d".to_owned()]));
+        assert_eq!(a.remove("Sn"), Some(vec!["S".to_owned()]));
+        assert_eq!(a.remove("sn"), None);
+        assert!(a.contains_key("UID") && !a.contains_key("u"));
+        assert_eq!(a.len(), 3);
+        // Every name is still found by the binary search after the changes.
+        for k in ["cn", "mail", "uid", "zzz", "a"] {
+            assert_eq!(a.get(k).is_some(), k.len() > 1 && k != "zzz", "{k}");
+        }
     }
 
     #[test]
